@@ -1,0 +1,1 @@
+//! aisle storage engine.

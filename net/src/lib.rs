@@ -1,0 +1,1 @@
+//! aisle HTTP/1.1 pieces.
