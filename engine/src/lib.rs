@@ -1,1 +1,13 @@
-//! aisle storage engine.
+//! aisle storage engine: the per-core io_uring reactor (`io`), HRW placement (`hrw`), the
+//! on-disk layout (`fqn`), object metadata (`lom`), checksums (`cksum`), name rules (`names`),
+//! bucket metadata (`bmd`) and the object store built on them (`store`).
+#![deny(unsafe_code)]
+
+pub mod bmd;
+pub mod cksum;
+pub mod fqn;
+pub mod hrw;
+#[allow(unsafe_code)]
+pub mod io;
+pub mod lom;
+pub mod names;

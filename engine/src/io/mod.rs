@@ -1,0 +1,22 @@
+//! The per-core io_uring reactor and everything that talks to the kernel.
+//!
+//! This is the only module of the workspace allowed to use `unsafe`. Its rules (STYLE.md §5):
+//! from submission to completion a buffer, path or timespec belongs to the kernel, so every op
+//! owns its resources and hands them back with the result; a dropped op parks them in its slot
+//! until the completion arrives; `user_data` is a slot index plus a generation.
+
+mod blocking;
+mod fd;
+mod op;
+mod ops;
+mod probe;
+mod reactor;
+pub mod sys;
+
+pub use blocking::{spawn_blocking, BlockingPool};
+pub use fd::Fd;
+pub use ops::*;
+pub use probe::{probe, ProbeError, ProbeReport};
+pub use reactor::{
+    core_index, spawn, yield_now, JoinHandle, Reactor, ReactorConfig, RemoteHandle,
+};

@@ -1,0 +1,395 @@
+//! The reactor: one io_uring ring, one op table and one run queue per core thread.
+//!
+//! Tasks are `async-task` runnables. A wake from the owning thread pushes onto the local queue;
+//! a wake from any other thread (the blocking pool, a peer core) pushes onto a lock-free remote
+//! queue and writes the core's eventfd, on which the ring always has a read outstanding, so a
+//! sleeping core wakes from its own ring. The loop: run ready tasks (bounded batch), move remote
+//! runnables over, submit and, only when nothing is runnable, wait for one completion; then reap
+//! every completion and wake the op's task.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use async_task::Runnable;
+use crossbeam::queue::SegQueue;
+use io_uring::{opcode, squeue, types, IoUring};
+use slab::Slab;
+
+/// `user_data` of the eventfd read that wakes a sleeping core.
+const UD_EVENTFD: u64 = u64::MAX - 1;
+/// `user_data` of cancel requests, whose completions are ignored.
+const UD_CANCEL: u64 = u64::MAX;
+/// Runnables polled per loop turn before the ring is looked at again.
+const RUN_BATCH_MAX: usize = 128;
+/// `IORING_ENTER_GETEVENTS`: runs deferred task work and reaps completions.
+const ENTER_GETEVENTS: u32 = 1;
+
+/// A task handle; dropping it cancels the task, `detach()` lets it run on.
+pub type JoinHandle<T> = async_task::Task<T>;
+
+/// How to build a core's ring.
+#[derive(Clone, Debug)]
+pub struct ReactorConfig {
+    /// Submission queue entries (the completion queue gets twice as many).
+    pub ring_entries: u32,
+    /// Use IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN (completions run only when we ask).
+    pub defer_taskrun: bool,
+}
+
+impl Default for ReactorConfig {
+    fn default() -> Self {
+        ReactorConfig { ring_entries: 1024, defer_taskrun: true }
+    }
+}
+
+/// State a core shares with other threads: its remote run queue and wake-up eventfd.
+pub(crate) struct Shared {
+    id: usize,
+    remote: SegQueue<Runnable>,
+    eventfd: OwnedFd,
+    notified: AtomicBool,
+}
+
+impl Shared {
+    fn notify(&self) {
+        if !self.notified.swap(true, Ordering::AcqRel) {
+            let one: u64 = 1;
+            // SAFETY: writes 8 bytes from a live u64 to an eventfd we own; the result is
+            // ignored because a full counter (EAGAIN) still means the core will wake.
+            unsafe {
+                libc::write(self.eventfd.as_raw_fd(), (&one as *const u64).cast(), 8);
+            }
+        }
+    }
+
+    fn schedule(self: &Arc<Self>, runnable: Runnable) {
+        if CURRENT_ID.with(|c| c.get()) == self.id {
+            let queued = CURRENT.with(|cur| {
+                if let Some(inner) = cur.borrow().as_ref() {
+                    inner.local.borrow_mut().push_back(runnable);
+                    None
+                } else {
+                    Some(runnable)
+                }
+            });
+            if let Some(runnable) = queued {
+                // The reactor is being torn down: dropping the runnable cancels the task.
+                drop(runnable);
+            }
+        } else {
+            self.remote.push(runnable);
+            self.notify();
+        }
+    }
+}
+
+/// A `Send` handle to wake a core from another thread (used by the cross-core bus).
+#[derive(Clone)]
+pub struct RemoteHandle(Arc<Shared>);
+
+impl RemoteHandle {
+    /// Wakes the core if it sleeps in its ring; cheap when it is already awake.
+    pub fn notify(&self) {
+        self.0.notify();
+    }
+}
+
+pub(crate) enum Slot {
+    /// Submitted; the waker of the task that awaits it, once polled.
+    Pending(Option<Waker>),
+    /// Completed with `(res, flags)`, not yet taken by its future.
+    Done(i32, u32),
+    /// Its future was dropped: the resources the kernel may still use wait here for the CQE.
+    Ignored(#[allow(dead_code)] Box<dyn Any>),
+}
+
+pub(crate) struct Entry {
+    pub(crate) generation: u32,
+    pub(crate) slot: Slot,
+}
+
+pub(crate) struct Inner {
+    ring: RefCell<IoUring>,
+    pub(crate) ops: RefCell<Slab<Entry>>,
+    generation: Cell<u32>,
+    local: RefCell<VecDeque<Runnable>>,
+    shared: Arc<Shared>,
+    core: usize,
+    eventfd_buf: Box<Cell<u64>>,
+    eventfd_armed: Cell<bool>,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Rc<Inner>>> = const { RefCell::new(None) };
+    static CURRENT_ID: Cell<usize> = const { Cell::new(0) };
+}
+
+static NEXT_REACTOR_ID: AtomicUsize = AtomicUsize::new(1);
+
+/// Runs `f` with the current thread's reactor; panics off a core thread (a programmer error).
+pub(crate) fn with_inner<R>(f: impl FnOnce(&Rc<Inner>) -> R) -> R {
+    CURRENT.with(|cur| {
+        let cur = cur.borrow();
+        let inner = cur.as_ref().expect("io op used outside a reactor thread");
+        f(inner)
+    })
+}
+
+/// The index of the core this thread runs (0 off a core thread).
+pub fn core_index() -> usize {
+    CURRENT.with(|cur| cur.borrow().as_ref().map(|i| i.core).unwrap_or(0))
+}
+
+impl Inner {
+    /// Pushes one SQE for a new op slot and returns `(slot index, generation)`.
+    pub(crate) fn push_op(&self, sqe: squeue::Entry) -> (usize, u32) {
+        let generation = self.generation.get().wrapping_add(1);
+        self.generation.set(generation);
+        let key = self
+            .ops
+            .borrow_mut()
+            .insert(Entry { generation, slot: Slot::Pending(None) });
+        let user_data = ((generation as u64) << 32) | key as u64;
+        self.push_sqe(sqe.user_data(user_data));
+        (key, generation)
+    }
+
+    /// Asks the kernel to cancel the op in slot `key`; its CQE still arrives.
+    pub(crate) fn cancel_op(&self, key: usize, generation: u32) {
+        let user_data = ((generation as u64) << 32) | key as u64;
+        let sqe = opcode::AsyncCancel::new(user_data).build().user_data(UD_CANCEL);
+        self.push_sqe(sqe);
+    }
+
+    fn push_sqe(&self, sqe: squeue::Entry) {
+        let mut ring = self.ring.borrow_mut();
+        loop {
+            // SAFETY: every SQE's pointers refer to memory owned by its op slot (or by this
+            // reactor for the eventfd read) and stay valid until the CQE is reaped.
+            if unsafe { ring.submission().push(&sqe) }.is_ok() {
+                return;
+            }
+            // The submission queue is full: hand what we have to the kernel and retry.
+            if let Err(e) = ring.submit() {
+                assert!(
+                    e.raw_os_error() == Some(libc::EBUSY) || e.raw_os_error() == Some(libc::EINTR),
+                    "io_uring submit failed: {e}"
+                );
+            }
+        }
+    }
+
+    fn arm_eventfd(&self) {
+        if self.eventfd_armed.get() {
+            return;
+        }
+        let sqe = opcode::Read::new(
+            types::Fd(self.shared.eventfd.as_raw_fd()),
+            self.eventfd_buf.as_ptr().cast(),
+            8,
+        )
+        .build()
+        .user_data(UD_EVENTFD);
+        self.push_sqe(sqe);
+        self.eventfd_armed.set(true);
+    }
+
+    /// Submits queued SQEs; waits for one completion when `wait` is set.
+    fn submit(&self, wait: bool) {
+        let mut ring = self.ring.borrow_mut();
+        let to_submit = {
+            let mut sq = ring.submission();
+            sq.sync();
+            sq.len() as u32
+        };
+        let submitter = ring.submitter();
+        let min_complete = if wait { 1 } else { 0 };
+        // SAFETY: raw io_uring_enter with no extra argument; GETEVENTS runs deferred task work.
+        let res = unsafe {
+            submitter.enter::<libc::sigset_t>(to_submit, min_complete, ENTER_GETEVENTS, None)
+        };
+        if let Err(e) = res {
+            match e.raw_os_error() {
+                Some(libc::EINTR) | Some(libc::EBUSY) | Some(libc::EAGAIN) | Some(libc::ETIME) => {}
+                _ => panic!("io_uring_enter failed: {e}"),
+            }
+        }
+    }
+
+    /// Reaps every available completion; returns the wakers to call.
+    fn reap(&self, wakers: &mut Vec<Waker>) {
+        let mut ring = self.ring.borrow_mut();
+        let mut ops = self.ops.borrow_mut();
+        for cqe in ring.completion() {
+            let user_data = cqe.user_data();
+            match user_data {
+                UD_CANCEL => continue,
+                UD_EVENTFD => {
+                    self.eventfd_armed.set(false);
+                    self.shared.notified.store(false, Ordering::Release);
+                    continue;
+                }
+                _ => {}
+            }
+            let key = (user_data & 0xffff_ffff) as usize;
+            let generation = (user_data >> 32) as u32;
+            let entry = ops.get_mut(key).expect("completion for an unknown op slot");
+            assert_eq!(entry.generation, generation, "completion for a recycled op slot");
+            match &mut entry.slot {
+                Slot::Pending(waker) => {
+                    if let Some(w) = waker.take() {
+                        wakers.push(w);
+                    }
+                    entry.slot = Slot::Done(cqe.result(), cqe.flags());
+                }
+                Slot::Ignored(_) => {
+                    ops.remove(key);
+                }
+                Slot::Done(..) => panic!("second completion for a single-shot op"),
+            }
+        }
+    }
+}
+
+/// One core's reactor. Create it on the thread that will run it.
+pub struct Reactor {
+    inner: Rc<Inner>,
+}
+
+impl Reactor {
+    /// Builds the ring and the wake-up eventfd for `core`, and installs the reactor as this
+    /// thread's current one.
+    pub fn new(core: usize, cfg: &ReactorConfig) -> io::Result<Reactor> {
+        let mut builder = IoUring::builder();
+        builder.setup_cqsize(cfg.ring_entries * 2);
+        if cfg.defer_taskrun {
+            builder.setup_single_issuer().setup_defer_taskrun();
+        }
+        let ring = builder.build(cfg.ring_entries)?;
+        // SAFETY: eventfd returns a new descriptor or -1, checked below.
+        let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if efd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let id = NEXT_REACTOR_ID.fetch_add(1, Ordering::Relaxed);
+        let shared = Arc::new(Shared {
+            id,
+            remote: SegQueue::new(),
+            // SAFETY: efd is a fresh descriptor nobody else owns.
+            eventfd: unsafe { OwnedFd::from_raw_fd(efd) },
+            notified: AtomicBool::new(false),
+        });
+        let inner = Rc::new(Inner {
+            ring: RefCell::new(ring),
+            ops: RefCell::new(Slab::with_capacity(4096)),
+            generation: Cell::new(0),
+            local: RefCell::new(VecDeque::with_capacity(1024)),
+            shared,
+            core,
+            eventfd_buf: Box::new(Cell::new(0)),
+            eventfd_armed: Cell::new(false),
+        });
+        CURRENT.with(|c| {
+            assert!(c.borrow().is_none(), "a thread runs at most one reactor");
+            *c.borrow_mut() = Some(inner.clone());
+        });
+        CURRENT_ID.with(|c| c.set(id));
+        Ok(Reactor { inner })
+    }
+
+    /// A handle other threads use to wake this core.
+    pub fn remote_handle(&self) -> RemoteHandle {
+        RemoteHandle(self.inner.shared.clone())
+    }
+
+    /// Runs `fut` and every task it spawns until `fut` completes.
+    pub fn block_on<T: 'static>(&self, fut: impl Future<Output = T> + 'static) -> T {
+        let out: Rc<RefCell<Option<T>>> = Rc::new(RefCell::new(None));
+        let out2 = out.clone();
+        spawn(async move {
+            let v = fut.await;
+            *out2.borrow_mut() = Some(v);
+        })
+        .detach();
+        let inner = &self.inner;
+        let mut wakers = Vec::with_capacity(256);
+        loop {
+            for _ in 0..RUN_BATCH_MAX {
+                let next = inner.local.borrow_mut().pop_front();
+                match next {
+                    Some(r) => {
+                        r.run();
+                    }
+                    None => break,
+                }
+            }
+            if let Some(v) = out.borrow_mut().take() {
+                return v;
+            }
+            while let Some(r) = inner.shared.remote.pop() {
+                inner.local.borrow_mut().push_back(r);
+            }
+            inner.arm_eventfd();
+            let idle = inner.local.borrow().is_empty();
+            inner.submit(idle);
+            inner.reap(&mut wakers);
+            for w in wakers.drain(..) {
+                w.wake();
+            }
+        }
+    }
+
+    /// Number of ops submitted and not yet reaped (for tests and teardown checks).
+    pub fn ops_inflight(&self) -> usize {
+        self.inner.ops.borrow().len()
+    }
+}
+
+impl Drop for Reactor {
+    fn drop(&mut self) {
+        // Drop queued tasks (cancelling them), then uninstall: wakes after this point drop
+        // their runnables instead of queueing them.
+        let queued: Vec<Runnable> = self.inner.local.borrow_mut().drain(..).collect();
+        drop(queued);
+        while let Some(r) = self.inner.shared.remote.pop() {
+            drop(r);
+        }
+        CURRENT.with(|c| c.borrow_mut().take());
+        CURRENT_ID.with(|c| c.set(0));
+    }
+}
+
+/// Spawns a task on the current core. Drop the handle to cancel it, or `detach()` it.
+pub fn spawn<T: 'static>(fut: impl Future<Output = T> + 'static) -> JoinHandle<T> {
+    let shared = with_inner(|i| i.shared.clone());
+    let schedule = move |r: Runnable| shared.schedule(r);
+    let (runnable, task) = async_task::spawn_local(fut, schedule);
+    runnable.schedule();
+    task
+}
+
+/// Yields to the other tasks of this core once.
+pub async fn yield_now() {
+    struct Yield(bool);
+    impl Future for Yield {
+        type Output = ();
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            if self.0 {
+                return Poll::Ready(());
+            }
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+    Yield(false).await
+}

@@ -1,0 +1,317 @@
+//! Direct system calls that are not worth a trip through the ring: socket setup, CPU pinning,
+//! fd-based xattr and stat (in-memory inode work), and `sendfile(2)` on non-blocking sockets.
+
+use std::ffi::CString;
+use std::io;
+use std::mem::MaybeUninit;
+use std::net::SocketAddr;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use super::fd::Fd;
+
+fn cvt(res: libc::c_int) -> io::Result<libc::c_int> {
+    if res < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(res)
+    }
+}
+
+fn cvt_size(res: libc::ssize_t) -> io::Result<usize> {
+    if res < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(res as usize)
+    }
+}
+
+fn setsockopt_int(fd: libc::c_int, level: libc::c_int, name: libc::c_int, v: libc::c_int) -> io::Result<()> {
+    // SAFETY: passes a pointer to a live c_int and its exact size.
+    cvt(unsafe {
+        libc::setsockopt(fd, level, name, (&v as *const libc::c_int).cast(), std::mem::size_of::<libc::c_int>() as u32)
+    })
+    .map(|_| ())
+}
+
+/// A listening TCP socket with SO_REUSEADDR and SO_REUSEPORT, so that every core binds the
+/// same address and the kernel spreads connections over the cores.
+pub fn listen_reuseport(addr: SocketAddr, backlog: i32) -> io::Result<OwnedFd> {
+    let family = match addr {
+        SocketAddr::V4(_) => libc::AF_INET,
+        SocketAddr::V6(_) => libc::AF_INET6,
+    };
+    // SAFETY: socket returns a new fd or -1.
+    let raw = cvt(unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) })?;
+    // SAFETY: raw is a fresh descriptor we own.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    setsockopt_int(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    setsockopt_int(raw, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
+    let (storage, len) = sockaddr(addr);
+    // SAFETY: storage holds a valid sockaddr of length len.
+    cvt(unsafe { libc::bind(raw, (&storage as *const libc::sockaddr_storage).cast(), len) })?;
+    // SAFETY: plain syscall on our fd.
+    cvt(unsafe { libc::listen(raw, backlog) })?;
+    Ok(fd)
+}
+
+fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: an all-zero sockaddr_storage is valid.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(a.ip().octets()) },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_in fits in sockaddr_storage.
+            unsafe { std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin) };
+            (storage, std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t)
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr { s6_addr: a.ip().octets() },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: sockaddr_in6 fits in sockaddr_storage.
+            unsafe { std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin6) };
+            (storage, std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t)
+        }
+    }
+}
+
+/// The peer address of a connected socket, for error bodies and logs.
+pub fn peer_addr(fd: &Fd) -> Option<SocketAddr> {
+    // SAFETY: zeroed storage, and getpeername writes at most `len` bytes into it.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: valid pointers to storage and len.
+    let r = unsafe { libc::getpeername(fd.raw(), (&mut storage as *mut libc::sockaddr_storage).cast(), &mut len) };
+    if r < 0 {
+        return None;
+    }
+    match storage.ss_family as i32 {
+        libc::AF_INET => {
+            // SAFETY: the family says it is a sockaddr_in.
+            let sin: libc::sockaddr_in = unsafe { std::ptr::read((&storage as *const libc::sockaddr_storage).cast()) };
+            let ip = std::net::Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
+            Some(SocketAddr::from((ip, u16::from_be(sin.sin_port))))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the family says it is a sockaddr_in6.
+            let sin6: libc::sockaddr_in6 = unsafe { std::ptr::read((&storage as *const libc::sockaddr_storage).cast()) };
+            let ip = std::net::Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+            Some(SocketAddr::from((ip, u16::from_be(sin6.sin6_port))))
+        }
+        _ => None,
+    }
+}
+
+/// Disables Nagle's algorithm (small responses must not wait for a delayed ACK).
+pub fn set_nodelay(fd: &Fd) -> io::Result<()> {
+    setsockopt_int(fd.raw(), libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)
+}
+
+/// Sets O_NONBLOCK (ring ops still wait by polling; direct syscalls return EAGAIN).
+pub fn set_nonblocking(fd: &Fd) -> io::Result<()> {
+    // SAFETY: fcntl on our fd.
+    let flags = cvt(unsafe { libc::fcntl(fd.raw(), libc::F_GETFL) })?;
+    // SAFETY: fcntl on our fd.
+    cvt(unsafe { libc::fcntl(fd.raw(), libc::F_SETFL, flags | libc::O_NONBLOCK) }).map(|_| ())
+}
+
+/// Half-closes the read side of a socket: a pending recv returns 0 (used at shutdown).
+pub fn shutdown_read(fd: &Fd) {
+    // SAFETY: plain syscall on our fd; failure (e.g. not connected) is harmless.
+    unsafe { libc::shutdown(fd.raw(), libc::SHUT_RD) };
+}
+
+/// `sendfile(2)` from `file` at `offset` to the socket; returns bytes sent. On a non-blocking
+/// socket a full send buffer gives `WouldBlock`.
+pub fn sendfile(sock: &Fd, file: &Fd, offset: u64, count: usize) -> io::Result<usize> {
+    let mut off = offset as libc::off_t;
+    // SAFETY: off is a live off_t; both fds are open.
+    cvt_size(unsafe { libc::sendfile(sock.raw(), file.raw(), &mut off, count) })
+}
+
+/// A pipe for splice, both ends close-on-exec, with its capacity raised to `size` when allowed.
+pub fn pipe(size: usize) -> io::Result<(Fd, Fd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: fds has room for two descriptors.
+    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    // SAFETY: pipe2 returned two fresh descriptors we own.
+    let (r, w) = unsafe { (Fd::from_raw(fds[0]), Fd::from_raw(fds[1])) };
+    // SAFETY: fcntl on our fd; failure leaves the default 64 KiB capacity.
+    unsafe { libc::fcntl(w.raw(), libc::F_SETPIPE_SZ, size as libc::c_int) };
+    Ok((r, w))
+}
+
+/// The capacity of a pipe in bytes.
+pub fn pipe_capacity(fd: &Fd) -> usize {
+    // SAFETY: fcntl on our fd.
+    let n = unsafe { libc::fcntl(fd.raw(), libc::F_GETPIPE_SZ) };
+    if n <= 0 { 65536 } else { n as usize }
+}
+
+fn cname(name: &str) -> CString {
+    CString::new(name).expect("xattr names are static and contain no NUL")
+}
+
+/// Reads xattr `name` of an open file into `buf` (resized to the value); `Ok(false)` if absent.
+pub fn fgetxattr(fd: &Fd, name: &str, buf: &mut Vec<u8>) -> io::Result<bool> {
+    let n = cname(name);
+    buf.clear();
+    if buf.capacity() < 4096 {
+        buf.reserve(4096);
+    }
+    // SAFETY: buf has `capacity` writable bytes; the kernel writes at most that many.
+    let r = unsafe { libc::fgetxattr(fd.raw(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.capacity()) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::ENODATA) {
+            return Ok(false);
+        }
+        return Err(e);
+    }
+    // SAFETY: the kernel initialised r bytes.
+    unsafe { buf.set_len(r as usize) };
+    Ok(true)
+}
+
+/// Reads xattr `name` of the file at `path` without opening it; `Ok(false)` if the file or the
+/// attribute is absent.
+pub fn getxattr(path: &Path, name: &str, buf: &mut Vec<u8>) -> io::Result<bool> {
+    let n = cname(name);
+    let p = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
+    buf.clear();
+    if buf.capacity() < 4096 {
+        buf.reserve(4096);
+    }
+    // SAFETY: valid C strings; buf has `capacity` writable bytes.
+    let r = unsafe { libc::getxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.capacity()) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        return match e.raw_os_error() {
+            Some(libc::ENODATA) | Some(libc::ENOENT) | Some(libc::ENOTDIR) => Ok(false),
+            _ => Err(e),
+        };
+    }
+    // SAFETY: the kernel initialised r bytes.
+    unsafe { buf.set_len(r as usize) };
+    Ok(true)
+}
+
+/// Sets xattr `name` on an open file.
+pub fn fsetxattr(fd: &Fd, name: &str, value: &[u8]) -> io::Result<()> {
+    let n = cname(name);
+    // SAFETY: valid C string and value slice.
+    cvt(unsafe { libc::fsetxattr(fd.raw(), n.as_ptr(), value.as_ptr().cast(), value.len(), 0) }).map(|_| ())
+}
+
+/// What GET needs from `fstat`: size, atime in ns, and the file type.
+#[derive(Clone, Copy, Debug)]
+pub struct FileStat {
+    /// Size in bytes.
+    pub size: u64,
+    /// Access time, unix nanoseconds.
+    pub atime_ns: i64,
+    /// Modification time, unix nanoseconds.
+    pub mtime_ns: i64,
+    /// Whether it is a regular file.
+    pub is_file: bool,
+}
+
+/// `fstat` of an open file.
+pub fn fstat(fd: &Fd) -> io::Result<FileStat> {
+    let mut st = MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: st has room for a stat struct.
+    cvt(unsafe { libc::fstat(fd.raw(), st.as_mut_ptr()) })?;
+    // SAFETY: fstat succeeded and initialised it.
+    let st = unsafe { st.assume_init() };
+    Ok(FileStat {
+        size: st.st_size as u64,
+        atime_ns: st.st_atime * 1_000_000_000 + st.st_atime_nsec,
+        mtime_ns: st.st_mtime * 1_000_000_000 + st.st_mtime_nsec,
+        is_file: (st.st_mode & libc::S_IFMT) == libc::S_IFREG,
+    })
+}
+
+/// Ignores SIGPIPE process-wide: a peer that went away is an error result, not a crash.
+pub fn ignore_sigpipe() {
+    // SAFETY: installing SIG_IGN for SIGPIPE is always sound.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+}
+
+/// Pins the calling thread to `cpu`.
+pub fn pin_to_cpu(cpu: usize) -> io::Result<()> {
+    // SAFETY: a zeroed cpu_set_t is an empty set; CPU_SET stays within it for cpu < 1024.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        cvt(libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set))?;
+    }
+    Ok(())
+}
+
+/// The CPUs this process may run on, in order.
+pub fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: a zeroed cpu_set_t is valid; sched_getaffinity fills it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return (0..std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).collect();
+        }
+        (0..libc::CPU_SETSIZE as usize).filter(|&c| libc::CPU_ISSET(c, &set)).collect()
+    }
+}
+
+/// RLIMIT_MEMLOCK soft limit in bytes (`u64::MAX` = unlimited).
+pub fn memlock_limit() -> u64 {
+    let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: r is a live rlimit.
+    if unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut r) } != 0 {
+        return 0;
+    }
+    if r.rlim_cur == libc::RLIM_INFINITY { u64::MAX } else { r.rlim_cur }
+}
+
+/// Blocks SIGINT and SIGTERM in the calling thread (and the threads it spawns later) so that
+/// only `wait_for_signal` sees them.
+pub fn block_shutdown_signals() -> io::Result<()> {
+    // SAFETY: building and installing a signal mask from a zeroed set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        let r = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        if r != 0 {
+            return Err(io::Error::from_raw_os_error(r));
+        }
+    }
+    Ok(())
+}
+
+/// Waits for SIGINT or SIGTERM (blocked beforehand) and returns its number.
+pub fn wait_for_signal() -> i32 {
+    // SAFETY: sigwait on a set built from a zeroed sigset.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        let mut sig: libc::c_int = 0;
+        loop {
+            if libc::sigwait(&set, &mut sig) == 0 {
+                return sig;
+            }
+        }
+    }
+}
