@@ -11,3 +11,4 @@ pub mod hrw;
 pub mod io;
 pub mod lom;
 pub mod names;
+pub mod store;

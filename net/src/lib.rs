@@ -1,1 +1,16 @@
-//! aisle HTTP/1.1 pieces.
+//! aisle's HTTP/1.1 layer: request-head parsing ([`head`]), chunked request bodies
+//! ([`chunked`]), `Range` headers ([`range`]), percent-encoding ([`url`]), response heads
+//! ([`response`]) and a small blocking client ([`client`]) for the CLI and tests.
+//!
+//! Architecture invariant: `net` knows nothing about buckets, objects or mountpaths, and
+//! depends on no other workspace crate. It parses and formats bytes; the node decides.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
+
+pub mod chunked;
+pub mod client;
+pub mod head;
+pub mod range;
+pub mod response;
+pub mod url;

@@ -1,1 +1,19 @@
-fn main() {}
+//! `aisle-node`: parse flags, set up logging, run the node.
+
+use clap::Parser;
+use node::config::{Config, Flags};
+
+fn main() {
+    let flags = Flags::parse();
+    let filter = match &flags.log_level {
+        Some(l) => tracing_subscriber::EnvFilter::new(l),
+        None => tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+    };
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    let result = Config::from_flags(&flags).and_then(node::node::run);
+    if let Err(e) = result {
+        eprintln!("aisle-node: error: {e:#}");
+        std::process::exit(1);
+    }
+}

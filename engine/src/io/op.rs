@@ -20,6 +20,7 @@ pub struct Completion {
     /// The CQE result: a count, an fd, or a negated errno.
     pub res: i32,
     /// The CQE flags.
+    #[allow(dead_code)] // used by multishot ops (buffer ids, F_MORE)
     pub flags: u32,
 }
 

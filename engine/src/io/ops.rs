@@ -33,8 +33,14 @@ pub async fn accept(listener: &Fd) -> io::Result<Fd> {
 }
 
 /// Receives into `buf`'s spare capacity; returns the byte count (0 = peer closed).
-pub async fn recv(fd: &Fd, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
-    let spare = buf.capacity() - buf.len();
+pub async fn recv(fd: &Fd, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+    recv_upto(fd, buf, usize::MAX).await
+}
+
+/// Receives at most `max` bytes into `buf`'s spare capacity (so a request body is never read
+/// past its end into the next pipelined request).
+pub async fn recv_upto(fd: &Fd, mut buf: Vec<u8>, max: usize) -> (io::Result<usize>, Vec<u8>) {
+    let spare = (buf.capacity() - buf.len()).min(max);
     assert!(spare > 0, "recv into a full buffer");
     // SAFETY: the pointer is into the Vec's heap allocation, which the op owns until the CQE.
     let ptr = unsafe { buf.as_mut_ptr().add(buf.len()) };
@@ -53,19 +59,31 @@ pub async fn recv(fd: &Fd, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
 
 /// Sends `buf[start..]` once (may be short); MSG_NOSIGNAL, never SIGPIPE.
 pub async fn send(fd: &Fd, buf: Vec<u8>, start: usize) -> (io::Result<usize>, Vec<u8>) {
+    send_flags(fd, buf, start, 0).await
+}
+
+/// `send` with extra MSG_* flags (MSG_MORE when a body follows the head).
+pub async fn send_flags(fd: &Fd, buf: Vec<u8>, start: usize, flags: i32) -> (io::Result<usize>, Vec<u8>) {
     assert!(start <= buf.len());
     let ptr = buf[start..].as_ptr();
     let len = (buf.len() - start).min(u32::MAX as usize) as u32;
-    let sqe = opcode::Send::new(types::Fd(fd.raw()), ptr, len).flags(libc::MSG_NOSIGNAL).build();
+    let sqe = opcode::Send::new(types::Fd(fd.raw()), ptr, len)
+        .flags(libc::MSG_NOSIGNAL | flags)
+        .build();
     // SAFETY: ptr/len are within `buf`'s heap allocation, owned by the op until the CQE.
     let (c, (buf, _fd)) = unsafe { Op::submit((buf, fd.clone()), sqe) }.await;
     (c.result().map(|n| n as usize), buf)
 }
 
 /// Sends all of `buf[start..]`.
-pub async fn send_all(fd: &Fd, mut buf: Vec<u8>, mut start: usize) -> (io::Result<()>, Vec<u8>) {
+pub async fn send_all(fd: &Fd, buf: Vec<u8>, start: usize) -> (io::Result<()>, Vec<u8>) {
+    send_all_flags(fd, buf, start, 0).await
+}
+
+/// `send_all` with extra MSG_* flags.
+pub async fn send_all_flags(fd: &Fd, mut buf: Vec<u8>, mut start: usize, flags: i32) -> (io::Result<()>, Vec<u8>) {
     while start < buf.len() {
-        let (res, b) = send(fd, buf, start).await;
+        let (res, b) = send_flags(fd, buf, start, flags).await;
         buf = b;
         match res {
             Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),

@@ -1,0 +1,744 @@
+//! The object store of one node: mountpaths, HRW placement, bucket metadata, and the object
+//! operations (PUT, GET/HEAD open, DELETE, list) that the HTTP API calls on any core.
+//!
+//! Shared by all cores behind an `Arc`. The hot path takes read-only snapshots (`Arc` clones)
+//! of the mountpath list and the bucket metadata; changes build a new snapshot and swap it in.
+//! Anything that may block for long (directory walks, metadata files) runs on the blocking pool.
+//!
+//! Invariants:
+//! - An object is visible only after its data and LOM are complete: PUT writes a work file in
+//!   `%wk`, sets the LOM xattr on it, then renames it over `%ob/<name>`; a reader opens either
+//!   the old inode or the new one, never a mix.
+//! - An object whose LOM carries another bucket incarnation's BID is never served (defunct).
+//! - Every path handed to the kernel is built from validated names under a mountpath.
+
+use std::collections::BinaryHeap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::bmd::{Bmd, BmdError, BucketProps};
+use crate::cksum::{CksumType, Hasher};
+use crate::io::{self as rio, sys, Fd};
+use crate::lom::{Lom, XATTR_LOM};
+use crate::names::{self, NameError};
+use crate::{fqn, hrw};
+
+/// Default and maximum page size of an object listing (AIS's `MaxPageSizeAIS`).
+pub const LIST_PAGE_SIZE_MAX: usize = 10_000;
+/// Custom-metadata key that keeps the original name of a shortened (fntl) object.
+pub const CUSTOM_ORIG_FNTL: &str = "orig_fntl";
+
+/// One mountpath (one disk) of the node.
+#[derive(Debug, Clone)]
+pub struct Mountpath {
+    /// Position in the node's list (stable for the life of the process).
+    pub index: usize,
+    /// Absolute, clean path.
+    pub path: PathBuf,
+    /// `hrw::path_digest` of the path string.
+    pub digest: u64,
+    /// Enabled mountpaths take part in placement.
+    pub enabled: bool,
+}
+
+/// Errors of store operations; the HTTP layer maps each to one status code.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("bucket \"ais://{0}\" does not exist")]
+    BucketNotFound(String),
+    #[error("bucket \"ais://{0}\" already exists")]
+    BucketExists(String),
+    #[error("ais://{0}/{1} does not exist")]
+    ObjNotFound(String, String),
+    #[error("invalid bucket name {0:?}: {1}")]
+    BadBucketName(String, NameError),
+    #[error("invalid object name in ais://{0}: {1}")]
+    BadObjName(String, NameError),
+    #[error("BAD DATA CHECKSUM: ais://{bucket}/{obj}: {cksum_type} expected {expected}, computed {computed}")]
+    BadChecksum { bucket: String, obj: String, cksum_type: String, expected: String, computed: String },
+    #[error("unsupported checksum type {0:?}")]
+    UnsupportedChecksum(String),
+    #[error("ais://{0}/{1}: object metadata is missing")]
+    MetaMissing(String, String),
+    #[error("ais://{0}/{1}: object metadata is corrupt: {2}")]
+    MetaCorrupt(String, String, String),
+    #[error("ais://{0}/{1}: name conflicts with an existing object or virtual directory")]
+    NameConflict(String, String),
+    #[error("ais://{0}/{1}: name too long for the filesystem")]
+    NameTooLong(String, String),
+    #[error("bad bucket properties: {0}")]
+    BadProps(String),
+    #[error("no mountpaths available")]
+    NoMountpaths,
+    #[error("out of space on {path}: {err}")]
+    NoSpace { path: PathBuf, err: io::Error },
+    #[error("{op} {path}: {err}")]
+    Io { op: &'static str, path: PathBuf, err: io::Error },
+}
+
+impl StoreError {
+    fn io(op: &'static str, path: &Path, err: io::Error) -> StoreError {
+        if err.raw_os_error() == Some(libc::ENOSPC) || err.raw_os_error() == Some(libc::EDQUOT) {
+            return StoreError::NoSpace { path: path.to_path_buf(), err };
+        }
+        StoreError::Io { op, path: path.to_path_buf(), err }
+    }
+}
+
+impl From<BmdError> for StoreError {
+    fn from(e: BmdError) -> Self {
+        match e {
+            BmdError::AlreadyExists(b) => StoreError::BucketExists(b),
+            BmdError::NotFound(b) => StoreError::BucketNotFound(b),
+            BmdError::BadProps(s) => StoreError::BadProps(s),
+            BmdError::Io(err) => StoreError::Io { op: "bmd", path: PathBuf::new(), err },
+            other => StoreError::BadProps(other.to_string()),
+        }
+    }
+}
+
+/// The node's store.
+pub struct Store {
+    mountpaths: RwLock<Arc<Vec<Mountpath>>>,
+    bmd: RwLock<Arc<Bmd>>,
+    /// Serialises bucket-metadata transactions (held only on blocking-pool threads).
+    bmd_txn: Mutex<()>,
+    /// Distinguishes concurrent work files of one object.
+    work_seq: AtomicU64,
+}
+
+/// An object opened for reading.
+pub struct ObjectHandle {
+    /// The open data file.
+    pub fd: Fd,
+    /// Its metadata.
+    pub lom: Lom,
+    /// Size in bytes (checked equal to the LOM's).
+    pub size: u64,
+    /// Access time, unix ns (the file's atime, as AIS keeps it).
+    pub atime_ns: i64,
+    /// Modification time, unix ns.
+    pub mtime_ns: i64,
+    /// The mountpath it lives on.
+    pub mountpath: PathBuf,
+}
+
+/// One listed object.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ListEntry {
+    /// Object name as stored (a shortened name shows as `.x…`, as in AIS).
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Checksum value, when requested.
+    pub checksum: String,
+    /// Version, when requested.
+    pub version: String,
+    /// Access time, unix ns.
+    pub atime_ns: i64,
+    /// Mountpath the object lives on, when requested.
+    pub location: String,
+}
+
+/// What a listing should return.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    /// Only names starting with this.
+    pub prefix: String,
+    /// Only names strictly greater than this (the continuation token or `start_after`).
+    pub after: String,
+    /// Page size; 0 means `LIST_PAGE_SIZE_MAX`.
+    pub page_size: usize,
+    /// Read each object's LOM (checksum, version).
+    pub with_lom: bool,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, Default)]
+pub struct ListPage {
+    /// Entries sorted by name.
+    pub entries: Vec<ListEntry>,
+    /// The last name when the page is full (more may follow), else empty.
+    pub continuation_token: String,
+}
+
+/// A client-supplied checksum to verify a PUT against.
+#[derive(Debug, Clone)]
+pub struct ClientChecksum {
+    /// The type the client used.
+    pub cksum_type: CksumType,
+    /// Its value (lowercase hex).
+    pub value: String,
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
+}
+
+impl Store {
+    /// Opens the store over `mountpaths` (absolute, existing, writable: the caller checked),
+    /// loads the newest bucket metadata and tidies what a previous run left behind.
+    pub fn open(mountpaths: &[PathBuf]) -> Result<Store, StoreError> {
+        let mps: Vec<Mountpath> = mountpaths
+            .iter()
+            .enumerate()
+            .map(|(index, p)| {
+                let s = p.to_string_lossy().to_string();
+                Mountpath { index, path: p.clone(), digest: hrw::path_digest(&s), enabled: true }
+            })
+            .collect();
+        if mps.is_empty() {
+            return Err(StoreError::NoMountpaths);
+        }
+        let bmd = Bmd::load_newest(mountpaths)?;
+        let store = Store {
+            mountpaths: RwLock::new(Arc::new(mps)),
+            bmd: RwLock::new(Arc::new(bmd)),
+            bmd_txn: Mutex::new(()),
+            work_seq: AtomicU64::new(0),
+        };
+        store.startup_tidy();
+        Ok(store)
+    }
+
+    /// The current mountpaths.
+    pub fn mountpaths(&self) -> Arc<Vec<Mountpath>> {
+        self.mountpaths.read().expect("mountpaths lock").clone()
+    }
+
+    /// The current bucket metadata.
+    pub fn bmd(&self) -> Arc<Bmd> {
+        self.bmd.read().expect("bmd lock").clone()
+    }
+
+    /// The props of `bucket`, or `BucketNotFound`.
+    pub fn bucket(&self, bucket: &str) -> Result<BucketProps, StoreError> {
+        self.bmd
+            .read()
+            .expect("bmd lock")
+            .buckets
+            .get(bucket)
+            .cloned()
+            .ok_or_else(|| StoreError::BucketNotFound(bucket.to_string()))
+    }
+
+    /// The HRW mountpath of an object among the enabled mountpaths.
+    pub fn place(&self, bucket: &str, obj: &str) -> Result<(u64, Mountpath), StoreError> {
+        let mps = self.mountpaths();
+        let digest = hrw::obj_digest(bucket, obj);
+        let mut best: Option<(u64, &Mountpath)> = None;
+        for mp in mps.iter().filter(|m| m.enabled) {
+            let w = hrw::weight(digest, mp.digest);
+            // `>=`: on a tie the later mountpath wins, as in AIS.
+            if best.is_none_or(|(bw, _)| w >= bw) {
+                best = Some((w, mp));
+            }
+        }
+        best.map(|(_, mp)| (digest, mp.clone())).ok_or(StoreError::NoMountpaths)
+    }
+
+    fn check_names(bucket: &str, obj: &str) -> Result<(), StoreError> {
+        names::validate_bucket(bucket).map_err(|e| StoreError::BadBucketName(bucket.into(), e))?;
+        names::validate_object(obj).map_err(|e| StoreError::BadObjName(bucket.into(), e))
+    }
+
+    // ---------------------------------------------------------------- buckets
+
+    /// Creates a bucket: new BID, metadata persisted on every mountpath, directories made.
+    /// Leftovers of an earlier bucket of the same name are moved aside first.
+    pub async fn create_bucket(
+        self: &Arc<Self>,
+        bucket: &str,
+        props: Option<serde_json::Value>,
+    ) -> Result<(), StoreError> {
+        names::validate_bucket(bucket).map_err(|e| StoreError::BadBucketName(bucket.into(), e))?;
+        let this = self.clone();
+        let b = bucket.to_string();
+        rio::spawn_blocking(move || this.create_bucket_blocking(&b, props.as_ref())).await
+    }
+
+    fn create_bucket_blocking(&self, bucket: &str, props: Option<&serde_json::Value>) -> Result<(), StoreError> {
+        let _txn = self.bmd_txn.lock().expect("bmd txn lock");
+        let cur = self.bmd();
+        let next = cur.create(bucket, props, now_ns())?;
+        let mps = self.mountpaths();
+        for mp in mps.iter() {
+            let bdir = fqn::bucket_dir(&mp.path, bucket);
+            if bdir.exists() {
+                move_aside(&mp.path, &bdir)?;
+            }
+            for d in [fqn::obj_dir(&mp.path, bucket), fqn::work_dir(&mp.path, bucket)] {
+                std::fs::create_dir_all(&d).map_err(|e| StoreError::io("mkdir", &d, e))?;
+            }
+        }
+        self.persist_bmd(&next, &mps)?;
+        *self.bmd.write().expect("bmd lock") = Arc::new(next);
+        Ok(())
+    }
+
+    /// Destroys a bucket: metadata first (the bucket is gone for every request from then on),
+    /// then its directories are moved into each mountpath's trash. Returns the mountpaths whose
+    /// trash now needs emptying (their owner cores do that in the background).
+    pub async fn destroy_bucket(self: &Arc<Self>, bucket: &str) -> Result<Vec<usize>, StoreError> {
+        names::validate_bucket(bucket).map_err(|e| StoreError::BadBucketName(bucket.into(), e))?;
+        let this = self.clone();
+        let b = bucket.to_string();
+        rio::spawn_blocking(move || {
+            let _txn = this.bmd_txn.lock().expect("bmd txn lock");
+            let cur = this.bmd();
+            let next = cur.destroy(&b)?;
+            let mps = this.mountpaths();
+            this.persist_bmd(&next, &mps)?;
+            *this.bmd.write().expect("bmd lock") = Arc::new(next);
+            let mut trashed = Vec::new();
+            for mp in mps.iter() {
+                let bdir = fqn::bucket_dir(&mp.path, &b);
+                if bdir.exists() {
+                    move_aside(&mp.path, &bdir)?;
+                    trashed.push(mp.index);
+                }
+            }
+            Ok(trashed)
+        })
+        .await
+    }
+
+    /// Changes bucket props (AIS-shaped JSON patch).
+    pub async fn set_bucket_props(self: &Arc<Self>, bucket: &str, patch: serde_json::Value) -> Result<(), StoreError> {
+        let this = self.clone();
+        let b = bucket.to_string();
+        rio::spawn_blocking(move || {
+            let _txn = this.bmd_txn.lock().expect("bmd txn lock");
+            let next = this.bmd().set_props(&b, &patch)?;
+            let mps = this.mountpaths();
+            this.persist_bmd(&next, &mps)?;
+            *this.bmd.write().expect("bmd lock") = Arc::new(next);
+            Ok(())
+        })
+        .await
+    }
+
+    fn persist_bmd(&self, bmd: &Bmd, mps: &[Mountpath]) -> Result<(), StoreError> {
+        for mp in mps {
+            bmd.store(&mp.path).map_err(|e| StoreError::io("store bmd", &mp.path, e))?;
+        }
+        Ok(())
+    }
+
+    /// Removes everything in a mountpath's trash (blocking; run it on the blocking pool).
+    pub fn empty_trash_blocking(&self, mp_index: usize) -> io::Result<u64> {
+        let mps = self.mountpaths();
+        let Some(mp) = mps.get(mp_index) else { return Ok(0) };
+        let trash = fqn::deleted_dir(&mp.path);
+        let mut removed = 0;
+        let rd = match std::fs::read_dir(&trash) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        for ent in rd {
+            let p = ent?.path();
+            let r = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+            match r {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(removed)
+    }
+
+    /// At open: bucket directories the metadata does not know (a crash between a destroy's
+    /// metadata update and its move) go to the trash; work files of dead processes are removed.
+    fn startup_tidy(&self) {
+        let bmd = self.bmd();
+        for mp in self.mountpaths().iter() {
+            let pdir = mp.path.join(fqn::PROVIDER_DIR);
+            let Ok(rd) = std::fs::read_dir(&pdir) else { continue };
+            for ent in rd.flatten() {
+                let name = ent.file_name().to_string_lossy().to_string();
+                if !bmd.buckets.contains_key(&name) {
+                    if let Err(e) = move_aside(&mp.path, &ent.path()) {
+                        tracing::warn!(mountpath = %mp.path.display(), bucket = %name, "cannot trash unknown bucket dir: {e}");
+                    } else {
+                        tracing::info!(mountpath = %mp.path.display(), bucket = %name, "trashed directory of unknown bucket");
+                    }
+                    continue;
+                }
+                let wdir = fqn::work_dir(&mp.path, &name);
+                let Ok(wd) = std::fs::read_dir(&wdir) else { continue };
+                for w in wd.flatten() {
+                    let fname = w.file_name().to_string_lossy().to_string();
+                    let stale = match fqn::parse_work_pid(&fname) {
+                        Some(pid) => pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists(),
+                        None => true,
+                    };
+                    if stale {
+                        let _ = std::fs::remove_file(w.path());
+                    }
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- objects
+
+    /// Starts a PUT: validates names, finds the bucket and the object's HRW mountpath, and
+    /// creates the work file.
+    pub async fn put_begin(&self, bucket: &str, obj: &str) -> Result<PutHandle, StoreError> {
+        Store::check_names(bucket, obj)?;
+        let props = self.bucket(bucket)?;
+        let cksum_type = CksumType::parse(&props.cksum_type).unwrap_or(CksumType::Xxhash2);
+        let (digest, mp) = self.place(bucket, obj)?;
+        let seq = self.work_seq.fetch_add(1, Ordering::Relaxed);
+        let tie = format!("{:x}{:x}", rio::core_index(), seq);
+        let work = fqn::work_fqn(&mp.path, bucket, digest, &tie);
+        let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY;
+        let fd = match rio::open(&work, flags, 0o644).await {
+            Ok(fd) => fd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // The bucket directories are missing on this mountpath (e.g. removed by hand).
+                let wdir = fqn::work_dir(&mp.path, bucket);
+                rio::mkdir_all(&wdir, 0o755).await.map_err(|e| StoreError::io("mkdir", &wdir, e))?;
+                rio::open(&work, flags, 0o644).await.map_err(|e| StoreError::io("create", &work, e))?
+            }
+            Err(e) => return Err(StoreError::io("create", &work, e)),
+        };
+        Ok(PutHandle {
+            bucket: bucket.to_string(),
+            obj: obj.to_string(),
+            fqn: fqn::object_fqn(&mp.path, bucket, obj),
+            fntl: fqn::is_fntl(obj),
+            work,
+            fd: Some(fd),
+            hasher: Some(Hasher::new(cksum_type)),
+            cksum_type,
+            client_hasher: None,
+            size: 0,
+            props,
+            finished: false,
+        })
+    }
+
+    /// Opens an object for GET or HEAD and loads and checks its metadata.
+    pub async fn open_object(&self, bucket: &str, obj: &str) -> Result<ObjectHandle, StoreError> {
+        Store::check_names(bucket, obj)?;
+        let props = self.bucket(bucket)?;
+        let (_, mp) = self.place(bucket, obj)?;
+        let path = fqn::object_fqn(&mp.path, bucket, obj);
+        let fd = match rio::open(&path, libc::O_RDONLY, 0).await {
+            Ok(fd) => fd,
+            Err(e) => {
+                return Err(match e.raw_os_error() {
+                    Some(libc::ENOENT) | Some(libc::ENOTDIR) => StoreError::ObjNotFound(bucket.into(), obj.into()),
+                    Some(libc::ENAMETOOLONG) => StoreError::NameTooLong(bucket.into(), obj.into()),
+                    _ => StoreError::io("open", &path, e),
+                })
+            }
+        };
+        let st = sys::fstat(&fd).map_err(|e| StoreError::io("fstat", &path, e))?;
+        if !st.is_file {
+            // A virtual directory (prefix of other objects), not an object.
+            return Err(StoreError::ObjNotFound(bucket.into(), obj.into()));
+        }
+        let mut buf = Vec::new();
+        let present = sys::fgetxattr(&fd, XATTR_LOM, &mut buf).map_err(|e| StoreError::io("getxattr", &path, e))?;
+        if !present {
+            return Err(StoreError::MetaMissing(bucket.into(), obj.into()));
+        }
+        let lom = Lom::decode(&buf).map_err(|e| StoreError::MetaCorrupt(bucket.into(), obj.into(), e.to_string()))?;
+        if lom.bid() != props.bid {
+            // Left over from an earlier incarnation of the bucket: never served.
+            return Err(StoreError::ObjNotFound(bucket.into(), obj.into()));
+        }
+        if lom.size < 0 || lom.size as u64 != st.size {
+            return Err(StoreError::MetaCorrupt(
+                bucket.into(),
+                obj.into(),
+                format!("size {} in metadata, {} on disk", lom.size, st.size),
+            ));
+        }
+        Ok(ObjectHandle { fd, lom, size: st.size, atime_ns: st.atime_ns, mtime_ns: st.mtime_ns, mountpath: mp.path })
+    }
+
+    /// Deletes an object.
+    pub async fn delete_object(&self, bucket: &str, obj: &str) -> Result<(), StoreError> {
+        Store::check_names(bucket, obj)?;
+        self.bucket(bucket)?;
+        let (_, mp) = self.place(bucket, obj)?;
+        let path = fqn::object_fqn(&mp.path, bucket, obj);
+        match rio::unlink(&path, false).await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(match e.raw_os_error() {
+                Some(libc::ENOENT) | Some(libc::ENOTDIR) | Some(libc::EISDIR) => {
+                    StoreError::ObjNotFound(bucket.into(), obj.into())
+                }
+                Some(libc::ENAMETOOLONG) => StoreError::NameTooLong(bucket.into(), obj.into()),
+                _ => StoreError::io("unlink", &path, e),
+            }),
+        }
+    }
+
+    /// One page of a bucket listing, sorted by name (walks every mountpath on the blocking
+    /// pool; names after `q.after` only, so repeated calls page through any number of objects).
+    pub async fn list_objects(self: &Arc<Self>, bucket: &str, q: ListQuery) -> Result<ListPage, StoreError> {
+        names::validate_bucket(bucket).map_err(|e| StoreError::BadBucketName(bucket.into(), e))?;
+        self.bucket(bucket)?;
+        let mps = self.mountpaths();
+        let b = bucket.to_string();
+        rio::spawn_blocking(move || list_blocking(&mps, &b, &q)).await
+    }
+}
+
+/// Moves `dir` (on `mp`) into `mp/.$deleted/` under a unique name.
+fn move_aside(mp: &Path, dir: &Path) -> Result<(), StoreError> {
+    let trash = fqn::deleted_dir(mp);
+    std::fs::create_dir_all(&trash).map_err(|e| StoreError::io("mkdir", &trash, e))?;
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let base = dir.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+    let dst = trash.join(format!("{base}.{}.{}", now_ns(), SEQ.fetch_add(1, Ordering::Relaxed)));
+    std::fs::rename(dir, &dst).map_err(|e| StoreError::io("rename", dir, e))
+}
+
+/// A PUT in progress. Feed the body with `write`, then `finish`; dropping it unfinished
+/// removes the work file, so nothing of a failed PUT is ever visible.
+pub struct PutHandle {
+    bucket: String,
+    obj: String,
+    fqn: PathBuf,
+    fntl: bool,
+    work: PathBuf,
+    fd: Option<Fd>,
+    hasher: Option<Hasher>,
+    cksum_type: CksumType,
+    client_hasher: Option<(ClientChecksum, Option<Hasher>)>,
+    size: u64,
+    props: BucketProps,
+    finished: bool,
+}
+
+impl PutHandle {
+    /// Asks to verify the body against a client checksum (call before `write`).
+    pub fn expect_checksum(&mut self, c: ClientChecksum) {
+        if c.cksum_type == CksumType::None {
+            return;
+        }
+        if c.cksum_type == self.cksum_type
+            || (matches!(c.cksum_type, CksumType::Xxhash | CksumType::Xxhash2)
+                && matches!(self.cksum_type, CksumType::Xxhash | CksumType::Xxhash2))
+        {
+            // Same digest as the stored checksum: compare at the end without a second hasher.
+            self.client_hasher = Some((c, None));
+        } else {
+            let h = Hasher::new(c.cksum_type);
+            self.client_hasher = Some((c, Some(h)));
+        }
+    }
+
+    /// Bytes written so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Appends `buf` to the object; returns the buffer for reuse.
+    pub async fn write(&mut self, buf: Vec<u8>) -> (Result<(), StoreError>, Vec<u8>) {
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(&buf);
+        }
+        if let Some((_, Some(h))) = self.client_hasher.as_mut() {
+            h.update(&buf);
+        }
+        let fd = self.fd.as_ref().expect("write after finish");
+        let n = buf.len() as u64;
+        let (r, buf) = rio::write_all_at(fd, buf, self.size).await;
+        match r {
+            Ok(()) => {
+                self.size += n;
+                (Ok(()), buf)
+            }
+            Err(e) => (Err(StoreError::io("write", &self.work, e)), buf),
+        }
+    }
+
+    /// Completes the PUT: checks the client checksum, writes the LOM, optionally fsyncs, and
+    /// renames the work file into place. Returns the stored metadata.
+    pub async fn finish(mut self) -> Result<Lom, StoreError> {
+        let value = self.hasher.take().expect("finish once").finish();
+        if let Some((c, h)) = self.client_hasher.take() {
+            let computed = match h {
+                None => value.clone(),
+                Some(h) => h.finish(),
+            };
+            if !computed.eq_ignore_ascii_case(&c.value) {
+                return Err(StoreError::BadChecksum {
+                    bucket: self.bucket.clone(),
+                    obj: self.obj.clone(),
+                    cksum_type: c.cksum_type.as_str().into(),
+                    expected: c.value,
+                    computed,
+                });
+            }
+        }
+        let mut version = 1u64;
+        if self.props.versioning {
+            let mut buf = Vec::new();
+            if let Ok(true) = sys::getxattr(&self.fqn, XATTR_LOM, &mut buf) {
+                if let Ok(old) = Lom::decode(&buf) {
+                    if old.bid() == self.props.bid {
+                        if let Some(v) = old.version.as_deref().and_then(|v| v.parse::<u64>().ok()) {
+                            version = v + 1;
+                        }
+                    }
+                }
+            }
+        }
+        let mut lom = Lom {
+            cksum_type: self.cksum_type.as_str().to_string(),
+            cksum_value: value,
+            version: Some(version.to_string()),
+            size: self.size as i64,
+            copies: Vec::new(),
+            custom: Vec::new(),
+            lid: self.props.bid,
+            flags: 0,
+        };
+        if self.fntl {
+            lom.custom.push((CUSTOM_ORIG_FNTL.to_string(), self.obj.clone()));
+            lom.set_fntl();
+        }
+        let md = lom.encode().map_err(|e| StoreError::MetaCorrupt(self.bucket.clone(), self.obj.clone(), e.to_string()))?;
+        let fd = self.fd.take().expect("finish once");
+        sys::fsetxattr(&fd, XATTR_LOM, &md).map_err(|e| StoreError::io("setxattr", &self.work, e))?;
+        if self.props.fsync {
+            rio::fsync(&fd, false).await.map_err(|e| StoreError::io("fsync", &self.work, e))?;
+        }
+        drop(fd);
+        self.rename_into_place().await?;
+        if self.props.fsync {
+            if let Some(dir) = self.fqn.parent() {
+                let d = rio::open(dir, libc::O_RDONLY | libc::O_DIRECTORY, 0)
+                    .await
+                    .map_err(|e| StoreError::io("open dir", dir, e))?;
+                rio::fsync(&d, false).await.map_err(|e| StoreError::io("fsync dir", dir, e))?;
+            }
+        }
+        self.finished = true;
+        Ok(lom)
+    }
+
+    async fn rename_into_place(&self) -> Result<(), StoreError> {
+        let conflict = || StoreError::NameConflict(self.bucket.clone(), self.obj.clone());
+        match rio::rename(&self.work, &self.fqn).await {
+            Ok(()) => return Ok(()),
+            Err(e) => match e.raw_os_error() {
+                Some(libc::ENOENT) => {}
+                Some(libc::ENOTDIR) | Some(libc::EISDIR) | Some(libc::ENOTEMPTY) | Some(libc::EEXIST) => {
+                    return Err(conflict())
+                }
+                Some(libc::ENAMETOOLONG) => return Err(StoreError::NameTooLong(self.bucket.clone(), self.obj.clone())),
+                _ => return Err(StoreError::io("rename", &self.fqn, e)),
+            },
+        }
+        // The object's virtual directory does not exist yet.
+        let dir = self.fqn.parent().expect("an object path has a parent");
+        match rio::mkdir_all(dir, 0o755).await {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) || e.raw_os_error() == Some(libc::EEXIST) => {
+                return Err(conflict())
+            }
+            Err(e) => return Err(StoreError::io("mkdir", dir, e)),
+        }
+        rio::rename(&self.work, &self.fqn).await.map_err(|e| match e.raw_os_error() {
+            Some(libc::ENOTDIR) | Some(libc::EISDIR) | Some(libc::ENOTEMPTY) | Some(libc::EEXIST) => conflict(),
+            _ => StoreError::io("rename", &self.fqn, e),
+        })
+    }
+}
+
+impl Drop for PutHandle {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        // Nothing of an unfinished PUT may remain: remove the work file in the background.
+        let work = std::mem::take(&mut self.work);
+        self.fd.take();
+        rio::spawn(async move {
+            let _ = rio::unlink(&work, false).await;
+        })
+        .detach();
+    }
+}
+
+/// Walks `%ob` of `bucket` on every mountpath and keeps the `page_size` smallest names after
+/// `q.after` that start with `q.prefix`. Directories that cannot hold a matching name are not
+/// entered.
+fn list_blocking(mps: &[Mountpath], bucket: &str, q: &ListQuery) -> Result<ListPage, StoreError> {
+    let page_size = if q.page_size == 0 { LIST_PAGE_SIZE_MAX } else { q.page_size.min(LIST_PAGE_SIZE_MAX) };
+    let mut heap: BinaryHeap<ListEntry> = BinaryHeap::with_capacity(page_size + 1);
+    for mp in mps {
+        let root = fqn::obj_dir(&mp.path, bucket);
+        let mut stack: Vec<(PathBuf, String)> = vec![(root, String::new())];
+        while let Some((dir, rel)) = stack.pop() {
+            let rd = match std::fs::read_dir(&dir) {
+                Ok(rd) => rd,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(StoreError::io("readdir", &dir, e)),
+            };
+            for ent in rd {
+                let ent = ent.map_err(|e| StoreError::io("readdir", &dir, e))?;
+                let Some(fname) = ent.file_name().to_str().map(str::to_string) else { continue };
+                let name = if rel.is_empty() { fname } else { format!("{rel}/{fname}") };
+                let ft = ent.file_type().map_err(|e| StoreError::io("stat", &ent.path(), e))?;
+                if ft.is_dir() {
+                    let as_prefix = format!("{name}/");
+                    // Enter only if some name under it can match the prefix.
+                    if as_prefix.starts_with(&q.prefix) || q.prefix.starts_with(&as_prefix) {
+                        stack.push((ent.path(), name));
+                    }
+                    continue;
+                }
+                if !ft.is_file() || !name.starts_with(&q.prefix) || name.as_str() <= q.after.as_str() {
+                    continue;
+                }
+                if heap.len() == page_size && heap.peek().is_some_and(|top| name >= top.name) {
+                    continue;
+                }
+                let path = ent.path();
+                let md = match ent.metadata() {
+                    Ok(m) => m,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue, // deleted meanwhile
+                    Err(e) => return Err(StoreError::io("stat", &path, e)),
+                };
+                let mut e = ListEntry {
+                    name,
+                    size: md.len(),
+                    atime_ns: std::os::unix::fs::MetadataExt::atime(&md) * 1_000_000_000
+                        + std::os::unix::fs::MetadataExt::atime_nsec(&md),
+                    location: mp.path.to_string_lossy().to_string(),
+                    ..Default::default()
+                };
+                if q.with_lom {
+                    let mut buf = Vec::new();
+                    if let Ok(true) = sys::getxattr(&path, XATTR_LOM, &mut buf) {
+                        if let Ok(lom) = Lom::decode(&buf) {
+                            e.checksum = lom.cksum_value;
+                            e.version = lom.version.unwrap_or_default();
+                        }
+                    }
+                }
+                heap.push(e);
+                if heap.len() > page_size {
+                    heap.pop();
+                }
+            }
+        }
+    }
+    let full = heap.len() == page_size;
+    let entries = heap.into_sorted_vec();
+    let continuation_token = if full { entries.last().map(|e| e.name.clone()).unwrap_or_default() } else { String::new() };
+    Ok(ListPage { entries, continuation_token })
+}

@@ -1,0 +1,77 @@
+//! Node endpoints: `/v1/health` and `/v1/daemon?what=smap|snode|mountpaths|bmd`. The Smap
+//! presents this node as both the (primary) proxy and the only target, so AIS clients that
+//! discover targets (the Python SDK's `cluster().get_info()`, `is_ready()`, direct reads) work.
+
+use serde_json::json;
+
+use super::reply;
+use super::Req;
+use crate::conn::Conn;
+use crate::node::NodeInfo;
+
+pub async fn health(conn: &mut Conn, req: &Req) -> bool {
+    let up = conn.core.node.started.elapsed().as_nanos().to_string();
+    let headers: [(&str, &[u8]); 2] = [("Ais-Cluster-Uptime", up.as_bytes()), ("Ais-Node-Uptime", up.as_bytes())];
+    reply::ok(conn, &req.head, 200, None, &headers, b"").await
+}
+
+fn snode(node: &NodeInfo, daemon_type: &str) -> serde_json::Value {
+    let net = json!({
+        "node_ip_addr": node.host,
+        "daemon_port": node.port.to_string(),
+        "direct_url": node.url,
+    });
+    json!({
+        "public_net": net,
+        "intra_control_net": net,
+        "intra_data_net": net,
+        "daemon_type": daemon_type,
+        "daemon_id": node.daemon_id,
+        "flags": 0,
+        "id_digest": engine::hrw::digest(node.daemon_id.as_bytes()),
+    })
+}
+
+pub fn smap(node: &NodeInfo) -> serde_json::Value {
+    let id = node.daemon_id.clone();
+    json!({
+        "pmap": { id.clone(): snode(node, "proxy") },
+        "tmap": { id.clone(): snode(node, "target") },
+        "proxy_si": snode(node, "proxy"),
+        "uuid": format!("aisle-{id}"),
+        "creation_time": super::time::http_date(node.started_unix_ns),
+        "version": "1",
+    })
+}
+
+pub async fn daemon(conn: &mut Conn, req: &Req) -> bool {
+    if req.head.method != net::head::Method::Get {
+        return reply::error(conn, &req.head, 405, "only GET is supported on /v1/daemon", true).await;
+    }
+    let node = conn.core.node.clone();
+    let what = req.q("what").unwrap_or("").to_string();
+    let body = match what.as_str() {
+        "smap" => smap(&node),
+        "snode" => snode(&node, "target"),
+        "mountpaths" => {
+            let mps = conn.core.store.mountpaths();
+            let owners = conn.core.owners();
+            let available: Vec<String> =
+                mps.iter().filter(|m| m.enabled).map(|m| m.path.to_string_lossy().to_string()).collect();
+            let disabled: Vec<String> =
+                mps.iter().filter(|m| !m.enabled).map(|m| m.path.to_string_lossy().to_string()).collect();
+            let owner_map: serde_json::Map<String, serde_json::Value> = mps
+                .iter()
+                .map(|m| (m.path.to_string_lossy().to_string(), json!(owners.get(m.index).copied().unwrap_or(0))))
+                .collect();
+            json!({ "available": available, "disabled": disabled, "waiting_dd": [], "owner_core": owner_map, "cores": node.cores })
+        }
+        "bmd" => serde_json::to_value(&*conn.core.store.bmd()).unwrap_or(json!({})),
+        _ => {
+            let m = format!("invalid what={what:?} (supported: smap, snode, mountpaths, bmd)");
+            return reply::error(conn, &req.head, 400, &m, true).await;
+        }
+    };
+    let body = body.to_string();
+    reply::ok(conn, &req.head, 200, Some("application/json"), &[], body.as_bytes()).await
+}

@@ -1,0 +1,161 @@
+//! AIS's native HTTP API: routing of `/v1/objects`, `/v1/buckets`, `/v1/daemon`, `/v1/health`
+//! and the "easy URL" `/ais/<bucket>[/<object>]` to their handlers.
+//!
+//! Names in the path are percent-decoded and validated by the engine before any path is built,
+//! so no request can reach outside the mountpaths (`%2e%2e%2f` decodes to `../` and fails the
+//! `..` component rule).
+
+mod bucket;
+mod daemon;
+mod object;
+pub mod reply;
+mod time;
+
+use net::head::{Method, RequestHead};
+use net::url::{parse_query, percent_decode, query_get};
+
+use crate::conn::Conn;
+
+/// A routed request: decoded names and query pairs.
+pub struct Req {
+    pub head: RequestHead,
+    pub query: Vec<(String, String)>,
+}
+
+impl Req {
+    pub fn q(&self, key: &str) -> Option<&str> {
+        query_get(&self.query, key)
+    }
+}
+
+/// Answers a request head that could not be parsed, and closes.
+pub async fn send_bad_head(conn: &mut Conn, status: u16, msg: &str) {
+    let body = reply::error_body(conn, None, status, msg);
+    let mut buf = conn.take_wbuf();
+    reply::start(&mut buf, status, false);
+    net::response::header(&mut buf, "Content-Type", b"application/json");
+    net::response::header_u64(&mut buf, "Content-Length", body.len() as u64);
+    net::response::finish(&mut buf);
+    buf.extend_from_slice(body.as_bytes());
+    let _ = conn.send_buf(buf, false).await;
+}
+
+/// Splits `rest` into a decoded bucket and an optional decoded object name.
+fn split_names(rest: &str) -> Result<(String, Option<String>), String> {
+    let (b, o) = match rest.find('/') {
+        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+        None => (rest, None),
+    };
+    let bucket = percent_decode(b).map_err(|e| format!("bad bucket name encoding: {e}"))?;
+    let obj = match o {
+        Some(o) if !o.is_empty() => Some(percent_decode(o).map_err(|e| format!("bad object name encoding: {e}"))?),
+        Some(_) => Some(String::new()),
+        None => None,
+    };
+    Ok((bucket, obj))
+}
+
+/// Serves one request; returns whether the connection may carry another.
+pub async fn handle(conn: &mut Conn, head: RequestHead) -> bool {
+    let query = parse_query(&head.query);
+    let req = Req { head, query };
+    if let Some(p) = req.q("provider") {
+        if !p.is_empty() && p != "ais" {
+            let msg = format!("provider {p:?} is not supported by this node (only ais)");
+            return reply::error(conn, &req.head, 400, &msg, true).await;
+        }
+    }
+    if let Some(ns) = req.q("namespace") {
+        if !ns.is_empty() {
+            let msg = format!("namespace {ns:?} is not supported by this node (only the global namespace)");
+            return reply::error(conn, &req.head, 400, &msg, true).await;
+        }
+    }
+    let path = req.head.path.clone();
+    let path = path.as_str();
+    if let Some(rest) = path.strip_prefix("/v1/objects/") {
+        return match split_names(rest) {
+            Ok((b, Some(o))) => object::handle(conn, &req, &b, &o).await,
+            Ok((b, None)) => {
+                let msg = format!("missing object name in ais://{b}");
+                reply::error(conn, &req.head, 400, &msg, true).await
+            }
+            Err(m) => reply::error(conn, &req.head, 400, &m, true).await,
+        };
+    }
+    if path == "/v1/buckets" || path == "/v1/buckets/" {
+        return bucket::handle(conn, &req, None).await;
+    }
+    if let Some(rest) = path.strip_prefix("/v1/buckets/") {
+        return match split_names(rest) {
+            Ok((b, None)) => bucket::handle(conn, &req, Some(&b)).await,
+            Ok((b, Some(o))) if o.is_empty() => bucket::handle(conn, &req, Some(&b)).await,
+            Ok((b, Some(_))) => {
+                let msg = format!("invalid bucket path for ais://{b}: extra path after the bucket name");
+                reply::error(conn, &req.head, 400, &msg, true).await
+            }
+            Err(m) => reply::error(conn, &req.head, 400, &m, true).await,
+        };
+    }
+    if path == "/v1/health" {
+        return daemon::health(conn, &req).await;
+    }
+    if path == "/v1/daemon" || path == "/v1/cluster" {
+        return daemon::daemon(conn, &req).await;
+    }
+    if path == "/ais" || path == "/ais/" {
+        return bucket::handle(conn, &req, None).await;
+    }
+    if let Some(rest) = path.strip_prefix("/ais/") {
+        return match split_names(rest) {
+            Ok((b, Some(o))) if !o.is_empty() => object::handle(conn, &req, &b, &o).await,
+            Ok((b, _)) => {
+                if req.head.method == Method::Get || req.head.method == Method::Head {
+                    bucket::handle(conn, &req, Some(&b)).await
+                } else {
+                    let msg = format!("missing object name in ais://{b}");
+                    reply::error(conn, &req.head, 400, &msg, true).await
+                }
+            }
+            Err(m) => reply::error(conn, &req.head, 400, &m, true).await,
+        };
+    }
+    let msg = format!("invalid URL path {:?}", req.head.path);
+    reply::error(conn, &req.head, 404, &msg, true).await
+}
+
+/// The `action` of an AIS action message body, with its `name` and `value`.
+pub struct ActionMsg {
+    pub action: String,
+    pub name: String,
+    pub value: serde_json::Value,
+}
+
+/// Parses an action message (`{"action","name","value"}`); an empty body gives `None`.
+pub fn parse_action(body: &[u8]) -> Result<Option<ActionMsg>, String> {
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(None);
+    }
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| format!("malformed JSON request body: {e}"))?;
+    let obj = v.as_object().ok_or("malformed JSON request body: expected an object")?;
+    let action = match obj.get("action") {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(_) => return Err("malformed JSON request body: \"action\" must be a string".into()),
+    };
+    let name = match obj.get("name") {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(_) => return Err("malformed JSON request body: \"name\" must be a string".into()),
+    };
+    let value = obj.get("value").cloned().unwrap_or(serde_json::Value::Null);
+    Ok(Some(ActionMsg { action, name, value }))
+}
+
+/// AIS action names this node knows of but does not implement yet (→ 501, not 400).
+pub const ACTIONS_NOT_YET: &[&str] = &[
+    "copy-bck", "move-bck", "make-n-copies", "ec-encode", "summary-bck", "evict-remote-bck",
+    "delete-listrange", "evict-listrange", "prefetch-listrange", "rename-obj", "promote",
+    "blob-download", "check-lock", "mpt-upload", "mpt-complete", "mpt-abort", "rechunk",
+    "reset-bprops", "start", "stop", "archive",
+];

@@ -1,0 +1,276 @@
+//! Object requests: PUT (streamed to a work file, checksummed, renamed into place), GET (whole
+//! or one range, zero-copy body), HEAD (v1 headers or v2 `props=`), DELETE.
+
+use engine::cksum::CksumType;
+use engine::store::{ClientChecksum, ObjectHandle};
+use net::head::Method;
+use net::range::parse_range;
+use net::response;
+
+use super::reply;
+use super::time;
+use super::Req;
+use crate::conn::{BodyError, Conn};
+
+/// Flush the PUT buffer to the file when less than this is left in it.
+const PUT_FLUSH_SPARE_BYTES: usize = 64 * 1024;
+
+pub async fn handle(conn: &mut Conn, req: &Req, bucket: &str, obj: &str) -> bool {
+    match req.head.method {
+        Method::Get => get(conn, req, bucket, obj).await,
+        Method::Head => head(conn, req, bucket, obj).await,
+        Method::Put => put(conn, req, bucket, obj).await,
+        Method::Delete => delete(conn, req, bucket, obj).await,
+        Method::Post | Method::Patch => action(conn, req, bucket, obj).await,
+        _ => {
+            let msg = format!("method {} not allowed on ais://{bucket}/{obj}", req.head.method_str);
+            reply::error(conn, &req.head, 405, &msg, true).await
+        }
+    }
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
+}
+
+/// The attribute headers GET and HEAD share.
+fn attr_headers(buf: &mut Vec<u8>, h: &ObjectHandle) {
+    response::header(buf, "Ais-Checksum-Type", h.lom.cksum_type.as_bytes());
+    response::header(buf, "Ais-Checksum-Value", h.lom.cksum_value.as_bytes());
+    response::header(buf, "Ais-Atime", h.atime_ns.to_string().as_bytes());
+    if let Some(v) = &h.lom.version {
+        response::header(buf, "Ais-Version", v.as_bytes());
+    }
+    for (k, v) in &h.lom.custom {
+        response::header(buf, "Ais-Custom-Md", format!("{k}={v}").as_bytes());
+    }
+}
+
+async fn get(conn: &mut Conn, req: &Req, bucket: &str, obj: &str) -> bool {
+    let store = conn.core.store.clone();
+    let h = match store.open_object(bucket, obj).await {
+        Ok(h) => h,
+        Err(e) => return reply::store_error(conn, &req.head, &e).await,
+    };
+    let (status, start, len) = match req.head.header("range") {
+        None => (200, 0, h.size),
+        Some(raw) => {
+            let parsed = std::str::from_utf8(raw).map_err(|_| ()).and_then(|s| parse_range(s, h.size).map_err(|_| ()));
+            match parsed {
+                Ok((s, e)) => (206, s, e - s + 1),
+                Err(()) => {
+                    let cr = format!("bytes */{}", h.size);
+                    let msg = format!(
+                        "ais://{bucket}/{obj}: invalid or unsatisfiable range {:?} (size {}; one range only)",
+                        String::from_utf8_lossy(raw),
+                        h.size
+                    );
+                    return reply::error_with(conn, &req.head, 416, &msg, true, &[("Content-Range", cr.as_bytes())]).await;
+                }
+            }
+        }
+    };
+    let keep = req.head.keep_alive && !conn.core.shutting_down();
+    let keep = keep && conn.discard_body().await;
+    let mut buf = conn.take_wbuf();
+    reply::start(&mut buf, status, keep);
+    response::header(&mut buf, "Content-Type", b"application/octet-stream");
+    response::header_u64(&mut buf, "Content-Length", len);
+    response::header(&mut buf, "Accept-Ranges", b"bytes");
+    if status == 206 {
+        let cr = format!("bytes {}-{}/{}", start, start + len - 1, h.size);
+        response::header(&mut buf, "Content-Range", cr.as_bytes());
+    }
+    attr_headers(&mut buf, &h);
+    response::finish(&mut buf);
+    if conn.send_buf(buf, len > 0).await.is_err() {
+        return false;
+    }
+    if len > 0 {
+        if let Err(e) = conn.send_file(&h.fd, start, len).await {
+            tracing::debug!(bucket, obj, "GET body: {e}");
+            return false;
+        }
+    }
+    keep
+}
+
+/// HEAD v2 properties AIS accepts in `props=`.
+const HEAD_V2_PROPS: &[&str] =
+    &["name", "size", "checksum", "atime", "version", "custom", "location", "copies", "ec", "chunked", "last-modified", "etag"];
+
+async fn head(conn: &mut Conn, req: &Req, bucket: &str, obj: &str) -> bool {
+    let props: Option<Vec<String>> =
+        req.q("props").map(|p| p.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect());
+    if let Some(ps) = &props {
+        if let Some(bad) = ps.iter().find(|p| !HEAD_V2_PROPS.contains(&p.as_str())) {
+            let msg = format!("ais://{bucket}/{obj}: unknown object property {bad:?} in props=");
+            return reply::error(conn, &req.head, 400, &msg, true).await;
+        }
+    }
+    let store = conn.core.store.clone();
+    let h = match store.open_object(bucket, obj).await {
+        Ok(h) => h,
+        Err(e) => return reply::store_error(conn, &req.head, &e).await,
+    };
+    let keep = req.head.keep_alive && !conn.core.shutting_down();
+    let keep = keep && conn.discard_body().await;
+    let location = format!("t[{}]:{}", conn.core.node.daemon_id, h.mountpath.display());
+    let mp = h.mountpath.to_string_lossy().to_string();
+    let mut buf = conn.take_wbuf();
+    reply::start(&mut buf, 200, keep);
+    response::header_u64(&mut buf, "Content-Length", h.size);
+    response::header(&mut buf, "Ais-Present", b"true");
+    match &props {
+        None => {
+            response::header(&mut buf, "Ais-Bucket-Name", bucket.as_bytes());
+            response::header(&mut buf, "Ais-Bucket-Provider", b"ais");
+            response::header(&mut buf, "Ais-Name", obj.as_bytes());
+            response::header(&mut buf, "Ais-Location", location.as_bytes());
+            response::header(&mut buf, "Ais-Mirror-Copies", b"1");
+            response::header(&mut buf, "Ais-Mirror-Paths", mp.as_bytes());
+            attr_headers(&mut buf, &h);
+        }
+        Some(ps) => {
+            let has = |p: &str| ps.iter().any(|x| x == p);
+            if has("name") {
+                response::header(&mut buf, "Ais-Name", obj.as_bytes());
+            }
+            if has("size") {
+                response::header_u64(&mut buf, "Ais-Size", h.size);
+            }
+            if has("checksum") {
+                response::header(&mut buf, "Ais-Checksum-Type", h.lom.cksum_type.as_bytes());
+                response::header(&mut buf, "Ais-Checksum-Value", h.lom.cksum_value.as_bytes());
+            }
+            if has("atime") {
+                response::header(&mut buf, "Ais-Atime", h.atime_ns.to_string().as_bytes());
+            }
+            if has("version") {
+                if let Some(v) = &h.lom.version {
+                    response::header(&mut buf, "Ais-Version", v.as_bytes());
+                }
+            }
+            if has("custom") {
+                for (k, v) in &h.lom.custom {
+                    response::header(&mut buf, "Ais-Custom-Md", format!("{k}={v}").as_bytes());
+                }
+            }
+            if has("location") {
+                response::header(&mut buf, "Ais-Location", location.as_bytes());
+            }
+            if has("copies") {
+                response::header(&mut buf, "Ais-Mirror-Copies", b"1");
+                response::header(&mut buf, "Ais-Mirror-Paths", mp.as_bytes());
+            }
+            if has("last-modified") {
+                response::header(&mut buf, "Last-Modified", time::http_date(h.mtime_ns).as_bytes());
+            }
+            if has("etag") {
+                response::header(&mut buf, "ETag", format!("\"{}\"", h.lom.cksum_value).as_bytes());
+            }
+        }
+    }
+    response::finish(&mut buf);
+    conn.send_buf(buf, false).await.is_ok() && keep
+}
+
+async fn put(conn: &mut Conn, req: &Req, bucket: &str, obj: &str) -> bool {
+    let client_cksum = match (req.head.header_str("ais-checksum-type"), req.head.header_str("ais-checksum-value")) {
+        (Some(t), Some(v)) if !t.is_empty() && !v.is_empty() => match CksumType::parse(t) {
+            Some(ct) => Some(ClientChecksum { cksum_type: ct, value: v.to_string() }),
+            None => {
+                let msg = format!("ais://{bucket}/{obj}: unsupported checksum type {t:?}");
+                return reply::error(conn, &req.head, 400, &msg, true).await;
+            }
+        },
+        _ => None,
+    };
+    let store = conn.core.store.clone();
+    let mut put = match store.put_begin(bucket, obj).await {
+        Ok(p) => p,
+        Err(e) => return reply::store_error(conn, &req.head, &e).await,
+    };
+    if let Some(c) = client_cksum {
+        put.expect_checksum(c);
+    }
+    let mut buf = conn.core.take_body_buf();
+    loop {
+        match conn.read_body(&mut buf).await {
+            Ok(0) => break,
+            Ok(_) => {
+                if buf.capacity() - buf.len() < PUT_FLUSH_SPARE_BYTES {
+                    let (r, b) = put.write(buf).await;
+                    buf = b;
+                    buf.clear();
+                    if let Err(e) = r {
+                        conn.core.put_body_buf(buf);
+                        drop(put);
+                        return reply::store_error(conn, &req.head, &e).await;
+                    }
+                }
+            }
+            Err(BodyError::Malformed(m)) => {
+                conn.core.put_body_buf(buf);
+                drop(put);
+                let msg = format!("ais://{bucket}/{obj}: malformed chunked body: {m}");
+                return reply::error(conn, &req.head, 400, &msg, false).await;
+            }
+            Err(e) => {
+                // The client went away before the body ended: nothing is stored.
+                tracing::debug!(bucket, obj, "PUT body incomplete: {e:?}");
+                conn.core.put_body_buf(buf);
+                return false;
+            }
+        }
+    }
+    if !buf.is_empty() {
+        let (r, b) = put.write(buf).await;
+        buf = b;
+        if let Err(e) = r {
+            conn.core.put_body_buf(buf);
+            drop(put);
+            return reply::store_error(conn, &req.head, &e).await;
+        }
+    }
+    conn.core.put_body_buf(buf);
+    let lom = match put.finish().await {
+        Ok(l) => l,
+        Err(e) => return reply::store_error(conn, &req.head, &e).await,
+    };
+    let atime = now_ns().to_string();
+    let version = lom.version.clone().unwrap_or_default();
+    let headers: [(&str, &[u8]); 4] = [
+        ("Ais-Checksum-Type", lom.cksum_type.as_bytes()),
+        ("Ais-Checksum-Value", lom.cksum_value.as_bytes()),
+        ("Ais-Atime", atime.as_bytes()),
+        ("Ais-Version", version.as_bytes()),
+    ];
+    reply::ok(conn, &req.head, 200, None, &headers, b"").await
+}
+
+async fn delete(conn: &mut Conn, req: &Req, bucket: &str, obj: &str) -> bool {
+    let store = conn.core.store.clone();
+    match store.delete_object(bucket, obj).await {
+        Ok(()) => reply::ok(conn, &req.head, 200, None, &[], b"").await,
+        Err(e) => reply::store_error(conn, &req.head, &e).await,
+    }
+}
+
+async fn action(conn: &mut Conn, req: &Req, bucket: &str, obj: &str) -> bool {
+    let body = match conn.read_small_body().await {
+        Ok(b) => b,
+        Err(e) => return super::bucket::body_error(conn, req, e).await,
+    };
+    let msg = match super::parse_action(&body) {
+        Ok(Some(m)) => m,
+        Ok(None) => return reply::error(conn, &req.head, 400, &format!("ais://{bucket}/{obj}: missing action"), true).await,
+        Err(m) => return reply::error(conn, &req.head, 400, &m, true).await,
+    };
+    if super::ACTIONS_NOT_YET.contains(&msg.action.as_str()) {
+        let m = format!("ais://{bucket}/{obj}: action {:?} is not implemented by this node yet", msg.action);
+        return reply::error(conn, &req.head, 501, &m, true).await;
+    }
+    let m = format!("ais://{bucket}/{obj}: invalid action {:?}", msg.action);
+    reply::error(conn, &req.head, 400, &m, true).await
+}

@@ -1,0 +1,105 @@
+//! Node configuration: command-line flags and the embedded default (no config file needed).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// The embedded default listen address.
+pub const LISTEN_DEFAULT: &str = "127.0.0.1:8080";
+/// The embedded default data folder (relative to the working directory).
+pub const DATA_DIR_DEFAULT: &str = "aisle-data";
+/// Mountpath folders created under the default data folder.
+pub const DEFAULT_MOUNTPATHS: usize = 4;
+
+/// aisle-node: a thread-per-core io_uring object store serving AIS's native HTTP API.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "aisle-node", version, about)]
+pub struct Flags {
+    /// Address to listen on.
+    #[arg(long, default_value = LISTEN_DEFAULT)]
+    pub listen: SocketAddr,
+    /// A mountpath (one per disk); repeat the flag. Default: ./aisle-data/mp1..mp4, created on
+    /// first start.
+    #[arg(long = "mountpath")]
+    pub mountpaths: Vec<PathBuf>,
+    /// Number of cores (reactor threads). Default: the CPUs this process may use.
+    #[arg(long)]
+    pub cores: Option<usize>,
+    /// Log level or filter (overrides RUST_LOG), e.g. `info`, `debug`, `node=debug`.
+    #[arg(long)]
+    pub log_level: Option<String>,
+    /// Do not pin core threads to CPUs.
+    #[arg(long)]
+    pub no_pin: bool,
+    /// Seconds to wait for in-flight requests at shutdown.
+    #[arg(long, default_value_t = 10)]
+    pub shutdown_timeout_secs: u64,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub mountpaths: Vec<PathBuf>,
+    pub cores: usize,
+    pub pin: bool,
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Config {
+    /// Resolves flags: the embedded default creates its mountpath folders; explicit
+    /// mountpaths must exist and be writable directories that support user xattrs.
+    pub fn from_flags(f: &Flags) -> anyhow::Result<Config> {
+        let explicit = !f.mountpaths.is_empty();
+        let raw: Vec<PathBuf> = if explicit {
+            f.mountpaths.clone()
+        } else {
+            (1..=DEFAULT_MOUNTPATHS).map(|i| PathBuf::from(DATA_DIR_DEFAULT).join(format!("mp{i}"))).collect()
+        };
+        let mut mountpaths = Vec::new();
+        for p in raw {
+            if !explicit {
+                std::fs::create_dir_all(&p)
+                    .map_err(|e| anyhow::anyhow!("cannot create default mountpath {}: {e}", p.display()))?;
+            }
+            let abs = check_mountpath(&p)?;
+            if mountpaths.contains(&abs) {
+                anyhow::bail!("mountpath {} given twice", abs.display());
+            }
+            mountpaths.push(abs);
+        }
+        let cpus = engine::io::sys::allowed_cpus().len().max(1);
+        let cores = f.cores.unwrap_or(cpus);
+        if cores == 0 || cores > 256 {
+            anyhow::bail!("--cores must be between 1 and 256 (got {cores})");
+        }
+        Ok(Config { listen: f.listen, mountpaths, cores, pin: !f.no_pin, shutdown_timeout_secs: f.shutdown_timeout_secs })
+    }
+}
+
+/// A mountpath must be an existing, writable directory whose filesystem keeps user xattrs
+/// (object metadata lives in `user.ais.lom`). Returns its absolute, canonical path.
+fn check_mountpath(p: &PathBuf) -> anyhow::Result<PathBuf> {
+    let md = std::fs::metadata(p).map_err(|e| anyhow::anyhow!("mountpath {}: {e} (create it first)", p.display()))?;
+    if !md.is_dir() {
+        anyhow::bail!("mountpath {} is not a directory", p.display());
+    }
+    let abs = std::fs::canonicalize(p).map_err(|e| anyhow::anyhow!("mountpath {}: {e}", p.display()))?;
+    let probe = abs.join(format!(".aisle.probe.{}", std::process::id()));
+    std::fs::write(&probe, b"probe").map_err(|e| anyhow::anyhow!("mountpath {} is not writable: {e}", abs.display()))?;
+    let xattr = {
+        let f = std::fs::File::open(&probe)?;
+        let fd = engine::io::Fd::from_owned(f.into());
+        engine::io::sys::fsetxattr(&fd, "user.aisle.probe", b"1")
+    };
+    let _ = std::fs::remove_file(&probe);
+    if let Err(e) = xattr {
+        anyhow::bail!(
+            "mountpath {}: the filesystem does not support user xattrs ({e}); object metadata needs \
+             them (use ext4 or xfs, or mount with user_xattr)",
+            abs.display()
+        );
+    }
+    Ok(abs)
+}

@@ -1,0 +1,387 @@
+//! One HTTP/1.1 connection: reading request heads and bodies, writing responses and file bodies.
+//!
+//! Keep-alive and pipelining: the read buffer may hold several requests; they are served in
+//! order, each response fully written before the next head is parsed. A body is never read
+//! past its end, so the next request's bytes stay in the buffer or the socket.
+//!
+//! File bodies go from the page cache to the socket without a user-space copy: `sendfile(2)`
+//! on the non-blocking socket for small bodies (waiting on the ring for POLLOUT when the socket
+//! buffer is full), splice file → pipe → socket on the ring for large ones.
+
+use std::io;
+use std::rc::Rc;
+
+use engine::io::{self as rio, sys, Fd};
+use net::chunked::ChunkedDecoder;
+use net::head::{parse_head, HeadError, RequestHead, HEAD_BYTES_MAX};
+use net::response;
+
+use crate::core::CoreCtx;
+
+/// Read buffer size: room for a maximal head plus pipelined followers.
+const READ_BUF_BYTES: usize = 2 * HEAD_BYTES_MAX;
+/// Bodies up to this size go out with sendfile(2); larger ones are spliced on the ring.
+/// (The benchmark issue settles this threshold by measurement.)
+pub const SENDFILE_BYTES_MAX: u64 = 256 * 1024;
+/// Pipe capacity requested for splicing.
+const PIPE_BYTES: usize = 1 << 20;
+/// Largest control-plane (JSON) request body read into memory.
+pub const SMALL_BODY_BYTES_MAX: usize = 1 << 20;
+/// Unread body bytes we are willing to drain to keep a connection after an early error.
+const DRAIN_BYTES_MAX: u64 = 1 << 20;
+
+/// How the current request's body is framed and how much of it is left.
+#[derive(Debug)]
+enum BodyState {
+    /// No body, or fully read.
+    Done,
+    /// `Content-Length` bytes still to read.
+    Length(u64),
+    /// Chunked, not finished.
+    Chunked(ChunkedDecoder),
+}
+
+/// Why reading a body failed.
+#[derive(Debug)]
+pub enum BodyError {
+    /// The peer closed or reset before the body ended.
+    Truncated,
+    /// Chunked framing was malformed.
+    Malformed(String),
+    /// The body is larger than allowed here.
+    TooLarge,
+    /// A socket error.
+    Io(io::Error),
+}
+
+/// A connection being served.
+pub struct Conn {
+    pub fd: Fd,
+    pub core: Rc<CoreCtx>,
+    pub peer: String,
+    rbuf: Vec<u8>,
+    rpos: usize,
+    /// Response-head scratch; moved into send ops and back.
+    wbuf: Option<Vec<u8>>,
+    body: BodyState,
+    /// 100-continue requested and not yet answered.
+    continue_pending: bool,
+    pipe: Option<(Fd, Fd, usize)>,
+    /// Decoded chunked-body bytes that did not fit the caller's buffer.
+    carry: Vec<u8>,
+    /// Index in the core's connection table.
+    pub slot: usize,
+}
+
+/// What `next_head` produced.
+pub enum NextHead {
+    Request(RequestHead),
+    /// Clean end: the peer closed between requests (or shutdown).
+    Closed,
+    /// A bad head; the caller answers with this status and closes.
+    Bad(u16, String),
+}
+
+impl Conn {
+    pub fn new(fd: Fd, core: Rc<CoreCtx>, peer: String, slot: usize) -> Conn {
+        Conn {
+            fd,
+            core,
+            peer,
+            rbuf: Vec::with_capacity(READ_BUF_BYTES),
+            rpos: 0,
+            wbuf: Some(Vec::with_capacity(1024)),
+            body: BodyState::Done,
+            continue_pending: false,
+            pipe: None,
+            carry: Vec::new(),
+            slot,
+        }
+    }
+
+    /// Moves unread bytes to the front of the read buffer.
+    fn compact(&mut self) {
+        if self.rpos > 0 {
+            self.rbuf.drain(..self.rpos);
+            self.rpos = 0;
+        }
+    }
+
+    /// Receives more bytes into the read buffer; Ok(0) means the peer closed.
+    async fn fill(&mut self) -> io::Result<usize> {
+        self.compact();
+        if self.rbuf.len() == self.rbuf.capacity() {
+            self.rbuf.reserve(READ_BUF_BYTES);
+        }
+        let buf = std::mem::take(&mut self.rbuf);
+        let (r, buf) = rio::recv(&self.fd, buf).await;
+        self.rbuf = buf;
+        r
+    }
+
+    /// Whether unread request bytes are buffered (a pipelined request, or a partial head).
+    pub fn has_buffered(&self) -> bool {
+        self.rpos < self.rbuf.len()
+    }
+
+    /// Reads the next request head.
+    pub async fn next_head(&mut self) -> NextHead {
+        loop {
+            match parse_head(&self.rbuf[self.rpos..]) {
+                Ok(Some((head, n))) => {
+                    self.rpos += n;
+                    self.body = if head.chunked {
+                        BodyState::Chunked(ChunkedDecoder::new())
+                    } else {
+                        match head.content_length {
+                            Some(0) | None => BodyState::Done,
+                            Some(n) => BodyState::Length(n),
+                        }
+                    };
+                    self.continue_pending = head.expect_continue && !matches!(self.body, BodyState::Done);
+                    return NextHead::Request(head);
+                }
+                Ok(None) => {}
+                Err(e) => return NextHead::Bad(head_status(&e), e.to_string()),
+            }
+            self.core.set_idle(self.slot, !self.has_buffered());
+            if self.core.shutting_down() && !self.has_buffered() {
+                return NextHead::Closed;
+            }
+            let r = self.fill().await;
+            self.core.set_idle(self.slot, false);
+            match r {
+                Ok(0) | Err(_) => return NextHead::Closed,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// Whether the request body has been read completely.
+    pub fn body_done(&self) -> bool {
+        matches!(self.body, BodyState::Done) && self.carry.is_empty()
+    }
+
+    /// Whether the client waits for `100 Continue` that we have not sent.
+    pub fn continue_pending(&self) -> bool {
+        self.continue_pending
+    }
+
+    /// Sends `100 Continue` if the client asked for it and is still waiting.
+    async fn send_continue(&mut self) -> Result<(), BodyError> {
+        if !self.continue_pending {
+            return Ok(());
+        }
+        self.continue_pending = false;
+        if self.has_buffered() {
+            return Ok(()); // the client sent the body anyway
+        }
+        let (r, _) = rio::send_all(&self.fd, response::CONTINUE_100.to_vec(), 0).await;
+        r.map_err(BodyError::Io)
+    }
+
+    /// Appends body bytes to `out` (up to its spare capacity); returns the count, 0 at the end.
+    pub async fn read_body(&mut self, out: &mut Vec<u8>) -> Result<usize, BodyError> {
+        self.send_continue().await?;
+        let spare = out.capacity() - out.len();
+        assert!(spare > 0, "read_body into a full buffer");
+        loop {
+            if !self.carry.is_empty() {
+                let n = self.carry.len().min(spare);
+                out.extend_from_slice(&self.carry[..n]);
+                self.carry.drain(..n);
+                return Ok(n);
+            }
+            match &mut self.body {
+                BodyState::Done => return Ok(0),
+                BodyState::Length(left) => {
+                    let left_now = *left;
+                    if self.has_buffered() {
+                        let avail = self.rbuf.len() - self.rpos;
+                        let n = avail.min(spare).min(left_now as usize);
+                        out.extend_from_slice(&self.rbuf[self.rpos..self.rpos + n]);
+                        self.rpos += n;
+                        self.finish_length(left_now - n as u64);
+                        return Ok(n);
+                    }
+                    let max = spare.min(left_now.min(usize::MAX as u64) as usize);
+                    let buf = std::mem::take(out);
+                    let (r, buf) = rio::recv_upto(&self.fd, buf, max).await;
+                    *out = buf;
+                    match r {
+                        Ok(0) => return Err(BodyError::Truncated),
+                        Ok(n) => {
+                            self.finish_length(left_now - n as u64);
+                            return Ok(n);
+                        }
+                        Err(e) => return Err(BodyError::Io(e)),
+                    }
+                }
+                BodyState::Chunked(dec) => {
+                    let input = &self.rbuf[self.rpos..];
+                    let step = dec.step(input).map_err(|e| BodyError::Malformed(e.to_string()))?;
+                    let data = &input[step.data.clone()];
+                    let take = data.len().min(spare);
+                    out.extend_from_slice(&data[..take]);
+                    // The decoder consumed all of `data`: keep what did not fit for next time.
+                    self.carry.extend_from_slice(&data[take..]);
+                    self.rpos += step.consumed;
+                    if step.done {
+                        self.body = BodyState::Done;
+                        if take == 0 {
+                            continue; // any carry is returned at the top; else the end
+                        }
+                        return Ok(take);
+                    }
+                    if take > 0 {
+                        return Ok(take);
+                    }
+                    if step.consumed == 0 {
+                        match self.fill().await {
+                            Ok(0) => return Err(BodyError::Truncated),
+                            Ok(_) => {}
+                            Err(e) => return Err(BodyError::Io(e)),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn finish_length(&mut self, left: u64) {
+        self.body = if left == 0 { BodyState::Done } else { BodyState::Length(left) };
+    }
+
+    /// Reads a whole small body (JSON control messages).
+    pub async fn read_small_body(&mut self) -> Result<Vec<u8>, BodyError> {
+        if let BodyState::Length(n) = self.body {
+            if n > SMALL_BODY_BYTES_MAX as u64 {
+                return Err(BodyError::TooLarge);
+            }
+        }
+        let mut all = Vec::new();
+        let mut buf = Vec::with_capacity(READ_BUF_BYTES + 1024);
+        loop {
+            buf.clear();
+            let n = self.read_body(&mut buf).await?;
+            if n == 0 {
+                return Ok(all);
+            }
+            all.extend_from_slice(&buf);
+            if all.len() > SMALL_BODY_BYTES_MAX {
+                return Err(BodyError::TooLarge);
+            }
+        }
+    }
+
+    /// After an early error response: can the connection be kept? Drains a small unread body;
+    /// a large one, or one the client has not sent yet (100-continue), means closing.
+    pub async fn discard_body(&mut self) -> bool {
+        if self.body_done() {
+            return true;
+        }
+        if self.continue_pending {
+            return false;
+        }
+        if let BodyState::Length(n) = self.body {
+            if n > DRAIN_BYTES_MAX {
+                return false;
+            }
+        }
+        let mut buf = Vec::with_capacity(64 * 1024);
+        let mut total = 0u64;
+        loop {
+            buf.clear();
+            match self.read_body(&mut buf).await {
+                Ok(0) => return true,
+                Ok(n) => {
+                    total += n as u64;
+                    if total > DRAIN_BYTES_MAX {
+                        return false;
+                    }
+                }
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// Takes the response scratch buffer, cleared.
+    pub fn take_wbuf(&mut self) -> Vec<u8> {
+        let mut b = self.wbuf.take().unwrap_or_default();
+        b.clear();
+        b
+    }
+
+    /// Sends a response head (and any bytes appended to it) and keeps the buffer for reuse.
+    /// `more` tells the kernel a body follows (MSG_MORE), so head and body share packets.
+    pub async fn send_buf(&mut self, buf: Vec<u8>, more: bool) -> io::Result<()> {
+        let flags = if more { libc::MSG_MORE } else { 0 };
+        let (r, buf) = rio::send_all_flags(&self.fd, buf, 0, flags).await;
+        self.wbuf = Some(buf);
+        r
+    }
+
+    /// Sends `len` bytes of `file` from `offset` to the socket without a user-space copy.
+    pub async fn send_file(&mut self, file: &Fd, offset: u64, len: u64) -> io::Result<()> {
+        if len <= SENDFILE_BYTES_MAX {
+            return self.sendfile(file, offset, len).await;
+        }
+        self.splice(file, offset, len).await
+    }
+
+    async fn sendfile(&mut self, file: &Fd, mut offset: u64, len: u64) -> io::Result<()> {
+        let end = offset + len;
+        while offset < end {
+            let want = (end - offset).min(1 << 30) as usize;
+            match sys::sendfile(&self.fd, file, offset, want) {
+                Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shorter than its metadata")),
+                Ok(n) => offset += n as u64,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    rio::poll(&self.fd, libc::POLLOUT as u32).await?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    async fn splice(&mut self, file: &Fd, mut offset: u64, len: u64) -> io::Result<()> {
+        if self.pipe.is_none() {
+            let (r, w) = sys::pipe(PIPE_BYTES)?;
+            let cap = sys::pipe_capacity(&w);
+            self.pipe = Some((r, w, cap));
+        }
+        let (pr, pw, cap) = self.pipe.clone().expect("pipe was just made");
+        let end = offset + len;
+        let res: io::Result<()> = async {
+            while offset < end {
+                let want = (end - offset).min(cap as u64) as u32;
+                let n = rio::splice(file, offset as i64, &pw, -1, want).await?;
+                if n == 0 {
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shorter than its metadata"));
+                }
+                offset += n as u64;
+                let mut left = n;
+                while left > 0 {
+                    let m = rio::splice(&pr, -1, &self.fd, -1, left as u32).await?;
+                    if m == 0 {
+                        return Err(io::ErrorKind::WriteZero.into());
+                    }
+                    left -= m;
+                }
+            }
+            Ok(())
+        }
+        .await;
+        if res.is_err() {
+            // The pipe may hold bytes of this body: never reuse it.
+            self.pipe = None;
+        }
+        res
+    }
+}
+
+fn head_status(e: &HeadError) -> u16 {
+    e.status()
+}

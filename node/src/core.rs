@@ -1,0 +1,257 @@
+//! One core: its reactor thread, listener, connections, bus inbox and mountpath shard.
+//!
+//! Architecture invariants:
+//! - A connection is served start to end by the core that accepted it.
+//! - Per-core state (`CoreCtx`) is touched only by its own thread; other cores reach it through
+//!   the bus.
+//! - A core owns the background work of the mountpaths assigned to it (`owner_of`).
+
+use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use engine::io::{self as rio, sys, Fd, Reactor, ReactorConfig};
+use engine::store::Store;
+use slab::Slab;
+
+use crate::api;
+use crate::bus::{Bus, BusMsg};
+use crate::conn::{Conn, NextHead};
+use crate::node::NodeInfo;
+
+/// Connections one core serves at once; past this, new connections wait in the backlog.
+pub const CONNS_PER_CORE_MAX: usize = 16 * 1024;
+
+/// Which core owns mountpath `index` when there are `cores` cores: round robin, so every
+/// core gets a share and the assignment is recomputed from the list alone.
+pub fn owner_of(index: usize, cores: usize) -> usize {
+    index % cores
+}
+
+struct ConnEntry {
+    fd: Fd,
+    /// Waiting for the first byte of a new request with nothing buffered.
+    idle: bool,
+}
+
+/// Per-core context shared by the core's tasks.
+pub struct CoreCtx {
+    pub core: usize,
+    pub store: Arc<Store>,
+    pub node: Arc<NodeInfo>,
+    pub bus: Arc<Bus>,
+    shutting_down: Cell<bool>,
+    conns: RefCell<Slab<ConnEntry>>,
+    /// Mountpath index → owner core, as last announced.
+    owners: RefCell<Arc<Vec<usize>>>,
+    /// Reusable PUT body buffers (large allocations are mmap'd: reuse avoids page faults).
+    body_bufs: RefCell<Vec<Vec<u8>>>,
+}
+
+/// Size of a PUT body buffer: the unit of file writes.
+pub const BODY_BUF_BYTES: usize = 1 << 20;
+/// Body buffers kept per core.
+const BODY_BUFS_KEPT_MAX: usize = 64;
+
+impl CoreCtx {
+    pub fn shutting_down(&self) -> bool {
+        self.shutting_down.get()
+    }
+
+    pub fn set_idle(&self, slot: usize, idle: bool) {
+        if let Some(c) = self.conns.borrow_mut().get_mut(slot) {
+            c.idle = idle;
+            if idle && self.shutting_down.get() {
+                sys::shutdown_read(&c.fd);
+            }
+        }
+    }
+
+    /// Asks the owner core of each mountpath to empty its trash.
+    pub fn request_empty_trash(&self, mountpaths: &[usize]) {
+        let owners = self.owners.borrow().clone();
+        for &mp in mountpaths {
+            let to = owners.get(mp).copied().unwrap_or(0);
+            if let Err(m) = self.bus.send(self.core, to, BusMsg::EmptyTrash { mountpath: mp }) {
+                // The owner's queue is full; its startup sweep will empty the trash later.
+                tracing::warn!(core = self.core, to, ?m, "bus full: trash emptying deferred");
+            }
+        }
+    }
+
+    pub fn take_body_buf(&self) -> Vec<u8> {
+        self.body_bufs.borrow_mut().pop().unwrap_or_else(|| Vec::with_capacity(BODY_BUF_BYTES))
+    }
+
+    pub fn put_body_buf(&self, mut buf: Vec<u8>) {
+        buf.clear();
+        let mut bufs = self.body_bufs.borrow_mut();
+        if bufs.len() < BODY_BUFS_KEPT_MAX && buf.capacity() == BODY_BUF_BYTES {
+            bufs.push(buf);
+        }
+    }
+
+    pub fn owners(&self) -> Arc<Vec<usize>> {
+        self.owners.borrow().clone()
+    }
+}
+
+/// Runs core `core` on the current thread until shutdown.
+pub fn run_core(
+    core: usize,
+    cpu: Option<usize>,
+    listen: SocketAddr,
+    store: Arc<Store>,
+    node: Arc<NodeInfo>,
+    bus: Arc<Bus>,
+    owners: Arc<Vec<usize>>,
+    ready: std::sync::mpsc::Sender<Result<(), String>>,
+    shutdown_timeout: Duration,
+) {
+    if let Some(cpu) = cpu {
+        if let Err(e) = sys::pin_to_cpu(cpu) {
+            tracing::warn!(core, cpu, "cannot pin core thread: {e}");
+        }
+    }
+    let cfg = ReactorConfig { defer_taskrun: node.defer_taskrun, ..Default::default() };
+    let reactor = match Reactor::new(core, &cfg) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = ready.send(Err(format!("core {core}: cannot create io_uring: {e}")));
+            return;
+        }
+    };
+    let listener = match sys::listen_reuseport(listen, 1024) {
+        Ok(fd) => Fd::from_owned(fd),
+        Err(e) => {
+            let _ = ready.send(Err(format!("cannot listen on {listen}: {e}")));
+            return;
+        }
+    };
+    let mine: Vec<usize> = owners.iter().enumerate().filter(|(_, &c)| c == core).map(|(i, _)| i).collect();
+    tracing::info!(core, ?cpu, mountpaths = ?mine, "core started");
+    let ctx = Rc::new(CoreCtx {
+        core,
+        store,
+        node,
+        bus,
+        shutting_down: Cell::new(false),
+        conns: RefCell::new(Slab::with_capacity(1024)),
+        owners: RefCell::new(owners),
+        body_bufs: RefCell::new(Vec::new()),
+    });
+    let _ = ready.send(Ok(()));
+    reactor.block_on(core_main(ctx, listener, mine, shutdown_timeout));
+    tracing::info!(core, "core stopped");
+}
+
+async fn core_main(ctx: Rc<CoreCtx>, listener: Fd, mine: Vec<usize>, shutdown_timeout: Duration) {
+    // Background work of this core's mountpaths: leftovers from earlier runs.
+    for mp in mine {
+        empty_trash(&ctx, mp);
+    }
+    let acceptor = rio::spawn(accept_loop(ctx.clone(), listener));
+    // The control loop: bus messages until shutdown.
+    loop {
+        let (from, msg) = ctx.bus.recv(ctx.core).await;
+        match msg {
+            BusMsg::Shutdown => break,
+            BusMsg::EmptyTrash { mountpath } => empty_trash(&ctx, mountpath),
+            BusMsg::Owners(o) => {
+                tracing::info!(core = ctx.core, from, owners = ?o, "mountpath owners changed");
+                *ctx.owners.borrow_mut() = o;
+            }
+        }
+    }
+    // Shutdown: stop accepting (dropping the task cancels the accept and closes the listener),
+    // wake idle connections so they close, let busy ones finish their request.
+    drop(acceptor);
+    ctx.shutting_down.set(true);
+    for (_, c) in ctx.conns.borrow().iter() {
+        if c.idle {
+            sys::shutdown_read(&c.fd);
+        }
+    }
+    let deadline = Instant::now() + shutdown_timeout;
+    while !ctx.conns.borrow().is_empty() && Instant::now() < deadline {
+        rio::sleep(Duration::from_millis(10)).await;
+    }
+    let left = ctx.conns.borrow().len();
+    if left > 0 {
+        tracing::warn!(core = ctx.core, left, "shutdown timeout: closing connections with requests in flight");
+    }
+}
+
+fn empty_trash(ctx: &Rc<CoreCtx>, mp: usize) {
+    let store = ctx.store.clone();
+    let core = ctx.core;
+    rio::spawn(async move {
+        match rio::spawn_blocking(move || store.empty_trash_blocking(mp)).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(core, mountpath = mp, removed = n, "emptied trash"),
+            Err(e) => tracing::warn!(core, mountpath = mp, "emptying trash failed: {e}"),
+        }
+    })
+    .detach();
+}
+
+async fn accept_loop(ctx: Rc<CoreCtx>, listener: Fd) {
+    loop {
+        if ctx.conns.borrow().len() >= CONNS_PER_CORE_MAX {
+            // At the limit: let the backlog hold new connections until one closes.
+            rio::sleep(Duration::from_millis(5)).await;
+            continue;
+        }
+        let fd = match rio::accept(&listener).await {
+            Ok(fd) => fd,
+            Err(e) => {
+                match e.raw_os_error() {
+                    Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS) | Some(libc::ENOMEM) => {
+                        tracing::warn!(core = ctx.core, "accept: {e}; backing off");
+                        rio::sleep(Duration::from_millis(50)).await;
+                    }
+                    _ => tracing::debug!(core = ctx.core, "accept: {e}"),
+                }
+                continue;
+            }
+        };
+        let _ = sys::set_nodelay(&fd);
+        if let Err(e) = sys::set_nonblocking(&fd) {
+            tracing::warn!("set_nonblocking: {e}");
+            continue;
+        }
+        let peer = sys::peer_addr(&fd).map(|a| a.to_string()).unwrap_or_default();
+        let slot = ctx.conns.borrow_mut().insert(ConnEntry { fd: fd.clone(), idle: true });
+        let c = ctx.clone();
+        rio::spawn(async move {
+            let conn = Conn::new(fd, c.clone(), peer, slot);
+            serve(conn).await;
+            c.conns.borrow_mut().remove(slot);
+        })
+        .detach();
+    }
+}
+
+/// Serves requests on one connection until it closes.
+async fn serve(mut conn: Conn) {
+    loop {
+        match conn.next_head().await {
+            NextHead::Closed => return,
+            NextHead::Bad(status, msg) => {
+                api::send_bad_head(&mut conn, status, &msg).await;
+                return;
+            }
+            NextHead::Request(head) => {
+                let keep = api::handle(&mut conn, head).await;
+                if !keep {
+                    return;
+                }
+                if conn.core.shutting_down() && !conn.has_buffered() {
+                    return;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! Starting and stopping a node: probe the kernel, open the store, start one pinned reactor
+//! thread per core, wait for SIGINT/SIGTERM, then shut the cores down within a bounded time.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use engine::io::{self as rio, sys};
+use engine::store::Store;
+
+use crate::bus::{Bus, BusMsg};
+use crate::config::Config;
+use crate::core::{owner_of, run_core};
+
+/// Facts about this node that responses need (identity, address, start time).
+pub struct NodeInfo {
+    /// Daemon ID, as in AIS's Smap (`t[<id>]` in error bodies).
+    pub daemon_id: String,
+    /// `http://host:port` clients use to reach this node.
+    pub url: String,
+    pub host: String,
+    pub port: u16,
+    pub started: Instant,
+    pub started_unix_ns: i64,
+    pub cores: usize,
+    pub defer_taskrun: bool,
+}
+
+/// A stable daemon ID derived from the listen port (AIS IDs are short alphanumerics).
+fn daemon_id(port: u16) -> String {
+    format!("aisle{port}")
+}
+
+/// Runs a node until SIGINT or SIGTERM; returns after a clean shutdown.
+pub fn run(cfg: Config) -> anyhow::Result<()> {
+    sys::ignore_sigpipe();
+    // Block the shutdown signals before any thread starts, so only `wait_for_signal` sees them.
+    sys::block_shutdown_signals()?;
+    let probe = rio::probe(256).map_err(|e| anyhow::anyhow!("{e}"))?;
+    tracing::info!(defer_taskrun = probe.defer_taskrun, memlock_bytes = probe.memlock_bytes, "io_uring probe ok");
+    rio::BlockingPool::init(2);
+
+    let store = Arc::new(Store::open(&cfg.mountpaths).map_err(|e| anyhow::anyhow!("opening the store: {e}"))?);
+    let mps = store.mountpaths();
+    let owners: Arc<Vec<usize>> = Arc::new(mps.iter().map(|m| owner_of(m.index, cfg.cores)).collect());
+    for m in mps.iter() {
+        tracing::info!(mountpath = %m.path.display(), index = m.index, core = owners[m.index], "mountpath");
+    }
+    tracing::info!(buckets = store.bmd().buckets.len(), "bucket metadata loaded");
+
+    let host = cfg.listen.ip().to_string();
+    let node = Arc::new(NodeInfo {
+        daemon_id: daemon_id(cfg.listen.port()),
+        url: format!("http://{}", cfg.listen),
+        host,
+        port: cfg.listen.port(),
+        started: Instant::now(),
+        started_unix_ns: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0),
+        cores: cfg.cores,
+        defer_taskrun: probe.defer_taskrun,
+    });
+    let bus = Bus::new(cfg.cores);
+    let cpus = sys::allowed_cpus();
+    let timeout = Duration::from_secs(cfg.shutdown_timeout_secs);
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let mut threads = Vec::new();
+    for core in 0..cfg.cores {
+        let cpu = if cfg.pin && !cpus.is_empty() { Some(cpus[core % cpus.len()]) } else { None };
+        let (store, node, bus, owners, ready) =
+            (store.clone(), node.clone(), bus.clone(), owners.clone(), ready_tx.clone());
+        let listen = cfg.listen;
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("aisle-core-{core}"))
+                .spawn(move || run_core(core, cpu, listen, store, node, bus, owners, ready, timeout))?,
+        );
+    }
+    drop(ready_tx);
+    for _ in 0..cfg.cores {
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => anyhow::bail!("{e}"),
+            Err(_) => anyhow::bail!("a core thread died during startup"),
+        }
+    }
+    tracing::info!(listen = %cfg.listen, cores = cfg.cores, daemon_id = %node.daemon_id, "aisle-node ready");
+    eprintln!("aisle-node listening on {} ({} cores)", node.url, cfg.cores);
+
+    let sig = sys::wait_for_signal();
+    tracing::info!(signal = sig, "shutting down: no new connections, finishing requests in flight");
+    for core in 0..cfg.cores {
+        let mut msg = BusMsg::Shutdown;
+        // A full queue pushes back: retry until the core has room.
+        while let Err(m) = bus.send(bus.control(), core, msg) {
+            msg = m;
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    let deadline = Instant::now() + timeout + Duration::from_secs(2);
+    for t in threads {
+        while !t.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if t.is_finished() {
+            let _ = t.join();
+        }
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
