@@ -75,6 +75,9 @@ pub enum ClientError {
         /// Bytes the reader produced.
         sent: u64,
     },
+    /// Reading a [`Body::Reader`] or [`Body::Chunked`] source failed.
+    #[error("reading the request body: {0}")]
+    BodyRead(io::Error),
     /// Any other I/O error, including a connection closed mid-response.
     #[error("{0}")]
     Io(#[from] io::Error),
@@ -440,15 +443,28 @@ impl Client {
         }
 
         if small_body.is_none() {
-            if let Err(error) = send_body(&mut conn.stream, body) {
-                // The server may have answered early (say, 404) and closed; prefer its answer.
-                return match read_head(&mut conn) {
-                    Ok(parsed) => Ok(self.response(conn, parsed, is_head, false)),
-                    Err(_) => Err(Failure {
-                        error: self.classify(error),
-                        retry_ok: body.replayable() && conn.unread().is_empty(),
-                    }),
-                };
+            match send_body(&mut conn.stream, body) {
+                Ok(()) => {}
+                // The connection is mid-body and must not be reused; dropping it closes it.
+                Err(SendError::Source(error)) => return Err(Failure { error, retry_ok: false }),
+                Err(SendError::Socket(error)) => {
+                    // The server may have answered early (say, 404 or 413) and closed; if so
+                    // its answer is already here and beats a bare "broken pipe".
+                    let early = conn
+                        .stream
+                        .set_read_timeout(Some(EXPECT_WAIT))
+                        .map_err(ClientError::Io)
+                        .and_then(|()| read_head(&mut conn));
+                    // Best effort: a failure here surfaces when the body is read.
+                    let _ = conn.stream.set_read_timeout(self.timeout);
+                    return match early {
+                        Ok(parsed) => Ok(self.response(conn, parsed, is_head, false)),
+                        Err(_) => Err(Failure {
+                            error: self.io_error(error),
+                            retry_ok: body.replayable() && conn.unread().is_empty(),
+                        }),
+                    };
+                }
             }
         }
 
@@ -555,10 +571,19 @@ fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-fn send_body(stream: &mut TcpStream, body: &mut Body) -> Result<(), ClientError> {
+/// Why a request body could not be sent.
+enum SendError {
+    /// The body's source failed or ran dry; the server may still be waiting for bytes.
+    Source(ClientError),
+    /// Writing to the connection failed; the server may have answered already.
+    Socket(io::Error),
+}
+
+fn send_body(stream: &mut TcpStream, body: &mut Body) -> Result<(), SendError> {
+    let source = |e: io::Error| SendError::Source(ClientError::BodyRead(e));
     match body {
         Body::Empty => Ok(()),
-        Body::Bytes(bytes) => Ok(stream.write_all(bytes)?),
+        Body::Bytes(bytes) => stream.write_all(bytes).map_err(SendError::Socket),
         Body::Reader(reader, expected) => {
             let expected = *expected;
             let mut buf = vec![0u8; IO_BUF_BYTES];
@@ -566,12 +591,14 @@ fn send_body(stream: &mut TcpStream, body: &mut Body) -> Result<(), ClientError>
             while sent < expected {
                 let want = usize::try_from(expected - sent).map_or(buf.len(), |r| r.min(buf.len()));
                 let n = match reader.read(&mut buf[..want]) {
-                    Ok(0) => return Err(ClientError::BodyTooShort { expected, sent }),
+                    Ok(0) => {
+                        return Err(SendError::Source(ClientError::BodyTooShort { expected, sent }))
+                    }
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e.into()),
+                    Err(e) => return Err(source(e)),
                 };
-                stream.write_all(&buf[..n])?;
+                stream.write_all(&buf[..n]).map_err(SendError::Socket)?;
                 sent += n as u64;
             }
             Ok(())
@@ -585,17 +612,16 @@ fn send_body(stream: &mut TcpStream, body: &mut Body) -> Result<(), ClientError>
                 let n = match reader.read(&mut buf[PREFIX..PREFIX + IO_BUF_BYTES]) {
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e.into()),
+                    Err(e) => return Err(source(e)),
                 };
                 if n == 0 {
-                    stream.write_all(b"0\r\n\r\n")?;
-                    return Ok(());
+                    return stream.write_all(b"0\r\n\r\n").map_err(SendError::Socket);
                 }
                 let size_line = format!("{n:x}\r\n");
                 let from = PREFIX - size_line.len();
                 buf[from..PREFIX].copy_from_slice(size_line.as_bytes());
                 buf[PREFIX + n..PREFIX + n + 2].copy_from_slice(b"\r\n");
-                stream.write_all(&buf[from..PREFIX + n + 2])?;
+                stream.write_all(&buf[from..PREFIX + n + 2]).map_err(SendError::Socket)?;
             }
         }
     }
