@@ -113,7 +113,14 @@ impl Default for ChunkedDecoder {
 impl ChunkedDecoder {
     /// A decoder at the start of a chunked body.
     pub fn new() -> Self {
-        ChunkedDecoder { state: State::Size { value: 0, digits: 0 }, line_bytes: 0, trailer_bytes: 0 }
+        ChunkedDecoder {
+            state: State::Size {
+                value: 0,
+                digits: 0,
+            },
+            line_bytes: 0,
+            trailer_bytes: 0,
+        }
     }
 
     /// True once the whole body, trailers included, has been decoded.
@@ -129,22 +136,44 @@ impl ChunkedDecoder {
         let mut pos = 0;
         loop {
             match self.state {
-                State::Done => return Ok(Step { consumed: pos, data: pos..pos, done: true }),
+                State::Done => {
+                    return Ok(Step {
+                        consumed: pos,
+                        data: pos..pos,
+                        done: true,
+                    })
+                }
                 State::Failed(e) => return Err(e),
                 State::Data { remaining } => {
                     let available = input.len() - pos;
                     if available == 0 {
-                        return Ok(Step { consumed: pos, data: pos..pos, done: false });
+                        return Ok(Step {
+                            consumed: pos,
+                            data: pos..pos,
+                            done: false,
+                        });
                     }
                     let n = usize::try_from(remaining).map_or(available, |r| r.min(available));
                     assert!(n > 0);
                     let left = remaining - n as u64;
-                    self.state = if left == 0 { State::DataCr } else { State::Data { remaining: left } };
-                    return Ok(Step { consumed: pos + n, data: pos..pos + n, done: false });
+                    self.state = if left == 0 {
+                        State::DataCr
+                    } else {
+                        State::Data { remaining: left }
+                    };
+                    return Ok(Step {
+                        consumed: pos + n,
+                        data: pos..pos + n,
+                        done: false,
+                    });
                 }
                 _ => {
                     let Some(&byte) = input.get(pos) else {
-                        return Ok(Step { consumed: pos, data: pos..pos, done: false });
+                        return Ok(Step {
+                            consumed: pos,
+                            data: pos..pos,
+                            done: false,
+                        });
                     };
                     pos += 1;
                     if let Err(e) = self.framing_byte(byte) {
@@ -173,7 +202,10 @@ impl ChunkedDecoder {
             if digits >= CHUNK_SIZE_DIGITS_MAX {
                 return Err(ChunkedError::SizeTooLong);
             }
-            self.state = State::Size { value: (value << 4) | u64::from(d), digits: digits + 1 };
+            self.state = State::Size {
+                value: (value << 4) | u64::from(d),
+                digits: digits + 1,
+            };
             return Ok(());
         }
         self.state = match (self.state, byte) {
@@ -184,9 +216,10 @@ impl ChunkedDecoder {
             (State::Size { value, .. } | State::SizeBlank { value }, b';') => {
                 State::Extension { value }
             }
-            (State::Size { value, .. } | State::SizeBlank { value } | State::Extension { value }, b'\r') => {
-                State::SizeLf { value }
-            }
+            (
+                State::Size { value, .. } | State::SizeBlank { value } | State::Extension { value },
+                b'\r',
+            ) => State::SizeLf { value },
             (State::Size { .. } | State::SizeBlank { .. }, _) => {
                 return Err(ChunkedError::Malformed("bad byte after chunk size"))
             }
@@ -206,9 +239,16 @@ impl ChunkedDecoder {
                 return Err(ChunkedError::Malformed("CR without LF in chunk-size line"))
             }
             (State::DataCr, b'\r') => State::DataLf,
-            (State::DataCr, _) => return Err(ChunkedError::Malformed("missing CRLF after chunk data")),
-            (State::DataLf, b'\n') => State::Size { value: 0, digits: 0 },
-            (State::DataLf, _) => return Err(ChunkedError::Malformed("missing LF after chunk data")),
+            (State::DataCr, _) => {
+                return Err(ChunkedError::Malformed("missing CRLF after chunk data"))
+            }
+            (State::DataLf, b'\n') => State::Size {
+                value: 0,
+                digits: 0,
+            },
+            (State::DataLf, _) => {
+                return Err(ChunkedError::Malformed("missing LF after chunk data"))
+            }
             (State::TrailerStart, b'\r') => State::EndLf,
             (State::TrailerLine, b'\r') => State::TrailerLf,
             (State::TrailerStart | State::TrailerLine, _) if is_forbidden_ctl(byte) => {
@@ -216,7 +256,9 @@ impl ChunkedDecoder {
             }
             (State::TrailerStart | State::TrailerLine, _) => State::TrailerLine,
             (State::TrailerLf, b'\n') => State::TrailerStart,
-            (State::TrailerLf, _) => return Err(ChunkedError::Malformed("CR without LF in trailer")),
+            (State::TrailerLf, _) => {
+                return Err(ChunkedError::Malformed("CR without LF in trailer"))
+            }
             (State::EndLf, b'\n') => State::Done,
             (State::EndLf, _) => return Err(ChunkedError::Malformed("CR without LF at body end")),
             (State::Data { .. } | State::Done | State::Failed(_), _) => {
@@ -229,7 +271,10 @@ impl ChunkedDecoder {
     fn in_size_line(&self) -> bool {
         matches!(
             self.state,
-            State::Size { .. } | State::SizeBlank { .. } | State::Extension { .. } | State::SizeLf { .. }
+            State::Size { .. }
+                | State::SizeBlank { .. }
+                | State::Extension { .. }
+                | State::SizeLf { .. }
         )
     }
 
@@ -279,7 +324,13 @@ mod tests {
         loop {
             let step = match dec.step(&buf) {
                 Ok(step) => step,
-                Err(e) => return Outcome { body, consumed: None, error: Some(e) },
+                Err(e) => {
+                    return Outcome {
+                        body,
+                        consumed: None,
+                        error: Some(e),
+                    }
+                }
             };
             assert!(step.consumed <= buf.len());
             assert!(step.data.start <= step.data.end);
@@ -288,13 +339,21 @@ mod tests {
             buf.drain(..step.consumed);
             if step.done {
                 assert!(dec.is_done());
-                return Outcome { body, consumed: Some(received - buf.len()), error: None };
+                return Outcome {
+                    body,
+                    consumed: Some(received - buf.len()),
+                    error: None,
+                };
             }
             if step.data.is_empty() {
                 // The contract: no data and not done means everything was consumed.
                 assert!(buf.is_empty(), "step stopped early without data");
                 if received == encoded.len() {
-                    return Outcome { body, consumed: None, error: None };
+                    return Outcome {
+                        body,
+                        consumed: None,
+                        error: None,
+                    };
                 }
                 let n = next_piece().clamp(1, encoded.len() - received);
                 buf.extend_from_slice(&encoded[received..received + n]);
@@ -322,7 +381,9 @@ mod tests {
         let mut body = Vec::new();
         let mut pos = 0;
         loop {
-            let Some((size_line, next)) = line(input, pos) else { return Ok(None) };
+            let Some((size_line, next)) = line(input, pos) else {
+                return Ok(None);
+            };
             if size_line.len() + 2 > CHUNK_LINE_BYTES_MAX {
                 return Err(());
             }
@@ -333,11 +394,17 @@ mod tests {
             if !ctl_free(ext) {
                 return Err(());
             }
-            let hex_len = size_part.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+            let hex_len = size_part
+                .iter()
+                .take_while(|b| b.is_ascii_hexdigit())
+                .count();
             if hex_len == 0 || hex_len > 16 {
                 return Err(());
             }
-            if !size_part[hex_len..].iter().all(|&b| b == b' ' || b == b'\t') {
+            if !size_part[hex_len..]
+                .iter()
+                .all(|&b| b == b' ' || b == b'\t')
+            {
                 return Err(());
             }
             let hex = std::str::from_utf8(&size_part[..hex_len]).map_err(|_| ())?;
@@ -347,7 +414,10 @@ mod tests {
                 break;
             }
             let size = usize::try_from(size).map_err(|_| ())?;
-            if size.checked_add(2).is_none_or(|need| input.len() - pos < need) {
+            if size
+                .checked_add(2)
+                .is_none_or(|need| input.len() - pos < need)
+            {
                 return Ok(None);
             }
             body.extend_from_slice(&input[pos..pos + size]);
@@ -358,7 +428,9 @@ mod tests {
         }
         let trailer_start = pos;
         loop {
-            let Some((field, next)) = line(input, pos) else { return Ok(None) };
+            let Some((field, next)) = line(input, pos) else {
+                return Ok(None);
+            };
             if next - trailer_start > TRAILER_BYTES_MAX || !ctl_free(field) {
                 return Err(());
             }
@@ -422,7 +494,14 @@ mod tests {
         let enc = b"4\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\n\r\n";
         let mut dec = ChunkedDecoder::new();
         let s = dec.step(enc).expect("valid");
-        assert_eq!(s, Step { consumed: 7, data: 3..7, done: false });
+        assert_eq!(
+            s,
+            Step {
+                consumed: 7,
+                data: 3..7,
+                done: false
+            }
+        );
         let out = feed_whole(enc);
         assert_eq!(out.body, b"Wikipedia in\r\n\r\nchunks.");
         assert_eq!(out.consumed, Some(enc.len()));
@@ -434,19 +513,61 @@ mod tests {
         // Goal: "0\r\n\r\n" is an empty body; after done, steps consume nothing.
         let mut dec = ChunkedDecoder::new();
         let s = dec.step(b"0\r\n\r\nGET / HTTP/1.1").expect("valid");
-        assert_eq!(s, Step { consumed: 5, data: 5..5, done: true });
+        assert_eq!(
+            s,
+            Step {
+                consumed: 5,
+                data: 5..5,
+                done: true
+            }
+        );
         let again = dec.step(b"more").expect("done stays done");
-        assert_eq!(again, Step { consumed: 0, data: 0..0, done: true });
+        assert_eq!(
+            again,
+            Step {
+                consumed: 0,
+                data: 0..0,
+                done: true
+            }
+        );
     }
 
     #[test]
     fn needs_more_consumes_everything() {
         // Goal: a partial size line is absorbed into state; an empty input consumes nothing.
         let mut dec = ChunkedDecoder::new();
-        assert_eq!(dec.step(b"").expect("ok"), Step { consumed: 0, data: 0..0, done: false });
-        assert_eq!(dec.step(b"1f;ext").expect("ok"), Step { consumed: 6, data: 6..6, done: false });
-        assert_eq!(dec.step(b"\r").expect("ok"), Step { consumed: 1, data: 1..1, done: false });
-        assert_eq!(dec.step(b"\nab").expect("ok"), Step { consumed: 3, data: 1..3, done: false });
+        assert_eq!(
+            dec.step(b"").expect("ok"),
+            Step {
+                consumed: 0,
+                data: 0..0,
+                done: false
+            }
+        );
+        assert_eq!(
+            dec.step(b"1f;ext").expect("ok"),
+            Step {
+                consumed: 6,
+                data: 6..6,
+                done: false
+            }
+        );
+        assert_eq!(
+            dec.step(b"\r").expect("ok"),
+            Step {
+                consumed: 1,
+                data: 1..1,
+                done: false
+            }
+        );
+        assert_eq!(
+            dec.step(b"\nab").expect("ok"),
+            Step {
+                consumed: 3,
+                data: 1..3,
+                done: false
+            }
+        );
         assert!(!dec.is_done());
     }
 
@@ -466,7 +587,10 @@ mod tests {
         let s = dec.step(b"FFFFFFFFFFFFFFFF\r\nab").expect("16 digits");
         assert_eq!(s.data, 18..20);
         let mut dec = ChunkedDecoder::new();
-        assert_eq!(dec.step(b"00000000000000001\r\n"), Err(ChunkedError::SizeTooLong));
+        assert_eq!(
+            dec.step(b"00000000000000001\r\n"),
+            Err(ChunkedError::SizeTooLong)
+        );
         let mut line = b"1;".to_vec();
         line.resize(CHUNK_LINE_BYTES_MAX - 2, b'x');
         line.extend_from_slice(b"\r\nz\r\n0\r\n\r\n");
@@ -477,7 +601,10 @@ mod tests {
         assert_eq!(feed_whole(&long).error, Some(ChunkedError::LineTooLong));
         let mut trailer = b"0\r\nX: ".to_vec();
         trailer.resize(TRAILER_BYTES_MAX + 10, b'a');
-        assert_eq!(feed_whole(&trailer).error, Some(ChunkedError::TrailerTooLarge));
+        assert_eq!(
+            feed_whole(&trailer).error,
+            Some(ChunkedError::TrailerTooLarge)
+        );
     }
 
     #[test]
@@ -487,18 +614,47 @@ mod tests {
             (b"\r\n", ChunkedError::SizeMissing),
             (b";ext\r\n", ChunkedError::SizeMissing),
             (b"-1\r\n", ChunkedError::SizeMissing),
-            (b"0x5\r\n", ChunkedError::Malformed("bad byte after chunk size")),
+            (
+                b"0x5\r\n",
+                ChunkedError::Malformed("bad byte after chunk size"),
+            ),
             (b"5\n", ChunkedError::Malformed("bad byte after chunk size")),
-            (b"5 6\r\n", ChunkedError::Malformed("bad byte after chunk size")),
-            (b"5\r\r", ChunkedError::Malformed("CR without LF in chunk-size line")),
-            (b"1\r\nab", ChunkedError::Malformed("missing CRLF after chunk data")),
-            (b"1\r\na\n", ChunkedError::Malformed("missing CRLF after chunk data")),
-            (b"1;a\x00\r\n", ChunkedError::Malformed("control byte in chunk extension")),
-            (b"0\r\nX: \x01\r\n", ChunkedError::Malformed("control byte in trailer")),
-            (b"0\r\n\n", ChunkedError::Malformed("control byte in trailer")),
+            (
+                b"5 6\r\n",
+                ChunkedError::Malformed("bad byte after chunk size"),
+            ),
+            (
+                b"5\r\r",
+                ChunkedError::Malformed("CR without LF in chunk-size line"),
+            ),
+            (
+                b"1\r\nab",
+                ChunkedError::Malformed("missing CRLF after chunk data"),
+            ),
+            (
+                b"1\r\na\n",
+                ChunkedError::Malformed("missing CRLF after chunk data"),
+            ),
+            (
+                b"1;a\x00\r\n",
+                ChunkedError::Malformed("control byte in chunk extension"),
+            ),
+            (
+                b"0\r\nX: \x01\r\n",
+                ChunkedError::Malformed("control byte in trailer"),
+            ),
+            (
+                b"0\r\n\n",
+                ChunkedError::Malformed("control byte in trailer"),
+            ),
         ];
         for (enc, want) in cases {
-            assert_eq!(feed_whole(enc).error, Some(want), "{:?}", String::from_utf8_lossy(enc));
+            assert_eq!(
+                feed_whole(enc).error,
+                Some(want),
+                "{:?}",
+                String::from_utf8_lossy(enc)
+            );
             assert_eq!(feed_bytewise(enc).error, Some(want));
             assert_eq!(want.status(), 400);
         }
@@ -532,12 +688,24 @@ mod tests {
             let end = enc.len();
             enc.extend_from_slice(b"PUT /next HTTP/1.1\r\n");
             let want = reference(&enc).expect("valid").expect("complete");
-            assert_eq!(want, (body.clone(), end), "reference disagrees with the generator");
-            let expected = Outcome { body, consumed: Some(end), error: None };
+            assert_eq!(
+                want,
+                (body.clone(), end),
+                "reference disagrees with the generator"
+            );
+            let expected = Outcome {
+                body,
+                consumed: Some(end),
+                error: None,
+            };
             assert_eq!(feed_whole(&enc), expected, "seed {seed}");
             assert_eq!(feed_bytewise(&enc), expected, "seed {seed}");
             let mut split_rng = Rng(seed + 1000);
-            assert_eq!(feed(&enc, || 1 + split_rng.below(40) as usize), expected, "seed {seed}");
+            assert_eq!(
+                feed(&enc, || 1 + split_rng.below(40) as usize),
+                expected,
+                "seed {seed}"
+            );
         }
     }
 
@@ -557,10 +725,18 @@ mod tests {
             let whole = feed_whole(&enc);
             assert_eq!(feed_bytewise(&enc), whole, "seed {seed}");
             let mut split_rng = Rng(seed + 7);
-            assert_eq!(feed(&enc, || 1 + split_rng.below(17) as usize), whole, "seed {seed}");
+            assert_eq!(
+                feed(&enc, || 1 + split_rng.below(17) as usize),
+                whole,
+                "seed {seed}"
+            );
             match reference(&enc) {
                 Ok(Some((body, consumed))) => {
-                    let ok = Outcome { body, consumed: Some(consumed), error: None };
+                    let ok = Outcome {
+                        body,
+                        consumed: Some(consumed),
+                        error: None,
+                    };
                     assert_eq!(whole, ok, "seed {seed} {:?}", String::from_utf8_lossy(&enc));
                 }
                 Err(()) => assert!(whole.error.is_some(), "seed {seed}: reference refused"),

@@ -113,7 +113,10 @@ pub struct HttpUrl {
 
 /// Splits an absolute `http://` URL. A bare `host:port` (no scheme) is accepted too.
 pub fn parse_http_url(url: &str) -> Result<HttpUrl, ClientError> {
-    let bad = |why| ClientError::BadEndpoint { url: url.to_owned(), why };
+    let bad = |why| ClientError::BadEndpoint {
+        url: url.to_owned(),
+        why,
+    };
     let rest = if let Some(rest) = strip_prefix_ignore_case(url, "http://") {
         rest
     } else if strip_prefix_ignore_case(url, "https://").is_some() {
@@ -166,12 +169,16 @@ pub fn parse_http_url(url: &str) -> Result<HttpUrl, ClientError> {
     } else {
         tail.to_owned()
     };
-    Ok(HttpUrl { host_port, path_and_query })
+    Ok(HttpUrl {
+        host_port,
+        path_and_query,
+    })
 }
 
 fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
 }
 
 /// A TCP connection and its read buffer. Unread bytes are `buf[start..end]`.
@@ -184,7 +191,12 @@ struct Conn {
 
 impl Conn {
     fn new(stream: TcpStream) -> Conn {
-        Conn { stream, buf: vec![0; IO_BUF_BYTES].into_boxed_slice(), start: 0, end: 0 }
+        Conn {
+            stream,
+            buf: vec![0; IO_BUF_BYTES].into_boxed_slice(),
+            start: 0,
+            end: 0,
+        }
     }
 
     fn unread(&self) -> &[u8] {
@@ -259,7 +271,9 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("endpoint", &self.host_port).finish_non_exhaustive()
+        f.debug_struct("Client")
+            .field("endpoint", &self.host_port)
+            .finish_non_exhaustive()
     }
 }
 
@@ -341,7 +355,8 @@ impl Client {
             // The server may have closed the idle connection just as we reused it.
             Err(Failure { retry_ok: true, .. }) if reused => {
                 let conn = self.connect()?;
-                self.exchange(conn, head, body, expect_continue, is_head).map_err(|f| f.error)
+                self.exchange(conn, head, body, expect_continue, is_head)
+                    .map_err(|f| f.error)
             }
             Err(failure) => Err(failure.error),
         }
@@ -357,7 +372,10 @@ impl Client {
     }
 
     fn connect(&self) -> Result<Conn, ClientError> {
-        let connect_err = |source| ClientError::Connect { addr: self.host_port.clone(), source };
+        let connect_err = |source| ClientError::Connect {
+            addr: self.host_port.clone(),
+            source,
+        };
         let addrs = self.host_port.to_socket_addrs().map_err(connect_err)?;
         let mut last = io::Error::new(io::ErrorKind::NotFound, "host has no addresses");
         for addr in addrs {
@@ -416,7 +434,10 @@ impl Client {
         expect_continue: bool,
         is_head: bool,
     ) -> Result<Response, Failure> {
-        let io_fail = |e: io::Error, retry_ok| Failure { error: self.io_error(e), retry_ok };
+        let io_fail = |e: io::Error, retry_ok| Failure {
+            error: self.io_error(e),
+            retry_ok,
+        };
         let small_body = match body {
             Body::Bytes(b) if b.len() <= SMALL_BODY_BYTES_MAX && !expect_continue => Some(*b),
             _ => None,
@@ -438,7 +459,12 @@ impl Client {
                     // connection cannot carry another request.
                     return Ok(self.response(conn, parsed, is_head, false));
                 }
-                Err(e) => return Err(Failure { error: e, retry_ok: true }),
+                Err(e) => {
+                    return Err(Failure {
+                        error: e,
+                        retry_ok: true,
+                    })
+                }
             }
         }
 
@@ -446,7 +472,12 @@ impl Client {
             match send_body(&mut conn.stream, body) {
                 Ok(()) => {}
                 // The connection is mid-body and must not be reused; dropping it closes it.
-                Err(SendError::Source(error)) => return Err(Failure { error, retry_ok: false }),
+                Err(SendError::Source(error)) => {
+                    return Err(Failure {
+                        error,
+                        retry_ok: false,
+                    })
+                }
                 Err(SendError::Socket(error)) => {
                     // The server may have answered early (say, 404 or 413) and closed; if so
                     // its answer is already here and beats a bare "broken pipe".
@@ -475,7 +506,10 @@ impl Client {
                 Ok(p) => break p,
                 Err(e) => {
                     let retry_ok = body.replayable() && conn.unread().is_empty();
-                    return Err(Failure { error: self.classify(e), retry_ok });
+                    return Err(Failure {
+                        error: self.classify(e),
+                        retry_ok,
+                    });
                 }
             }
         };
@@ -549,7 +583,9 @@ fn validate_request(method: &str, path: &str, headers: &[(&str, &str)]) -> Resul
         return invalid(format!("method {method:?} is not a token"));
     }
     if !path.starts_with('/') || !path.bytes().all(|b| b.is_ascii_graphic()) {
-        return invalid(format!("path {path:?} must start with '/' and be percent-encoded"));
+        return invalid(format!(
+            "path {path:?} must start with '/' and be percent-encoded"
+        ));
     }
     for (name, value) in headers {
         if name.is_empty() || !name.bytes().all(is_token_byte) {
@@ -592,7 +628,10 @@ fn send_body(stream: &mut TcpStream, body: &mut Body) -> Result<(), SendError> {
                 let want = usize::try_from(expected - sent).map_or(buf.len(), |r| r.min(buf.len()));
                 let n = match reader.read(&mut buf[..want]) {
                     Ok(0) => {
-                        return Err(SendError::Source(ClientError::BodyTooShort { expected, sent }))
+                        return Err(SendError::Source(ClientError::BodyTooShort {
+                            expected,
+                            sent,
+                        }))
                     }
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -621,7 +660,9 @@ fn send_body(stream: &mut TcpStream, body: &mut Body) -> Result<(), SendError> {
                 let from = PREFIX - size_line.len();
                 buf[from..PREFIX].copy_from_slice(size_line.as_bytes());
                 buf[PREFIX + n..PREFIX + n + 2].copy_from_slice(b"\r\n");
-                stream.write_all(&buf[from..PREFIX + n + 2]).map_err(SendError::Socket)?;
+                stream
+                    .write_all(&buf[from..PREFIX + n + 2])
+                    .map_err(SendError::Socket)?;
             }
         }
     }
@@ -661,7 +702,9 @@ fn read_head(conn: &mut Conn) -> Result<ParsedHead, ClientError> {
             Err(e) => return Err(ClientError::MalformedResponse(e.to_string())),
         }
         if conn.unread().len() >= RESPONSE_HEAD_BYTES_MAX {
-            return Err(ClientError::MalformedResponse("response head too large".into()));
+            return Err(ClientError::MalformedResponse(
+                "response head too large".into(),
+            ));
         }
         match conn.fill() {
             Ok(0) => {
@@ -725,7 +768,12 @@ fn interpret_head(parsed: &httparse::Response) -> Result<ParsedHead, ClientError
         (None, None) => Framing::UntilClose,
     };
     let keep_alive = !close && (minor_version >= 1 || keep_alive_token);
-    Ok(ParsedHead { status, headers, framing, keep_alive })
+    Ok(ParsedHead {
+        status,
+        headers,
+        framing,
+        keep_alive,
+    })
 }
 
 /// A response whose head has been read. The body is read through [`Read`],
@@ -754,12 +802,18 @@ impl std::fmt::Debug for Response {
 impl Response {
     /// The first value of header `name` (ASCII case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every value of header `name`, in arrival order.
     pub fn headers_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
-        self.headers.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// True for 2xx statuses.
@@ -814,7 +868,9 @@ impl Response {
     }
 
     fn read_body(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let Some(conn) = self.conn.as_mut() else { return Ok(0) };
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(0);
+        };
         let (n, finished) = match &mut self.framing {
             Framing::Finished => (0, false),
             Framing::Length(remaining) => {
@@ -843,7 +899,9 @@ impl Response {
                 }
                 // Offer at most out.len() bytes so any data found fits in `out`.
                 let limit = conn.unread().len().min(out.len());
-                let step = decoder.step(&conn.unread()[..limit]).map_err(chunked_io_error)?;
+                let step = decoder
+                    .step(&conn.unread()[..limit])
+                    .map_err(chunked_io_error)?;
                 let n = step.data.len();
                 out[..n].copy_from_slice(&conn.unread()[step.data.clone()]);
                 conn.consume(step.consumed);
@@ -901,7 +959,11 @@ pub fn ais_error_message(body: &[u8]) -> Option<String> {
         json.eat(b':')?;
         json.blank();
         if key == "message" {
-            return if json.peek()? == b'"' { json.string() } else { None };
+            return if json.peek()? == b'"' {
+                json.string()
+            } else {
+                None
+            };
         }
         json.skip_value(0)?;
         json.blank();

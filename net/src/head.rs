@@ -93,7 +93,8 @@ impl RequestHead {
 
     /// Like [`RequestHead::header`], but only if the value is valid UTF-8.
     pub fn header_str(&self, name_lowercase: &str) -> Option<&str> {
-        self.header(name_lowercase).and_then(|v| std::str::from_utf8(v).ok())
+        self.header(name_lowercase)
+            .and_then(|v| std::str::from_utf8(v).ok())
     }
 
     /// Every value of the header named `name` (ASCII case-insensitive), in arrival order.
@@ -188,7 +189,9 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<(RequestHead, usize)>, HeadError>
     }
     if chunked && minor_version == 0 {
         // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing.
-        return Err(HeadError::Malformed("Transfer-Encoding in an HTTP/1.0 request".into()));
+        return Err(HeadError::Malformed(
+            "Transfer-Encoding in an HTTP/1.0 request".into(),
+        ));
     }
     if framing.host_count > 1 {
         return Err(HeadError::Malformed("more than one Host header".into()));
@@ -232,11 +235,15 @@ fn split_target(target: &str) -> Result<(&str, &str), HeadError> {
     {
         let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
         if authority_end == 0 {
-            return Err(HeadError::Malformed("absolute-form target without host".into()));
+            return Err(HeadError::Malformed(
+                "absolute-form target without host".into(),
+            ));
         }
         &rest[authority_end..]
     } else {
-        return Err(HeadError::Malformed("request target must be origin-form or absolute".into()));
+        return Err(HeadError::Malformed(
+            "request target must be origin-form or absolute".into(),
+        ));
     };
     let (path, query) = match path_and_query.split_once('?') {
         Some((p, q)) => (p, q),
@@ -249,7 +256,8 @@ fn split_target(target: &str) -> Result<(&str, &str), HeadError> {
 
 fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
 }
 
 fn trim_blanks(mut v: &[u8]) -> &[u8] {
@@ -323,7 +331,10 @@ impl Framing {
 
 /// The non-empty elements of a comma-separated header list, blanks trimmed.
 fn list_items(value: &[u8]) -> impl Iterator<Item = &[u8]> {
-    value.split(|&b| b == b',').map(trim_blanks).filter(|item| !item.is_empty())
+    value
+        .split(|&b| b == b',')
+        .map(trim_blanks)
+        .filter(|item| !item.is_empty())
 }
 
 /// A strict `1*DIGIT`, refusing signs, blanks and overflow.
@@ -348,7 +359,10 @@ mod tests {
     fn parse_ok(raw: &str) -> RequestHead {
         match parse_head(raw.as_bytes()) {
             Ok(Some((head, len))) => {
-                assert_eq!(len, raw.find("\r\n\r\n").expect("test head ends with CRLFCRLF") + 4);
+                assert_eq!(
+                    len,
+                    raw.find("\r\n\r\n").expect("test head ends with CRLFCRLF") + 4
+                );
                 head
             }
             other => panic!("expected a complete head for {raw:?}, got {other:?}"),
@@ -477,11 +491,24 @@ mod tests {
         // Goal: strict decimal, agreeing repeats allowed, anything else 400.
         let cl = |v: &str| format!("PUT /o HTTP/1.1\r\nContent-Length: {v}\r\n\r\n");
         assert_eq!(parse_ok(&cl("0")).content_length, Some(0));
-        assert_eq!(parse_ok(&cl("18446744073709551615")).content_length, Some(u64::MAX));
+        assert_eq!(
+            parse_ok(&cl("18446744073709551615")).content_length,
+            Some(u64::MAX)
+        );
         assert_eq!(parse_ok(&cl("7, 7")).content_length, Some(7));
         let two = "PUT /o HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n";
         assert_eq!(parse_ok(two).content_length, Some(3));
-        for bad in ["", "-1", "+1", "1.0", "0x10", "18446744073709551616", "3, 4", "1 2", ","] {
+        for bad in [
+            "",
+            "-1",
+            "+1",
+            "1.0",
+            "0x10",
+            "18446744073709551616",
+            "3, 4",
+            "1 2",
+            ",",
+        ] {
             let e = parse_err(&cl(bad));
             assert_eq!(e, HeadError::BadContentLength, "{bad:?}");
             assert_eq!(e.status(), 400);
@@ -499,7 +526,14 @@ mod tests {
             assert!(h.chunked, "{ok:?}");
             assert_eq!(h.content_length, None);
         }
-        for bad in ["gzip", "gzip, chunked", "chunked, gzip", "chunked, chunked", "", "identity"] {
+        for bad in [
+            "gzip",
+            "gzip, chunked",
+            "chunked, gzip",
+            "chunked, chunked",
+            "",
+            "identity",
+        ] {
             let e = parse_err(&te(bad));
             assert_eq!(e, HeadError::UnsupportedTransferEncoding, "{bad:?}");
             assert_eq!(e.status(), 501);
@@ -527,7 +561,11 @@ mod tests {
             ("HTTP/1.0", "", false),
             ("HTTP/1.0", "Connection: keep-alive\r\n", true),
             ("HTTP/1.0", "Connection: te, KEEP-ALIVE\r\n", true),
-            ("HTTP/1.0", "Connection: keep-alive\r\nConnection: close\r\n", false),
+            (
+                "HTTP/1.0",
+                "Connection: keep-alive\r\nConnection: close\r\n",
+                false,
+            ),
         ];
         for (version, extra, want) in cases {
             let h = parse_ok(&format!("GET / {version}\r\n{extra}\r\n"));
@@ -554,7 +592,11 @@ mod tests {
             ("/a/b?", "/a/b", ""),
             ("/a?x=1&y", "/a", "x=1&y"),
             ("/a?b?c", "/a", "b?c"),
-            ("http://h:8080/v1/objects/b/o?provider=ais", "/v1/objects/b/o", "provider=ais"),
+            (
+                "http://h:8080/v1/objects/b/o?provider=ais",
+                "/v1/objects/b/o",
+                "provider=ais",
+            ),
             ("HTTP://h/x", "/x", ""),
             ("https://h", "/", ""),
             ("http://h?q=1", "/", "q=1"),
@@ -565,7 +607,14 @@ mod tests {
             assert_eq!(h.path, path, "{target}");
             assert_eq!(h.query, query, "{target}");
         }
-        for bad in ["*", "h:80", "v1/objects", "ftp://h/x", "http:///x", "/a#frag"] {
+        for bad in [
+            "*",
+            "h:80",
+            "v1/objects",
+            "ftp://h/x",
+            "http:///x",
+            "/a#frag",
+        ] {
             let e = parse_err(&format!("OPTIONS {bad} HTTP/1.1\r\n\r\n"));
             assert!(matches!(e, HeadError::Malformed(_)), "{bad}: {e:?}");
             assert_eq!(e.status(), 400);

@@ -45,7 +45,11 @@ pub fn parse_range(value: &str, size: u64) -> Result<(u64, u64), RangeError> {
         (size.saturating_sub(suffix), size - 1)
     } else {
         let start = parse_digits(first)?;
-        let end = if last.is_empty() { u64::MAX } else { parse_digits(last)? };
+        let end = if last.is_empty() {
+            u64::MAX
+        } else {
+            parse_digits(last)?
+        };
         if end < start {
             return Err(RangeError::Malformed);
         }
@@ -65,7 +69,9 @@ fn parse_digits(s: &str) -> Result<u64, RangeError> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(RangeError::Malformed);
     }
-    Ok(s.bytes().fold(0u64, |n, d| n.saturating_mul(10).saturating_add(u64::from(d - b'0'))))
+    Ok(s.bytes().fold(0u64, |n, d| {
+        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    }))
 }
 
 #[cfg(test)]
@@ -103,7 +109,11 @@ mod tests {
         check("bytes=-0", 100, Err(RangeError::Unsatisfiable));
         check("bytes=0-0", 0, Err(RangeError::Unsatisfiable));
         check("bytes=-5", 0, Err(RangeError::Unsatisfiable));
-        check("bytes=99999999999999999999-", 100, Err(RangeError::Unsatisfiable));
+        check(
+            "bytes=99999999999999999999-",
+            100,
+            Err(RangeError::Unsatisfiable),
+        );
     }
 
     #[test]
@@ -117,9 +127,22 @@ mod tests {
     fn malformed() {
         // Goal: anything outside `bytes=S-E | S- | -N` is malformed.
         for bad in [
-            "", "bytes", "bytes=", "bytes=,", "bytes=-", "bytes=5", "bytes=5-3", "bytes=a-b",
-            "bytes=+1-2", "bytes=1-+2", "bytes=1 - 2", "bytes=0x1-2", "items=0-1", "bytes=--1",
-            "bytes=1-2-3", "=0-1",
+            "",
+            "bytes",
+            "bytes=",
+            "bytes=,",
+            "bytes=-",
+            "bytes=5",
+            "bytes=5-3",
+            "bytes=a-b",
+            "bytes=+1-2",
+            "bytes=1-+2",
+            "bytes=1 - 2",
+            "bytes=0x1-2",
+            "items=0-1",
+            "bytes=--1",
+            "bytes=1-2-3",
+            "=0-1",
         ] {
             check(bad, 100, Err(RangeError::Malformed));
         }

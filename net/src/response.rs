@@ -63,7 +63,10 @@ pub fn reason(status: u16) -> &'static str {
 
 /// Appends the status line `HTTP/1.1 <status> <reason>\r\n`.
 pub fn start(buf: &mut Vec<u8>, status: u16) {
-    assert!((100..=999).contains(&status), "status {status} is not three digits");
+    assert!(
+        (100..=999).contains(&status),
+        "status {status} is not three digits"
+    );
     buf.extend_from_slice(b"HTTP/1.1 ");
     push_u64(buf, u64::from(status));
     buf.push(b' ');
@@ -134,7 +137,10 @@ impl<'a> ResponseHead<'a> {
 
 fn push_name(buf: &mut Vec<u8>, name: &str) {
     assert!(!name.is_empty(), "empty header name");
-    assert!(name.bytes().all(is_token_byte), "header name {name:?} is not a token");
+    assert!(
+        name.bytes().all(is_token_byte),
+        "header name {name:?} is not a token"
+    );
     buf.extend_from_slice(name.as_bytes());
     buf.extend_from_slice(b": ");
 }
@@ -182,7 +188,10 @@ mod tests {
         // Goal: the chained form writes the same bytes into a reused buffer.
         let mut buf = b"leftover".to_vec();
         buf.clear();
-        ResponseHead::start(&mut buf, 404).header("X-A", b"1").header_u64("X-B", 0).finish();
+        ResponseHead::start(&mut buf, 404)
+            .header("X-A", b"1")
+            .header_u64("X-B", 0)
+            .finish();
         assert_eq!(buf, b"HTTP/1.1 404 Not Found\r\nX-A: 1\r\nX-B: 0\r\n\r\n");
     }
 

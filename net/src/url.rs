@@ -56,7 +56,10 @@ pub fn parse_query(q: &str) -> Vec<(String, String)> {
 
 /// The value of the first pair named `key`.
 pub fn query_get<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
 }
 
 /// Percent-encodes everything except RFC 3986 unreserved characters and `/`, so an object
@@ -84,7 +87,9 @@ fn escape_at(bytes: &[u8], i: usize) -> Option<u8> {
 }
 
 fn hex_digit(b: u8) -> Option<u8> {
-    char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok())
+    char::from(b)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
 }
 
 fn form_decode(s: &str) -> String {
@@ -161,7 +166,10 @@ mod tests {
             ("provider", "gcp"),
             ("bad", "%zz%"),
         ];
-        let got: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let got: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         assert_eq!(got, want);
         assert_eq!(query_get(&pairs, "provider"), Some("ais"));
         assert_eq!(query_get(&pairs, "flag"), Some(""));
@@ -178,7 +186,10 @@ mod tests {
         assert_eq!(percent_encode_path("a b+c?d#e%f"), "a%20b%2Bc%3Fd%23e%25f");
         assert_eq!(percent_encode_path("été"), "%C3%A9t%C3%A9");
         for name in ["x y/z?=&#%+", "日本/語", "\u{7f}\t\n", "a//b/../c"] {
-            assert_eq!(percent_decode(&percent_encode_path(name)).as_deref(), Ok(name));
+            assert_eq!(
+                percent_decode(&percent_encode_path(name)).as_deref(),
+                Ok(name)
+            );
         }
     }
 }

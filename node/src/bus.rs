@@ -21,6 +21,10 @@ pub enum BusMsg {
     EmptyTrash { mountpath: usize },
     /// The mountpath set changed: here is the new owner of each mountpath (by index).
     Owners(Arc<Vec<usize>>),
+    /// Liveness and latency probe: the receiver answers `Pong` with the same value.
+    Ping(u64),
+    /// Answer to `Ping`.
+    Pong(u64),
 }
 
 /// Messages queued per sender→core pair before senders are pushed back.

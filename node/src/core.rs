@@ -159,6 +159,10 @@ async fn core_main(ctx: Rc<CoreCtx>, listener: Fd, mine: Vec<usize>, shutdown_ti
         match msg {
             BusMsg::Shutdown => break,
             BusMsg::EmptyTrash { mountpath } => empty_trash(&ctx, mountpath),
+            BusMsg::Ping(v) => {
+                let _ = ctx.bus.send(ctx.core, from.min(ctx.bus.cores() - 1), BusMsg::Pong(v));
+            }
+            BusMsg::Pong(_) => {}
             BusMsg::Owners(o) => {
                 tracing::info!(core = ctx.core, from, owners = ?o, "mountpath owners changed");
                 *ctx.owners.borrow_mut() = o;

@@ -102,7 +102,10 @@ where
         for stream in listener.incoming() {
             let Ok(stream) = stream else { return };
             counter.fetch_add(1, Ordering::SeqCst);
-            let mut conn = ServerConn { stream, buf: Vec::new() };
+            let mut conn = ServerConn {
+                stream,
+                buf: Vec::new(),
+            };
             while let Some(head) = conn.read_head() {
                 let (body, after) = handler(&head, &mut conn);
                 if tx.send((head, body)).is_err() {
@@ -114,7 +117,11 @@ where
             }
         }
     });
-    TestServer { endpoint, accepted, seen }
+    TestServer {
+        endpoint,
+        accepted,
+        seen,
+    }
 }
 
 fn ok_with_body(conn: &mut ServerConn, head: &RequestHead) -> Vec<u8> {
@@ -130,7 +137,11 @@ fn url_parsing() {
     let ok = [
         ("http://127.0.0.1:8080", "127.0.0.1:8080", "/"),
         ("http://127.0.0.1:8080/", "127.0.0.1:8080", "/"),
-        ("HTTP://host:1/v1/objects/b/o?pid=x", "host:1", "/v1/objects/b/o?pid=x"),
+        (
+            "HTTP://host:1/v1/objects/b/o?pid=x",
+            "host:1",
+            "/v1/objects/b/o?pid=x",
+        ),
         ("localhost:51080", "localhost:51080", "/"),
         ("http://host", "host:80", "/"),
         ("http://host?x=1", "host:80", "/?x=1"),
@@ -142,8 +153,20 @@ fn url_parsing() {
         assert_eq!(parsed.host_port, host_port, "{url}");
         assert_eq!(parsed.path_and_query, path, "{url}");
     }
-    for bad in ["", "http://", "ftp://h/x", "http://h:x", "http://h:99999", "h:", "::1:80", "u@h"] {
-        assert!(matches!(parse_http_url(bad), Err(ClientError::BadEndpoint { .. })), "{bad}");
+    for bad in [
+        "",
+        "http://",
+        "ftp://h/x",
+        "http://h:x",
+        "http://h:99999",
+        "h:",
+        "::1:80",
+        "u@h",
+    ] {
+        assert!(
+            matches!(parse_http_url(bad), Err(ClientError::BadEndpoint { .. })),
+            "{bad}"
+        );
     }
     let https = Client::new("https://h:443").expect_err("https refused");
     assert!(matches!(https, ClientError::HttpsNotSupported));
@@ -157,11 +180,20 @@ fn error_message_extraction() {
     // Goal: "message" is found at top level whatever its position, escapes are decoded, and
     // non-JSON or message-less bodies give None.
     let full = br#"{"tcode":"ErrBckNotFound","message":"bucket \"ais://b\" does not exist","method":"GET","url_path":"/v1/buckets/b","remote_addr":"1.2.3.4:5","caller":"","node":"t[x]","status":404}"#;
-    assert_eq!(ais_error_message(full).as_deref(), Some(r#"bucket "ais://b" does not exist"#));
+    assert_eq!(
+        ais_error_message(full).as_deref(),
+        Some(r#"bucket "ais://b" does not exist"#)
+    );
     let cases: [(&[u8], Option<&str>); 10] = [
         (br#"{"message":"x"}"#, Some("x")),
-        (br#" { "status" : 404 , "message" : "a\nb\u00e9\ud83d\ude00\/" } "#, Some("a\nbé😀/")),
-        (br#"{"nested":{"message":"no"},"arr":[1,"]",{"a":[]}],"message":"yes"}"#, Some("yes")),
+        (
+            br#" { "status" : 404 , "message" : "a\nb\u00e9\ud83d\ude00\/" } "#,
+            Some("a\nbé😀/"),
+        ),
+        (
+            br#"{"nested":{"message":"no"},"arr":[1,"]",{"a":[]}],"message":"yes"}"#,
+            Some("yes"),
+        ),
         (br#"{"message":null}"#, None),
         (br#"{"status":500}"#, None),
         (br#"{}"#, None),
@@ -171,10 +203,18 @@ fn error_message_extraction() {
         (br#"{"a":1 "message":"missing comma"}"#, None),
     ];
     for (body, want) in cases {
-        assert_eq!(ais_error_message(body).as_deref(), want, "{}", String::from_utf8_lossy(body));
+        assert_eq!(
+            ais_error_message(body).as_deref(),
+            want,
+            "{}",
+            String::from_utf8_lossy(body)
+        );
     }
     let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
-    assert_eq!(ais_error_message(format!(r#"{{"x":{deep},"message":"m"}}"#).as_bytes()), None);
+    assert_eq!(
+        ais_error_message(format!(r#"{{"x":{deep},"message":"m"}}"#).as_bytes()),
+        None
+    );
 }
 
 #[test]
@@ -186,18 +226,29 @@ fn content_length_and_keep_alive_reuse() {
     for i in 0..3 {
         let payload = format!("hello {i}");
         let resp = client
-            .request("PUT", "/v1/objects/b/o%20x?provider=ais", &[("X-Test", "1")], Body::Bytes(payload.as_bytes()))
+            .request(
+                "PUT",
+                "/v1/objects/b/o%20x?provider=ais",
+                &[("X-Test", "1")],
+                Body::Bytes(payload.as_bytes()),
+            )
             .expect("request");
         assert_eq!(resp.status, 200);
         assert!(resp.is_success());
-        assert_eq!(resp.header("Content-Length"), Some(payload.len().to_string().as_str()));
+        assert_eq!(
+            resp.header("Content-Length"),
+            Some(payload.len().to_string().as_str())
+        );
         assert_eq!(resp.body_bytes().expect("body"), payload.as_bytes());
     }
     assert_eq!(server.accepted.load(Ordering::SeqCst), 1);
     let (head, body) = server.seen.recv().expect("seen");
     assert_eq!(head.target, "/v1/objects/b/o%20x?provider=ais");
     assert_eq!(head.header_str("host"), Some(client.endpoint()));
-    assert_eq!(head.header_str("user-agent"), Some(concat!("aisle/", env!("CARGO_PKG_VERSION"))));
+    assert_eq!(
+        head.header_str("user-agent"),
+        Some(concat!("aisle/", env!("CARGO_PKG_VERSION")))
+    );
     assert_eq!(head.header_str("x-test"), Some("1"));
     assert_eq!(head.content_length, Some(7));
     assert_eq!(body, b"hello 0");
@@ -224,18 +275,30 @@ fn chunked_response_and_large_bodies() {
 
     let mut reader = &data[..];
     let resp = client
-        .request("PUT", "/o", &[], Body::Reader(&mut reader, data.len() as u64))
+        .request(
+            "PUT",
+            "/o",
+            &[],
+            Body::Reader(&mut reader, data.len() as u64),
+        )
         .expect("reader put");
     let mut echoed = Vec::new();
-    assert_eq!(resp.copy_body_to(&mut echoed).expect("copy"), data.len() as u64);
+    assert_eq!(
+        resp.copy_body_to(&mut echoed).expect("copy"),
+        data.len() as u64
+    );
     assert_eq!(echoed, data);
 
     let mut reader = &data[..1000];
-    let resp = client.request("PUT", "/o", &[], Body::Chunked(&mut reader)).expect("chunked put");
+    let resp = client
+        .request("PUT", "/o", &[], Body::Chunked(&mut reader))
+        .expect("chunked put");
     assert_eq!(resp.body_bytes().expect("body"), &data[..1000]);
 
     let mut empty: &[u8] = &[];
-    let resp = client.request("PUT", "/o", &[], Body::Chunked(&mut empty)).expect("empty chunked");
+    let resp = client
+        .request("PUT", "/o", &[], Body::Chunked(&mut empty))
+        .expect("empty chunked");
     assert_eq!(resp.body_bytes().expect("body"), b"");
 
     assert_eq!(server.accepted.load(Ordering::SeqCst), 1);
@@ -263,7 +326,9 @@ fn bodiless_responses_keep_connection() {
         (Vec::new(), After::KeepOpen)
     });
     let mut client = Client::new(&server.endpoint).expect("client");
-    let resp = client.request("HEAD", "/head", &[], Body::Empty).expect("head");
+    let resp = client
+        .request("HEAD", "/head", &[], Body::Empty)
+        .expect("head");
     assert_eq!(resp.header("content-length"), Some("12345"));
     assert_eq!(resp.header("ais-present"), Some("true"));
     assert_eq!(resp.body_bytes().expect("no body"), b"");
@@ -290,9 +355,18 @@ fn connection_close_and_stale_connections_reconnect() {
         (Vec::new(), After::Close)
     });
     let mut client = Client::new(&server.endpoint).expect("client");
-    assert_eq!(client.request("GET", "/close", &[], Body::Empty).expect("1").body_bytes().expect("b"), b"c");
+    assert_eq!(
+        client
+            .request("GET", "/close", &[], Body::Empty)
+            .expect("1")
+            .body_bytes()
+            .expect("b"),
+        b"c"
+    );
     for i in 0..3 {
-        let resp = client.request("POST", "/x", &[], Body::Bytes(b"{}")).expect("request");
+        let resp = client
+            .request("POST", "/x", &[], Body::Bytes(b"{}"))
+            .expect("request");
         assert_eq!(resp.body_bytes().expect("body"), b"k", "round {i}");
         // Give the server time to close, so the next request finds a dead idle connection.
         thread::sleep(Duration::from_millis(20));
@@ -309,7 +383,9 @@ fn body_until_close() {
         (Vec::new(), After::Close)
     });
     let mut client = Client::new(&server.endpoint).expect("client");
-    let resp = client.request("GET", "/", &[], Body::Empty).expect("request");
+    let resp = client
+        .request("GET", "/", &[], Body::Empty)
+        .expect("request");
     assert_eq!(resp.body_bytes().expect("body"), b"all of it");
 }
 
@@ -327,9 +403,14 @@ fn truncated_body_is_an_error() {
     });
     let mut client = Client::new(&server.endpoint).expect("client");
     for path in ["/len", "/chunked"] {
-        let resp = client.request("GET", path, &[], Body::Empty).expect("head ok");
+        let resp = client
+            .request("GET", path, &[], Body::Empty)
+            .expect("head ok");
         let err = resp.body_bytes().expect_err("truncated");
-        assert!(matches!(&err, ClientError::Io(e) if e.kind() == io::ErrorKind::UnexpectedEof), "{err}");
+        assert!(
+            matches!(&err, ClientError::Io(e) if e.kind() == io::ErrorKind::UnexpectedEof),
+            "{err}"
+        );
     }
 }
 
@@ -352,7 +433,12 @@ fn expect_continue_final_answer_keeps_body_unread() {
 
     let mut reader = &data[..];
     let resp = client
-        .request("PUT", "/redirect", &expect, Body::Reader(&mut reader, data.len() as u64))
+        .request(
+            "PUT",
+            "/redirect",
+            &expect,
+            Body::Reader(&mut reader, data.len() as u64),
+        )
         .expect("redirect");
     assert_eq!(resp.status, 307);
     assert_eq!(resp.header("location"), Some("http://t:1/o"));
@@ -360,7 +446,12 @@ fn expect_continue_final_answer_keeps_body_unread() {
     assert_eq!(reader.len(), data.len(), "body reader must be untouched");
 
     let resp = client
-        .request("PUT", "/store", &expect, Body::Reader(&mut reader, data.len() as u64))
+        .request(
+            "PUT",
+            "/store",
+            &expect,
+            Body::Reader(&mut reader, data.len() as u64),
+        )
         .expect("store");
     assert_eq!(resp.status, 200);
     assert_eq!(resp.body_bytes().expect("body"), data);
@@ -372,15 +463,27 @@ fn reader_shorter_than_declared() {
     let server = serve(|head, conn| (ok_with_body(conn, head), After::Close));
     let mut client = Client::new(&server.endpoint).expect("client");
     let mut reader: &[u8] = b"abc";
-    let err = client.request("PUT", "/o", &[], Body::Reader(&mut reader, 10)).expect_err("short");
-    assert!(matches!(err, ClientError::BodyTooShort { expected: 10, sent: 3 }), "{err}");
+    let err = client
+        .request("PUT", "/o", &[], Body::Reader(&mut reader, 10))
+        .expect_err("short");
+    assert!(
+        matches!(
+            err,
+            ClientError::BodyTooShort {
+                expected: 10,
+                sent: 3
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
 fn invalid_requests_are_refused_locally() {
     // Goal: bad paths, header injection and client-owned framing headers never hit the wire.
     let mut client = Client::new("127.0.0.1:9").expect("client");
-    let cases: [(&str, &str, &[(&str, &str)]); 5] = [
+    type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+    let cases: [Case; 5] = [
         ("GET", "v1/no-slash", &[]),
         ("GET", "/has space", &[]),
         ("G T", "/", &[]),
@@ -388,8 +491,13 @@ fn invalid_requests_are_refused_locally() {
         ("GET", "/", &[("Content-Length", "5")]),
     ];
     for (method, path, headers) in cases {
-        let err = client.request(method, path, headers, Body::Empty).expect_err("refused");
-        assert!(matches!(err, ClientError::InvalidRequest(_)), "{method} {path}: {err}");
+        let err = client
+            .request(method, path, headers, Body::Empty)
+            .expect_err("refused");
+        assert!(
+            matches!(err, ClientError::InvalidRequest(_)),
+            "{method} {path}: {err}"
+        );
     }
 }
 
@@ -398,13 +506,17 @@ fn read_timeout() {
     // Goal: a server that never answers yields Timeout after the configured time.
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let endpoint = listener.local_addr().expect("addr").to_string();
-    let holder = thread::spawn(move || listener.accept().map(|(s, _)| {
-        thread::sleep(Duration::from_millis(500));
-        drop(s);
-    }));
+    let holder = thread::spawn(move || {
+        listener.accept().map(|(s, _)| {
+            thread::sleep(Duration::from_millis(500));
+            drop(s);
+        })
+    });
     let mut client = Client::new(&endpoint).expect("client");
     client.set_timeout(Duration::from_millis(100));
-    let err = client.request("GET", "/", &[], Body::Empty).expect_err("timeout");
+    let err = client
+        .request("GET", "/", &[], Body::Empty)
+        .expect_err("timeout");
     assert!(matches!(err, ClientError::Timeout(_)), "{err}");
     let _ = holder.join();
 }
@@ -412,9 +524,15 @@ fn read_timeout() {
 #[test]
 fn connect_refused() {
     // Goal: a closed port gives a Connect error naming the address.
-    let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
     let mut client = Client::new(&format!("127.0.0.1:{port}")).expect("client");
-    let err = client.request("GET", "/", &[], Body::Empty).expect_err("refused");
+    let err = client
+        .request("GET", "/", &[], Body::Empty)
+        .expect_err("refused");
     assert!(matches!(err, ClientError::Connect { .. }), "{err}");
     assert!(err.to_string().contains(&port.to_string()));
 }
