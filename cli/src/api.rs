@@ -21,14 +21,20 @@ pub struct Request {
 
 impl Request {
     fn new(method: &'static str, path: String) -> Request {
-        Request { method, path, headers: Vec::new(), json: None }
+        Request {
+            method,
+            path,
+            headers: Vec::new(),
+            json: None,
+        }
     }
 
     /// Adds an action message `{"action":..,"name":"","value":..}` as the JSON body.
     fn action(mut self, action: &str, value: serde_json::Value) -> Request {
         let msg = json!({ "action": action, "name": "", "value": value });
         self.json = Some(msg.to_string());
-        self.headers.push(("Content-Type", "application/json".to_owned()));
+        self.headers
+            .push(("Content-Type", "application/json".to_owned()));
         self
     }
 
@@ -43,7 +49,10 @@ fn bucket_path(bucket: &str) -> String {
 }
 
 fn object_path(bucket: &str, object: &str) -> String {
-    format!("/v1/objects/{bucket}/{}?provider=ais", percent_encode_path(object))
+    format!(
+        "/v1/objects/{bucket}/{}?provider=ais",
+        percent_encode_path(object)
+    )
 }
 
 /// `POST /v1/buckets/B` create-bck.
@@ -58,7 +67,8 @@ pub fn destroy_bucket(bucket: &str) -> Request {
 
 /// `GET /v1/buckets` list (a null value means "list buckets").
 pub fn list_buckets() -> Request {
-    Request::new("GET", "/v1/buckets?provider=ais".to_owned()).action("list", serde_json::Value::Null)
+    Request::new("GET", "/v1/buckets?provider=ais".to_owned())
+        .action("list", serde_json::Value::Null)
 }
 
 /// One page of `GET /v1/buckets/B` list-objects, asking for the JSON reply.
@@ -71,7 +81,9 @@ pub fn list_objects(bucket: &str, prefix: &str, uuid: &str, token: &str) -> Requ
         "continuation_token": token,
         "flags": "0",
     });
-    Request::new("GET", bucket_path(bucket)).action("list", lsmsg).header("Accept", "application/json")
+    Request::new("GET", bucket_path(bucket))
+        .action("list", lsmsg)
+        .header("Accept", "application/json")
 }
 
 /// `PUT /v1/objects/B/O`; the body is streamed by the caller. With `xxhash2` the server
@@ -82,7 +94,9 @@ pub fn put_object(bucket: &str, object: &str, xxhash2: Option<u64>) -> Request {
         // Wait for the server's go-ahead so a redirect or an error costs no upload.
         .header("Expect", "100-continue");
     if let Some(digest) = xxhash2 {
-        req = req.header("Ais-Checksum-Type", "xxhash2").header("Ais-Checksum-Value", format!("{digest:016x}"));
+        req = req
+            .header("Ais-Checksum-Type", "xxhash2")
+            .header("Ais-Checksum-Value", format!("{digest:016x}"));
     }
     req
 }
@@ -183,24 +197,45 @@ mod tests {
     fn bucket_requests() {
         // Goal: bucket verbs match the SDK's wire form, all three message keys present.
         let req = create_bucket("b");
-        assert_eq!((req.method, req.path.as_str()), ("POST", "/v1/buckets/b?provider=ais"));
-        assert_eq!(json_of(&req), json!({"action": "create-bck", "name": "", "value": null}));
+        assert_eq!(
+            (req.method, req.path.as_str()),
+            ("POST", "/v1/buckets/b?provider=ais")
+        );
+        assert_eq!(
+            json_of(&req),
+            json!({"action": "create-bck", "name": "", "value": null})
+        );
         assert!(has_header(&req, "Content-Type", "application/json"));
 
         let req = destroy_bucket("b");
-        assert_eq!((req.method, req.path.as_str()), ("DELETE", "/v1/buckets/b?provider=ais"));
-        assert_eq!(json_of(&req), json!({"action": "destroy-bck", "name": "", "value": null}));
+        assert_eq!(
+            (req.method, req.path.as_str()),
+            ("DELETE", "/v1/buckets/b?provider=ais")
+        );
+        assert_eq!(
+            json_of(&req),
+            json!({"action": "destroy-bck", "name": "", "value": null})
+        );
 
         let req = list_buckets();
-        assert_eq!((req.method, req.path.as_str()), ("GET", "/v1/buckets?provider=ais"));
-        assert_eq!(json_of(&req), json!({"action": "list", "name": "", "value": null}));
+        assert_eq!(
+            (req.method, req.path.as_str()),
+            ("GET", "/v1/buckets?provider=ais")
+        );
+        assert_eq!(
+            json_of(&req),
+            json!({"action": "list", "name": "", "value": null})
+        );
     }
 
     #[test]
     fn list_objects_request() {
         // Goal: the LsoMsg carries prefix, session and token, flags as a string, JSON accept.
         let req = list_objects("b", "dir/", "u1", "dir/x");
-        assert_eq!((req.method, req.path.as_str()), ("GET", "/v1/buckets/b?provider=ais"));
+        assert_eq!(
+            (req.method, req.path.as_str()),
+            ("GET", "/v1/buckets/b?provider=ais")
+        );
         assert!(has_header(&req, "Accept", "application/json"));
         let want = json!({"action": "list", "name": "", "value": {
             "prefix": "dir/", "pagesize": 0, "uuid": "u1", "props": "name,size",
@@ -216,7 +251,10 @@ mod tests {
         assert_eq!(req.path, "/v1/objects/b/dir/a%20b%2Bc%25.bin?provider=ais");
         assert!(req.json.is_none());
         assert!(has_header(&req, "Expect", "100-continue"));
-        assert!(!req.headers.iter().any(|(n, _)| n.starts_with("Ais-Checksum")));
+        assert!(!req
+            .headers
+            .iter()
+            .any(|(n, _)| n.starts_with("Ais-Checksum")));
 
         let req = put_object("b", "o", Some(0xef46_db37_51d8_e999));
         assert!(has_header(&req, "Ais-Checksum-Type", "xxhash2"));
@@ -225,12 +263,22 @@ mod tests {
         assert!(has_header(&req, "Ais-Checksum-Value", "000000000000001f"));
 
         let req = get_object("b", "o?", Some("bytes=0-99"));
-        assert_eq!((req.method, req.path.as_str()), ("GET", "/v1/objects/b/o%3F?provider=ais"));
+        assert_eq!(
+            (req.method, req.path.as_str()),
+            ("GET", "/v1/objects/b/o%3F?provider=ais")
+        );
         assert!(has_header(&req, "Range", "bytes=0-99"));
-        assert!(has_header(&get_object("b", "o", Some("5-")), "Range", "bytes=5-"));
+        assert!(has_header(
+            &get_object("b", "o", Some("5-")),
+            "Range",
+            "bytes=5-"
+        ));
         assert!(get_object("b", "o", None).headers.is_empty());
 
-        assert_eq!(head_object("b", "é").path, "/v1/objects/b/%C3%A9?provider=ais");
+        assert_eq!(
+            head_object("b", "é").path,
+            "/v1/objects/b/%C3%A9?provider=ais"
+        );
         assert_eq!(head_object("b", "o").method, "HEAD");
         assert_eq!(delete_object("b", "o").method, "DELETE");
         assert!(delete_object("b", "o").json.is_none());
@@ -244,9 +292,15 @@ mod tests {
                 {"name":"a","size":"12"},{"name":"b","size":7},{"name":"c"}],"flags":0}"#,
         )
         .expect("page");
-        assert_eq!((page.uuid.as_str(), page.continuation_token.as_str()), ("u", "t"));
-        let sizes: Vec<(String, String)> =
-            page.entries.iter().map(|e| (e.name.clone(), e.size_text())).collect();
+        assert_eq!(
+            (page.uuid.as_str(), page.continuation_token.as_str()),
+            ("u", "t")
+        );
+        let sizes: Vec<(String, String)> = page
+            .entries
+            .iter()
+            .map(|e| (e.name.clone(), e.size_text()))
+            .collect();
         let want = [("a", "12"), ("b", "7"), ("c", "0")].map(|(n, s)| (n.to_owned(), s.to_owned()));
         assert_eq!(sizes, want);
         let empty = parse_object_page(br#"{"uuid":"u","entries":null}"#).expect("page");
@@ -258,7 +312,10 @@ mod tests {
         )
         .expect("buckets");
         assert_eq!(buckets.len(), 2);
-        assert_eq!((buckets[0].name.as_str(), buckets[0].provider.as_str()), ("x", "ais"));
+        assert_eq!(
+            (buckets[0].name.as_str(), buckets[0].provider.as_str()),
+            ("x", "ais")
+        );
         assert!(parse_bucket_list(b"null").expect("null").is_empty());
         assert!(parse_bucket_list(b"{").is_err());
     }

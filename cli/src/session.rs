@@ -54,7 +54,10 @@ impl Session {
     /// A session for `endpoint` (`http://host:port` or `host:port`). Connects lazily.
     pub fn new(endpoint: &str) -> anyhow::Result<Session> {
         let main = Client::new(endpoint).with_context(|| format!("endpoint {endpoint:?}"))?;
-        Ok(Session { main, redirected: HashMap::new() })
+        Ok(Session {
+            main,
+            redirected: HashMap::new(),
+        })
     }
 
     /// Sends `req`, following redirects, and returns the response if its status is 2xx;
@@ -64,7 +67,8 @@ impl Session {
     }
 
     fn send_follow(&mut self, req: &Request, mut payload: Payload) -> anyhow::Result<Response> {
-        let headers: Vec<(&str, &str)> = req.headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let headers: Vec<(&str, &str)> =
+            req.headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
         let file_start = match &mut payload {
             Payload::File(f, _) => Some(f.stream_position().context("file position")?),
             _ => None,
@@ -82,16 +86,26 @@ impl Session {
             let mut stream_bytes = 0u64;
             let resp = match &mut payload {
                 Payload::None => {
-                    let body = req.json.as_deref().map_or(Body::Empty, |j| Body::Bytes(j.as_bytes()));
+                    let body = req
+                        .json
+                        .as_deref()
+                        .map_or(Body::Empty, |j| Body::Bytes(j.as_bytes()));
                     client.request(req.method, &path, &headers, body)
                 }
-                Payload::File(f, len) => client.request(req.method, &path, &headers, Body::Reader(&mut **f, *len)),
+                Payload::File(f, len) => {
+                    client.request(req.method, &path, &headers, Body::Reader(&mut **f, *len))
+                }
                 Payload::Stream(r) => {
-                    let mut counting = CountingReader { inner: &mut **r, bytes: &mut stream_bytes };
+                    let mut counting = CountingReader {
+                        inner: &mut **r,
+                        bytes: &mut stream_bytes,
+                    };
                     client.request(req.method, &path, &headers, Body::Chunked(&mut counting))
                 }
             }
-            .with_context(|| format!("{} {}", req.method, endpoint_url(client.endpoint(), &path)))?;
+            .with_context(|| {
+                format!("{} {}", req.method, endpoint_url(client.endpoint(), &path))
+            })?;
             if !matches!(resp.status, 301 | 302 | 307 | 308) {
                 return Ok(resp);
             }
@@ -102,7 +116,8 @@ impl Session {
             match &mut payload {
                 Payload::File(f, _) => {
                     let start = file_start.unwrap_or(0);
-                    f.seek(SeekFrom::Start(start)).context("rewind the file for the redirect")?;
+                    f.seek(SeekFrom::Start(start))
+                        .context("rewind the file for the redirect")?;
                 }
                 Payload::Stream(_) if stream_bytes > 0 => {
                     bail!("redirected to {location} after the body was sent; a stream cannot be replayed")
@@ -112,12 +127,17 @@ impl Session {
             if location.starts_with('/') {
                 path = location;
             } else {
-                let url = parse_http_url(&location).with_context(|| format!("redirect to {location:?}"))?;
+                let url = parse_http_url(&location)
+                    .with_context(|| format!("redirect to {location:?}"))?;
                 host = (url.host_port != self.main.endpoint()).then_some(url.host_port);
                 path = url.path_and_query;
             }
         }
-        bail!("{} {}: more than {REDIRECTS_MAX} redirects", req.method, req.path)
+        bail!(
+            "{} {}: more than {REDIRECTS_MAX} redirects",
+            req.method,
+            req.path
+        )
     }
 }
 
@@ -187,11 +207,23 @@ mod tests {
         assert_eq!(error_message(404, json, None), "ais://b/o does not exist");
         let hdr = r#"{"message":"from header","status":404}"#;
         assert_eq!(error_message(404, b"", Some(hdr)), "from header");
-        assert_eq!(error_message(404, json, Some(hdr)), "ais://b/o does not exist");
-        assert_eq!(error_message(500, b"", Some("plain header")), "plain header");
-        assert_eq!(error_message(502, b"  upstream died\n", None), "upstream died");
+        assert_eq!(
+            error_message(404, json, Some(hdr)),
+            "ais://b/o does not exist"
+        );
+        assert_eq!(
+            error_message(500, b"", Some("plain header")),
+            "plain header"
+        );
+        assert_eq!(
+            error_message(502, b"  upstream died\n", None),
+            "upstream died"
+        );
         assert_eq!(error_message(416, b"", None), "Range Not Satisfiable");
-        let e = HttpError { status: 409, message: "bucket \"ais://b\" already exists".into() };
+        let e = HttpError {
+            status: 409,
+            message: "bucket \"ais://b\" already exists".into(),
+        };
         assert_eq!(e.to_string(), "409 bucket \"ais://b\" already exists");
     }
 }

@@ -41,7 +41,9 @@ pub fn parse(arg: &str) -> anyhow::Result<AisUri> {
     let rest = match arg.split_once("://") {
         Some(("ais", rest)) => rest,
         Some((scheme, _)) => {
-            anyhow::bail!("{arg:?}: unsupported scheme {scheme:?}; only ais:// buckets are supported")
+            anyhow::bail!(
+                "{arg:?}: unsupported scheme {scheme:?}; only ais:// buckets are supported"
+            )
         }
         None => arg,
     };
@@ -50,7 +52,10 @@ pub fn parse(arg: &str) -> anyhow::Result<AisUri> {
         None => (rest, None),
     };
     validate_bucket(bucket).map_err(|why| anyhow::anyhow!("{arg:?}: {why}"))?;
-    Ok(AisUri { bucket: bucket.to_owned(), object })
+    Ok(AisUri {
+        bucket: bucket.to_owned(),
+        object,
+    })
 }
 
 /// AIS's bucket-name rule: `[A-Za-z0-9_.-]`, no `..`, at most 64 bytes.
@@ -59,10 +64,17 @@ fn validate_bucket(name: &str) -> Result<(), String> {
         return Err("missing bucket name".into());
     }
     if name.len() > BUCKET_NAME_BYTES_MAX {
-        return Err(format!("bucket name longer than {BUCKET_NAME_BYTES_MAX} characters"));
+        return Err(format!(
+            "bucket name longer than {BUCKET_NAME_BYTES_MAX} characters"
+        ));
     }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || "_.-".contains(*c))) {
-        return Err(format!("invalid character {c:?} in bucket name (allowed: A-Z a-z 0-9 _ . -)"));
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "_.-".contains(*c)))
+    {
+        return Err(format!(
+            "invalid character {c:?} in bucket name (allowed: A-Z a-z 0-9 _ . -)"
+        ));
     }
     if name.contains("..") {
         return Err("bucket name must not contain \"..\"".into());
@@ -99,11 +111,24 @@ mod tests {
     fn refused_forms() {
         // Goal: other providers, empty or invalid bucket names are errors with the argument.
         for bad in [
-            "", "ais://", "ais:///o", "/b/o", "s3://b/o", "gs://b", "AIS://b", "http://h/b",
-            "ais://b..c", "ais://b c/o", "ais://b@x", "ais://ü/o",
+            "",
+            "ais://",
+            "ais:///o",
+            "/b/o",
+            "s3://b/o",
+            "gs://b",
+            "AIS://b",
+            "http://h/b",
+            "ais://b..c",
+            "ais://b c/o",
+            "ais://b@x",
+            "ais://ü/o",
         ] {
             let err = parse(bad).expect_err(bad);
-            assert!(err.to_string().contains(&format!("{bad:?}")), "{bad}: {err}");
+            assert!(
+                err.to_string().contains(&format!("{bad:?}")),
+                "{bad}: {err}"
+            );
         }
         let long = format!("ais://{}", "x".repeat(BUCKET_NAME_BYTES_MAX + 1));
         assert!(parse(&long).is_err());

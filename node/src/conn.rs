@@ -364,11 +364,17 @@ impl Conn {
                 offset += n as u64;
                 let mut left = n;
                 while left > 0 {
-                    let m = rio::splice(&pr, -1, &self.fd, -1, left as u32).await?;
-                    if m == 0 {
-                        return Err(io::ErrorKind::WriteZero.into());
+                    // The socket is non-blocking and io-wq runs splice without polling it: a
+                    // full send buffer comes back as EAGAIN, so wait for room on the ring.
+                    match rio::splice(&pr, -1, &self.fd, -1, left as u32).await {
+                        Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                        Ok(m) => left -= m,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            rio::poll(&self.fd, libc::POLLOUT as u32).await?;
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
                     }
-                    left -= m;
                 }
             }
             Ok(())

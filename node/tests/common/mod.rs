@@ -254,3 +254,306 @@ pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
         })
         .collect()
 }
+
+// ------------------------------------------------------------------------------------------
+// Raw-socket and state helpers (added for `http_behaviour.rs`).
+
+/// Read timeout of raw connections: long enough never to fire on a healthy node.
+pub const RAW_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A new connection to the node with `RAW_READ_TIMEOUT` set.
+pub fn connect(port: u16) -> TcpStream {
+    let s = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("connect to port {port}: {e}"));
+    s.set_read_timeout(Some(RAW_READ_TIMEOUT)).unwrap();
+    s
+}
+
+/// Reads from `s` into `buf` until one whole response is at the front of `buf`, removes it
+/// and returns it. Bytes after it stay in `buf` (pipelined responses).
+pub fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>, head_request: bool) -> std::io::Result<Resp> {
+    loop {
+        if let Some((r, used)) = parse_response(buf, head_request) {
+            let complete_without_length = r.header("content-length").is_none() && !head_request && r.status >= 200;
+            if !complete_without_length {
+                buf.drain(..used);
+                return Ok(r);
+            }
+        }
+        let mut chunk = [0u8; 64 * 1024];
+        match s.read(&mut chunk) {
+            Ok(0) => {
+                // Closed: a response without Content-Length ends here.
+                if let Some((r, used)) = parse_response(buf, head_request) {
+                    buf.drain(..used);
+                    return Ok(r);
+                }
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("connection closed before a whole response; got {:?}", String::from_utf8_lossy(buf)),
+                ));
+            }
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) => {
+                return Err(std::io::Error::new(
+                    e.kind(),
+                    format!("{e} before a whole response; got {:?}", String::from_utf8_lossy(buf)),
+                ))
+            }
+        }
+    }
+}
+
+/// Whether the node closes the connection (EOF or reset) within `RAW_READ_TIMEOUT`. Any bytes
+/// that arrive first are appended to `buf`.
+pub fn closed_by_peer(s: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
+    let mut chunk = [0u8; 4096];
+    loop {
+        match s.read(&mut chunk) {
+            Ok(0) => return true,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Sends `data` as is on a new connection, reads one response, then reports whether the node
+/// closed the connection after it (waits for that only if `wait_close`). A failed write is
+/// ignored: the node may answer and close before reading everything.
+pub fn raw_request(port: u16, data: &[u8], head_request: bool, wait_close: bool) -> (Resp, bool) {
+    let mut s = connect(port);
+    let _ = s.write_all(data);
+    let mut buf = Vec::new();
+    let r = read_response(&mut s, &mut buf, head_request)
+        .unwrap_or_else(|e| panic!("raw request {:?}: {e}", String::from_utf8_lossy(&data[..data.len().min(200)])));
+    let closed = wait_close && closed_by_peer(&mut s, &mut buf);
+    (r, closed)
+}
+
+impl Resp {
+    /// The AIS error message: `message` of the JSON body, or of the JSON in `Hdr-Error` (HEAD).
+    /// `None` if there is no such JSON or it has no string `message`.
+    pub fn error_message(&self) -> Option<String> {
+        let json: serde_json::Value = match self.header("hdr-error") {
+            Some(h) => serde_json::from_str(h).ok()?,
+            None => serde_json::from_slice(&self.body).ok()?,
+        };
+        json.get("message")?.as_str().map(str::to_string)
+    }
+}
+
+impl Node {
+    pub fn head(&self, b: &str, o: &str) -> Resp {
+        self.req("HEAD", &format!("/v1/objects/{b}/{o}"), &[], b"")
+    }
+
+    pub fn delete(&self, b: &str, o: &str) -> Resp {
+        self.req("DELETE", &format!("/v1/objects/{b}/{o}"), &[], b"")
+    }
+
+    /// Object names in bucket `b` (JSON listing, one page), asserting 200.
+    pub fn list_names(&self, b: &str) -> Vec<String> {
+        let r = self.req(
+            "GET",
+            &format!("/v1/buckets/{b}"),
+            &[("Content-Type", "application/json")],
+            br#"{"action":"list","name":"","value":{"props":"name,size"}}"#,
+        );
+        assert_eq!(r.status, 200, "list {b}: {}", r.text());
+        let v = r.json();
+        v["entries"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no entries in listing: {v}"))
+            .iter()
+            .map(|e| e["name"].as_str().expect("entry name").to_string())
+            .collect()
+    }
+
+    /// Work files of bucket `b` on every mountpath.
+    pub fn work_files(&self, b: &str) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for m in &self.mountpaths {
+            walk(&m.join("@ais").join(b).join("%wk"), &mut |p| out.push(p.to_path_buf()));
+        }
+        out
+    }
+
+    /// Every file and directory under the mountpaths, and every entry of the node's directory
+    /// except its logs, sorted: what a request that must change nothing must leave as it was.
+    pub fn snapshot(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for m in &self.mountpaths {
+            walk_all(m, &mut out);
+        }
+        if let Ok(rd) = std::fs::read_dir(&self.dir) {
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.extension().is_some_and(|x| x == "log") {
+                    continue;
+                }
+                out.push(p.to_string_lossy().to_string());
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Polls (up to ~2 s) until `snapshot()` equals `want`; panics with the difference if not.
+    /// Work files of a refused or abandoned request may take a moment to go.
+    pub fn wait_snapshot(&self, want: &[String], what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            let now = self.snapshot();
+            if now == want {
+                return;
+            }
+            if Instant::now() > deadline {
+                let added: Vec<&String> = now.iter().filter(|p| !want.contains(p)).collect();
+                let removed: Vec<&String> = want.iter().filter(|p| !now.contains(p)).collect();
+                panic!("{what}: on-disk state changed; added {added:#?}, removed {removed:#?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Appends every file and directory under `dir` (not `dir` itself).
+fn walk_all(dir: &Path, out: &mut Vec<String>) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let p = e.path();
+        out.push(p.to_string_lossy().to_string());
+        if p.is_dir() && !p.is_symlink() {
+            walk_all(&p, out);
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Keep-alive client, restart and file helpers (added for `scale.rs`).
+
+/// An HTTP/1.1 client that sends every request on one kept-alive connection
+/// (`Connection: keep-alive`) and opens a new one only after the node closed the last.
+pub struct KeepAlive {
+    pub port: u16,
+    stream: Option<TcpStream>,
+    buf: Vec<u8>,
+    /// Connections opened so far: stays 1 while the node keeps the connection alive.
+    pub connects: usize,
+}
+
+impl KeepAlive {
+    pub fn new(port: u16) -> KeepAlive {
+        KeepAlive { port, stream: None, buf: Vec::new(), connects: 0 }
+    }
+
+    /// One request, panicking on socket errors.
+    pub fn request(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
+        self.try_request(method, path, headers, body).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// One request. Never retried: after an error the client is disconnected and the next
+    /// request opens a new connection.
+    pub fn try_request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> std::io::Result<Resp> {
+        let result = self.send_and_read(method, path, headers, body);
+        match &result {
+            Ok(r) if !r.header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close")) => {}
+            _ => {
+                self.stream = None;
+                self.buf.clear();
+            }
+        }
+        result
+    }
+
+    fn send_and_read(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<Resp> {
+        if self.stream.is_none() {
+            let s = TcpStream::connect(("127.0.0.1", self.port))?;
+            s.set_read_timeout(Some(Duration::from_secs(60)))?;
+            s.set_nodelay(true)?;
+            self.stream = Some(s);
+            self.buf.clear();
+            self.connects += 1;
+        }
+        let port = self.port;
+        let s = self.stream.as_mut().expect("connected above");
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: keep-alive\r\n");
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+        // One write for small requests: no Nagle/delayed-ACK interplay, no partial heads.
+        if body.len() <= 64 * 1024 {
+            let mut all = head.into_bytes();
+            all.extend_from_slice(body);
+            s.write_all(&all)?;
+        } else {
+            s.write_all(head.as_bytes())?;
+            s.write_all(body)?;
+        }
+        read_response(s, &mut self.buf, method == "HEAD")
+    }
+
+    pub fn put(&mut self, b: &str, o: &str, data: &[u8]) -> Resp {
+        self.request("PUT", &format!("/v1/objects/{b}/{o}"), &[], data)
+    }
+
+    pub fn get(&mut self, b: &str, o: &str) -> Resp {
+        self.request("GET", &format!("/v1/objects/{b}/{o}"), &[], b"")
+    }
+}
+
+impl Node {
+    /// Starts the node again on the same directory, mountpaths and port after `stop()` or
+    /// `kill()`.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "restart: the node is still running");
+        let fresh = Node::start_on(self.dir.clone(), self.mountpaths.clone(), self.port);
+        // Take over the new process; `fresh` must not run its Drop (it would delete `dir`).
+        let mut fresh = std::mem::ManuallyDrop::new(fresh);
+        self.child = fresh.child.take();
+        self.log = std::mem::take(&mut fresh.log);
+    }
+
+    /// Sends SIGTERM and returns at once (the process keeps running until it exits by
+    /// itself); `wait_exit` then collects its exit code.
+    pub fn signal_term(&self) {
+        let pid = self.child.as_ref().expect("node running").id();
+        let st = Command::new("kill").arg("-TERM").arg(pid.to_string()).status().unwrap();
+        assert!(st.success(), "kill -TERM {pid}");
+    }
+
+    /// Waits (≤ 30 s) for the process to exit by itself; returns its exit code.
+    pub fn wait_exit(&mut self) -> i32 {
+        let mut child = self.child.take().expect("node running");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                return st.code().unwrap_or(-1);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("node did not exit within 30 s; log:\n{}", std::fs::read_to_string(&self.log).unwrap_or_default());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The node's log so far (stderr of the current process).
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// Every regular file under `dir` (recursively); empty if `dir` does not exist.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    walk(dir, &mut |p| out.push(p.to_path_buf()));
+    out
+}

@@ -1,0 +1,397 @@
+//! End-to-end tests of the commands against scripted in-process HTTP servers: the exact
+//! requests the CLI sends, pagination, redirects (as an AIS proxy issues them), uploads with
+//! `Expect: 100-continue`, atomic downloads, and error reporting.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::thread;
+
+use clap::Parser;
+use net::chunked::ChunkedDecoder;
+use net::head::{parse_head, RequestHead};
+
+use super::{run, Cli};
+
+/// One connection on the scripted server.
+struct Conn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    fn fill(&mut self) -> bool {
+        let mut tmp = [0u8; 8192];
+        match self.stream.read(&mut tmp) {
+            Ok(0) | Err(_) => false,
+            Ok(n) => {
+                self.buf.extend_from_slice(&tmp[..n]);
+                true
+            }
+        }
+    }
+
+    fn head(&mut self) -> Option<RequestHead> {
+        loop {
+            if let Some((head, len)) = parse_head(&self.buf).expect("valid request head") {
+                self.buf.drain(..len);
+                return Some(head);
+            }
+            if !self.fill() {
+                return None;
+            }
+        }
+    }
+
+    fn body(&mut self, head: &RequestHead) -> Vec<u8> {
+        if head.chunked {
+            let mut dec = ChunkedDecoder::new();
+            let mut body = Vec::new();
+            loop {
+                let step = dec.step(&self.buf).expect("valid chunks");
+                body.extend_from_slice(&self.buf[step.data.clone()]);
+                self.buf.drain(..step.consumed);
+                if step.done {
+                    return body;
+                }
+                if step.data.is_empty() {
+                    assert!(self.fill(), "closed inside a chunked body");
+                }
+            }
+        }
+        let len = head.content_length.unwrap_or(0) as usize;
+        while self.buf.len() < len {
+            assert!(self.fill(), "closed inside a body");
+        }
+        self.buf.drain(..len).collect()
+    }
+
+    fn reply(&mut self, status: &str, headers: &[(&str, &str)], body: &[u8]) {
+        let mut out = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\n", body.len());
+        for (n, v) in headers {
+            out.push_str(&format!("{n}: {v}\r\n"));
+        }
+        out.push_str("\r\n");
+        self.stream.write_all(out.as_bytes()).expect("write head");
+        self.stream.write_all(body).expect("write body");
+    }
+}
+
+/// A request as the server saw it.
+struct Seen {
+    head: RequestHead,
+    body: Vec<u8>,
+}
+
+/// Serves connections one at a time. The handler answers one request and returns the body it
+/// read (if any) and whether to keep the connection open.
+fn serve<F>(handler: F) -> (String, mpsc::Receiver<Seen>)
+where
+    F: Fn(&RequestHead, &mut Conn) -> (Vec<u8>, bool) + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let mut conn = Conn {
+                stream,
+                buf: Vec::new(),
+            };
+            while let Some(head) = conn.head() {
+                let (body, keep) = handler(&head, &mut conn);
+                if tx.send(Seen { head, body }).is_err() {
+                    return;
+                }
+                if !keep {
+                    break;
+                }
+            }
+        }
+    });
+    (url, rx)
+}
+
+/// Runs `aisle --endpoint URL args...` and returns its stdout, or the error text.
+fn aisle(url: &str, args: &[&str]) -> Result<String, String> {
+    let argv = ["aisle", "--endpoint", url]
+        .into_iter()
+        .chain(args.iter().copied());
+    let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    run(cli, &mut out).map_err(|e| format!("{e:#}"))?;
+    Ok(String::from_utf8(out).expect("utf-8 output"))
+}
+
+fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("aisle-cli-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    dir
+}
+
+#[test]
+fn bucket_commands() {
+    // Goal: create/ls/rm send the SDK's action messages and print their results.
+    let (url, seen) = serve(|head, conn| {
+        let body = conn.body(head);
+        match head.method_str.as_str() {
+            "GET" => conn.reply(
+                "200 OK",
+                &[("Content-Type", "application/json")],
+                br#"[{"name":"b1","provider":"ais","namespace":{"uuid":"","name":""}},{"name":"b2","provider":"ais"}]"#,
+            ),
+            _ => conn.reply("200 OK", &[], b""),
+        }
+        (body, true)
+    });
+    assert_eq!(
+        aisle(&url, &["bucket", "create", "ais://b1"]).expect("create"),
+        "created ais://b1\n"
+    );
+    let req = seen.recv().expect("seen");
+    assert_eq!(
+        (req.head.method_str.as_str(), req.head.target.as_str()),
+        ("POST", "/v1/buckets/b1?provider=ais")
+    );
+    assert_eq!(
+        req.head.header_str("content-type"),
+        Some("application/json")
+    );
+    let msg: serde_json::Value = serde_json::from_slice(&req.body).expect("json");
+    assert_eq!(
+        msg,
+        serde_json::json!({"action":"create-bck","name":"","value":null})
+    );
+
+    assert_eq!(
+        aisle(&url, &["bucket", "ls"]).expect("ls"),
+        "ais://b1\nais://b2\n"
+    );
+    let req = seen.recv().expect("seen");
+    assert_eq!(
+        (req.head.method_str.as_str(), req.head.target.as_str()),
+        ("GET", "/v1/buckets?provider=ais")
+    );
+
+    assert_eq!(
+        aisle(&url, &["bucket", "rm", "b1"]).expect("rm"),
+        "destroyed ais://b1\n"
+    );
+    let req = seen.recv().expect("seen");
+    assert_eq!(
+        (req.head.method_str.as_str(), req.head.target.as_str()),
+        ("DELETE", "/v1/buckets/b1?provider=ais")
+    );
+    let msg: serde_json::Value = serde_json::from_slice(&req.body).expect("json");
+    assert_eq!(msg["action"], "destroy-bck");
+
+    let err = aisle(&url, &["bucket", "create", "ais://b/o"]).expect_err("object refused");
+    assert!(err.contains("expected a bucket"), "{err}");
+}
+
+#[test]
+fn ls_follows_continuation_tokens() {
+    // Goal: pages are requested until the token is empty, echoing uuid and token.
+    let (url, seen) = serve(|head, conn| {
+        let body = conn.body(head);
+        let msg: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        let reply: &[u8] = match msg["value"]["continuation_token"].as_str() {
+            Some("") => br#"{"uuid":"U1","continuation_token":"dir/b","entries":[{"name":"dir/a","size":"1"},{"name":"dir/b","size":"22"}],"flags":0}"#,
+            Some("dir/b") => br#"{"uuid":"U1","continuation_token":"","entries":[{"name":"dir/c"}],"flags":0}"#,
+            other => panic!("unexpected token {other:?}"),
+        };
+        conn.reply("200 OK", &[("Content-Type", "application/json")], reply);
+        (body, true)
+    });
+    let out = aisle(&url, &["ls", "ais://b/dir/"]).expect("ls");
+    assert_eq!(out, "dir/a\t1\ndir/b\t22\ndir/c\t0\n");
+    let first = seen.recv().expect("page 1");
+    assert_eq!(first.head.target, "/v1/buckets/b?provider=ais");
+    assert_eq!(first.head.header_str("accept"), Some("application/json"));
+    let msg: serde_json::Value = serde_json::from_slice(&first.body).expect("json");
+    assert_eq!(msg["action"], "list");
+    assert_eq!(msg["value"]["prefix"], "dir/");
+    assert_eq!(msg["value"]["uuid"], "");
+    assert_eq!(msg["value"]["props"], "name,size");
+    assert_eq!(msg["value"]["flags"], "0");
+    let second = seen.recv().expect("page 2");
+    let msg: serde_json::Value = serde_json::from_slice(&second.body).expect("json");
+    assert_eq!(msg["value"]["uuid"], "U1");
+}
+
+#[test]
+fn get_follows_proxy_redirect_and_writes_atomically() {
+    // Goal: a 301 from the "proxy" is followed to the "target"; the file appears complete
+    // under the object's base name, with no temporary file left; a range is passed on.
+    let (target_url, target_seen) = serve(|head, conn| {
+        conn.reply(
+            "200 OK",
+            &[("Ais-Checksum-Type", "xxhash2")],
+            b"object bytes",
+        );
+        (conn.body(head), true)
+    });
+    let location = format!("{target_url}/v1/objects/b/dir/f%20x.txt?provider=ais&pid=p1&utm=1");
+    let (proxy_url, proxy_seen) = serve(move |head, conn| {
+        conn.reply(
+            "301 Moved Permanently",
+            &[("Location", &location)],
+            b"<a>moved</a>",
+        );
+        (conn.body(head), true)
+    });
+    let dir = temp_dir("get");
+    let dest = dir.to_str().expect("utf-8 path");
+    let out = aisle(
+        &proxy_url,
+        &["get", "ais://b/dir/f x.txt", dest, "--range", "bytes=0-99"],
+    )
+    .expect("get");
+    assert!(out.starts_with("GET ais://b/dir/f x.txt => "), "{out}");
+    assert_eq!(
+        std::fs::read(dir.join("f x.txt")).expect("file"),
+        b"object bytes"
+    );
+    assert_eq!(
+        std::fs::read_dir(&dir).expect("ls").count(),
+        1,
+        "no temporary file left"
+    );
+    let req = proxy_seen.recv().expect("proxy saw GET");
+    assert_eq!(req.head.target, "/v1/objects/b/dir/f%20x.txt?provider=ais");
+    let req = target_seen.recv().expect("target saw GET");
+    assert_eq!(
+        req.head.target,
+        "/v1/objects/b/dir/f%20x.txt?provider=ais&pid=p1&utm=1"
+    );
+    assert_eq!(req.head.header_str("range"), Some("bytes=0-99"));
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+#[test]
+fn put_redirect_resends_body_with_checksum() {
+    // Goal: a PUT answered 307 before its body (Expect: 100-continue) is re-sent in full to
+    // the target, with the xxhash2 checksum of the file when --cksum is given.
+    let (target_url, target_seen) = serve(|head, conn| {
+        assert!(head.expect_continue);
+        conn.stream
+            .write_all(net::response::CONTINUE_100)
+            .expect("100");
+        let body = conn.body(head);
+        conn.reply("200 OK", &[], b"");
+        (body, true)
+    });
+    let location = format!("{target_url}/v1/objects/b/renamed.bin?provider=ais&pid=p&utm=2");
+    let (proxy_url, proxy_seen) = serve(move |_head, conn| {
+        conn.reply(
+            "307 Temporary Redirect",
+            &[("Location", &location), ("Connection", "close")],
+            b"",
+        );
+        (Vec::new(), false)
+    });
+    let dir = temp_dir("put");
+    let file = dir.join("local.bin");
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&file, &data).expect("write");
+    let file_arg = file.to_str().expect("utf-8 path");
+    let out = aisle(&proxy_url, &["put", file_arg, "ais://b", "--cksum"]).expect("put");
+    assert!(
+        out.ends_with("=> ais://b/local.bin (200000 bytes)\n"),
+        "{out}"
+    );
+    let req = proxy_seen.recv().expect("proxy saw PUT");
+    assert_eq!(req.head.target, "/v1/objects/b/local.bin?provider=ais");
+    let req = target_seen.recv().expect("target saw PUT");
+    assert_eq!(req.body, data);
+    assert_eq!(req.head.content_length, Some(data.len() as u64));
+    assert_eq!(req.head.header_str("ais-checksum-type"), Some("xxhash2"));
+    let want = format!("{:016x}", xxhash_rust::xxh64::xxh64(&data, 0));
+    assert_eq!(
+        req.head.header_str("ais-checksum-value"),
+        Some(want.as_str())
+    );
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+#[test]
+fn errors_carry_status_and_ais_message() {
+    // Goal: JSON error bodies and the HEAD-only Hdr-Error header both produce
+    // "<status> <message>", and a failed GET creates no file.
+    let (url, _seen) = serve(|head, conn| {
+        let body = conn.body(head);
+        let json = r#"{"message":"ais://b/o does not exist","method":"GET","status":404}"#;
+        if head.method_str == "HEAD" {
+            conn.stream
+                .write_all(
+                    format!(
+                        "HTTP/1.1 404 Not Found\r\nHdr-Error: {json}\r\nContent-Length: 0\r\n\r\n"
+                    )
+                    .as_bytes(),
+                )
+                .expect("write");
+        } else {
+            conn.reply(
+                "404 Not Found",
+                &[("Content-Type", "application/json")],
+                json.as_bytes(),
+            );
+        }
+        (body, true)
+    });
+    let err = aisle(&url, &["object", "head", "ais://b/o"]).expect_err("404");
+    assert_eq!(err, "404 ais://b/o does not exist");
+    let err = aisle(&url, &["object", "rm", "ais://b/o"]).expect_err("404");
+    assert_eq!(err, "404 ais://b/o does not exist");
+    let dir = temp_dir("get404");
+    let dest = dir.join("out.bin");
+    let err = aisle(&url, &["get", "ais://b/o", dest.to_str().expect("utf-8")]).expect_err("404");
+    assert_eq!(err, "404 ais://b/o does not exist");
+    assert_eq!(
+        std::fs::read_dir(&dir).expect("ls").count(),
+        0,
+        "failed GET leaves no file"
+    );
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+#[test]
+fn object_head_prints_ais_headers() {
+    // Goal: only Ais-* headers and Content-Length are printed, canonically cased.
+    let (url, seen) = serve(|head, conn| {
+        let body = conn.body(head);
+        conn.stream
+            .write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 42\r\nais-checksum-type: xxhash2\r\n\
+                  Ais-Checksum-Value: 0123456789abcdef\r\nDate: today\r\nAis-Present: true\r\n\r\n",
+            )
+            .expect("write");
+        (body, true)
+    });
+    let out = aisle(&url, &["object", "head", "ais://b/o"]).expect("head");
+    assert_eq!(
+        out,
+        "Content-Length: 42\nAis-Checksum-Type: xxhash2\nAis-Checksum-Value: 0123456789abcdef\nAis-Present: true\n"
+    );
+    assert_eq!(seen.recv().expect("seen").head.method_str, "HEAD");
+}
+
+#[test]
+fn argument_errors() {
+    // Goal: bad ais:// arguments fail before any connection (the endpoint does not exist).
+    let url = "http://127.0.0.1:1";
+    assert!(aisle(url, &["get", "s3://b/o"])
+        .expect_err("scheme")
+        .contains("only ais://"));
+    assert!(aisle(url, &["get", "ais://b"])
+        .expect_err("no object")
+        .contains("object name is required"));
+    assert!(aisle(url, &["put", "-", "ais://b"])
+        .expect_err("stdin")
+        .contains("name the object"));
+    assert!(aisle("https://h", &["bucket", "ls"])
+        .expect_err("https")
+        .contains("https not supported"));
+}
