@@ -124,6 +124,8 @@ pub struct ObjectHandle {
     pub mtime_ns: i64,
     /// The mountpath it lives on.
     pub mountpath: PathBuf,
+    /// That mountpath's index.
+    pub mp_index: usize,
 }
 
 /// One listed object.
@@ -408,6 +410,7 @@ impl Store {
             Err(e) => return Err(StoreError::io("create", &work, e)),
         };
         Ok(PutHandle {
+            mp_index: mp.index,
             bucket: bucket.to_string(),
             obj: obj.to_string(),
             fqn: fqn::object_fqn(&mp.path, bucket, obj),
@@ -461,7 +464,7 @@ impl Store {
                 format!("size {} in metadata, {} on disk", lom.size, st.size),
             ));
         }
-        Ok(ObjectHandle { fd, lom, size: st.size, atime_ns: st.atime_ns, mtime_ns: st.mtime_ns, mountpath: mp.path })
+        Ok(ObjectHandle { fd, lom, size: st.size, atime_ns: st.atime_ns, mtime_ns: st.mtime_ns, mountpath: mp.path, mp_index: mp.index })
     }
 
     /// Deletes an object.
@@ -506,6 +509,7 @@ fn move_aside(mp: &Path, dir: &Path) -> Result<(), StoreError> {
 /// A PUT in progress. Feed the body with `write`, then `finish`; dropping it unfinished
 /// removes the work file, so nothing of a failed PUT is ever visible.
 pub struct PutHandle {
+    mp_index: usize,
     bucket: String,
     obj: String,
     fqn: PathBuf,
@@ -536,6 +540,11 @@ impl PutHandle {
             let h = Hasher::new(c.cksum_type);
             self.client_hasher = Some((c, Some(h)));
         }
+    }
+
+    /// Index of the mountpath the object goes to.
+    pub fn mp_index(&self) -> usize {
+        self.mp_index
     }
 
     /// Bytes written so far.

@@ -71,6 +71,18 @@ pub struct Conn {
     carry: Vec<u8>,
     /// Index in the core's connection table.
     pub slot: usize,
+    /// What the current request did (status sent, bytes moved, error kinds), for the counters.
+    pub outcome: ReqOutcome,
+}
+
+/// Filled in while a request is served; read by the statistics afterwards.
+#[derive(Default, Debug, Clone, Copy)]
+pub struct ReqOutcome {
+    pub status: u16,
+    pub bytes: u64,
+    pub mountpath: Option<usize>,
+    pub err_io: bool,
+    pub err_cksum: bool,
 }
 
 /// What `next_head` produced.
@@ -96,6 +108,7 @@ impl Conn {
             pipe: None,
             carry: Vec::new(),
             slot,
+            outcome: ReqOutcome::default(),
         }
     }
 

@@ -20,6 +20,7 @@ use crate::api;
 use crate::bus::{Bus, BusMsg};
 use crate::conn::{Conn, NextHead};
 use crate::node::NodeInfo;
+use crate::stats::CoreRecorder;
 
 /// Connections one core serves at once; past this, new connections wait in the backlog.
 pub const CONNS_PER_CORE_MAX: usize = 16 * 1024;
@@ -48,6 +49,8 @@ pub struct CoreCtx {
     owners: RefCell<Arc<Vec<usize>>>,
     /// Reusable PUT body buffers (large allocations are mmap'd: reuse avoids page faults).
     body_bufs: RefCell<Vec<Vec<u8>>>,
+    /// This core's counters.
+    pub rec: CoreRecorder,
 }
 
 /// Size of a PUT body buffer: the unit of file writes.
@@ -135,12 +138,13 @@ pub fn run_core(
     let ctx = Rc::new(CoreCtx {
         core,
         store,
-        node,
         bus,
         shutting_down: Cell::new(false),
         conns: RefCell::new(Slab::with_capacity(1024)),
         owners: RefCell::new(owners),
         body_bufs: RefCell::new(Vec::new()),
+        rec: CoreRecorder::new(node.stats[core].clone()),
+        node,
     });
     let _ = ready.send(Ok(()));
     reactor.block_on(core_main(ctx, listener, mine, shutdown_timeout));
@@ -228,11 +232,13 @@ async fn accept_loop(ctx: Rc<CoreCtx>, listener: Fd) {
         }
         let peer = sys::peer_addr(&fd).map(|a| a.to_string()).unwrap_or_default();
         let slot = ctx.conns.borrow_mut().insert(ConnEntry { fd: fd.clone(), idle: true });
+        ctx.rec.stats.conns_accepted.add(1);
         let c = ctx.clone();
         rio::spawn(async move {
             let conn = Conn::new(fd, c.clone(), peer, slot);
             serve(conn).await;
             c.conns.borrow_mut().remove(slot);
+            c.rec.stats.conns_closed.add(1);
         })
         .detach();
     }

@@ -8,3 +8,4 @@ pub mod config;
 pub mod conn;
 pub mod core;
 pub mod node;
+pub mod stats;

@@ -10,6 +10,7 @@ use engine::store::Store;
 use crate::bus::{Bus, BusMsg};
 use crate::config::Config;
 use crate::core::{owner_of, run_core};
+use crate::stats::CoreStats;
 
 /// Facts about this node that responses need (identity, address, start time).
 pub struct NodeInfo {
@@ -23,6 +24,8 @@ pub struct NodeInfo {
     pub started_unix_ns: i64,
     pub cores: usize,
     pub defer_taskrun: bool,
+    /// Every core's counters, for `/metrics`.
+    pub stats: Vec<Arc<CoreStats>>,
 }
 
 /// A stable daemon ID derived from the listen port (AIS IDs are short alphanumerics).
@@ -57,6 +60,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         started_unix_ns: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0),
         cores: cfg.cores,
         defer_taskrun: probe.defer_taskrun,
+        stats: (0..cfg.cores).map(|c| Arc::new(CoreStats::new(c, mps.len()))).collect(),
     });
     let bus = Bus::new(cfg.cores);
     let cpus = sys::allowed_cpus();

@@ -311,7 +311,18 @@ async fn list_objects(conn: &mut Conn, req: &Req, bucket: &str, value: &serde_js
         with_lom: props.checksum || props.version,
     };
     let store = conn.core.store.clone();
-    let page = match store.list_objects(bucket, q).await {
+    let t0 = std::time::Instant::now();
+    let page = store.list_objects(bucket, q).await;
+    let outcome = crate::stats::Outcome {
+        op: crate::stats::Op::List,
+        ok: page.is_ok(),
+        bytes: 0,
+        ns: t0.elapsed().as_nanos() as u64,
+        err_io: false,
+        err_cksum: false,
+    };
+    conn.core.rec.record(bucket, None, &outcome);
+    let page = match page {
         Ok(p) => p,
         Err(e) => return reply::store_error(conn, &req.head, &e).await,
     };

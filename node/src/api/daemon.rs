@@ -32,6 +32,18 @@ fn snode(node: &NodeInfo, daemon_type: &str) -> serde_json::Value {
     })
 }
 
+/// `/metrics`: every core's counters in Prometheus text format (read without stopping them).
+pub async fn metrics(conn: &mut Conn, req: &Req) -> bool {
+    let node = conn.core.node.clone();
+    let info = crate::stats::ScrapeInfo {
+        node_id: &node.daemon_id,
+        uptime_ns: node.started.elapsed().as_nanos() as u64,
+        mountpaths: conn.core.store.mountpaths().iter().map(|m| m.path.to_string_lossy().to_string()).collect(),
+    };
+    let body = crate::stats::render(&node.stats, &info);
+    reply::ok(conn, &req.head, 200, Some("text/plain; version=0.0.4"), &[], body.as_bytes()).await
+}
+
 pub fn smap(node: &NodeInfo) -> serde_json::Value {
     let id = node.daemon_id.clone();
     json!({

@@ -97,6 +97,9 @@ pub async fn handle(conn: &mut Conn, head: RequestHead) -> bool {
             Err(m) => reply::error(conn, &req.head, 400, &m, true).await,
         };
     }
+    if path == "/metrics" {
+        return daemon::metrics(conn, &req).await;
+    }
     if path == "/v1/health" {
         return daemon::health(conn, &req).await;
     }

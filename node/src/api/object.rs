@@ -7,7 +7,11 @@ use net::head::Method;
 use net::range::parse_range;
 use net::response;
 
+use std::time::Instant;
+
 use super::reply;
+use crate::conn::ReqOutcome;
+use crate::stats::{Op, Outcome};
 use super::time;
 use super::Req;
 use crate::conn::{BodyError, Conn};
@@ -16,17 +20,32 @@ use crate::conn::{BodyError, Conn};
 const PUT_FLUSH_SPARE_BYTES: usize = 64 * 1024;
 
 pub async fn handle(conn: &mut Conn, req: &Req, bucket: &str, obj: &str) -> bool {
-    match req.head.method {
-        Method::Get => get(conn, req, bucket, obj).await,
-        Method::Head => head(conn, req, bucket, obj).await,
-        Method::Put => put(conn, req, bucket, obj).await,
-        Method::Delete => delete(conn, req, bucket, obj).await,
-        Method::Post | Method::Patch => action(conn, req, bucket, obj).await,
+    let t0 = Instant::now();
+    conn.outcome = ReqOutcome::default();
+    let (op, keep) = match req.head.method {
+        Method::Get => (Op::Get, get(conn, req, bucket, obj).await),
+        Method::Head => (Op::Head, head(conn, req, bucket, obj).await),
+        Method::Put => (Op::Put, put(conn, req, bucket, obj).await),
+        Method::Delete => (Op::Delete, delete(conn, req, bucket, obj).await),
+        Method::Post | Method::Patch => return action(conn, req, bucket, obj).await,
         _ => {
             let msg = format!("method {} not allowed on ais://{bucket}/{obj}", req.head.method_str);
-            reply::error(conn, &req.head, 405, &msg, true).await
+            return reply::error(conn, &req.head, 405, &msg, true).await;
         }
-    }
+    };
+    let o = conn.outcome;
+    // A request whose client vanished mid-way (status 0) counts as an error of its op.
+    let ok = (200..300).contains(&o.status) && (keep || !req.head.keep_alive || conn.core.shutting_down());
+    let outcome = Outcome {
+        op,
+        ok,
+        bytes: o.bytes,
+        ns: t0.elapsed().as_nanos() as u64,
+        err_io: o.err_io,
+        err_cksum: o.err_cksum,
+    };
+    conn.core.rec.record(bucket, o.mountpath, &outcome);
+    keep
 }
 
 fn now_ns() -> i64 {
@@ -72,6 +91,7 @@ async fn get(conn: &mut Conn, req: &Req, bucket: &str, obj: &str) -> bool {
     };
     let keep = req.head.keep_alive && !conn.core.shutting_down();
     let keep = keep && conn.discard_body().await;
+    conn.outcome.mountpath = Some(h.mp_index);
     let mut buf = conn.take_wbuf();
     reply::start(&mut buf, status, keep);
     response::header(&mut buf, "Content-Type", b"application/octet-stream");
@@ -92,6 +112,8 @@ async fn get(conn: &mut Conn, req: &Req, bucket: &str, obj: &str) -> bool {
             return false;
         }
     }
+    conn.outcome.status = status;
+    conn.outcome.bytes = len;
     keep
 }
 
@@ -117,6 +139,8 @@ async fn head(conn: &mut Conn, req: &Req, bucket: &str, obj: &str) -> bool {
     let keep = keep && conn.discard_body().await;
     let location = format!("t[{}]:{}", conn.core.node.daemon_id, h.mountpath.display());
     let mp = h.mountpath.to_string_lossy().to_string();
+    conn.outcome.status = 200;
+    conn.outcome.mountpath = Some(h.mp_index);
     let mut buf = conn.take_wbuf();
     reply::start(&mut buf, 200, keep);
     response::header_u64(&mut buf, "Content-Length", h.size);
@@ -194,6 +218,7 @@ async fn put(conn: &mut Conn, req: &Req, bucket: &str, obj: &str) -> bool {
     if let Some(c) = client_cksum {
         put.expect_checksum(c);
     }
+    conn.outcome.mountpath = Some(put.mp_index());
     let mut buf = conn.core.take_body_buf();
     loop {
         match conn.read_body(&mut buf).await {
@@ -234,6 +259,7 @@ async fn put(conn: &mut Conn, req: &Req, bucket: &str, obj: &str) -> bool {
         }
     }
     conn.core.put_body_buf(buf);
+    conn.outcome.bytes = put.size();
     let lom = match put.finish().await {
         Ok(l) => l,
         Err(e) => return reply::store_error(conn, &req.head, &e).await,

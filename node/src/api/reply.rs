@@ -45,6 +45,7 @@ pub fn error_body(conn: &Conn, head: Option<&RequestHead>, status: u16, message:
 
 /// Starts a response in `buf`: status line plus `Connection: close` when not keeping alive.
 pub fn start(buf: &mut Vec<u8>, status: u16, keep: bool) {
+    debug_assert!(buf.is_empty());
     response::start(buf, status);
     if !keep {
         response::header(buf, "Connection", b"close");
@@ -76,6 +77,7 @@ pub async fn error_with(
         tracing::debug!(status, method = %head.method_str, path = %head.path, "{message}");
     }
     let body = error_body(conn, Some(head), status, message);
+    conn.outcome.status = status;
     let mut buf = conn.take_wbuf();
     start(&mut buf, status, keep);
     for (k, v) in extra {
@@ -97,6 +99,8 @@ pub async fn error_with(
 
 /// Sends a store error with its status.
 pub async fn store_error(conn: &mut Conn, head: &RequestHead, e: &StoreError) -> bool {
+    conn.outcome.err_io = matches!(e, StoreError::Io { .. } | StoreError::NoSpace { .. });
+    conn.outcome.err_cksum = matches!(e, StoreError::BadChecksum { .. });
     error(conn, head, status_of(e), &e.to_string(), true).await
 }
 
@@ -111,6 +115,7 @@ pub async fn ok(
 ) -> bool {
     let keep = head.keep_alive && !conn.core.shutting_down();
     let keep = keep && conn.discard_body().await;
+    conn.outcome.status = status;
     let mut buf = conn.take_wbuf();
     start(&mut buf, status, keep);
     if let Some(ct) = content_type {
