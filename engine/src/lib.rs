@@ -4,6 +4,7 @@
 #![deny(unsafe_code)]
 
 pub mod bmd;
+pub mod cache;
 pub mod cksum;
 pub mod fqn;
 pub mod hrw;

@@ -20,6 +20,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::bmd::{Bmd, BmdError, BucketProps};
+pub use crate::cache::ObjectHandle;
+use crate::cache::{CoreView, Generations};
+use std::rc::Rc;
 use crate::cksum::{CksumType, Hasher};
 use crate::io::{self as rio, sys, Fd};
 use crate::lom::{Lom, XATTR_LOM};
@@ -108,25 +111,12 @@ pub struct Store {
     bmd_txn: Mutex<()>,
     /// Distinguishes concurrent work files of one object.
     work_seq: AtomicU64,
+    /// Bumped whenever the bucket metadata or the mountpaths change (cores refresh snapshots).
+    version: AtomicU64,
+    /// Per-object invalidation for the cores' object caches.
+    generations: Generations,
 }
 
-/// An object opened for reading.
-pub struct ObjectHandle {
-    /// The open data file.
-    pub fd: Fd,
-    /// Its metadata.
-    pub lom: Lom,
-    /// Size in bytes (checked equal to the LOM's).
-    pub size: u64,
-    /// Access time, unix ns (the file's atime, as AIS keeps it).
-    pub atime_ns: i64,
-    /// Modification time, unix ns.
-    pub mtime_ns: i64,
-    /// The mountpath it lives on.
-    pub mountpath: PathBuf,
-    /// That mountpath's index.
-    pub mp_index: usize,
-}
 
 /// One listed object.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -201,6 +191,8 @@ impl Store {
             bmd: RwLock::new(Arc::new(bmd)),
             bmd_txn: Mutex::new(()),
             work_seq: AtomicU64::new(0),
+            version: AtomicU64::new(0),
+            generations: Generations::default(),
         };
         store.startup_tidy();
         Ok(store)
@@ -229,17 +221,17 @@ impl Store {
 
     /// The HRW mountpath of an object among the enabled mountpaths.
     pub fn place(&self, bucket: &str, obj: &str) -> Result<(u64, Mountpath), StoreError> {
-        let mps = self.mountpaths();
         let digest = hrw::obj_digest(bucket, obj);
-        let mut best: Option<(u64, &Mountpath)> = None;
-        for mp in mps.iter().filter(|m| m.enabled) {
-            let w = hrw::weight(digest, mp.digest);
-            // `>=`: on a tie the later mountpath wins, as in AIS.
-            if best.is_none_or(|(bw, _)| w >= bw) {
-                best = Some((w, mp));
-            }
-        }
-        best.map(|(_, mp)| (digest, mp.clone())).ok_or(StoreError::NoMountpaths)
+        hrw_pick(&self.mountpaths(), digest).map(|mp| (digest, mp.clone())).ok_or(StoreError::NoMountpaths)
+    }
+
+    /// Brings a core's snapshots up to date (one atomic load when nothing changed).
+    pub fn refresh_view(&self, view: &CoreView) {
+        view.refresh(self.version.load(Ordering::Acquire), || (self.bmd(), self.mountpaths()));
+    }
+
+    fn changed(&self) {
+        self.version.fetch_add(1, Ordering::AcqRel);
     }
 
     fn check_names(bucket: &str, obj: &str) -> Result<(), StoreError> {
@@ -278,6 +270,8 @@ impl Store {
         }
         self.persist_bmd(&next, &mps)?;
         *self.bmd.write().expect("bmd lock") = Arc::new(next);
+        self.generations.bump_all();
+        self.changed();
         Ok(())
     }
 
@@ -295,6 +289,8 @@ impl Store {
             let mps = this.mountpaths();
             this.persist_bmd(&next, &mps)?;
             *this.bmd.write().expect("bmd lock") = Arc::new(next);
+            this.generations.bump_all();
+            this.changed();
             let mut trashed = Vec::new();
             for mp in mps.iter() {
                 let bdir = fqn::bucket_dir(&mp.path, &b);
@@ -318,6 +314,7 @@ impl Store {
             let mps = this.mountpaths();
             this.persist_bmd(&next, &mps)?;
             *this.bmd.write().expect("bmd lock") = Arc::new(next);
+            this.changed();
             Ok(())
         })
         .await
@@ -390,7 +387,7 @@ impl Store {
 
     /// Starts a PUT: validates names, finds the bucket and the object's HRW mountpath, and
     /// creates the work file.
-    pub async fn put_begin(&self, bucket: &str, obj: &str) -> Result<PutHandle, StoreError> {
+    pub async fn put_begin(self: &Arc<Self>, bucket: &str, obj: &str) -> Result<PutHandle, StoreError> {
         Store::check_names(bucket, obj)?;
         let props = self.bucket(bucket)?;
         let cksum_type = CksumType::parse(&props.cksum_type).unwrap_or(CksumType::Xxhash2);
@@ -410,6 +407,8 @@ impl Store {
             Err(e) => return Err(StoreError::io("create", &work, e)),
         };
         Ok(PutHandle {
+            store: self.clone(),
+            digest,
             mp_index: mp.index,
             bucket: bucket.to_string(),
             obj: obj.to_string(),
@@ -426,11 +425,22 @@ impl Store {
         })
     }
 
-    /// Opens an object for GET or HEAD and loads and checks its metadata.
-    pub async fn open_object(&self, bucket: &str, obj: &str) -> Result<ObjectHandle, StoreError> {
+    /// Opens an object for GET or HEAD: from the core's cache when still current, else opens
+    /// the file, loads and checks its metadata, and caches it.
+    pub async fn open_object(&self, view: &CoreView, bucket: &str, obj: &str) -> Result<Rc<ObjectHandle>, StoreError> {
         Store::check_names(bucket, obj)?;
-        let props = self.bucket(bucket)?;
-        let (_, mp) = self.place(bucket, obj)?;
+        self.refresh_view(view);
+        let bid = view
+            .with_bmd(|b| b.buckets.get(bucket).map(|p| p.bid))
+            .ok_or_else(|| StoreError::BucketNotFound(bucket.to_string()))?;
+        let digest = hrw::obj_digest(bucket, obj);
+        let stamp = self.generations.stamp(digest);
+        if let Some(h) = view.lookup(digest, bucket, obj, stamp) {
+            if h.lom.bid() == bid {
+                return Ok(h);
+            }
+        }
+        let mp = view.with_mountpaths(|m| hrw_pick(m, digest).cloned()).ok_or(StoreError::NoMountpaths)?;
         let path = fqn::object_fqn(&mp.path, bucket, obj);
         let fd = match rio::open(&path, libc::O_RDONLY, 0).await {
             Ok(fd) => fd,
@@ -453,7 +463,7 @@ impl Store {
             return Err(StoreError::MetaMissing(bucket.into(), obj.into()));
         }
         let lom = Lom::decode(&buf).map_err(|e| StoreError::MetaCorrupt(bucket.into(), obj.into(), e.to_string()))?;
-        if lom.bid() != props.bid {
+        if lom.bid() != bid {
             // Left over from an earlier incarnation of the bucket: never served.
             return Err(StoreError::ObjNotFound(bucket.into(), obj.into()));
         }
@@ -464,7 +474,20 @@ impl Store {
                 format!("size {} in metadata, {} on disk", lom.size, st.size),
             ));
         }
-        Ok(ObjectHandle { fd, lom, size: st.size, atime_ns: st.atime_ns, mtime_ns: st.mtime_ns, mountpath: mp.path, mp_index: mp.index })
+        let h = Rc::new(ObjectHandle {
+            fd,
+            lom,
+            size: st.size,
+            atime_ns: st.atime_ns,
+            mtime_ns: st.mtime_ns,
+            mountpath: mp.path,
+            mp_index: mp.index,
+            bucket: bucket.to_string(),
+            obj: obj.to_string(),
+            stamp,
+        });
+        view.insert(digest, h.clone());
+        Ok(h)
     }
 
     /// Deletes an object.
@@ -473,7 +496,9 @@ impl Store {
         self.bucket(bucket)?;
         let (_, mp) = self.place(bucket, obj)?;
         let path = fqn::object_fqn(&mp.path, bucket, obj);
-        match rio::unlink(&path, false).await {
+        let res = rio::unlink(&path, false).await;
+        self.generations.bump(hrw::obj_digest(bucket, obj));
+        match res {
             Ok(()) => Ok(()),
             Err(e) => Err(match e.raw_os_error() {
                 Some(libc::ENOENT) | Some(libc::ENOTDIR) | Some(libc::EISDIR) => {
@@ -496,6 +521,18 @@ impl Store {
     }
 }
 
+/// The enabled mountpath that ranks first for `digest` (ties: the later one, as in AIS).
+fn hrw_pick(mps: &[Mountpath], digest: u64) -> Option<&Mountpath> {
+    let mut best: Option<(u64, &Mountpath)> = None;
+    for mp in mps.iter().filter(|m| m.enabled) {
+        let w = hrw::weight(digest, mp.digest);
+        if best.is_none_or(|(bw, _)| w >= bw) {
+            best = Some((w, mp));
+        }
+    }
+    best.map(|(_, mp)| mp)
+}
+
 /// Moves `dir` (on `mp`) into `mp/.$deleted/` under a unique name.
 fn move_aside(mp: &Path, dir: &Path) -> Result<(), StoreError> {
     let trash = fqn::deleted_dir(mp);
@@ -509,6 +546,8 @@ fn move_aside(mp: &Path, dir: &Path) -> Result<(), StoreError> {
 /// A PUT in progress. Feed the body with `write`, then `finish`; dropping it unfinished
 /// removes the work file, so nothing of a failed PUT is ever visible.
 pub struct PutHandle {
+    store: Arc<Store>,
+    digest: u64,
     mp_index: usize,
     bucket: String,
     obj: String,
@@ -626,6 +665,8 @@ impl PutHandle {
         }
         drop(fd);
         self.rename_into_place().await?;
+        // Cached copies of the old object on every core are stale from now on.
+        self.store.generations.bump(self.digest);
         if self.props.fsync {
             if let Some(dir) = self.fqn.parent() {
                 let d = rio::open(dir, libc::O_RDONLY | libc::O_DIRECTORY, 0)

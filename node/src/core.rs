@@ -21,6 +21,7 @@ use crate::bus::{Bus, BusMsg};
 use crate::conn::{Conn, NextHead};
 use crate::node::NodeInfo;
 use crate::stats::CoreRecorder;
+use engine::cache::CoreView;
 
 /// Connections one core serves at once; past this, new connections wait in the backlog.
 pub const CONNS_PER_CORE_MAX: usize = 16 * 1024;
@@ -51,6 +52,8 @@ pub struct CoreCtx {
     body_bufs: RefCell<Vec<Vec<u8>>>,
     /// This core's counters.
     pub rec: CoreRecorder,
+    /// This core's snapshots of the store and its cache of open objects.
+    pub view: CoreView,
 }
 
 /// Size of a PUT body buffer: the unit of file writes.
@@ -144,6 +147,7 @@ pub fn run_core(
         owners: RefCell::new(owners),
         body_bufs: RefCell::new(Vec::new()),
         rec: CoreRecorder::new(node.stats[core].clone()),
+        view: CoreView::new(node.objects_cached_per_core),
         node,
     });
     let _ = ready.send(Ok(()));

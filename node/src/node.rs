@@ -26,7 +26,12 @@ pub struct NodeInfo {
     pub defer_taskrun: bool,
     /// Every core's counters, for `/metrics`.
     pub stats: Vec<Arc<CoreStats>>,
+    /// Open objects each core may cache (each holds a file descriptor).
+    pub objects_cached_per_core: usize,
 }
+
+/// Upper bound of each core's cache of open objects.
+pub const OBJECTS_CACHED_PER_CORE_MAX: usize = 64 * 1024;
 
 /// A stable daemon ID derived from the listen port (AIS IDs are short alphanumerics).
 fn daemon_id(port: u16) -> String {
@@ -41,6 +46,8 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
     let probe = rio::probe(256).map_err(|e| anyhow::anyhow!("{e}"))?;
     tracing::info!(defer_taskrun = probe.defer_taskrun, memlock_bytes = probe.memlock_bytes, "io_uring probe ok");
     rio::BlockingPool::init(2);
+    let nofile = sys::raise_nofile_limit();
+    tracing::info!(nofile, "open-file limit");
 
     let store = Arc::new(Store::open(&cfg.mountpaths).map_err(|e| anyhow::anyhow!("opening the store: {e}"))?);
     let mps = store.mountpaths();
@@ -61,6 +68,8 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         cores: cfg.cores,
         defer_taskrun: probe.defer_taskrun,
         stats: (0..cfg.cores).map(|c| Arc::new(CoreStats::new(c, mps.len()))).collect(),
+        // A quarter of the descriptors go to cached objects, the rest to connections and I/O.
+        objects_cached_per_core: ((nofile as usize) / (4 * cfg.cores)).clamp(64, OBJECTS_CACHED_PER_CORE_MAX),
     });
     let bus = Bus::new(cfg.cores);
     let cpus = sys::allowed_cpus();

@@ -315,3 +315,21 @@ pub fn wait_for_signal() -> i32 {
         }
     }
 }
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit (connections, pipes and open files all need
+/// descriptors); returns the new soft limit.
+pub fn raise_nofile_limit() -> u64 {
+    let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: r is a live rlimit.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } != 0 {
+        return 0;
+    }
+    if r.rlim_cur < r.rlim_max {
+        let want = libc::rlimit { rlim_cur: r.rlim_max, rlim_max: r.rlim_max };
+        // SAFETY: want is a live rlimit within the hard limit.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &want) } == 0 {
+            return want.rlim_cur;
+        }
+    }
+    r.rlim_cur
+}

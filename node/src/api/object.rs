@@ -67,7 +67,7 @@ fn attr_headers(buf: &mut Vec<u8>, h: &ObjectHandle) {
 
 async fn get(conn: &mut Conn, req: &Req, bucket: &str, obj: &str) -> bool {
     let store = conn.core.store.clone();
-    let h = match store.open_object(bucket, obj).await {
+    let h = match store.open_object(&conn.core.view, bucket, obj).await {
         Ok(h) => h,
         Err(e) => return reply::store_error(conn, &req.head, &e).await,
     };
@@ -131,7 +131,7 @@ async fn head(conn: &mut Conn, req: &Req, bucket: &str, obj: &str) -> bool {
         }
     }
     let store = conn.core.store.clone();
-    let h = match store.open_object(bucket, obj).await {
+    let h = match store.open_object(&conn.core.view, bucket, obj).await {
         Ok(h) => h,
         Err(e) => return reply::store_error(conn, &req.head, &e).await,
     };

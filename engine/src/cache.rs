@@ -1,0 +1,172 @@
+//! Per-core caches for the GET/HEAD hot path, kept consistent across cores.
+//!
+//! - `CoreView`: a core's snapshot of the bucket metadata and mountpaths, refreshed when the
+//!   store's version changes (one shared atomic load per request, no lock, no refcount traffic).
+//! - `ObjectCache`: a bounded LRU of open objects (fd + verified metadata) per core, so a hot
+//!   GET needs no open, xattr read or fstat.
+//! - `Generations`: node-wide invalidation counters, one per slot of the object digest space.
+//!
+//! Read-after-write across cores: a PUT or DELETE bumps its object's slot after the rename or
+//! unlink and before it is acknowledged; a cache fill reads the slot *before* opening the file
+//! and records it; a lookup serves an entry only if the slot still has the recorded value. So a
+//! GET that starts after a PUT/DELETE was acknowledged, on any core, never sees the old object.
+//! Destroying or creating a bucket bumps the epoch, which invalidates every entry.
+
+use std::cell::{Cell, RefCell};
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use lru::LruCache;
+
+use crate::bmd::Bmd;
+use crate::io::Fd;
+use crate::lom::Lom;
+use crate::store::Mountpath;
+
+/// Invalidation slots (8 bytes each); collisions only cause extra refills.
+pub const GENERATION_SLOTS: usize = 1 << 18;
+
+/// What a cache entry was filled under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stamp {
+    epoch: u64,
+    generation: u64,
+}
+
+/// Node-wide invalidation counters.
+pub struct Generations {
+    slots: Box<[AtomicU64]>,
+    epoch: AtomicU64,
+}
+
+impl Default for Generations {
+    fn default() -> Self {
+        Generations { slots: (0..GENERATION_SLOTS).map(|_| AtomicU64::new(0)).collect(), epoch: AtomicU64::new(0) }
+    }
+}
+
+impl Generations {
+    fn slot(&self, digest: u64) -> &AtomicU64 {
+        &self.slots[(digest as usize) & (GENERATION_SLOTS - 1)]
+    }
+
+    /// The current stamp of an object; read it before opening the file.
+    pub fn stamp(&self, digest: u64) -> Stamp {
+        Stamp {
+            epoch: self.epoch.load(Ordering::Acquire),
+            generation: self.slot(digest).load(Ordering::Acquire),
+        }
+    }
+
+    /// The object changed (after the rename or unlink, before the acknowledgement).
+    pub fn bump(&self, digest: u64) {
+        self.slot(digest).fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Everything may have changed (bucket destroyed or created).
+    pub fn bump_all(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// An object opened for reading: the open file and its verified metadata.
+pub struct ObjectHandle {
+    /// The open data file.
+    pub fd: Fd,
+    /// Its metadata.
+    pub lom: Lom,
+    /// Size in bytes (checked equal to the LOM's).
+    pub size: u64,
+    /// Access time, unix ns (the file's atime, as AIS keeps it).
+    pub atime_ns: i64,
+    /// Modification time, unix ns.
+    pub mtime_ns: i64,
+    /// The mountpath it lives on.
+    pub mountpath: PathBuf,
+    /// That mountpath's index.
+    pub mp_index: usize,
+    pub(crate) bucket: String,
+    pub(crate) obj: String,
+    pub(crate) stamp: Stamp,
+}
+
+/// A core's view of the store: snapshots plus the object cache. Not shared between cores.
+pub struct CoreView {
+    version: Cell<u64>,
+    bmd: RefCell<Arc<Bmd>>,
+    mountpaths: RefCell<Arc<Vec<Mountpath>>>,
+    objects: RefCell<LruCache<u64, Rc<ObjectHandle>>>,
+    /// Lookups served from the cache.
+    pub hits: Cell<u64>,
+    /// Lookups that opened the file.
+    pub misses: Cell<u64>,
+}
+
+impl CoreView {
+    /// A view with room for `objects_max` open objects.
+    pub fn new(objects_max: usize) -> CoreView {
+        CoreView {
+            version: Cell::new(u64::MAX),
+            bmd: RefCell::new(Arc::new(Bmd::default())),
+            mountpaths: RefCell::new(Arc::new(Vec::new())),
+            objects: RefCell::new(LruCache::new(NonZeroUsize::new(objects_max.max(1)).expect("max(1) > 0"))),
+            hits: Cell::new(0),
+            misses: Cell::new(0),
+        }
+    }
+
+    /// Refreshes the snapshots if the store's `version` moved on.
+    pub(crate) fn refresh(&self, version: u64, load: impl FnOnce() -> (Arc<Bmd>, Arc<Vec<Mountpath>>)) {
+        if self.version.get() != version {
+            let (b, m) = load();
+            *self.bmd.borrow_mut() = b;
+            *self.mountpaths.borrow_mut() = m;
+            self.version.set(version);
+        }
+    }
+
+    pub(crate) fn with_bmd<R>(&self, f: impl FnOnce(&Bmd) -> R) -> R {
+        f(&self.bmd.borrow())
+    }
+
+    pub(crate) fn with_mountpaths<R>(&self, f: impl FnOnce(&[Mountpath]) -> R) -> R {
+        f(&self.mountpaths.borrow())
+    }
+
+    /// A cached object if it is still current.
+    pub(crate) fn lookup(&self, digest: u64, bucket: &str, obj: &str, now: Stamp) -> Option<Rc<ObjectHandle>> {
+        let mut objects = self.objects.borrow_mut();
+        let hit = match objects.get(&digest) {
+            Some(e) if e.stamp == now && e.bucket == bucket && e.obj == obj => Some(e.clone()),
+            Some(_) => None,
+            None => {
+                self.misses.set(self.misses.get() + 1);
+                return None;
+            }
+        };
+        match hit {
+            Some(e) => {
+                self.hits.set(self.hits.get() + 1);
+                Some(e)
+            }
+            None => {
+                // Stale (or another object with the same digest): drop it, close its fd.
+                objects.pop(&digest);
+                self.misses.set(self.misses.get() + 1);
+                None
+            }
+        }
+    }
+
+    pub(crate) fn insert(&self, digest: u64, h: Rc<ObjectHandle>) {
+        self.objects.borrow_mut().put(digest, h);
+    }
+
+    /// Number of cached objects.
+    pub fn cached(&self) -> usize {
+        self.objects.borrow().len()
+    }
+}
