@@ -73,6 +73,9 @@ def main():
     assert len(smap.tmap) == 1, f"expected one target, got {list(smap.tmap)}"
     assert smap.proxy_si.public_net.direct_url.rstrip("/") == url.rstrip("/"), smap.proxy_si.public_net.direct_url
     assert cluster.get_primary_url().rstrip("/") == url.rstrip("/")
+    for tid, tsi in smap.tmap.items():
+        # The SDK's client-side HRW (direct reads) needs AIS's digest: XXH64(id, seed 1103515245).
+        assert tsi.id_digest == xxhash.xxh64(tid.encode(), seed=1103515245).intdigest(), (tid, tsi.id_digest)
 
     step("bucket create, create(exist_ok=True), plain second create raises ErrBckAlreadyExists")
     bck = client.bucket("b")
