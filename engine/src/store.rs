@@ -33,6 +33,10 @@ use crate::{fqn, hrw};
 pub const LIST_PAGE_SIZE_MAX: usize = 10_000;
 /// Custom-metadata key that keeps the original name of a shortened (fntl) object.
 pub const CUSTOM_ORIG_FNTL: &str = "orig_fntl";
+/// Longest name of a shortened object: its full name must fit the LOM's custom metadata
+/// (`orig_fntl` + separator + name). Names up to 3072 bytes with components of at most 255
+/// bytes are stored as they are and are not limited by this.
+pub const FNTL_NAME_BYTES_MAX: usize = crate::lom::LOM_CUSTOM_BYTES_MAX - CUSTOM_ORIG_FNTL.len() - 1;
 
 /// One mountpath (one disk) of the node.
 #[derive(Debug, Clone)]
@@ -70,8 +74,8 @@ pub enum StoreError {
     MetaCorrupt(String, String, String),
     #[error("ais://{0}/{1}: name conflicts with an existing object or virtual directory")]
     NameConflict(String, String),
-    #[error("ais://{0}/{1}: name too long for the filesystem")]
-    NameTooLong(String, String),
+    #[error("ais://{0}/{1}: name too long: {2}")]
+    NameTooLong(String, String, String),
     #[error("bad bucket properties: {0}")]
     BadProps(String),
     #[error("no mountpaths available")]
@@ -389,6 +393,17 @@ impl Store {
     /// creates the work file.
     pub async fn put_begin(self: &Arc<Self>, bucket: &str, obj: &str) -> Result<PutHandle, StoreError> {
         Store::check_names(bucket, obj)?;
+        if fqn::is_fntl(obj) && obj.len() > FNTL_NAME_BYTES_MAX {
+            return Err(StoreError::NameTooLong(
+                bucket.into(),
+                obj.into(),
+                format!(
+                    "{} bytes; names longer than 3072 bytes, or with a component longer than 255 \
+                     bytes, are limited to {FNTL_NAME_BYTES_MAX} bytes",
+                    obj.len()
+                ),
+            ));
+        }
         let props = self.bucket(bucket)?;
         let cksum_type = CksumType::parse(&props.cksum_type).unwrap_or(CksumType::Xxhash2);
         let (digest, mp) = self.place(bucket, obj)?;
@@ -447,7 +462,7 @@ impl Store {
             Err(e) => {
                 return Err(match e.raw_os_error() {
                     Some(libc::ENOENT) | Some(libc::ENOTDIR) => StoreError::ObjNotFound(bucket.into(), obj.into()),
-                    Some(libc::ENAMETOOLONG) => StoreError::NameTooLong(bucket.into(), obj.into()),
+                    Some(libc::ENAMETOOLONG) => StoreError::NameTooLong(bucket.into(), obj.into(), "the filesystem refused it".into()),
                     _ => StoreError::io("open", &path, e),
                 })
             }
@@ -504,7 +519,7 @@ impl Store {
                 Some(libc::ENOENT) | Some(libc::ENOTDIR) | Some(libc::EISDIR) => {
                     StoreError::ObjNotFound(bucket.into(), obj.into())
                 }
-                Some(libc::ENAMETOOLONG) => StoreError::NameTooLong(bucket.into(), obj.into()),
+                Some(libc::ENAMETOOLONG) => StoreError::NameTooLong(bucket.into(), obj.into(), "the filesystem refused it".into()),
                 _ => StoreError::io("unlink", &path, e),
             }),
         }
@@ -688,7 +703,7 @@ impl PutHandle {
                 Some(libc::ENOTDIR) | Some(libc::EISDIR) | Some(libc::ENOTEMPTY) | Some(libc::EEXIST) => {
                     return Err(conflict())
                 }
-                Some(libc::ENAMETOOLONG) => return Err(StoreError::NameTooLong(self.bucket.clone(), self.obj.clone())),
+                Some(libc::ENAMETOOLONG) => return Err(StoreError::NameTooLong(self.bucket.clone(), self.obj.clone(), "the filesystem refused it".into())),
                 _ => return Err(StoreError::io("rename", &self.fqn, e)),
             },
         }

@@ -29,6 +29,10 @@ const PIPE_BYTES: usize = 1 << 20;
 pub const SMALL_BODY_BYTES_MAX: usize = 1 << 20;
 /// Unread body bytes we are willing to drain to keep a connection after an early error.
 const DRAIN_BYTES_MAX: u64 = 1 << 20;
+/// How long a closing connection waits for the client to stop sending.
+const LINGER: std::time::Duration = std::time::Duration::from_secs(1);
+/// How much a closing connection reads and discards at most.
+const LINGER_BYTES_MAX: usize = 16 << 20;
 
 /// How the current request's body is framed and how much of it is left.
 #[derive(Debug)]
@@ -259,6 +263,31 @@ impl Conn {
                 }
             }
         }
+    }
+
+    /// Closes after a final response while the client may still be sending (an unread body, a
+    /// refused head): half-close our side, then read and discard what arrives until the client
+    /// closes, for at most `LINGER` and `LINGER_BYTES_MAX`. Closing with unread data would send
+    /// a reset that can destroy the response before the client reads it (RFC 9112 §9.6).
+    pub async fn linger_close(mut self) {
+        sys::shutdown_write(&self.fd);
+        let fd = self.fd.clone();
+        let timer = rio::spawn(async move {
+            rio::sleep(LINGER).await;
+            sys::shutdown_read(&fd);
+        });
+        let mut total = self.rbuf.len() - self.rpos;
+        let mut buf = std::mem::take(&mut self.rbuf);
+        while total < LINGER_BYTES_MAX {
+            buf.clear();
+            let (r, b) = rio::recv(&self.fd, buf).await;
+            buf = b;
+            match r {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+        }
+        drop(timer);
     }
 
     fn finish_length(&mut self, left: u64) {

@@ -255,11 +255,15 @@ async fn serve(mut conn: Conn) {
             NextHead::Closed => return,
             NextHead::Bad(status, msg) => {
                 api::send_bad_head(&mut conn, status, &msg).await;
+                conn.linger_close().await;
                 return;
             }
             NextHead::Request(head) => {
                 let keep = api::handle(&mut conn, head).await;
                 if !keep {
+                    if !conn.body_done() || conn.has_buffered() {
+                        conn.linger_close().await;
+                    }
                     return;
                 }
                 if conn.core.shutting_down() && !conn.has_buffered() {

@@ -333,3 +333,9 @@ pub fn raise_nofile_limit() -> u64 {
     }
     r.rlim_cur
 }
+
+/// Half-closes the write side of a socket: the peer reads EOF after the queued data.
+pub fn shutdown_write(fd: &Fd) {
+    // SAFETY: plain syscall on our fd; failure (e.g. already reset) is harmless.
+    unsafe { libc::shutdown(fd.raw(), libc::SHUT_WR) };
+}

@@ -32,7 +32,7 @@ impl Req {
 pub async fn send_bad_head(conn: &mut Conn, status: u16, msg: &str) {
     let body = reply::error_body(conn, None, status, msg);
     let mut buf = conn.take_wbuf();
-    reply::start(&mut buf, status, false);
+    reply::start(&mut buf, status, false, 1);
     net::response::header(&mut buf, "Content-Type", b"application/json");
     net::response::header_u64(&mut buf, "Content-Length", body.len() as u64);
     net::response::finish(&mut buf);

@@ -93,7 +93,7 @@ async fn get(conn: &mut Conn, req: &Req, bucket: &str, obj: &str) -> bool {
     let keep = keep && conn.discard_body().await;
     conn.outcome.mountpath = Some(h.mp_index);
     let mut buf = conn.take_wbuf();
-    reply::start(&mut buf, status, keep);
+    reply::start(&mut buf, status, keep, req.head.minor_version);
     response::header(&mut buf, "Content-Type", b"application/octet-stream");
     response::header_u64(&mut buf, "Content-Length", len);
     response::header(&mut buf, "Accept-Ranges", b"bytes");
@@ -142,7 +142,7 @@ async fn head(conn: &mut Conn, req: &Req, bucket: &str, obj: &str) -> bool {
     conn.outcome.status = 200;
     conn.outcome.mountpath = Some(h.mp_index);
     let mut buf = conn.take_wbuf();
-    reply::start(&mut buf, 200, keep);
+    reply::start(&mut buf, 200, keep, req.head.minor_version);
     response::header_u64(&mut buf, "Content-Length", h.size);
     response::header(&mut buf, "Ais-Present", b"true");
     match &props {

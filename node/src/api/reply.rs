@@ -43,12 +43,15 @@ pub fn error_body(conn: &Conn, head: Option<&RequestHead>, status: u16, message:
     )
 }
 
-/// Starts a response in `buf`: status line plus `Connection: close` when not keeping alive.
-pub fn start(buf: &mut Vec<u8>, status: u16, keep: bool) {
+/// Starts a response in `buf`: status line plus `Connection: close` when not keeping alive,
+/// or `Connection: keep-alive` when keeping an HTTP/1.0 connection (1.0 closes by default).
+pub fn start(buf: &mut Vec<u8>, status: u16, keep: bool, minor_version: u8) {
     debug_assert!(buf.is_empty());
     response::start(buf, status);
     if !keep {
         response::header(buf, "Connection", b"close");
+    } else if minor_version == 0 {
+        response::header(buf, "Connection", b"keep-alive");
     }
 }
 
@@ -79,7 +82,7 @@ pub async fn error_with(
     let body = error_body(conn, Some(head), status, message);
     conn.outcome.status = status;
     let mut buf = conn.take_wbuf();
-    start(&mut buf, status, keep);
+    start(&mut buf, status, keep, head.minor_version);
     for (k, v) in extra {
         response::header(&mut buf, k, v);
     }
@@ -117,7 +120,7 @@ pub async fn ok(
     let keep = keep && conn.discard_body().await;
     conn.outcome.status = status;
     let mut buf = conn.take_wbuf();
-    start(&mut buf, status, keep);
+    start(&mut buf, status, keep, head.minor_version);
     if let Some(ct) = content_type {
         response::header(&mut buf, "Content-Type", ct.as_bytes());
     }
