@@ -111,6 +111,13 @@ impl Node {
     }
 
     /// Names in bucket `b` (JSON listing, following continuation tokens).
+    fn metrics(&self) -> String {
+        let mut c = Client::new(&self.url()).expect("client");
+        let r = c.request("GET", "/metrics", &[], Body::Empty).expect("GET /metrics");
+        assert_eq!(r.status, 200);
+        String::from_utf8(r.body_bytes().expect("metrics body")).expect("UTF-8 metrics")
+    }
+
     fn list(&self, b: &str) -> Vec<String> {
         let mut c = Client::new(&self.url()).expect("client");
         let mut names = Vec::new();
@@ -176,6 +183,14 @@ fn bench(node: &Node, args: &[&str]) -> (Output, Value) {
         )
     });
     (out, summary)
+}
+
+/// The value of `name{labels}` in a Prometheus text page.
+fn metric(text: &str, name: &str, labels: &str) -> u64 {
+    let key = format!("{name}{{{labels}}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&key).map(|v| v.trim().parse::<u64>().expect("a counter")))
+        .unwrap_or_else(|| panic!("no {key} in /metrics:\n{text}"))
 }
 
 fn n(v: &Value) -> u64 {
@@ -248,10 +263,19 @@ fn bounded_runs_against_a_node() {
         "the bucket holds exactly what was PUT"
     );
 
-    // ---- /metrics check (to be added by the lead once the node exports /metrics) ----
-    // Compare the node's own counters with what aisle-bench reported, e.g.
-    // ais_target_put_count{bucket="ais://bench"} == puts and ais_target_get_count == gets
-    // (summed over runs 1 and 2), and the byte counters likewise.
+    // ---- /metrics check: the node counted exactly what aisle-bench reported ----
+    let metrics = node.metrics();
+    let bucket = format!("node_id=\"aisle{}\",bucket=\"ais://bench\"", node.port);
+    for (name, want) in [
+        ("ais_target_put_count", puts),
+        ("ais_target_get_count", gets),
+        ("ais_target_put_bytes", bytes),
+        ("ais_target_get_bytes", n(&s["get"]["bytes"])),
+        ("ais_target_err_get_count", 0),
+        ("ais_target_err_put_count", 0),
+    ] {
+        assert_eq!(metric(&metrics, name, &bucket), want, "{name}{{{bucket}}} vs aisle-bench's figure");
+    }
     // ---- end of /metrics check ----
 
     // 2. GET-only over the listing, range GETs and whole GETs.
