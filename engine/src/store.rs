@@ -247,26 +247,29 @@ impl Store {
 
     /// Creates a bucket: new BID, metadata persisted on every mountpath, directories made.
     /// Leftovers of an earlier bucket of the same name are moved aside first.
+    /// Returns the mountpaths whose trash received leftovers (to be emptied in the background).
     pub async fn create_bucket(
         self: &Arc<Self>,
         bucket: &str,
         props: Option<serde_json::Value>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<usize>, StoreError> {
         names::validate_bucket(bucket).map_err(|e| StoreError::BadBucketName(bucket.into(), e))?;
         let this = self.clone();
         let b = bucket.to_string();
         rio::spawn_blocking(move || this.create_bucket_blocking(&b, props.as_ref())).await
     }
 
-    fn create_bucket_blocking(&self, bucket: &str, props: Option<&serde_json::Value>) -> Result<(), StoreError> {
+    fn create_bucket_blocking(&self, bucket: &str, props: Option<&serde_json::Value>) -> Result<Vec<usize>, StoreError> {
         let _txn = self.bmd_txn.lock().expect("bmd txn lock");
         let cur = self.bmd();
         let next = cur.create(bucket, props, now_ns())?;
         let mps = self.mountpaths();
+        let mut trashed = Vec::new();
         for mp in mps.iter() {
             let bdir = fqn::bucket_dir(&mp.path, bucket);
             if bdir.exists() {
                 move_aside(&mp.path, &bdir)?;
+                trashed.push(mp.index);
             }
             for d in [fqn::obj_dir(&mp.path, bucket), fqn::work_dir(&mp.path, bucket)] {
                 std::fs::create_dir_all(&d).map_err(|e| StoreError::io("mkdir", &d, e))?;
@@ -276,7 +279,7 @@ impl Store {
         *self.bmd.write().expect("bmd lock") = Arc::new(next);
         self.generations.bump_all();
         self.changed();
-        Ok(())
+        Ok(trashed)
     }
 
     /// Destroys a bucket: metadata first (the bucket is gone for every request from then on),
@@ -354,8 +357,8 @@ impl Store {
         Ok(removed)
     }
 
-    /// At open: bucket directories the metadata does not know (a crash between a destroy's
-    /// metadata update and its move) go to the trash; work files of dead processes are removed.
+    /// At open: work files of dead processes are removed; bucket directories the metadata does
+    /// not know are reported (never deleted).
     fn startup_tidy(&self) {
         let bmd = self.bmd();
         for mp in self.mountpaths().iter() {
@@ -364,11 +367,10 @@ impl Store {
             for ent in rd.flatten() {
                 let name = ent.file_name().to_string_lossy().to_string();
                 if !bmd.buckets.contains_key(&name) {
-                    if let Err(e) = move_aside(&mp.path, &ent.path()) {
-                        tracing::warn!(mountpath = %mp.path.display(), bucket = %name, "cannot trash unknown bucket dir: {e}");
-                    } else {
-                        tracing::info!(mountpath = %mp.path.display(), bucket = %name, "trashed directory of unknown bucket");
-                    }
+                    // Left alone, never deleted: it may be a bucket whose metadata was lost, or a
+                    // destroy interrupted by a crash. Nothing serves it (no BID matches), and a
+                    // create of the same name moves it aside first.
+                    tracing::warn!(mountpath = %mp.path.display(), bucket = %name, "directory of a bucket the metadata does not know: left untouched");
                     continue;
                 }
                 let wdir = fqn::work_dir(&mp.path, &name);

@@ -45,3 +45,28 @@ fn large_get_to_slow_reader_is_complete() {
     assert_eq!(resp.body.len(), data.len());
     assert!(resp.body == data, "body differs");
 }
+
+#[test]
+fn unknown_bucket_directories_are_never_deleted_at_start() {
+    // Goal: if the bucket metadata is lost, restarting the node deletes no object data: a bucket
+    // directory the metadata does not know is reported and left alone (and not served).
+    // Steps: PUT an object; stop; remove every .ais.bmd; restart; the bucket is unknown (404)
+    // but the object's file is still on disk, byte for byte.
+    let mut node = Node::start(2);
+    node.create_bucket("keep");
+    let data = bytes(3, 5000);
+    assert_eq!(node.put("keep", "obj", &data).status, 200);
+    assert_eq!(node.stop(), 0);
+    for mp in &node.mountpaths {
+        let _ = std::fs::remove_file(mp.join(".ais.bmd"));
+    }
+    let files_before = node.files_containing("%ob");
+    assert_eq!(files_before.len(), 1);
+    let mut node2 = Node::start_on(node.dir.clone(), node.mountpaths.clone(), free_port());
+    assert_eq!(node2.get("keep", "obj").status, 404);
+    assert_eq!(node2.files_containing("%ob"), files_before);
+    assert_eq!(std::fs::read(&files_before[0]).unwrap(), data);
+    assert!(node2.log_text().contains("left untouched"), "the start-up log reports the directory");
+    assert_eq!(node2.stop(), 0);
+    std::mem::forget(node); // node2 owns (and removes) the directory
+}

@@ -57,8 +57,9 @@ pub async fn handle(conn: &mut Conn, req: &Req, bucket: Option<&str>) -> bool {
                 let props = msg.and_then(|m| if m.value.is_null() { None } else { Some(m.value) });
                 let store = conn.core.store.clone();
                 match store.create_bucket(b, props).await {
-                    Ok(()) => {
+                    Ok(trashed) => {
                         tracing::info!(bucket = b, "bucket created");
+                        conn.core.request_empty_trash(&trashed);
                         reply::ok(conn, &req.head, 200, None, &[], b"").await
                     }
                     Err(e) => reply::store_error(conn, &req.head, &e).await,
