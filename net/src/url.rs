@@ -54,6 +54,33 @@ pub fn parse_query(q: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Like [`percent_decode`], borrowing `s` when it has no escapes (the common case on the
+/// request path, which then allocates nothing).
+pub fn percent_decode_cow(s: &str) -> Result<std::borrow::Cow<'_, str>, UrlError> {
+    if s.contains('%') {
+        percent_decode(s).map(std::borrow::Cow::Owned)
+    } else {
+        Ok(std::borrow::Cow::Borrowed(s))
+    }
+}
+
+/// The decoded value of the first pair of the raw query `q` whose decoded key is `key`,
+/// decoded as [`parse_query`] does; borrowed when it needs no decoding.
+pub fn query_value<'a>(q: &'a str, key: &str) -> Option<std::borrow::Cow<'a, str>> {
+    for segment in q.split('&').filter(|s| !s.is_empty()) {
+        let (k, v) = segment.split_once('=').unwrap_or((segment, ""));
+        let key_matches = if k.contains(['%', '+']) { form_decode(k) == key } else { k == key };
+        if key_matches {
+            return Some(if v.contains(['%', '+']) {
+                std::borrow::Cow::Owned(form_decode(v))
+            } else {
+                std::borrow::Cow::Borrowed(v)
+            });
+        }
+    }
+    None
+}
+
 /// The value of the first pair named `key`.
 pub fn query_get<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
     pairs
@@ -190,6 +217,22 @@ mod tests {
                 percent_decode(&percent_encode_path(name)).as_deref(),
                 Ok(name)
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod query_value_tests {
+    use super::*;
+
+    #[test]
+    fn query_value_agrees_with_parse_query() {
+        // Goal: the allocation-free lookup finds what parse_query + query_get find.
+        for q in ["", "provider=ais", "a=1&provider=ais&b", "props=size%2Cchecksum&x=a+b", "p%72ovider=gcp", "&&k&k=2"] {
+            let pairs = parse_query(q);
+            for key in ["provider", "props", "x", "k", "a", "missing"] {
+                assert_eq!(query_value(q, key).as_deref(), query_get(&pairs, key), "{q} {key}");
+            }
         }
     }
 }

@@ -13,7 +13,7 @@ use std::rc::Rc;
 
 use engine::io::{self as rio, sys, Fd};
 use net::chunked::ChunkedDecoder;
-use net::head::{parse_head, HeadError, RequestHead, HEAD_BYTES_MAX};
+use net::head::{parse_head_into, HeadError, RequestHead, HEAD_BYTES_MAX};
 use net::response;
 
 use crate::core::CoreCtx;
@@ -91,7 +91,8 @@ pub struct ReqOutcome {
 
 /// What `next_head` produced.
 pub enum NextHead {
-    Request(RequestHead),
+    /// The head was parsed into the caller's `RequestHead`.
+    Request,
     /// Clean end: the peer closed between requests (or shutdown).
     Closed,
     /// A bad head; the caller answers with this status and closes.
@@ -141,11 +142,12 @@ impl Conn {
         self.rpos < self.rbuf.len()
     }
 
-    /// Reads the next request head.
-    pub async fn next_head(&mut self) -> NextHead {
+    /// Reads the next request head into `head` (reused from request to request, so parsing
+    /// allocates nothing once its buffers fit).
+    pub async fn next_head(&mut self, head: &mut RequestHead) -> NextHead {
         loop {
-            match parse_head(&self.rbuf[self.rpos..]) {
-                Ok(Some((head, n))) => {
+            match parse_head_into(&self.rbuf[self.rpos..], head) {
+                Ok(Some(n)) => {
                     self.rpos += n;
                     self.body = if head.chunked {
                         BodyState::Chunked(ChunkedDecoder::new())
@@ -156,7 +158,7 @@ impl Conn {
                         }
                     };
                     self.continue_pending = head.expect_continue && !matches!(self.body, BodyState::Done);
-                    return NextHead::Request(head);
+                    return NextHead::Request;
                 }
                 Ok(None) => {}
                 Err(e) => return NextHead::Bad(head_status(&e), e.to_string()),

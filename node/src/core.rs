@@ -250,16 +250,17 @@ async fn accept_loop(ctx: Rc<CoreCtx>, listener: Fd) {
 
 /// Serves requests on one connection until it closes.
 async fn serve(mut conn: Conn) {
+    let mut head = net::head::RequestHead::default();
     loop {
-        match conn.next_head().await {
+        match conn.next_head(&mut head).await {
             NextHead::Closed => return,
             NextHead::Bad(status, msg) => {
                 api::send_bad_head(&mut conn, status, &msg).await;
                 conn.linger_close().await;
                 return;
             }
-            NextHead::Request(head) => {
-                let keep = api::handle(&mut conn, head).await;
+            NextHead::Request => {
+                let keep = api::handle(&mut conn, &head).await;
                 if !keep {
                     if !conn.body_done() || conn.has_buffered() {
                         conn.linger_close().await;

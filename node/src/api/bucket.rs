@@ -11,7 +11,7 @@ use super::time;
 use super::Req;
 use crate::conn::{BodyError, Conn};
 
-pub async fn body_error(conn: &mut Conn, req: &Req, e: BodyError) -> bool {
+pub async fn body_error(conn: &mut Conn, req: &Req<'_>, e: BodyError) -> bool {
     match e {
         BodyError::TooLarge => reply::error(conn, &req.head, 413, "request body too large", false).await,
         BodyError::Malformed(m) => reply::error(conn, &req.head, 400, &format!("malformed chunked body: {m}"), false).await,
@@ -19,7 +19,7 @@ pub async fn body_error(conn: &mut Conn, req: &Req, e: BodyError) -> bool {
     }
 }
 
-pub async fn handle(conn: &mut Conn, req: &Req, bucket: Option<&str>) -> bool {
+pub async fn handle(conn: &mut Conn, req: &Req<'_>, bucket: Option<&str>) -> bool {
     let body = match req.head.method {
         Method::Head => Vec::new(),
         _ => match conn.read_small_body().await {
@@ -104,7 +104,7 @@ pub async fn handle(conn: &mut Conn, req: &Req, bucket: Option<&str>) -> bool {
     }
 }
 
-async fn bad_action(conn: &mut Conn, req: &Req, bucket: Option<&str>, action: &str) -> bool {
+async fn bad_action(conn: &mut Conn, req: &Req<'_>, bucket: Option<&str>, action: &str) -> bool {
     let what = bucket.map(|b| format!("bucket \"ais://{b}\"")).unwrap_or_else(|| "buckets".into());
     if action.is_empty() {
         return reply::error(conn, &req.head, 400, &format!("{what}: missing action"), true).await;
@@ -117,7 +117,7 @@ async fn bad_action(conn: &mut Conn, req: &Req, bucket: Option<&str>, action: &s
     reply::error(conn, &req.head, 400, &m, true).await
 }
 
-async fn head_bucket(conn: &mut Conn, req: &Req, bucket: &str) -> bool {
+async fn head_bucket(conn: &mut Conn, req: &Req<'_>, bucket: &str) -> bool {
     if let Err(e) = engine::names::validate_bucket(bucket) {
         let e = StoreError::BadBucketName(bucket.into(), e);
         return reply::store_error(conn, &req.head, &e).await;
@@ -145,7 +145,7 @@ struct Namespace {
     name: &'static str,
 }
 
-async fn list_buckets(conn: &mut Conn, req: &Req, name: &str) -> bool {
+async fn list_buckets(conn: &mut Conn, req: &Req<'_>, name: &str) -> bool {
     let bmd = conn.core.store.bmd();
     let list: Vec<BucketName> = bmd
         .buckets
@@ -284,7 +284,7 @@ fn new_uuid() -> String {
     format!("{:x}", engine::hrw::digest(&n.to_le_bytes()) & 0xffff_ffff_ff)
 }
 
-async fn list_objects(conn: &mut Conn, req: &Req, bucket: &str, value: &serde_json::Value) -> bool {
+async fn list_objects(conn: &mut Conn, req: &Req<'_>, bucket: &str, value: &serde_json::Value) -> bool {
     let lso: LsoMsg = if value.is_null() {
         LsoMsg::default()
     } else {

@@ -9,7 +9,7 @@ use super::Req;
 use crate::conn::Conn;
 use crate::node::NodeInfo;
 
-pub async fn health(conn: &mut Conn, req: &Req) -> bool {
+pub async fn health(conn: &mut Conn, req: &Req<'_>) -> bool {
     let up = conn.core.node.started.elapsed().as_nanos().to_string();
     let headers: [(&str, &[u8]); 2] = [("Ais-Cluster-Uptime", up.as_bytes()), ("Ais-Node-Uptime", up.as_bytes())];
     reply::ok(conn, &req.head, 200, None, &headers, b"").await
@@ -33,7 +33,7 @@ fn snode(node: &NodeInfo, daemon_type: &str) -> serde_json::Value {
 }
 
 /// `/metrics`: every core's counters in Prometheus text format (read without stopping them).
-pub async fn metrics(conn: &mut Conn, req: &Req) -> bool {
+pub async fn metrics(conn: &mut Conn, req: &Req<'_>) -> bool {
     let node = conn.core.node.clone();
     let info = crate::stats::ScrapeInfo {
         node_id: &node.daemon_id,
@@ -56,12 +56,12 @@ pub fn smap(node: &NodeInfo) -> serde_json::Value {
     })
 }
 
-pub async fn daemon(conn: &mut Conn, req: &Req) -> bool {
+pub async fn daemon(conn: &mut Conn, req: &Req<'_>) -> bool {
     if req.head.method != net::head::Method::Get {
         return reply::error(conn, &req.head, 405, "only GET is supported on /v1/daemon", true).await;
     }
     let node = conn.core.node.clone();
-    let what = req.q("what").unwrap_or("").to_string();
+    let what = req.q("what").unwrap_or_default().to_string();
     let body = match what.as_str() {
         "smap" => smap(&node),
         "snode" => snode(&node, "target"),

@@ -11,20 +11,22 @@ mod object;
 pub mod reply;
 mod time;
 
+use std::borrow::Cow;
+
 use net::head::{Method, RequestHead};
-use net::url::{parse_query, percent_decode, query_get};
+use net::url::{percent_decode_cow, query_value};
 
 use crate::conn::Conn;
 
-/// A routed request: decoded names and query pairs.
-pub struct Req {
-    pub head: RequestHead,
-    pub query: Vec<(String, String)>,
+/// A request being routed.
+pub struct Req<'a> {
+    pub head: &'a RequestHead,
 }
 
-impl Req {
-    pub fn q(&self, key: &str) -> Option<&str> {
-        query_get(&self.query, key)
+impl Req<'_> {
+    /// A decoded query parameter (borrowed from the head unless it needed decoding).
+    pub fn q(&self, key: &str) -> Option<Cow<'_, str>> {
+        query_value(&self.head.query, key)
     }
 }
 
@@ -40,25 +42,24 @@ pub async fn send_bad_head(conn: &mut Conn, status: u16, msg: &str) {
     let _ = conn.send_buf(buf, false).await;
 }
 
-/// Splits `rest` into a decoded bucket and an optional decoded object name.
-fn split_names(rest: &str) -> Result<(String, Option<String>), String> {
+/// Splits `rest` into a decoded bucket and an optional decoded object name (borrowed when the
+/// path has no escapes).
+fn split_names(rest: &str) -> Result<(Cow<'_, str>, Option<Cow<'_, str>>), String> {
     let (b, o) = match rest.find('/') {
         Some(i) => (&rest[..i], Some(&rest[i + 1..])),
         None => (rest, None),
     };
-    let bucket = percent_decode(b).map_err(|e| format!("bad bucket name encoding: {e}"))?;
+    let bucket = percent_decode_cow(b).map_err(|e| format!("bad bucket name encoding: {e}"))?;
     let obj = match o {
-        Some(o) if !o.is_empty() => Some(percent_decode(o).map_err(|e| format!("bad object name encoding: {e}"))?),
-        Some(_) => Some(String::new()),
+        Some(o) => Some(percent_decode_cow(o).map_err(|e| format!("bad object name encoding: {e}"))?),
         None => None,
     };
     Ok((bucket, obj))
 }
 
 /// Serves one request; returns whether the connection may carry another.
-pub async fn handle(conn: &mut Conn, head: RequestHead) -> bool {
-    let query = parse_query(&head.query);
-    let req = Req { head, query };
+pub async fn handle(conn: &mut Conn, head: &RequestHead) -> bool {
+    let req = Req { head };
     if let Some(p) = req.q("provider") {
         if !p.is_empty() && p != "ais" {
             let msg = format!("provider {p:?} is not supported by this node (only ais)");
@@ -71,8 +72,7 @@ pub async fn handle(conn: &mut Conn, head: RequestHead) -> bool {
             return reply::error(conn, &req.head, 400, &msg, true).await;
         }
     }
-    let path = req.head.path.clone();
-    let path = path.as_str();
+    let path = head.path.as_str();
     if let Some(rest) = path.strip_prefix("/v1/objects/") {
         return match split_names(rest) {
             Ok((b, Some(o))) => object::handle(conn, &req, &b, &o).await,

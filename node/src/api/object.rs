@@ -19,7 +19,7 @@ use crate::conn::{BodyError, Conn};
 /// Flush the PUT buffer to the file when less than this is left in it.
 const PUT_FLUSH_SPARE_BYTES: usize = 64 * 1024;
 
-pub async fn handle(conn: &mut Conn, req: &Req, bucket: &str, obj: &str) -> bool {
+pub async fn handle(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
     let t0 = Instant::now();
     conn.outcome = ReqOutcome::default();
     let (op, keep) = match req.head.method {
@@ -56,7 +56,7 @@ fn now_ns() -> i64 {
 fn attr_headers(buf: &mut Vec<u8>, h: &ObjectHandle) {
     response::header(buf, "Ais-Checksum-Type", h.lom.cksum_type.as_bytes());
     response::header(buf, "Ais-Checksum-Value", h.lom.cksum_value.as_bytes());
-    response::header(buf, "Ais-Atime", h.atime_ns.to_string().as_bytes());
+    response::header_u64(buf, "Ais-Atime", h.atime_ns.max(0) as u64);
     if let Some(v) = &h.lom.version {
         response::header(buf, "Ais-Version", v.as_bytes());
     }
@@ -65,7 +65,7 @@ fn attr_headers(buf: &mut Vec<u8>, h: &ObjectHandle) {
     }
 }
 
-async fn get(conn: &mut Conn, req: &Req, bucket: &str, obj: &str) -> bool {
+async fn get(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
     let store = conn.core.store.clone();
     let h = match store.open_object(&conn.core.view, bucket, obj).await {
         Ok(h) => h,
@@ -121,7 +121,7 @@ async fn get(conn: &mut Conn, req: &Req, bucket: &str, obj: &str) -> bool {
 const HEAD_V2_PROPS: &[&str] =
     &["name", "size", "checksum", "atime", "version", "custom", "location", "copies", "ec", "chunked", "last-modified", "etag"];
 
-async fn head(conn: &mut Conn, req: &Req, bucket: &str, obj: &str) -> bool {
+async fn head(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
     let props: Option<Vec<String>> =
         req.q("props").map(|p| p.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect());
     if let Some(ps) = &props {
@@ -199,7 +199,7 @@ async fn head(conn: &mut Conn, req: &Req, bucket: &str, obj: &str) -> bool {
     conn.send_buf(buf, false).await.is_ok() && keep
 }
 
-async fn put(conn: &mut Conn, req: &Req, bucket: &str, obj: &str) -> bool {
+async fn put(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
     let client_cksum = match (req.head.header_str("ais-checksum-type"), req.head.header_str("ais-checksum-value")) {
         (Some(t), Some(v)) if !t.is_empty() && !v.is_empty() => match CksumType::parse(t) {
             Some(ct) => Some(ClientChecksum { cksum_type: ct, value: v.to_string() }),
@@ -275,7 +275,7 @@ async fn put(conn: &mut Conn, req: &Req, bucket: &str, obj: &str) -> bool {
     reply::ok(conn, &req.head, 200, None, &headers, b"").await
 }
 
-async fn delete(conn: &mut Conn, req: &Req, bucket: &str, obj: &str) -> bool {
+async fn delete(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
     let store = conn.core.store.clone();
     match store.delete_object(bucket, obj).await {
         Ok(()) => reply::ok(conn, &req.head, 200, None, &[], b"").await,
@@ -283,7 +283,7 @@ async fn delete(conn: &mut Conn, req: &Req, bucket: &str, obj: &str) -> bool {
     }
 }
 
-async fn action(conn: &mut Conn, req: &Req, bucket: &str, obj: &str) -> bool {
+async fn action(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
     let body = match conn.read_small_body().await {
         Ok(b) => b,
         Err(e) => return super::bucket::body_error(conn, req, e).await,
