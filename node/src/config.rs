@@ -35,6 +35,51 @@ pub struct Flags {
     /// Seconds to wait for in-flight requests at shutdown.
     #[arg(long, default_value_t = 10)]
     pub shutdown_timeout_secs: u64,
+    /// How GET bodies are sent: `auto` (by size, see --copy-max and --sendfile-max), or always
+    /// `copy` (pread into the response buffer, one send), `sendfile`, or `splice`. For
+    /// measurements; keep `auto` in production.
+    #[arg(long, value_enum, default_value_t = BodyPolicy::Auto)]
+    pub get_body: BodyPolicy,
+    /// `auto`: bodies up to this many bytes are copied behind the head and sent with it.
+    #[arg(long, default_value_t = COPY_BYTES_MAX_DEFAULT)]
+    pub copy_max: u64,
+    /// `auto`: larger bodies up to this many bytes go out with sendfile(2); beyond, spliced.
+    #[arg(long, default_value_t = SENDFILE_BYTES_MAX_DEFAULT)]
+    pub sendfile_max: u64,
+}
+
+/// How GET bodies reach the socket.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyPolicy {
+    Auto,
+    Copy,
+    Sendfile,
+    Splice,
+}
+
+/// Default of `--copy-max` (see bench/RESULTS.md for the measurement behind it).
+pub const COPY_BYTES_MAX_DEFAULT: u64 = 16 * 1024;
+/// Default of `--sendfile-max` (see bench/RESULTS.md).
+pub const SENDFILE_BYTES_MAX_DEFAULT: u64 = 256 * 1024;
+
+/// How a GET body of a given size is sent.
+#[derive(Clone, Copy, Debug)]
+pub struct BodySend {
+    pub policy: BodyPolicy,
+    pub copy_max: u64,
+    pub sendfile_max: u64,
+}
+
+impl BodySend {
+    /// The method for a body of `len` bytes.
+    pub fn method(&self, len: u64) -> BodyPolicy {
+        match self.policy {
+            BodyPolicy::Auto if len <= self.copy_max => BodyPolicy::Copy,
+            BodyPolicy::Auto if len <= self.sendfile_max => BodyPolicy::Sendfile,
+            BodyPolicy::Auto => BodyPolicy::Splice,
+            p => p,
+        }
+    }
 }
 
 /// The resolved configuration.
@@ -45,6 +90,7 @@ pub struct Config {
     pub cores: usize,
     pub pin: bool,
     pub shutdown_timeout_secs: u64,
+    pub body_send: BodySend,
 }
 
 impl Config {
@@ -74,7 +120,15 @@ impl Config {
         if cores == 0 || cores > 256 {
             anyhow::bail!("--cores must be between 1 and 256 (got {cores})");
         }
-        Ok(Config { listen: f.listen, mountpaths, cores, pin: !f.no_pin, shutdown_timeout_secs: f.shutdown_timeout_secs })
+        let body_send = BodySend { policy: f.get_body, copy_max: f.copy_max, sendfile_max: f.sendfile_max };
+        Ok(Config {
+            listen: f.listen,
+            mountpaths,
+            cores,
+            pin: !f.no_pin,
+            shutdown_timeout_secs: f.shutdown_timeout_secs,
+            body_send,
+        })
     }
 }
 

@@ -16,13 +16,13 @@ use net::chunked::ChunkedDecoder;
 use net::head::{parse_head_into, HeadError, RequestHead, HEAD_BYTES_MAX};
 use net::response;
 
+use crate::config::BodyPolicy;
 use crate::core::CoreCtx;
 
 /// Read buffer size: room for a maximal head plus pipelined followers.
 const READ_BUF_BYTES: usize = 2 * HEAD_BYTES_MAX;
-/// Bodies up to this size go out with sendfile(2); larger ones are spliced on the ring.
-/// (The benchmark issue settles this threshold by measurement.)
-pub const SENDFILE_BYTES_MAX: u64 = 256 * 1024;
+/// Largest response buffer a connection keeps between requests.
+const WBUF_KEEP_BYTES_MAX: usize = 64 * 1024;
 /// Pipe capacity requested for splicing.
 const PIPE_BYTES: usize = 1 << 20;
 /// Largest control-plane (JSON) request body read into memory.
@@ -365,9 +365,35 @@ impl Conn {
         r
     }
 
-    /// Sends `len` bytes of `file` from `offset` to the socket without a user-space copy.
-    pub async fn send_file(&mut self, file: &Fd, offset: u64, len: u64) -> io::Result<()> {
-        if len <= SENDFILE_BYTES_MAX {
+    /// Sends a response head in `buf` and `len` bytes of `file` from `offset` as its body, by
+    /// the node's policy for that size: copied behind the head (one send), sendfile(2), or
+    /// spliced through the connection's pipe.
+    pub async fn send_head_and_file(&mut self, mut buf: Vec<u8>, file: &Fd, offset: u64, len: u64) -> io::Result<()> {
+        let method = self.core.node.body_send.method(len);
+        if len == 0 {
+            return self.send_buf(buf, false).await;
+        }
+        if method == BodyPolicy::Copy {
+            let head_len = buf.len();
+            let mut done = 0u64;
+            while done < len {
+                let n = sys::pread_append(file, &mut buf, offset + done, (len - done) as usize)?;
+                if n == 0 {
+                    self.wbuf = Some(buf);
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shorter than its metadata"));
+                }
+                done += n as u64;
+            }
+            debug_assert_eq!(buf.len() - head_len, len as usize);
+            let r = self.send_buf(buf, false).await;
+            // Do not keep a large copy buffer around.
+            if self.wbuf.as_ref().is_some_and(|b| b.capacity() > WBUF_KEEP_BYTES_MAX) {
+                self.wbuf = Some(Vec::with_capacity(1024));
+            }
+            return r;
+        }
+        self.send_buf(buf, true).await?;
+        if method == BodyPolicy::Sendfile {
             return self.sendfile(file, offset, len).await;
         }
         self.splice(file, offset, len).await

@@ -28,6 +28,8 @@ pub struct NodeInfo {
     pub stats: Vec<Arc<CoreStats>>,
     /// Open objects each core may cache (each holds a file descriptor).
     pub objects_cached_per_core: usize,
+    /// How GET bodies are sent.
+    pub body_send: crate::config::BodySend,
 }
 
 /// Upper bound of each core's cache of open objects.
@@ -70,6 +72,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         stats: (0..cfg.cores).map(|c| Arc::new(CoreStats::new(c, mps.len()))).collect(),
         // A quarter of the descriptors go to cached objects, the rest to connections and I/O.
         objects_cached_per_core: ((nofile as usize) / (4 * cfg.cores)).clamp(64, OBJECTS_CACHED_PER_CORE_MAX),
+        body_send: cfg.body_send,
     });
     let bus = Bus::new(cfg.cores);
     let cpus = sys::allowed_cpus();

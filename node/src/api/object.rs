@@ -103,14 +103,9 @@ async fn get(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
     }
     attr_headers(&mut buf, &h);
     response::finish(&mut buf);
-    if conn.send_buf(buf, len > 0).await.is_err() {
+    if let Err(e) = conn.send_head_and_file(buf, &h.fd, start, len).await {
+        tracing::debug!(bucket, obj, "GET: {e}");
         return false;
-    }
-    if len > 0 {
-        if let Err(e) = conn.send_file(&h.fd, start, len).await {
-            tracing::debug!(bucket, obj, "GET body: {e}");
-            return false;
-        }
     }
     conn.outcome.status = status;
     conn.outcome.bytes = len;

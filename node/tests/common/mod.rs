@@ -49,14 +49,29 @@ impl Node {
         Node::start_on(dir, mountpaths, free_port())
     }
 
+    /// Starts a node with `n` fresh mountpaths and extra command-line flags.
+    pub fn start_with_args(n: usize, args: &[&str]) -> Node {
+        let dir = tempdir("node");
+        let mountpaths: Vec<PathBuf> = (1..=n).map(|i| dir.join(format!("mp{i}"))).collect();
+        for m in &mountpaths {
+            std::fs::create_dir_all(m).unwrap();
+        }
+        Node::start_full(dir, mountpaths, free_port(), args)
+    }
+
     /// Starts a node on existing mountpaths (e.g. to restart one).
     pub fn start_on(dir: PathBuf, mountpaths: Vec<PathBuf>, port: u16) -> Node {
+        Node::start_full(dir, mountpaths, port, &[])
+    }
+
+    fn start_full(dir: PathBuf, mountpaths: Vec<PathBuf>, port: u16, args: &[&str]) -> Node {
         let log = dir.join(format!("node-{}.log", SEQ.fetch_add(1, Ordering::Relaxed)));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_aisle-node"));
         cmd.arg("--listen").arg(format!("127.0.0.1:{port}")).arg("--cores").arg("2").arg("--no-pin");
         for m in &mountpaths {
             cmd.arg("--mountpath").arg(m);
         }
+        cmd.args(args);
         cmd.env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
