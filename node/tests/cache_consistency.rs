@@ -3,8 +3,8 @@
 mod common;
 use common::*;
 
-/// Keep-alive connections per test: with SO_REUSEPORT spreading them over the node's 2 cores,
-/// both cores serve some (checked through the per-core counters in /metrics).
+/// Keep-alive connections per test at least (more are opened until both of the node's 2 cores
+/// serve some, checked through the per-core counters in /metrics).
 const CONNS: usize = 8;
 
 fn metric(node: &Node, name: &str, labels: &str) -> u64 {
@@ -25,14 +25,24 @@ fn get_after_put_and_delete_sees_the_change_on_every_core() {
     // a re-PUT is seen by all again.
     let node = Node::start(2);
     node.create_bucket("raw");
-    let mut conns: Vec<KeepAlive> = (0..CONNS).map(|_| KeepAlive::new(node.port)).collect();
-    for c in conns.iter_mut() {
+    // Open connections until both cores hold some: SO_REUSEPORT spreads them by a hash, so a
+    // fixed handful can all land on one core.
+    let mut conns: Vec<KeepAlive> = Vec::new();
+    let per_core = |node: &Node| -> Vec<u64> {
+        (0..2)
+            .map(|core| metric(node, "aisle_core_conns_open", &format!("node_id=\"aisle{}\",core=\"{core}\"", node.port)))
+            .collect()
+    };
+    while conns.len() < CONNS || per_core(&node).iter().any(|&n| n < 2) {
+        assert!(conns.len() < 256, "connections never reached both cores: {:?}", per_core(&node));
+        let mut c = KeepAlive::new(node.port);
         assert_eq!(c.request("GET", "/v1/health", &[], b"").status, 200);
+        conns.push(c);
     }
     let mut version = 0u64;
     for round in 0..40u64 {
         let data = bytes(round, 1000 + (round as usize * 37) % 5000);
-        let w = (round as usize) % CONNS;
+        let w = (round as usize) % conns.len();
         let r = conns[w].put("raw", "obj", &data);
         assert_eq!(r.status, 200, "{}", r.text());
         version += 1;
