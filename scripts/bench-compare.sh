@@ -228,10 +228,12 @@ names o4k "$N4K"; names o1m "$N1M"; names o16m "$N16M"
 cat "$TMPD/names-o4k" "$TMPD/names-o1m" > "$TMPD/names-mixed"
 # PUT every name of a list with one curl (keep-alive); fail on any non-2xx.
 curl_put() { # url-prefix names-file body-file
-  local cfg=$TMPD/curl.cfg bad
+  local cfg=$TMPD/curl.cfg
   awk -v p="$1" -v f="$3" '{printf "upload-file = \"%s\"\nurl = \"%s/%s\"\n", f, p, $0}' "$2" > "$cfg"
-  bad=$(curl -s -o /dev/null -w '%{http_code}\n' -K "$cfg" | grep -vc '^20' || true)
-  [ "$bad" = 0 ] || die "seeding $1 from $2: $bad non-2xx responses"
+  curl -s -o /dev/null -w '%{http_code}\n' -K "$cfg" > "$TMPD/curl.codes" || true
+  local n ok
+  n=$(wc -l < "$2"); ok=$(grep -c '^20[0-9]$' "$TMPD/curl.codes" || true)
+  [ "$ok" = "$n" ] || die "seeding $1 from $2: $ok of $n PUTs got 2xx ($(sort "$TMPD/curl.codes" | uniq -c | tr '\n' ' '))"
 }
 create_bck() { curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
   -d '{"action":"create-bck"}' "$A_URL/v1/buckets/$1" | grep -qE '^(200|409)$' || die "create-bck $1"; }

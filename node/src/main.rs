@@ -1,6 +1,10 @@
 //! `aisle-node`: parse flags, set up logging, run the node.
 
 use clap::Parser;
+
+#[cfg(feature = "alloc-count")]
+#[global_allocator]
+static ALLOC: engine::io::alloc_count::CountingAlloc = engine::io::alloc_count::CountingAlloc;
 use node::config::{Config, Flags};
 
 fn main() {

@@ -257,6 +257,12 @@ pub fn render(cores: &[Arc<CoreStats>], info: &ScrapeInfo<'_>) -> String {
             line(&mut out, &name, &format!("{node},bucket=\"ais://{b}\""), vals[i].1);
         }
     }
+    #[cfg(feature = "alloc-count")]
+    {
+        let _ = writeln!(out, "# TYPE aisle_heap_allocs_count counter");
+        let n = engine::io::alloc_count::HEAP_ALLOCS.load(std::sync::atomic::Ordering::Relaxed);
+        line(&mut out, "aisle_heap_allocs_count", &node, n);
+    }
     let _ = writeln!(out, "# TYPE ais_target_uptime gauge");
     line(&mut out, "ais_target_uptime", &node, info.uptime_ns);
     let _ = writeln!(out, "# TYPE ais_target_state_flags gauge");

@@ -5,6 +5,8 @@
 //! owns its resources and hands them back with the result; a dropped op parks them in its slot
 //! until the completion arrives; `user_data` is a slot index plus a generation.
 
+#[cfg(feature = "alloc-count")]
+pub mod alloc_count;
 mod blocking;
 mod fd;
 mod op;

@@ -20,6 +20,21 @@ fn cpath(p: &Path) -> io::Result<CString> {
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
 }
 
+/// Extends `buf` by the byte count of a completed read into its spare capacity.
+///
+/// # Safety
+/// `c` must be the completion of a read or recv into `buf`'s spare capacity.
+unsafe fn filled(c: Completion, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+    match c.result() {
+        Ok(n) => {
+            // SAFETY: the kernel initialised n bytes past the old length, within capacity.
+            unsafe { buf.set_len(buf.len() + n as usize) };
+            (Ok(n as usize), buf)
+        }
+        Err(e) => (Err(e), buf),
+    }
+}
+
 /// Accepts one connection on a listening socket; the new socket is close-on-exec.
 pub async fn accept(listener: &Fd) -> io::Result<Fd> {
     let sqe = opcode::Accept::new(types::Fd(listener.raw()), std::ptr::null_mut(), std::ptr::null_mut())
@@ -46,15 +61,9 @@ pub async fn recv_upto(fd: &Fd, mut buf: Vec<u8>, max: usize) -> (io::Result<usi
     let ptr = unsafe { buf.as_mut_ptr().add(buf.len()) };
     let sqe = opcode::Recv::new(types::Fd(fd.raw()), ptr, spare.min(u32::MAX as usize) as u32).build();
     // SAFETY: ptr stays valid while the op owns `buf`; the heap block does not move.
-    let (c, (mut buf, _fd)) = unsafe { Op::submit((buf, fd.clone()), sqe) }.await;
-    match c.result() {
-        Ok(n) => {
-            // SAFETY: the kernel initialised n bytes past the old length, within capacity.
-            unsafe { buf.set_len(buf.len() + n as usize) };
-            (Ok(n as usize), buf)
-        }
-        Err(e) => (Err(e), buf),
-    }
+    let (c, (buf, _fd)) = unsafe { Op::submit((buf, fd.clone()), sqe) }.await;
+    // SAFETY: the op filled the spare capacity of this very buffer.
+    unsafe { filled(c, buf) }
 }
 
 /// Sends `buf[start..]` once (may be short); MSG_NOSIGNAL, never SIGPIPE.
@@ -105,15 +114,9 @@ pub async fn read_at(fd: &Fd, mut buf: Vec<u8>, offset: u64) -> (io::Result<usiz
         .offset(offset)
         .build();
     // SAFETY: ptr stays valid while the op owns `buf`.
-    let (c, (mut buf, _fd)) = unsafe { Op::submit((buf, fd.clone()), sqe) }.await;
-    match c.result() {
-        Ok(n) => {
-            // SAFETY: the kernel initialised n bytes past the old length, within capacity.
-            unsafe { buf.set_len(buf.len() + n as usize) };
-            (Ok(n as usize), buf)
-        }
-        Err(e) => (Err(e), buf),
-    }
+    let (c, (buf, _fd)) = unsafe { Op::submit((buf, fd.clone()), sqe) }.await;
+    // SAFETY: the op filled the spare capacity of this very buffer.
+    unsafe { filled(c, buf) }
 }
 
 /// Writes `buf[start..]` at `offset` once (may be short).
