@@ -17,7 +17,8 @@
 #   SOAK_SECS=60       memory soak under a 4 KiB GET load (RSS sampled every 10 s)
 #   MEM_OBJECTS=100000 1-byte objects stored before the memory figures; IDLE_CONNS=1000
 #   PROFILE=           comma list of workloads to profile after their rounds: one extra aisle run
-#                      and one extra nginx run under `perf record -e cpu-clock` (not counted)
+#                      and one extra nginx run under `perf record -e cpu-clock` (not counted);
+#                      the perf.data files are kept in PERF_KEEP=/tmp/bench-compare-perf
 #   SKIP_BUILD=0 SKIP_INSTALL=0
 #
 # Durability (both sides, default settings): neither fsyncs a PUT. aisle acknowledges after
@@ -47,6 +48,7 @@ SOAK_SECS=${SOAK_SECS:-60}
 MEM_OBJECTS=${MEM_OBJECTS:-100000}
 IDLE_CONNS=${IDLE_CONNS:-1000}
 PROFILE=${PROFILE:-}
+PERF_KEEP=${PERF_KEEP:-/tmp/bench-compare-perf}
 SKIP_BUILD=${SKIP_BUILD:-0}
 SKIP_INSTALL=${SKIP_INSTALL:-0}
 KEEP_DATA=${KEEP_DATA:-0}
@@ -212,6 +214,13 @@ cpu_ticks() {
   echo "$t"
 }
 CLK_TCK=$(getconf CLK_TCK)
+# Machine-wide jiffies from /proc/stat: "total busy steal" (busy = total - idle - iowait).
+host_jiffies() { awk '/^cpu /{t=0; for (i=2;i<=NF;i++) t+=$i; print t, t-$5-$6, $9}' /proc/stat; }
+host_note() { # "t0 b0 s0" "t1 b1 s1" -> "host busy X% steal Y%" (of all CPUs)
+  local a b; read -r -a a <<< "$1"; read -r -a b <<< "$2"
+  awk -v dt=$(( b[0] - a[0] )) -v db=$(( b[1] - a[1] )) -v ds=$(( b[2] - a[2] )) \
+    'BEGIN{ if (dt > 0) printf "host busy %d%% steal %.1f%%", 100*db/dt, 100*ds/dt }'
+}
 rss_kib() { awk '/^VmRSS:/{print $2}' "/proc/$1/status"; }
 
 # ---------------------------------------------------------------------------------------------
@@ -293,13 +302,13 @@ LAST=
 # run_one workload round A|B duration args... -> appends to TSV (unless round = warmup/profile)
 run_one() {
   local wl=$1 round=$2 srv=$3 dur=$4; shift 4
-  local out=$TMPD/run.json err=$TMPD/run.err rc=0 pids c0 c1
+  local out=$TMPD/run.json err=$TMPD/run.err rc=0 pids c0 c1 h0 h1
   sync; sleep 1
   pids=$(server_pids "$srv")
-  c0=$(cpu_ticks $pids)
+  c0=$(cpu_ticks $pids); h0=$(host_jiffies)
   # shellcheck disable=SC2046
   timeout "$BENCH_TIMEOUT" $(client) -duration "$dur" -statsinterval 0 -json "$@" >"$out" 2>"$err" || rc=$?
-  c1=$(cpu_ticks $pids)
+  c1=$(cpu_ticks $pids); h1=$(host_jiffies)
   if [ "$rc" != 0 ] && [ "$rc" != 1 ]; then
     cat "$err"; die "aisle-bench failed (exit $rc): $wl round $round server $srv"
   fi
@@ -317,8 +326,8 @@ print(f"{rps:.0f}\t{mib:.1f}\t{op['latency_us']['p50']}\t{op['latency_us']['p99'
 EOF
 )
   local f; IFS=$'\t' read -r -a f <<< "$LAST"
-  printf '  %-13s %-7s %s  %8s req/s %9s MiB/s  p50 %6s us  p99 %7s us  srv CPU %6s us/req  errors %s\n' \
-    "$wl" "$round" "$([ "$srv" = A ] && echo aisle || echo nginx)" "${f[0]}" "${f[1]}" "${f[2]}" "${f[3]}" "${f[4]}" "${f[5]}"
+  printf '  %-13s %-7s %s  %8s req/s %9s MiB/s  p50 %6s us  p99 %7s us  srv CPU %6s us/req  errors %s  (%s)\n' \
+    "$wl" "$round" "$([ "$srv" = A ] && echo aisle || echo nginx)" "${f[0]}" "${f[1]}" "${f[2]}" "${f[3]}" "${f[4]}" "${f[5]}" "$(host_note "$h0" "$h1")"
   if [ "${f[5]}" != 0 ]; then sed -n '1,12p' "$err"; fi
   case $round in warmup|profile) ;; *) printf '%s\t%s\t%s\t%s\n' "$wl" "$round" "$srv" "$LAST" >> "$TSV";; esac
 }
@@ -356,13 +365,13 @@ EOF
 profile() {
   local wl=$1 wa=$2 wb=$3; shift 3
   command -v perf >/dev/null || { say "profile: perf not installed"; return 0; }
-  local srv pids data dur
-  dur=$(secs "$DURATION")
+  local srv pids data
   for srv in A B; do
     pids=$(server_pids "$srv" | paste -sd,)
     data=$TMPD/perf-$wl-$srv.data
-    perf record -q -e cpu-clock -F 2999 -g -p "$pids" -o "$data" -- sleep "$dur" 2>/dev/null &
+    perf record -q -e cpu-clock -F 2999 -p "$pids" -o "$data" 2>"$TMPD/perf.err" &
     local ppid=$!
+    sleep 0.5
     if [ "$srv" = A ]; then
       # shellcheck disable=SC2046
       run_one "$wl" profile A "$DURATION" $(target A "$wa") "$@"
@@ -370,13 +379,16 @@ profile() {
       # shellcheck disable=SC2046
       run_one "$wl" profile B "$DURATION" $(target B "$wb") "$@"
     fi
+    kill -INT "$ppid" 2>/dev/null || true
     wait "$ppid" || true
     after_run "$srv"
-    hdr "profile $wl $([ "$srv" = A ] && echo aisle-node || echo nginx): perf record -e cpu-clock -g, self time by symbol (top 45)"
-    perf report -i "$data" --no-children --sort dso,sym --stdio -g none --percent-limit 0.4 2>/dev/null \
+    mkdir -p "$PERF_KEEP" && cp "$data" "$PERF_KEEP/"
+    hdr "profile $wl $([ "$srv" = A ] && echo aisle-node || echo nginx): perf record -e cpu-clock, self time by symbol (top 45)"
+    perf report -i "$data" --no-children --sort dso,sym --stdio --percent-limit 0.4 2>"$TMPD/perf.err" </dev/null \
       | grep -v '^#' | grep -v '^$' | head -45 || true
+    if [ -s "$TMPD/perf.err" ]; then sed -n 1,5p "$TMPD/perf.err"; fi
     hdr "profile $wl $([ "$srv" = A ] && echo aisle-node || echo nginx): user vs kernel"
-    perf report -i "$data" --no-children --sort dso --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -8 || true
+    perf report -i "$data" --no-children --sort dso --stdio 2>>"$TMPD/perf.err" </dev/null | grep -v '^#' | grep -v '^$' | head -8 || true
   done
 }
 
@@ -444,7 +456,7 @@ function request()
 end
 EOF
 wrk_pair() { # label threads conns prefix...
-  local wl=$1 t=$2 c=$3 r srv url out pin=() rps p99 pids c0 c1
+  local wl=$1 t=$2 c=$3 r srv url out pin=() pids c0 c1 h0 h1 a b
   [ "$MODE" = pinned ] && pin=(taskset -c 0)
   hdr "$wl ($MODE): ${pin[*]} wrk -t$t -c$c -d$DURATION --latency -s get.lua (GET 4 KiB, names walked round-robin)"
   for ((r = 1; r <= ROUNDS; r++)); do
@@ -452,10 +464,10 @@ wrk_pair() { # label threads conns prefix...
       if [ "$srv" = A ]; then url="$A_URL /v1/objects/bench/"; else url="$B_URL /bench/"; fi
       set -- $url
       sync; sleep 1
-      pids=$(server_pids "$srv"); c0=$(cpu_ticks $pids)
+      pids=$(server_pids "$srv"); c0=$(cpu_ticks $pids); h0=$(host_jiffies)
       out=$(timeout "$BENCH_TIMEOUT" "${pin[@]}" wrk -t"$t" -c"$c" -d"$DURATION" --latency --timeout 30s \
               -s "$TMPD/get.lua" "$1" -- "$2" "$TMPD/names-o4k")
-      c1=$(cpu_ticks $pids)
+      c1=$(cpu_ticks $pids); h1=$(host_jiffies)
       LAST=$(python3 - "$((c1 - c0))" "$CLK_TCK" "$out" <<'EOF'
 import re, sys
 ticks, hz, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
@@ -474,8 +486,8 @@ print(f"{rps:.0f}\t{mib:.1f}\t{p50:.0f}\t{p99:.0f}\t{ticks * 1e6 / hz / n:.2f}\t
 EOF
 )
       local f; IFS=$'\t' read -r -a f <<< "$LAST"
-      printf '  %-13s %-7s %s  %8s req/s %9s MiB/s  p50 %6s us  p99 %7s us  srv CPU %6s us/req  errors %s\n' \
-        "$wl" "$r" "$([ "$srv" = A ] && echo aisle || echo nginx)" "${f[0]}" "${f[1]}" "${f[2]}" "${f[3]}" "${f[4]}" "${f[5]}"
+      printf '  %-13s %-7s %s  %8s req/s %9s MiB/s  p50 %6s us  p99 %7s us  srv CPU %6s us/req  errors %s  (%s)\n' \
+        "$wl" "$r" "$([ "$srv" = A ] && echo aisle || echo nginx)" "${f[0]}" "${f[1]}" "${f[2]}" "${f[3]}" "${f[4]}" "${f[5]}" "$(host_note "$h0" "$h1")"
       printf '%s\t%s\t%s\t%s\n' "$wl" "$r" "$srv" "$LAST" >> "$TSV"
       if [ "$srv" = A ]; then a=$LAST; else b=$LAST; fi
     done
@@ -505,8 +517,8 @@ if want mem; then
   say "  RSS with ~$total objects stored: $(rss_kib "$AISLE_PID") KiB"
   # The GET of every object once (fills the metadata/fd caches as far as they go), then RSS.
   timeout 600 "$BIN/aisle-bench" -numcores "$NCPU" -ip 127.0.0.1 -port "$AISLE_PORT" -bucket mem \
-    -pctput 0 -duration 30s -numworkers 64 -statsinterval 0 -json > "$TMPD/memget.json" 2> "$TMPD/memget.err" || true
-  say "  after GETs over bucket mem (listing + up to 30 s, $(python3 -c 'import json,sys; g=json.load(open(sys.argv[1]))["get"]; print("%d GETs, %d errors" % (g["count"], g["errors"]))' "$TMPD/memget.json")): RSS $(rss_kib "$AISLE_PID") KiB"
+    -pctput 0 -duration 10s -numworkers 64 -statsinterval 0 -json > "$TMPD/memget.json" 2> "$TMPD/memget.err" || true
+  say "  after GETs over bucket mem (listing + 10 s, $(python3 -c 'import json,sys; g=json.load(open(sys.argv[1]))["get"]; print("%d GETs, %d errors" % (g["count"], g["errors"]))' "$TMPD/memget.json")): RSS $(rss_kib "$AISLE_PID") KiB"
   cat > "$TMPD/holder.py" <<'EOF'
 import socket, sys, time
 port, n, path, ready = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
