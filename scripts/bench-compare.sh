@@ -13,6 +13,7 @@
 #                      and removed at exit unless KEEP_DATA=1
 #   AISLE_PORT=18080 NGINX_PORT=18081 IPERF_PORT=18082   all on 127.0.0.1
 #   CONNS_SMALL=64     connections for 4 KiB GETs;  CONNS_LARGE=32 for 1 MiB/16 MiB GETs, PUTs, mixed
+#   AISLE_ARGS=""      extra aisle-node flags (e.g. "--put-write ring")
 #   ONLY=all           comma list of: get4k get1m get16m put64k put1m mixed wrk iperf mem pinned
 #   SOAK_SECS=60       memory soak under a 4 KiB GET load (RSS sampled every 10 s)
 #   MEM_OBJECTS=100000 1-byte objects stored before the memory figures; IDLE_CONNS=1000
@@ -44,6 +45,7 @@ IPERF_PORT=${IPERF_PORT:-18082}
 CONNS_SMALL=${CONNS_SMALL:-64}
 CONNS_LARGE=${CONNS_LARGE:-32}
 ONLY=${ONLY:-all}
+AISLE_ARGS=${AISLE_ARGS:-}   # extra aisle-node flags, e.g. "--put-write ring" or "--get-body splice"
 SOAK_SECS=${SOAK_SECS:-60}
 MEM_OBJECTS=${MEM_OBJECTS:-100000}
 IDLE_CONNS=${IDLE_CONNS:-1000}
@@ -146,7 +148,7 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 # Header: machine, commit, tools
 # ---------------------------------------------------------------------------------------------
 hdr "bench-compare $STAMP"
-say "command: ${0} (ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP CONNS_SMALL=$CONNS_SMALL CONNS_LARGE=$CONNS_LARGE ONLY=$ONLY SOAK_SECS=$SOAK_SECS MEM_OBJECTS=$MEM_OBJECTS IDLE_CONNS=$IDLE_CONNS PROFILE=$PROFILE)"
+say "command: ${0} (AISLE_ARGS=$AISLE_ARGS ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP CONNS_SMALL=$CONNS_SMALL CONNS_LARGE=$CONNS_LARGE ONLY=$ONLY SOAK_SECS=$SOAK_SECS MEM_OBJECTS=$MEM_OBJECTS IDLE_CONNS=$IDLE_CONNS PROFILE=$PROFILE)"
 say "nproc: $NCPU; $(lscpu | grep 'Model name' | sed 's/  */ /g')"
 say "kernel: $(uname -r)"
 say "memory: $(free -h | awk '/^Mem:/{print $2" total"}')"
@@ -189,7 +191,7 @@ start_servers() { # unpinned|pinned
       2>>"$TMPD/nginx/stderr.log" &
   NGINX_PID=$!
   "${pin[@]}" "$BIN/aisle-node" --listen "127.0.0.1:$AISLE_PORT" --mountpath "$MP1" \
-      --mountpath "$MP2" --cores "$cores" --log-level warn 2>>"$TMPD/aisle-node.log" &
+      --mountpath "$MP2" --cores "$cores" --log-level warn $AISLE_ARGS 2>>"$TMPD/aisle-node.log" &
   AISLE_PID=$!
   wait_port "$NGINX_PORT" "$NGINX_PID" nginx
   wait_port "$AISLE_PORT" "$AISLE_PID" aisle-node

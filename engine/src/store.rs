@@ -119,6 +119,8 @@ pub struct Store {
     version: AtomicU64,
     /// Per-object invalidation for the cores' object caches.
     generations: Generations,
+    /// PUT data goes to the file with pwrite(2) on the core thread (true) or a ring write.
+    put_write_direct: std::sync::atomic::AtomicBool,
 }
 
 
@@ -197,6 +199,7 @@ impl Store {
             work_seq: AtomicU64::new(0),
             version: AtomicU64::new(0),
             generations: Generations::default(),
+            put_write_direct: std::sync::atomic::AtomicBool::new(false),
         };
         store.startup_tidy();
         Ok(store)
@@ -227,6 +230,12 @@ impl Store {
     pub fn place(&self, bucket: &str, obj: &str) -> Result<(u64, Mountpath), StoreError> {
         let digest = hrw::obj_digest(bucket, obj);
         hrw_pick(&self.mountpaths(), digest).map(|mp| (digest, mp.clone())).ok_or(StoreError::NoMountpaths)
+    }
+
+    /// Chooses how PUT data reaches the file: a ring write (the default; an io-wq worker does it
+    /// on filesystems without non-blocking buffered writes), or `pwrite(2)` on the core thread.
+    pub fn set_put_write_direct(&self, direct: bool) {
+        self.put_write_direct.store(direct, Ordering::Relaxed);
     }
 
     /// Brings a core's snapshots up to date (one atomic load when nothing changed).
@@ -618,6 +627,15 @@ impl PutHandle {
         }
         let fd = self.fd.as_ref().expect("write after finish");
         let n = buf.len() as u64;
+        if self.store.put_write_direct.load(Ordering::Relaxed) {
+            return match sys::pwrite_all(fd, &buf, self.size) {
+                Ok(()) => {
+                    self.size += n;
+                    (Ok(()), buf)
+                }
+                Err(e) => (Err(StoreError::io("write", &self.work, e)), buf),
+            };
+        }
         let (r, buf) = rio::write_all_at(fd, buf, self.size).await;
         match r {
             Ok(()) => {

@@ -35,17 +35,31 @@ pub struct Flags {
     /// Seconds to wait for in-flight requests at shutdown.
     #[arg(long, default_value_t = 10)]
     pub shutdown_timeout_secs: u64,
-    /// How GET bodies are sent: `auto` (by size, see --copy-max and --sendfile-max), or always
-    /// `copy` (pread into the response buffer, one send), `sendfile`, or `splice`. For
-    /// measurements; keep `auto` in production.
+    /// How GET bodies are sent: `auto` (small ones copied behind the head; larger ones with
+    /// sendfile when all in the page cache, else spliced on the ring so a disk read never stalls
+    /// the core), or always `copy` (pread into the response buffer, one send), `sendfile`, or
+    /// `splice`. For measurements; keep `auto` in production.
     #[arg(long, value_enum, default_value_t = BodyPolicy::Auto)]
     pub get_body: BodyPolicy,
+    /// How PUT data reaches the file: `ring` (io_uring write, the default) or `direct` (pwrite
+    /// on the core thread as each piece arrives). Measured equal in throughput on ext4
+    /// (bench/RESULTS.md), and `direct` can stall the core in dirty-page throttling.
+    #[arg(long, value_enum, default_value_t = PutWrite::Ring)]
+    pub put_write: PutWrite,
     /// `auto`: bodies up to this many bytes are copied behind the head and sent with it.
     #[arg(long, default_value_t = COPY_BYTES_MAX_DEFAULT)]
     pub copy_max: u64,
-    /// `auto`: larger bodies up to this many bytes go out with sendfile(2); beyond, spliced.
+    /// `auto`, only where cachestat(2) is missing (Linux < 6.5): larger bodies up to this many
+    /// bytes go out with sendfile(2); beyond, spliced.
     #[arg(long, default_value_t = SENDFILE_BYTES_MAX_DEFAULT)]
     pub sendfile_max: u64,
+}
+
+/// How PUT data reaches the file.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PutWrite {
+    Direct,
+    Ring,
 }
 
 /// How GET bodies reach the socket.
@@ -71,13 +85,20 @@ pub struct BodySend {
 }
 
 impl BodySend {
-    /// The method for a body of `len` bytes.
-    pub fn method(&self, len: u64) -> BodyPolicy {
-        match self.policy {
-            BodyPolicy::Auto if len <= self.copy_max => BodyPolicy::Copy,
-            BodyPolicy::Auto if len <= self.sendfile_max => BodyPolicy::Sendfile,
-            BodyPolicy::Auto => BodyPolicy::Splice,
-            p => p,
+    /// The method for a body of `len` bytes; `cached` tells (if it can) whether all of it is in
+    /// the page cache.
+    pub fn method(&self, len: u64, cached: impl FnOnce() -> Option<bool>) -> BodyPolicy {
+        if self.policy != BodyPolicy::Auto {
+            return self.policy;
+        }
+        if len <= self.copy_max {
+            return BodyPolicy::Copy;
+        }
+        match cached() {
+            Some(true) => BodyPolicy::Sendfile,
+            Some(false) => BodyPolicy::Splice,
+            None if len <= self.sendfile_max => BodyPolicy::Sendfile,
+            None => BodyPolicy::Splice,
         }
     }
 }
@@ -91,6 +112,7 @@ pub struct Config {
     pub pin: bool,
     pub shutdown_timeout_secs: u64,
     pub body_send: BodySend,
+    pub put_write: PutWrite,
 }
 
 impl Config {
@@ -128,6 +150,7 @@ impl Config {
             pin: !f.no_pin,
             shutdown_timeout_secs: f.shutdown_timeout_secs,
             body_send,
+            put_write: f.put_write,
         })
     }
 }

@@ -369,7 +369,7 @@ impl Conn {
     /// the node's policy for that size: copied behind the head (one send), sendfile(2), or
     /// spliced through the connection's pipe.
     pub async fn send_head_and_file(&mut self, mut buf: Vec<u8>, file: &Fd, offset: u64, len: u64) -> io::Result<()> {
-        let method = self.core.node.body_send.method(len);
+        let method = self.core.node.body_send.method(len, || sys::is_cached(file, offset, len));
         if len == 0 {
             return self.send_buf(buf, false).await;
         }

@@ -56,8 +56,9 @@ pub struct CoreCtx {
     pub view: CoreView,
 }
 
-/// Size of a PUT body buffer: the unit of file writes.
-pub const BODY_BUF_BYTES: usize = 1 << 20;
+/// Size of a PUT body buffer. Data goes to the file in pieces of at least
+/// `api::object::PUT_WRITE_BYTES_MIN` while still in the CPU cache (bench/RESULTS.md).
+pub const BODY_BUF_BYTES: usize = 256 * 1024;
 /// Body buffers kept per core.
 const BODY_BUFS_KEPT_MAX: usize = 64;
 

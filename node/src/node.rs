@@ -52,6 +52,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
     tracing::info!(nofile, "open-file limit");
 
     let store = Arc::new(Store::open(&cfg.mountpaths).map_err(|e| anyhow::anyhow!("opening the store: {e}"))?);
+    store.set_put_write_direct(cfg.put_write == crate::config::PutWrite::Direct);
     let mps = store.mountpaths();
     let owners: Arc<Vec<usize>> = Arc::new(mps.iter().map(|m| owner_of(m.index, cfg.cores)).collect());
     for m in mps.iter() {

@@ -79,8 +79,9 @@ fn every_get_body_method_sends_the_right_bytes() {
     // Steps: for each forced --get-body method start a node, PUT objects of several sizes, GET
     // each whole and with three ranges, compare.
     let sizes = [0usize, 1, 4095, 4096, 16 * 1024 + 1, 65536, 300_000, (1 << 20) + 3, 3 << 20];
-    for method in ["copy", "sendfile", "splice", "auto"] {
-        let node = Node::start_with_args(2, &["--get-body", method]);
+    // Each PUT write mode is exercised too (the objects are written by the PUTs above).
+    for (method, put_write) in [("copy", "direct"), ("sendfile", "ring"), ("splice", "direct"), ("auto", "ring")] {
+        let node = Node::start_with_args(2, &["--get-body", method, "--put-write", put_write]);
         node.create_bucket("m");
         let mut c = KeepAlive::new(node.port);
         for (i, &size) in sizes.iter().enumerate() {

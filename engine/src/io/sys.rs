@@ -353,3 +353,61 @@ pub fn pread_append(fd: &Fd, buf: &mut Vec<u8>, offset: u64, len: usize) -> io::
     unsafe { buf.set_len(buf.len() + n) };
     Ok(n)
 }
+
+/// `pwrite(2)` of all of `data` at `offset`, on the calling thread (the `--put-write direct`
+/// alternative to a ring write; measured in bench/RESULTS.md).
+pub fn pwrite_all(fd: &Fd, mut data: &[u8], mut offset: u64) -> io::Result<()> {
+    while !data.is_empty() {
+        // SAFETY: data is a live slice; pwrite reads at most data.len() bytes from it.
+        let r = unsafe { libc::pwrite(fd.raw(), data.as_ptr().cast(), data.len(), offset as libc::off_t) };
+        match cvt_size(r) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                data = &data[n..];
+                offset += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// `cachestat(2)` syscall number (the same on every architecture since Linux 6.5).
+const SYS_CACHESTAT: libc::c_long = 451;
+
+#[repr(C)]
+struct CachestatRange {
+    off: u64,
+    len: u64,
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct Cachestat {
+    nr_cache: u64,
+    nr_dirty: u64,
+    nr_writeback: u64,
+    nr_evicted: u64,
+    nr_recently_evicted: u64,
+}
+
+/// Whether every page of `[offset, offset+len)` of `fd` is in the page cache (`cachestat(2)`,
+/// Linux ≥ 6.5); `None` when the kernel cannot tell.
+pub fn is_cached(fd: &Fd, offset: u64, len: u64) -> Option<bool> {
+    if len == 0 {
+        return Some(true);
+    }
+    let range = CachestatRange { off: offset, len };
+    let mut cs = Cachestat::default();
+    // SAFETY: both pointers refer to live, correctly laid out structs; flags must be 0.
+    let r = unsafe {
+        libc::syscall(SYS_CACHESTAT, fd.raw() as libc::c_uint, &range as *const CachestatRange, &mut cs as *mut Cachestat, 0u32)
+    };
+    if r != 0 {
+        return None;
+    }
+    let page = 4096u64;
+    let pages = (offset + len).div_ceil(page) - offset / page;
+    Some(cs.nr_cache >= pages)
+}

@@ -16,8 +16,8 @@ use super::time;
 use super::Req;
 use crate::conn::{BodyError, Conn};
 
-/// Flush the PUT buffer to the file when less than this is left in it.
-const PUT_FLUSH_SPARE_BYTES: usize = 64 * 1024;
+/// PUT data goes to the file as soon as this much has arrived (the buffer holds twice that).
+pub const PUT_WRITE_BYTES_MIN: usize = 128 * 1024;
 
 pub async fn handle(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
     let t0 = Instant::now();
@@ -219,7 +219,7 @@ async fn put(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
         match conn.read_body(&mut buf).await {
             Ok(0) => break,
             Ok(_) => {
-                if buf.capacity() - buf.len() < PUT_FLUSH_SPARE_BYTES {
+                if buf.len() >= PUT_WRITE_BYTES_MIN {
                     let (r, b) = put.write(buf).await;
                     buf = b;
                     buf.clear();
