@@ -113,7 +113,9 @@ impl Node {
     /// Names in bucket `b` (JSON listing, following continuation tokens).
     fn metrics(&self) -> String {
         let mut c = Client::new(&self.url()).expect("client");
-        let r = c.request("GET", "/metrics", &[], Body::Empty).expect("GET /metrics");
+        let r = c
+            .request("GET", "/metrics", &[], Body::Empty)
+            .expect("GET /metrics");
         assert_eq!(r.status, 200);
         String::from_utf8(r.body_bytes().expect("metrics body")).expect("UTF-8 metrics")
     }
@@ -189,7 +191,10 @@ fn bench(node: &Node, args: &[&str]) -> (Output, Value) {
 fn metric(text: &str, name: &str, labels: &str) -> u64 {
     let key = format!("{name}{{{labels}}} ");
     text.lines()
-        .find_map(|l| l.strip_prefix(&key).map(|v| v.trim().parse::<u64>().expect("a counter")))
+        .find_map(|l| {
+            l.strip_prefix(&key)
+                .map(|v| v.trim().parse::<u64>().expect("a counter"))
+        })
         .unwrap_or_else(|| panic!("no {key} in /metrics:\n{text}"))
 }
 
@@ -274,7 +279,11 @@ fn bounded_runs_against_a_node() {
         ("ais_target_err_get_count", 0),
         ("ais_target_err_put_count", 0),
     ] {
-        assert_eq!(metric(&metrics, name, &bucket), want, "{name}{{{bucket}}} vs aisle-bench's figure");
+        assert_eq!(
+            metric(&metrics, name, &bucket),
+            want,
+            "{name}{{{bucket}}} vs aisle-bench's figure"
+        );
     }
     // ---- end of /metrics check ----
 

@@ -44,7 +44,10 @@ pub struct Generations {
 
 impl Default for Generations {
     fn default() -> Self {
-        Generations { slots: (0..GENERATION_SLOTS).map(|_| AtomicU64::new(0)).collect(), epoch: AtomicU64::new(0) }
+        Generations {
+            slots: (0..GENERATION_SLOTS).map(|_| AtomicU64::new(0)).collect(),
+            epoch: AtomicU64::new(0),
+        }
     }
 }
 
@@ -112,14 +115,20 @@ impl CoreView {
             version: Cell::new(u64::MAX),
             bmd: RefCell::new(Arc::new(Bmd::default())),
             mountpaths: RefCell::new(Arc::new(Vec::new())),
-            objects: RefCell::new(LruCache::new(NonZeroUsize::new(objects_max.max(1)).expect("max(1) > 0"))),
+            objects: RefCell::new(LruCache::new(
+                NonZeroUsize::new(objects_max.max(1)).expect("max(1) > 0"),
+            )),
             hits: Cell::new(0),
             misses: Cell::new(0),
         }
     }
 
     /// Refreshes the snapshots if the store's `version` moved on.
-    pub(crate) fn refresh(&self, version: u64, load: impl FnOnce() -> (Arc<Bmd>, Arc<Vec<Mountpath>>)) {
+    pub(crate) fn refresh(
+        &self,
+        version: u64,
+        load: impl FnOnce() -> (Arc<Bmd>, Arc<Vec<Mountpath>>),
+    ) {
         if self.version.get() != version {
             let (b, m) = load();
             *self.bmd.borrow_mut() = b;
@@ -137,7 +146,13 @@ impl CoreView {
     }
 
     /// A cached object if it is still current.
-    pub(crate) fn lookup(&self, digest: u64, bucket: &str, obj: &str, now: Stamp) -> Option<Rc<ObjectHandle>> {
+    pub(crate) fn lookup(
+        &self,
+        digest: u64,
+        bucket: &str,
+        obj: &str,
+        now: Stamp,
+    ) -> Option<Rc<ObjectHandle>> {
         let mut objects = self.objects.borrow_mut();
         let hit = match objects.get(&digest) {
             Some(e) if e.stamp == now && e.bucket == bucket && e.obj == obj => Some(e.clone()),

@@ -140,7 +140,11 @@ mod tests {
         // (stack copy up to 512 bytes, streaming beyond).
         for len in [1usize, 10, 490, 498, 499, 500, 600, 5000] {
             let obj: String = (0..len).map(|i| (b'a' + (i % 26) as u8) as char).collect();
-            assert_eq!(obj_digest("bkt", &obj), digest(obj_uname("bkt", &obj).as_bytes()), "len {len}");
+            assert_eq!(
+                obj_digest("bkt", &obj),
+                digest(obj_uname("bkt", &obj).as_bytes()),
+                "len {len}"
+            );
         }
     }
 

@@ -22,12 +22,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::bmd::{Bmd, BmdError, BucketProps};
 pub use crate::cache::ObjectHandle;
 use crate::cache::{CoreView, Generations};
-use std::rc::Rc;
 use crate::cksum::{CksumType, Hasher};
 use crate::io::{self as rio, sys, Fd};
 use crate::lom::{Lom, XATTR_LOM};
 use crate::names::{self, NameError};
 use crate::{fqn, hrw};
+use std::rc::Rc;
 
 /// Default and maximum page size of an object listing (AIS's `MaxPageSizeAIS`).
 pub const LIST_PAGE_SIZE_MAX: usize = 10_000;
@@ -36,7 +36,8 @@ pub const CUSTOM_ORIG_FNTL: &str = "orig_fntl";
 /// Longest name of a shortened object: its full name must fit the LOM's custom metadata
 /// (`orig_fntl` + separator + name). Names up to 3072 bytes with components of at most 255
 /// bytes are stored as they are and are not limited by this.
-pub const FNTL_NAME_BYTES_MAX: usize = crate::lom::LOM_CUSTOM_BYTES_MAX - CUSTOM_ORIG_FNTL.len() - 1;
+pub const FNTL_NAME_BYTES_MAX: usize =
+    crate::lom::LOM_CUSTOM_BYTES_MAX - CUSTOM_ORIG_FNTL.len() - 1;
 
 /// One mountpath (one disk) of the node.
 #[derive(Debug, Clone)]
@@ -65,7 +66,13 @@ pub enum StoreError {
     #[error("invalid object name in ais://{0}: {1}")]
     BadObjName(String, NameError),
     #[error("BAD DATA CHECKSUM: ais://{bucket}/{obj}: {cksum_type} expected {expected}, computed {computed}")]
-    BadChecksum { bucket: String, obj: String, cksum_type: String, expected: String, computed: String },
+    BadChecksum {
+        bucket: String,
+        obj: String,
+        cksum_type: String,
+        expected: String,
+        computed: String,
+    },
     #[error("unsupported checksum type {0:?}")]
     UnsupportedChecksum(String),
     #[error("ais://{0}/{1}: object metadata is missing")]
@@ -83,15 +90,26 @@ pub enum StoreError {
     #[error("out of space on {path}: {err}")]
     NoSpace { path: PathBuf, err: io::Error },
     #[error("{op} {path}: {err}")]
-    Io { op: &'static str, path: PathBuf, err: io::Error },
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        err: io::Error,
+    },
 }
 
 impl StoreError {
     fn io(op: &'static str, path: &Path, err: io::Error) -> StoreError {
         if err.raw_os_error() == Some(libc::ENOSPC) || err.raw_os_error() == Some(libc::EDQUOT) {
-            return StoreError::NoSpace { path: path.to_path_buf(), err };
+            return StoreError::NoSpace {
+                path: path.to_path_buf(),
+                err,
+            };
         }
-        StoreError::Io { op, path: path.to_path_buf(), err }
+        StoreError::Io {
+            op,
+            path: path.to_path_buf(),
+            err,
+        }
     }
 }
 
@@ -101,7 +119,11 @@ impl From<BmdError> for StoreError {
             BmdError::AlreadyExists(b) => StoreError::BucketExists(b),
             BmdError::NotFound(b) => StoreError::BucketNotFound(b),
             BmdError::BadProps(s) => StoreError::BadProps(s),
-            BmdError::Io(err) => StoreError::Io { op: "bmd", path: PathBuf::new(), err },
+            BmdError::Io(err) => StoreError::Io {
+                op: "bmd",
+                path: PathBuf::new(),
+                err,
+            },
             other => StoreError::BadProps(other.to_string()),
         }
     }
@@ -122,7 +144,6 @@ pub struct Store {
     /// PUT data goes to the file with pwrite(2) on the core thread (true) or a ring write.
     put_write_direct: std::sync::atomic::AtomicBool,
 }
-
 
 /// One listed object.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -173,7 +194,10 @@ pub struct ClientChecksum {
 }
 
 fn now_ns() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
 }
 
 impl Store {
@@ -185,7 +209,12 @@ impl Store {
             .enumerate()
             .map(|(index, p)| {
                 let s = p.to_string_lossy().to_string();
-                Mountpath { index, path: p.clone(), digest: hrw::path_digest(&s), enabled: true }
+                Mountpath {
+                    index,
+                    path: p.clone(),
+                    digest: hrw::path_digest(&s),
+                    enabled: true,
+                }
             })
             .collect();
         if mps.is_empty() {
@@ -229,7 +258,9 @@ impl Store {
     /// The HRW mountpath of an object among the enabled mountpaths.
     pub fn place(&self, bucket: &str, obj: &str) -> Result<(u64, Mountpath), StoreError> {
         let digest = hrw::obj_digest(bucket, obj);
-        hrw_pick(&self.mountpaths(), digest).map(|mp| (digest, mp.clone())).ok_or(StoreError::NoMountpaths)
+        hrw_pick(&self.mountpaths(), digest)
+            .map(|mp| (digest, mp.clone()))
+            .ok_or(StoreError::NoMountpaths)
     }
 
     /// Chooses how PUT data reaches the file: a ring write (the default; an io-wq worker does it
@@ -240,7 +271,9 @@ impl Store {
 
     /// Brings a core's snapshots up to date (one atomic load when nothing changed).
     pub fn refresh_view(&self, view: &CoreView) {
-        view.refresh(self.version.load(Ordering::Acquire), || (self.bmd(), self.mountpaths()));
+        view.refresh(self.version.load(Ordering::Acquire), || {
+            (self.bmd(), self.mountpaths())
+        });
     }
 
     fn changed(&self) {
@@ -268,7 +301,11 @@ impl Store {
         rio::spawn_blocking(move || this.create_bucket_blocking(&b, props.as_ref())).await
     }
 
-    fn create_bucket_blocking(&self, bucket: &str, props: Option<&serde_json::Value>) -> Result<Vec<usize>, StoreError> {
+    fn create_bucket_blocking(
+        &self,
+        bucket: &str,
+        props: Option<&serde_json::Value>,
+    ) -> Result<Vec<usize>, StoreError> {
         let _txn = self.bmd_txn.lock().expect("bmd txn lock");
         let cur = self.bmd();
         let next = cur.create(bucket, props, now_ns())?;
@@ -280,7 +317,10 @@ impl Store {
                 move_aside(&mp.path, &bdir)?;
                 trashed.push(mp.index);
             }
-            for d in [fqn::obj_dir(&mp.path, bucket), fqn::work_dir(&mp.path, bucket)] {
+            for d in [
+                fqn::obj_dir(&mp.path, bucket),
+                fqn::work_dir(&mp.path, bucket),
+            ] {
                 std::fs::create_dir_all(&d).map_err(|e| StoreError::io("mkdir", &d, e))?;
             }
         }
@@ -321,7 +361,11 @@ impl Store {
     }
 
     /// Changes bucket props (AIS-shaped JSON patch).
-    pub async fn set_bucket_props(self: &Arc<Self>, bucket: &str, patch: serde_json::Value) -> Result<(), StoreError> {
+    pub async fn set_bucket_props(
+        self: &Arc<Self>,
+        bucket: &str,
+        patch: serde_json::Value,
+    ) -> Result<(), StoreError> {
         let this = self.clone();
         let b = bucket.to_string();
         rio::spawn_blocking(move || {
@@ -338,7 +382,8 @@ impl Store {
 
     fn persist_bmd(&self, bmd: &Bmd, mps: &[Mountpath]) -> Result<(), StoreError> {
         for mp in mps {
-            bmd.store(&mp.path).map_err(|e| StoreError::io("store bmd", &mp.path, e))?;
+            bmd.store(&mp.path)
+                .map_err(|e| StoreError::io("store bmd", &mp.path, e))?;
         }
         Ok(())
     }
@@ -346,7 +391,9 @@ impl Store {
     /// Removes everything in a mountpath's trash (blocking; run it on the blocking pool).
     pub fn empty_trash_blocking(&self, mp_index: usize) -> io::Result<u64> {
         let mps = self.mountpaths();
-        let Some(mp) = mps.get(mp_index) else { return Ok(0) };
+        let Some(mp) = mps.get(mp_index) else {
+            return Ok(0);
+        };
         let trash = fqn::deleted_dir(&mp.path);
         let mut removed = 0;
         let rd = match std::fs::read_dir(&trash) {
@@ -356,7 +403,11 @@ impl Store {
         };
         for ent in rd {
             let p = ent?.path();
-            let r = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+            let r = if p.is_dir() {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
             match r {
                 Ok(()) => removed += 1,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -372,7 +423,9 @@ impl Store {
         let bmd = self.bmd();
         for mp in self.mountpaths().iter() {
             let pdir = mp.path.join(fqn::PROVIDER_DIR);
-            let Ok(rd) = std::fs::read_dir(&pdir) else { continue };
+            let Ok(rd) = std::fs::read_dir(&pdir) else {
+                continue;
+            };
             for ent in rd.flatten() {
                 let name = ent.file_name().to_string_lossy().to_string();
                 if !bmd.buckets.contains_key(&name) {
@@ -383,11 +436,16 @@ impl Store {
                     continue;
                 }
                 let wdir = fqn::work_dir(&mp.path, &name);
-                let Ok(wd) = std::fs::read_dir(&wdir) else { continue };
+                let Ok(wd) = std::fs::read_dir(&wdir) else {
+                    continue;
+                };
                 for w in wd.flatten() {
                     let fname = w.file_name().to_string_lossy().to_string();
                     let stale = match fqn::parse_work_pid(&fname) {
-                        Some(pid) => pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists(),
+                        Some(pid) => {
+                            pid != std::process::id()
+                                && !Path::new(&format!("/proc/{pid}")).exists()
+                        }
                         None => true,
                     };
                     if stale {
@@ -402,7 +460,11 @@ impl Store {
 
     /// Starts a PUT: validates names, finds the bucket and the object's HRW mountpath, and
     /// creates the work file.
-    pub async fn put_begin(self: &Arc<Self>, bucket: &str, obj: &str) -> Result<PutHandle, StoreError> {
+    pub async fn put_begin(
+        self: &Arc<Self>,
+        bucket: &str,
+        obj: &str,
+    ) -> Result<PutHandle, StoreError> {
         Store::check_names(bucket, obj)?;
         if fqn::is_fntl(obj) && obj.len() > FNTL_NAME_BYTES_MAX {
             return Err(StoreError::NameTooLong(
@@ -427,8 +489,12 @@ impl Store {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 // The bucket directories are missing on this mountpath (e.g. removed by hand).
                 let wdir = fqn::work_dir(&mp.path, bucket);
-                rio::mkdir_all(&wdir, 0o755).await.map_err(|e| StoreError::io("mkdir", &wdir, e))?;
-                rio::open(&work, flags, 0o644).await.map_err(|e| StoreError::io("create", &work, e))?
+                rio::mkdir_all(&wdir, 0o755)
+                    .await
+                    .map_err(|e| StoreError::io("mkdir", &wdir, e))?;
+                rio::open(&work, flags, 0o644)
+                    .await
+                    .map_err(|e| StoreError::io("create", &work, e))?
             }
             Err(e) => return Err(StoreError::io("create", &work, e)),
         };
@@ -453,7 +519,12 @@ impl Store {
 
     /// Opens an object for GET or HEAD: from the core's cache when still current, else opens
     /// the file, loads and checks its metadata, and caches it.
-    pub async fn open_object(&self, view: &CoreView, bucket: &str, obj: &str) -> Result<Rc<ObjectHandle>, StoreError> {
+    pub async fn open_object(
+        &self,
+        view: &CoreView,
+        bucket: &str,
+        obj: &str,
+    ) -> Result<Rc<ObjectHandle>, StoreError> {
         Store::check_names(bucket, obj)?;
         self.refresh_view(view);
         let bid = view
@@ -466,14 +537,22 @@ impl Store {
                 return Ok(h);
             }
         }
-        let mp = view.with_mountpaths(|m| hrw_pick(m, digest).cloned()).ok_or(StoreError::NoMountpaths)?;
+        let mp = view
+            .with_mountpaths(|m| hrw_pick(m, digest).cloned())
+            .ok_or(StoreError::NoMountpaths)?;
         let path = fqn::object_fqn(&mp.path, bucket, obj);
         let fd = match rio::open(&path, libc::O_RDONLY, 0).await {
             Ok(fd) => fd,
             Err(e) => {
                 return Err(match e.raw_os_error() {
-                    Some(libc::ENOENT) | Some(libc::ENOTDIR) => StoreError::ObjNotFound(bucket.into(), obj.into()),
-                    Some(libc::ENAMETOOLONG) => StoreError::NameTooLong(bucket.into(), obj.into(), "the filesystem refused it".into()),
+                    Some(libc::ENOENT) | Some(libc::ENOTDIR) => {
+                        StoreError::ObjNotFound(bucket.into(), obj.into())
+                    }
+                    Some(libc::ENAMETOOLONG) => StoreError::NameTooLong(
+                        bucket.into(),
+                        obj.into(),
+                        "the filesystem refused it".into(),
+                    ),
                     _ => StoreError::io("open", &path, e),
                 })
             }
@@ -484,11 +563,13 @@ impl Store {
             return Err(StoreError::ObjNotFound(bucket.into(), obj.into()));
         }
         let mut buf = Vec::new();
-        let present = sys::fgetxattr(&fd, XATTR_LOM, &mut buf).map_err(|e| StoreError::io("getxattr", &path, e))?;
+        let present = sys::fgetxattr(&fd, XATTR_LOM, &mut buf)
+            .map_err(|e| StoreError::io("getxattr", &path, e))?;
         if !present {
             return Err(StoreError::MetaMissing(bucket.into(), obj.into()));
         }
-        let lom = Lom::decode(&buf).map_err(|e| StoreError::MetaCorrupt(bucket.into(), obj.into(), e.to_string()))?;
+        let lom = Lom::decode(&buf)
+            .map_err(|e| StoreError::MetaCorrupt(bucket.into(), obj.into(), e.to_string()))?;
         if lom.bid() != bid {
             // Left over from an earlier incarnation of the bucket: never served.
             return Err(StoreError::ObjNotFound(bucket.into(), obj.into()));
@@ -530,7 +611,11 @@ impl Store {
                 Some(libc::ENOENT) | Some(libc::ENOTDIR) | Some(libc::EISDIR) => {
                     StoreError::ObjNotFound(bucket.into(), obj.into())
                 }
-                Some(libc::ENAMETOOLONG) => StoreError::NameTooLong(bucket.into(), obj.into(), "the filesystem refused it".into()),
+                Some(libc::ENAMETOOLONG) => StoreError::NameTooLong(
+                    bucket.into(),
+                    obj.into(),
+                    "the filesystem refused it".into(),
+                ),
                 _ => StoreError::io("unlink", &path, e),
             }),
         }
@@ -538,7 +623,11 @@ impl Store {
 
     /// One page of a bucket listing, sorted by name (walks every mountpath on the blocking
     /// pool; names after `q.after` only, so repeated calls page through any number of objects).
-    pub async fn list_objects(self: &Arc<Self>, bucket: &str, q: ListQuery) -> Result<ListPage, StoreError> {
+    pub async fn list_objects(
+        self: &Arc<Self>,
+        bucket: &str,
+        q: ListQuery,
+    ) -> Result<ListPage, StoreError> {
         names::validate_bucket(bucket).map_err(|e| StoreError::BadBucketName(bucket.into(), e))?;
         self.bucket(bucket)?;
         let mps = self.mountpaths();
@@ -564,8 +653,15 @@ fn move_aside(mp: &Path, dir: &Path) -> Result<(), StoreError> {
     let trash = fqn::deleted_dir(mp);
     std::fs::create_dir_all(&trash).map_err(|e| StoreError::io("mkdir", &trash, e))?;
     static SEQ: AtomicU64 = AtomicU64::new(0);
-    let base = dir.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
-    let dst = trash.join(format!("{base}.{}.{}", now_ns(), SEQ.fetch_add(1, Ordering::Relaxed)));
+    let base = dir
+        .file_name()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let dst = trash.join(format!(
+        "{base}.{}.{}",
+        now_ns(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
     std::fs::rename(dir, &dst).map_err(|e| StoreError::io("rename", dir, e))
 }
 
@@ -671,7 +767,8 @@ impl PutHandle {
             if let Ok(true) = sys::getxattr(&self.fqn, XATTR_LOM, &mut buf) {
                 if let Ok(old) = Lom::decode(&buf) {
                     if old.bid() == self.props.bid {
-                        if let Some(v) = old.version.as_deref().and_then(|v| v.parse::<u64>().ok()) {
+                        if let Some(v) = old.version.as_deref().and_then(|v| v.parse::<u64>().ok())
+                        {
                             version = v + 1;
                         }
                     }
@@ -689,14 +786,20 @@ impl PutHandle {
             flags: 0,
         };
         if self.fntl {
-            lom.custom.push((CUSTOM_ORIG_FNTL.to_string(), self.obj.clone()));
+            lom.custom
+                .push((CUSTOM_ORIG_FNTL.to_string(), self.obj.clone()));
             lom.set_fntl();
         }
-        let md = lom.encode().map_err(|e| StoreError::MetaCorrupt(self.bucket.clone(), self.obj.clone(), e.to_string()))?;
+        let md = lom.encode().map_err(|e| {
+            StoreError::MetaCorrupt(self.bucket.clone(), self.obj.clone(), e.to_string())
+        })?;
         let fd = self.fd.take().expect("finish once");
-        sys::fsetxattr(&fd, XATTR_LOM, &md).map_err(|e| StoreError::io("setxattr", &self.work, e))?;
+        sys::fsetxattr(&fd, XATTR_LOM, &md)
+            .map_err(|e| StoreError::io("setxattr", &self.work, e))?;
         if self.props.fsync {
-            rio::fsync(&fd, false).await.map_err(|e| StoreError::io("fsync", &self.work, e))?;
+            rio::fsync(&fd, false)
+                .await
+                .map_err(|e| StoreError::io("fsync", &self.work, e))?;
         }
         drop(fd);
         self.rename_into_place().await?;
@@ -707,7 +810,9 @@ impl PutHandle {
                 let d = rio::open(dir, libc::O_RDONLY | libc::O_DIRECTORY, 0)
                     .await
                     .map_err(|e| StoreError::io("open dir", dir, e))?;
-                rio::fsync(&d, false).await.map_err(|e| StoreError::io("fsync dir", dir, e))?;
+                rio::fsync(&d, false)
+                    .await
+                    .map_err(|e| StoreError::io("fsync dir", dir, e))?;
             }
         }
         self.finished = true;
@@ -720,10 +825,17 @@ impl PutHandle {
             Ok(()) => return Ok(()),
             Err(e) => match e.raw_os_error() {
                 Some(libc::ENOENT) => {}
-                Some(libc::ENOTDIR) | Some(libc::EISDIR) | Some(libc::ENOTEMPTY) | Some(libc::EEXIST) => {
-                    return Err(conflict())
+                Some(libc::ENOTDIR)
+                | Some(libc::EISDIR)
+                | Some(libc::ENOTEMPTY)
+                | Some(libc::EEXIST) => return Err(conflict()),
+                Some(libc::ENAMETOOLONG) => {
+                    return Err(StoreError::NameTooLong(
+                        self.bucket.clone(),
+                        self.obj.clone(),
+                        "the filesystem refused it".into(),
+                    ))
                 }
-                Some(libc::ENAMETOOLONG) => return Err(StoreError::NameTooLong(self.bucket.clone(), self.obj.clone(), "the filesystem refused it".into())),
                 _ => return Err(StoreError::io("rename", &self.fqn, e)),
             },
         }
@@ -731,15 +843,23 @@ impl PutHandle {
         let dir = self.fqn.parent().expect("an object path has a parent");
         match rio::mkdir_all(dir, 0o755).await {
             Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) || e.raw_os_error() == Some(libc::EEXIST) => {
+            Err(e)
+                if e.raw_os_error() == Some(libc::ENOTDIR)
+                    || e.raw_os_error() == Some(libc::EEXIST) =>
+            {
                 return Err(conflict())
             }
             Err(e) => return Err(StoreError::io("mkdir", dir, e)),
         }
-        rio::rename(&self.work, &self.fqn).await.map_err(|e| match e.raw_os_error() {
-            Some(libc::ENOTDIR) | Some(libc::EISDIR) | Some(libc::ENOTEMPTY) | Some(libc::EEXIST) => conflict(),
-            _ => StoreError::io("rename", &self.fqn, e),
-        })
+        rio::rename(&self.work, &self.fqn)
+            .await
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ENOTDIR)
+                | Some(libc::EISDIR)
+                | Some(libc::ENOTEMPTY)
+                | Some(libc::EEXIST) => conflict(),
+                _ => StoreError::io("rename", &self.fqn, e),
+            })
     }
 }
 
@@ -762,7 +882,11 @@ impl Drop for PutHandle {
 /// `q.after` that start with `q.prefix`. Directories that cannot hold a matching name are not
 /// entered.
 fn list_blocking(mps: &[Mountpath], bucket: &str, q: &ListQuery) -> Result<ListPage, StoreError> {
-    let page_size = if q.page_size == 0 { LIST_PAGE_SIZE_MAX } else { q.page_size.min(LIST_PAGE_SIZE_MAX) };
+    let page_size = if q.page_size == 0 {
+        LIST_PAGE_SIZE_MAX
+    } else {
+        q.page_size.min(LIST_PAGE_SIZE_MAX)
+    };
     let mut heap: BinaryHeap<ListEntry> = BinaryHeap::with_capacity(page_size + 1);
     for mp in mps {
         let root = fqn::obj_dir(&mp.path, bucket);
@@ -775,9 +899,17 @@ fn list_blocking(mps: &[Mountpath], bucket: &str, q: &ListQuery) -> Result<ListP
             };
             for ent in rd {
                 let ent = ent.map_err(|e| StoreError::io("readdir", &dir, e))?;
-                let Some(fname) = ent.file_name().to_str().map(str::to_string) else { continue };
-                let name = if rel.is_empty() { fname } else { format!("{rel}/{fname}") };
-                let ft = ent.file_type().map_err(|e| StoreError::io("stat", &ent.path(), e))?;
+                let Some(fname) = ent.file_name().to_str().map(str::to_string) else {
+                    continue;
+                };
+                let name = if rel.is_empty() {
+                    fname
+                } else {
+                    format!("{rel}/{fname}")
+                };
+                let ft = ent
+                    .file_type()
+                    .map_err(|e| StoreError::io("stat", &ent.path(), e))?;
                 if ft.is_dir() {
                     let as_prefix = format!("{name}/");
                     // Enter only if some name under it can match the prefix.
@@ -786,7 +918,10 @@ fn list_blocking(mps: &[Mountpath], bucket: &str, q: &ListQuery) -> Result<ListP
                     }
                     continue;
                 }
-                if !ft.is_file() || !name.starts_with(&q.prefix) || name.as_str() <= q.after.as_str() {
+                if !ft.is_file()
+                    || !name.starts_with(&q.prefix)
+                    || name.as_str() <= q.after.as_str()
+                {
                     continue;
                 }
                 if heap.len() == page_size && heap.peek().is_some_and(|top| name >= top.name) {
@@ -824,6 +959,13 @@ fn list_blocking(mps: &[Mountpath], bucket: &str, q: &ListQuery) -> Result<ListP
     }
     let full = heap.len() == page_size;
     let entries = heap.into_sorted_vec();
-    let continuation_token = if full { entries.last().map(|e| e.name.clone()).unwrap_or_default() } else { String::new() };
-    Ok(ListPage { entries, continuation_token })
+    let continuation_token = if full {
+        entries.last().map(|e| e.name.clone()).unwrap_or_default()
+    } else {
+        String::new()
+    };
+    Ok(ListPage {
+        entries,
+        continuation_token,
+    })
 }

@@ -44,7 +44,9 @@ fn file_write_read_rename_unlink() {
         let p = d2.join("a/b/c");
         io::mkdir_all(&p, 0o755).await.unwrap();
         let f = p.join("f");
-        let fd = io::open(&f, libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC, 0o644).await.unwrap();
+        let fd = io::open(&f, libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC, 0o644)
+            .await
+            .unwrap();
         let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
         let (r, _) = io::write_all_at(&fd, data.clone(), 0).await;
         r.unwrap();
@@ -124,7 +126,9 @@ fn tcp_echo_with_nonblocking_sockets() {
         let (pr, pw) = io::sys::pipe(1 << 20).unwrap();
         let mut off = 0u64;
         while off < 300_000 {
-            let n = io::splice(&file, off as i64, &pw, -1, (300_000 - off) as u32).await.unwrap();
+            let n = io::splice(&file, off as i64, &pw, -1, (300_000 - off) as u32)
+                .await
+                .unwrap();
             let mut left = n;
             while left > 0 {
                 left -= io::splice(&pr, -1, &conn, -1, left as u32).await.unwrap();
@@ -160,12 +164,17 @@ fn dropped_recv_is_cancelled_and_buffer_kept() {
     r.block_on(async move {
         let listener = io::Fd::from_owned(lfd);
         let conn = io::accept(&listener).await.unwrap();
-        let recv = io::spawn(async move { io::recv(&conn, Vec::with_capacity(64)).await.0.is_ok() });
+        let recv =
+            io::spawn(async move { io::recv(&conn, Vec::with_capacity(64)).await.0.is_ok() });
         io::sleep(Duration::from_millis(20)).await;
         drop(recv); // cancels the task and its op
         io::sleep(Duration::from_millis(20)).await;
     });
-    assert_eq!(r.ops_inflight(), 0, "the cancelled recv's completion was reaped");
+    assert_eq!(
+        r.ops_inflight(),
+        0,
+        "the cancelled recv's completion was reaped"
+    );
     client.join().unwrap();
 }
 
@@ -220,7 +229,11 @@ fn cachestat_tells_cached_from_evicted() {
     // SAFETY: posix_fadvise on an open fd; drops the clean pages (the data is on disk).
     let r = unsafe { libc::posix_fadvise(raw, 0, 0, libc::POSIX_FADV_DONTNEED) };
     assert_eq!(r, 0);
-    assert_eq!(io::sys::is_cached(&fd, 0, 256 * 1024), Some(false), "dropped pages are not cached");
+    assert_eq!(
+        io::sys::is_cached(&fd, 0, 256 * 1024),
+        Some(false),
+        "dropped pages are not cached"
+    );
     assert_eq!(io::sys::is_cached(&fd, 0, 0), Some(true));
     drop(f);
     std::fs::remove_dir_all(dir).unwrap();

@@ -69,7 +69,11 @@ pub fn percent_decode_cow(s: &str) -> Result<std::borrow::Cow<'_, str>, UrlError
 pub fn query_value<'a>(q: &'a str, key: &str) -> Option<std::borrow::Cow<'a, str>> {
     for segment in q.split('&').filter(|s| !s.is_empty()) {
         let (k, v) = segment.split_once('=').unwrap_or((segment, ""));
-        let key_matches = if k.contains(['%', '+']) { form_decode(k) == key } else { k == key };
+        let key_matches = if k.contains(['%', '+']) {
+            form_decode(k) == key
+        } else {
+            k == key
+        };
         if key_matches {
             return Some(if v.contains(['%', '+']) {
                 std::borrow::Cow::Owned(form_decode(v))
@@ -228,10 +232,21 @@ mod query_value_tests {
     #[test]
     fn query_value_agrees_with_parse_query() {
         // Goal: the allocation-free lookup finds what parse_query + query_get find.
-        for q in ["", "provider=ais", "a=1&provider=ais&b", "props=size%2Cchecksum&x=a+b", "p%72ovider=gcp", "&&k&k=2"] {
+        for q in [
+            "",
+            "provider=ais",
+            "a=1&provider=ais&b",
+            "props=size%2Cchecksum&x=a+b",
+            "p%72ovider=gcp",
+            "&&k&k=2",
+        ] {
             let pairs = parse_query(q);
             for key in ["provider", "props", "x", "k", "a", "missing"] {
-                assert_eq!(query_value(q, key).as_deref(), query_get(&pairs, key), "{q} {key}");
+                assert_eq!(
+                    query_value(q, key).as_deref(),
+                    query_get(&pairs, key),
+                    "{q} {key}"
+                );
             }
         }
     }

@@ -73,5 +73,10 @@ fn run(busy_peer: bool, rounds: usize) -> (f64, f64) {
 fn main() {
     let busy = std::env::args().any(|a| a == "--busy-peer");
     let (p50, p99) = run(busy, 20_000);
-    println!("bus round trip core0→core1→core0 ({}): p50 {:.1} us, p99 {:.1} us", if busy { "peer busy" } else { "peer idle" }, p50, p99);
+    println!(
+        "bus round trip core0→core1→core0 ({}): p50 {:.1} us, p99 {:.1} us",
+        if busy { "peer busy" } else { "peer idle" },
+        p50,
+        p99
+    );
 }

@@ -43,7 +43,9 @@ pub struct Bus {
 impl Bus {
     /// A bus for `cores` cores and one control sender.
     pub fn new(cores: usize) -> Arc<Bus> {
-        let queues = (0..(cores + 1) * cores).map(|_| ArrayQueue::new(QUEUE_MSGS_MAX)).collect();
+        let queues = (0..(cores + 1) * cores)
+            .map(|_| ArrayQueue::new(QUEUE_MSGS_MAX))
+            .collect();
         Arc::new(Bus {
             cores,
             queues,
@@ -64,7 +66,10 @@ impl Bus {
 
     /// Queues `msg` from `from` to core `to`; a full queue hands the message back.
     pub fn send(&self, from: usize, to: usize, msg: BusMsg) -> Result<(), BusMsg> {
-        assert!(from <= self.cores && to < self.cores, "bus endpoint out of range");
+        assert!(
+            from <= self.cores && to < self.cores,
+            "bus endpoint out of range"
+        );
         self.queues[from * self.cores + to].push(msg)?;
         if let Some(w) = self.wakers[to].lock().expect("bus waker lock").take() {
             w.wake();
@@ -112,7 +117,10 @@ mod tests {
         for _ in 0..QUEUE_MSGS_MAX {
             bus.send(0, 1, BusMsg::Shutdown).unwrap();
         }
-        assert!(matches!(bus.send(0, 1, BusMsg::EmptyTrash { mountpath: 3 }), Err(BusMsg::EmptyTrash { mountpath: 3 })));
+        assert!(matches!(
+            bus.send(0, 1, BusMsg::EmptyTrash { mountpath: 3 }),
+            Err(BusMsg::EmptyTrash { mountpath: 3 })
+        ));
         // Other pairs are independent.
         bus.send(2, 1, BusMsg::Shutdown).unwrap();
         assert!(bus.try_recv(1).is_some());
@@ -125,7 +133,8 @@ mod tests {
         let b2 = bus.clone();
         let t = std::thread::spawn(move || {
             std::thread::sleep(std::time::Duration::from_millis(50));
-            b2.send(b2.control(), 0, BusMsg::EmptyTrash { mountpath: 7 }).unwrap();
+            b2.send(b2.control(), 0, BusMsg::EmptyTrash { mountpath: 7 })
+                .unwrap();
         });
         let r = engine::io::Reactor::new(0, &Default::default()).unwrap();
         let (from, msg) = r.block_on(async move { bus.recv(0).await });

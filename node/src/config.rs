@@ -123,13 +123,16 @@ impl Config {
         let raw: Vec<PathBuf> = if explicit {
             f.mountpaths.clone()
         } else {
-            (1..=DEFAULT_MOUNTPATHS).map(|i| PathBuf::from(DATA_DIR_DEFAULT).join(format!("mp{i}"))).collect()
+            (1..=DEFAULT_MOUNTPATHS)
+                .map(|i| PathBuf::from(DATA_DIR_DEFAULT).join(format!("mp{i}")))
+                .collect()
         };
         let mut mountpaths = Vec::new();
         for p in raw {
             if !explicit {
-                std::fs::create_dir_all(&p)
-                    .map_err(|e| anyhow::anyhow!("cannot create default mountpath {}: {e}", p.display()))?;
+                std::fs::create_dir_all(&p).map_err(|e| {
+                    anyhow::anyhow!("cannot create default mountpath {}: {e}", p.display())
+                })?;
             }
             let abs = check_mountpath(&p)?;
             if mountpaths.contains(&abs) {
@@ -142,7 +145,11 @@ impl Config {
         if cores == 0 || cores > 256 {
             anyhow::bail!("--cores must be between 1 and 256 (got {cores})");
         }
-        let body_send = BodySend { policy: f.get_body, copy_max: f.copy_max, sendfile_max: f.sendfile_max };
+        let body_send = BodySend {
+            policy: f.get_body,
+            copy_max: f.copy_max,
+            sendfile_max: f.sendfile_max,
+        };
         Ok(Config {
             listen: f.listen,
             mountpaths,
@@ -158,13 +165,16 @@ impl Config {
 /// A mountpath must be an existing, writable directory whose filesystem keeps user xattrs
 /// (object metadata lives in `user.ais.lom`). Returns its absolute, canonical path.
 fn check_mountpath(p: &PathBuf) -> anyhow::Result<PathBuf> {
-    let md = std::fs::metadata(p).map_err(|e| anyhow::anyhow!("mountpath {}: {e} (create it first)", p.display()))?;
+    let md = std::fs::metadata(p)
+        .map_err(|e| anyhow::anyhow!("mountpath {}: {e} (create it first)", p.display()))?;
     if !md.is_dir() {
         anyhow::bail!("mountpath {} is not a directory", p.display());
     }
-    let abs = std::fs::canonicalize(p).map_err(|e| anyhow::anyhow!("mountpath {}: {e}", p.display()))?;
+    let abs =
+        std::fs::canonicalize(p).map_err(|e| anyhow::anyhow!("mountpath {}: {e}", p.display()))?;
     let probe = abs.join(format!(".aisle.probe.{}", std::process::id()));
-    std::fs::write(&probe, b"probe").map_err(|e| anyhow::anyhow!("mountpath {} is not writable: {e}", abs.display()))?;
+    std::fs::write(&probe, b"probe")
+        .map_err(|e| anyhow::anyhow!("mountpath {} is not writable: {e}", abs.display()))?;
     let xattr = {
         let f = std::fs::File::open(&probe)?;
         let fd = engine::io::Fd::from_owned(f.into());

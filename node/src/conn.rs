@@ -157,7 +157,8 @@ impl Conn {
                             Some(n) => BodyState::Length(n),
                         }
                     };
-                    self.continue_pending = head.expect_continue && !matches!(self.body, BodyState::Done);
+                    self.continue_pending =
+                        head.expect_continue && !matches!(self.body, BodyState::Done);
                     return NextHead::Request;
                 }
                 Ok(None) => {}
@@ -238,7 +239,9 @@ impl Conn {
                 }
                 BodyState::Chunked(dec) => {
                     let input = &self.rbuf[self.rpos..];
-                    let step = dec.step(input).map_err(|e| BodyError::Malformed(e.to_string()))?;
+                    let step = dec
+                        .step(input)
+                        .map_err(|e| BodyError::Malformed(e.to_string()))?;
                     let data = &input[step.data.clone()];
                     let take = data.len().min(spare);
                     out.extend_from_slice(&data[..take]);
@@ -293,7 +296,11 @@ impl Conn {
     }
 
     fn finish_length(&mut self, left: u64) {
-        self.body = if left == 0 { BodyState::Done } else { BodyState::Length(left) };
+        self.body = if left == 0 {
+            BodyState::Done
+        } else {
+            BodyState::Length(left)
+        };
     }
 
     /// Reads a whole small body (JSON control messages).
@@ -368,8 +375,18 @@ impl Conn {
     /// Sends a response head in `buf` and `len` bytes of `file` from `offset` as its body, by
     /// the node's policy for that size: copied behind the head (one send), sendfile(2), or
     /// spliced through the connection's pipe.
-    pub async fn send_head_and_file(&mut self, mut buf: Vec<u8>, file: &Fd, offset: u64, len: u64) -> io::Result<()> {
-        let method = self.core.node.body_send.method(len, || sys::is_cached(file, offset, len));
+    pub async fn send_head_and_file(
+        &mut self,
+        mut buf: Vec<u8>,
+        file: &Fd,
+        offset: u64,
+        len: u64,
+    ) -> io::Result<()> {
+        let method = self
+            .core
+            .node
+            .body_send
+            .method(len, || sys::is_cached(file, offset, len));
         if len == 0 {
             return self.send_buf(buf, false).await;
         }
@@ -380,14 +397,21 @@ impl Conn {
                 let n = sys::pread_append(file, &mut buf, offset + done, (len - done) as usize)?;
                 if n == 0 {
                     self.wbuf = Some(buf);
-                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shorter than its metadata"));
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "file shorter than its metadata",
+                    ));
                 }
                 done += n as u64;
             }
             debug_assert_eq!(buf.len() - head_len, len as usize);
             let r = self.send_buf(buf, false).await;
             // Do not keep a large copy buffer around.
-            if self.wbuf.as_ref().is_some_and(|b| b.capacity() > WBUF_KEEP_BYTES_MAX) {
+            if self
+                .wbuf
+                .as_ref()
+                .is_some_and(|b| b.capacity() > WBUF_KEEP_BYTES_MAX)
+            {
                 self.wbuf = Some(Vec::with_capacity(1024));
             }
             return r;
@@ -404,7 +428,12 @@ impl Conn {
         while offset < end {
             let want = (end - offset).min(1 << 30) as usize;
             match sys::sendfile(&self.fd, file, offset, want) {
-                Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shorter than its metadata")),
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "file shorter than its metadata",
+                    ))
+                }
                 Ok(n) => offset += n as u64,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     rio::poll(&self.fd, libc::POLLOUT as u32).await?;
@@ -429,7 +458,10 @@ impl Conn {
                 let want = (end - offset).min(cap as u64) as u32;
                 let n = rio::splice(file, offset as i64, &pw, -1, want).await?;
                 if n == 0 {
-                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shorter than its metadata"));
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "file shorter than its metadata",
+                    ));
                 }
                 offset += n as u64;
                 let mut left = n;

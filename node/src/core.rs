@@ -81,15 +81,26 @@ impl CoreCtx {
         let owners = self.owners.borrow().clone();
         for &mp in mountpaths {
             let to = owners.get(mp).copied().unwrap_or(0);
-            if let Err(m) = self.bus.send(self.core, to, BusMsg::EmptyTrash { mountpath: mp }) {
+            if let Err(m) = self
+                .bus
+                .send(self.core, to, BusMsg::EmptyTrash { mountpath: mp })
+            {
                 // The owner's queue is full; its startup sweep will empty the trash later.
-                tracing::warn!(core = self.core, to, ?m, "bus full: trash emptying deferred");
+                tracing::warn!(
+                    core = self.core,
+                    to,
+                    ?m,
+                    "bus full: trash emptying deferred"
+                );
             }
         }
     }
 
     pub fn take_body_buf(&self) -> Vec<u8> {
-        self.body_bufs.borrow_mut().pop().unwrap_or_else(|| Vec::with_capacity(BODY_BUF_BYTES))
+        self.body_bufs
+            .borrow_mut()
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(BODY_BUF_BYTES))
     }
 
     pub fn put_body_buf(&self, mut buf: Vec<u8>) {
@@ -122,7 +133,10 @@ pub fn run_core(
             tracing::warn!(core, cpu, "cannot pin core thread: {e}");
         }
     }
-    let cfg = ReactorConfig { defer_taskrun: node.defer_taskrun, ..Default::default() };
+    let cfg = ReactorConfig {
+        defer_taskrun: node.defer_taskrun,
+        ..Default::default()
+    };
     let reactor = match Reactor::new(core, &cfg) {
         Ok(r) => r,
         Err(e) => {
@@ -137,7 +151,12 @@ pub fn run_core(
             return;
         }
     };
-    let mine: Vec<usize> = owners.iter().enumerate().filter(|(_, &c)| c == core).map(|(i, _)| i).collect();
+    let mine: Vec<usize> = owners
+        .iter()
+        .enumerate()
+        .filter(|(_, &c)| c == core)
+        .map(|(i, _)| i)
+        .collect();
     tracing::info!(core, ?cpu, mountpaths = ?mine, "core started");
     let ctx = Rc::new(CoreCtx {
         core,
@@ -169,7 +188,9 @@ async fn core_main(ctx: Rc<CoreCtx>, listener: Fd, mine: Vec<usize>, shutdown_ti
             BusMsg::Shutdown => break,
             BusMsg::EmptyTrash { mountpath } => empty_trash(&ctx, mountpath),
             BusMsg::Ping(v) => {
-                let _ = ctx.bus.send(ctx.core, from.min(ctx.bus.cores() - 1), BusMsg::Pong(v));
+                let _ = ctx
+                    .bus
+                    .send(ctx.core, from.min(ctx.bus.cores() - 1), BusMsg::Pong(v));
             }
             BusMsg::Pong(_) => {}
             BusMsg::Owners(o) => {
@@ -193,7 +214,11 @@ async fn core_main(ctx: Rc<CoreCtx>, listener: Fd, mine: Vec<usize>, shutdown_ti
     }
     let left = ctx.conns.borrow().len();
     if left > 0 {
-        tracing::warn!(core = ctx.core, left, "shutdown timeout: closing connections with requests in flight");
+        tracing::warn!(
+            core = ctx.core,
+            left,
+            "shutdown timeout: closing connections with requests in flight"
+        );
     }
 }
 
@@ -221,7 +246,8 @@ async fn accept_loop(ctx: Rc<CoreCtx>, listener: Fd) {
             Ok(fd) => fd,
             Err(e) => {
                 match e.raw_os_error() {
-                    Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS) | Some(libc::ENOMEM) => {
+                    Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS)
+                    | Some(libc::ENOMEM) => {
                         tracing::warn!(core = ctx.core, "accept: {e}; backing off");
                         rio::sleep(Duration::from_millis(50)).await;
                     }
@@ -235,8 +261,13 @@ async fn accept_loop(ctx: Rc<CoreCtx>, listener: Fd) {
             tracing::warn!("set_nonblocking: {e}");
             continue;
         }
-        let peer = sys::peer_addr(&fd).map(|a| a.to_string()).unwrap_or_default();
-        let slot = ctx.conns.borrow_mut().insert(ConnEntry { fd: fd.clone(), idle: true });
+        let peer = sys::peer_addr(&fd)
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let slot = ctx.conns.borrow_mut().insert(ConnEntry {
+            fd: fd.clone(),
+            idle: true,
+        });
         ctx.rec.stats.conns_accepted.add(1);
         let c = ctx.clone();
         rio::spawn(async move {

@@ -46,19 +46,29 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
     // Block the shutdown signals before any thread starts, so only `wait_for_signal` sees them.
     sys::block_shutdown_signals()?;
     let probe = rio::probe(256).map_err(|e| anyhow::anyhow!("{e}"))?;
-    tracing::info!(defer_taskrun = probe.defer_taskrun, memlock_bytes = probe.memlock_bytes, "io_uring probe ok");
+    tracing::info!(
+        defer_taskrun = probe.defer_taskrun,
+        memlock_bytes = probe.memlock_bytes,
+        "io_uring probe ok"
+    );
     rio::BlockingPool::init(2);
     let nofile = sys::raise_nofile_limit();
     tracing::info!(nofile, "open-file limit");
 
-    let store = Arc::new(Store::open(&cfg.mountpaths).map_err(|e| anyhow::anyhow!("opening the store: {e}"))?);
+    let store = Arc::new(
+        Store::open(&cfg.mountpaths).map_err(|e| anyhow::anyhow!("opening the store: {e}"))?,
+    );
     store.set_put_write_direct(cfg.put_write == crate::config::PutWrite::Direct);
     let mps = store.mountpaths();
-    let owners: Arc<Vec<usize>> = Arc::new(mps.iter().map(|m| owner_of(m.index, cfg.cores)).collect());
+    let owners: Arc<Vec<usize>> =
+        Arc::new(mps.iter().map(|m| owner_of(m.index, cfg.cores)).collect());
     for m in mps.iter() {
         tracing::info!(mountpath = %m.path.display(), index = m.index, core = owners[m.index], "mountpath");
     }
-    tracing::info!(buckets = store.bmd().buckets.len(), "bucket metadata loaded");
+    tracing::info!(
+        buckets = store.bmd().buckets.len(),
+        "bucket metadata loaded"
+    );
 
     let host = cfg.listen.ip().to_string();
     let node = Arc::new(NodeInfo {
@@ -67,12 +77,18 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         host,
         port: cfg.listen.port(),
         started: Instant::now(),
-        started_unix_ns: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0),
+        started_unix_ns: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or(0),
         cores: cfg.cores,
         defer_taskrun: probe.defer_taskrun,
-        stats: (0..cfg.cores).map(|c| Arc::new(CoreStats::new(c, mps.len()))).collect(),
+        stats: (0..cfg.cores)
+            .map(|c| Arc::new(CoreStats::new(c, mps.len())))
+            .collect(),
         // A quarter of the descriptors go to cached objects, the rest to connections and I/O.
-        objects_cached_per_core: ((nofile as usize) / (4 * cfg.cores)).clamp(64, OBJECTS_CACHED_PER_CORE_MAX),
+        objects_cached_per_core: ((nofile as usize) / (4 * cfg.cores))
+            .clamp(64, OBJECTS_CACHED_PER_CORE_MAX),
         body_send: cfg.body_send,
     });
     let bus = Bus::new(cfg.cores);
@@ -81,14 +97,25 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let mut threads = Vec::new();
     for core in 0..cfg.cores {
-        let cpu = if cfg.pin && !cpus.is_empty() { Some(cpus[core % cpus.len()]) } else { None };
-        let (store, node, bus, owners, ready) =
-            (store.clone(), node.clone(), bus.clone(), owners.clone(), ready_tx.clone());
+        let cpu = if cfg.pin && !cpus.is_empty() {
+            Some(cpus[core % cpus.len()])
+        } else {
+            None
+        };
+        let (store, node, bus, owners, ready) = (
+            store.clone(),
+            node.clone(),
+            bus.clone(),
+            owners.clone(),
+            ready_tx.clone(),
+        );
         let listen = cfg.listen;
         threads.push(
             std::thread::Builder::new()
                 .name(format!("aisle-core-{core}"))
-                .spawn(move || run_core(core, cpu, listen, store, node, bus, owners, ready, timeout))?,
+                .spawn(move || {
+                    run_core(core, cpu, listen, store, node, bus, owners, ready, timeout)
+                })?,
         );
     }
     drop(ready_tx);
@@ -103,7 +130,10 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
     eprintln!("aisle-node listening on {} ({} cores)", node.url, cfg.cores);
 
     let sig = sys::wait_for_signal();
-    tracing::info!(signal = sig, "shutting down: no new connections, finishing requests in flight");
+    tracing::info!(
+        signal = sig,
+        "shutting down: no new connections, finishing requests in flight"
+    );
     for core in 0..cfg.cores {
         let mut msg = BusMsg::Shutdown;
         // A full queue pushes back: retry until the core has room.

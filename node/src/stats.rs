@@ -18,7 +18,10 @@ pub struct Counter(AtomicU64);
 impl Counter {
     /// Adds `v`; only the owning core calls this.
     pub fn add(&self, v: u64) {
-        self.0.store(self.0.load(Ordering::Relaxed).wrapping_add(v), Ordering::Relaxed);
+        self.0.store(
+            self.0.load(Ordering::Relaxed).wrapping_add(v),
+            Ordering::Relaxed,
+        );
     }
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
@@ -147,7 +150,10 @@ pub struct CoreRecorder {
 
 impl CoreRecorder {
     pub fn new(stats: Arc<CoreStats>) -> CoreRecorder {
-        CoreRecorder { stats, cache: RefCell::new(HashMap::new()) }
+        CoreRecorder {
+            stats,
+            cache: RefCell::new(HashMap::new()),
+        }
     }
 
     fn bucket(&self, bucket: &str) -> Arc<OpCounters> {
@@ -162,7 +168,9 @@ impl CoreRecorder {
             .entry(bucket.to_string())
             .or_default()
             .clone();
-        self.cache.borrow_mut().insert(bucket.to_string(), c.clone());
+        self.cache
+            .borrow_mut()
+            .insert(bucket.to_string(), c.clone());
         c
     }
 
@@ -189,7 +197,10 @@ fn line(out: &mut String, name: &str, labels: &str, v: u64) {
     let _ = writeln!(out, "{name}{{{labels}}} {v}");
 }
 
-fn sums(cores: &[Arc<CoreStats>], f: impl Fn(&CoreStats) -> Vec<(&'static str, u64)>) -> Vec<(&'static str, u64)> {
+fn sums(
+    cores: &[Arc<CoreStats>],
+    f: impl Fn(&CoreStats) -> Vec<(&'static str, u64)>,
+) -> Vec<(&'static str, u64)> {
     let mut acc: Vec<(&'static str, u64)> = Vec::new();
     for c in cores {
         for (i, (n, v)) in f(c).into_iter().enumerate() {
@@ -245,7 +256,9 @@ pub fn render(cores: &[Arc<CoreStats>], info: &ScrapeInfo<'_>) -> String {
         .map(|b| {
             sums(cores, |c| {
                 let m = c.buckets.lock().expect("stats lock");
-                m.get(b).map(|x| op_values(x)).unwrap_or_else(|| op_values(&OpCounters::default()))
+                m.get(b)
+                    .map(|x| op_values(x))
+                    .unwrap_or_else(|| op_values(&OpCounters::default()))
             })
         })
         .collect();
@@ -254,7 +267,12 @@ pub fn render(cores: &[Arc<CoreStats>], info: &ScrapeInfo<'_>) -> String {
         let _ = writeln!(out, "# TYPE {name} counter");
         line(&mut out, &name, &node, *v);
         for (b, vals) in names.iter().zip(&per_bucket) {
-            line(&mut out, &name, &format!("{node},bucket=\"ais://{b}\""), vals[i].1);
+            line(
+                &mut out,
+                &name,
+                &format!("{node},bucket=\"ais://{b}\""),
+                vals[i].1,
+            );
         }
     }
     #[cfg(feature = "alloc-count")]
@@ -268,25 +286,53 @@ pub fn render(cores: &[Arc<CoreStats>], info: &ScrapeInfo<'_>) -> String {
     let _ = writeln!(out, "# TYPE ais_target_state_flags gauge");
     line(&mut out, "ais_target_state_flags", &node, 0);
     // aisle's own: per core and per mountpath, each family grouped.
-    let core_fams = ["get_count", "get_bytes", "put_count", "put_bytes", "head_count", "del_count"];
+    let core_fams = [
+        "get_count",
+        "get_bytes",
+        "put_count",
+        "put_bytes",
+        "head_count",
+        "del_count",
+    ];
     for f in core_fams {
         let name = format!("aisle_core_{f}");
         let _ = writeln!(out, "# TYPE {name} counter");
         for c in cores {
-            let v = op_values(&c.total).into_iter().find(|(n, _)| *n == f).map(|(_, v)| v).unwrap_or(0);
+            let v = op_values(&c.total)
+                .into_iter()
+                .find(|(n, _)| *n == f)
+                .map(|(_, v)| v)
+                .unwrap_or(0);
             line(&mut out, &name, &format!("{node},core=\"{}\"", c.core), v);
         }
     }
     let _ = writeln!(out, "# TYPE aisle_core_conns_accepted_count counter");
     for c in cores {
-        line(&mut out, "aisle_core_conns_accepted_count", &format!("{node},core=\"{}\"", c.core), c.conns_accepted.get());
+        line(
+            &mut out,
+            "aisle_core_conns_accepted_count",
+            &format!("{node},core=\"{}\"", c.core),
+            c.conns_accepted.get(),
+        );
     }
     let _ = writeln!(out, "# TYPE aisle_core_conns_open gauge");
     for c in cores {
         let open = c.conns_accepted.get().saturating_sub(c.conns_closed.get());
-        line(&mut out, "aisle_core_conns_open", &format!("{node},core=\"{}\"", c.core), open);
+        line(
+            &mut out,
+            "aisle_core_conns_open",
+            &format!("{node},core=\"{}\"", c.core),
+            open,
+        );
     }
-    let mp_fams = ["get_count", "get_bytes", "put_count", "put_bytes", "err_io_get_count", "err_io_put_count"];
+    let mp_fams = [
+        "get_count",
+        "get_bytes",
+        "put_count",
+        "put_bytes",
+        "err_io_get_count",
+        "err_io_put_count",
+    ];
     for f in mp_fams {
         let name = format!("aisle_mountpath_{f}");
         let _ = writeln!(out, "# TYPE {name} counter");
@@ -294,7 +340,13 @@ pub fn render(cores: &[Arc<CoreStats>], info: &ScrapeInfo<'_>) -> String {
             let v: u64 = cores
                 .iter()
                 .filter_map(|c| c.mountpaths.get(i))
-                .map(|m| op_values(m).into_iter().find(|(n, _)| *n == f).map(|(_, v)| v).unwrap_or(0))
+                .map(|m| {
+                    op_values(m)
+                        .into_iter()
+                        .find(|(n, _)| *n == f)
+                        .map(|(_, v)| v)
+                        .unwrap_or(0)
+                })
                 .sum();
             line(&mut out, &name, &format!("{node},mountpath=\"{mp}\""), v);
         }
@@ -313,15 +365,36 @@ mod tests {
         let cores: Vec<Arc<CoreStats>> = (0..2).map(|c| Arc::new(CoreStats::new(c, 1))).collect();
         for c in &cores {
             let r = CoreRecorder::new(c.clone());
-            let o = Outcome { op: Op::Get, ok: true, bytes: 10, ns: 5, err_io: false, err_cksum: false };
+            let o = Outcome {
+                op: Op::Get,
+                ok: true,
+                bytes: 10,
+                ns: 5,
+                err_io: false,
+                err_cksum: false,
+            };
             r.record("b1", Some(0), &o);
             r.record("b2", Some(0), &o);
-            let e = Outcome { op: Op::Put, ok: false, bytes: 0, ns: 1, err_io: false, err_cksum: true };
+            let e = Outcome {
+                op: Op::Put,
+                ok: false,
+                bytes: 0,
+                ns: 1,
+                err_io: false,
+                err_cksum: true,
+            };
             r.record("b1", None, &e);
         }
-        let info = ScrapeInfo { node_id: "n", uptime_ns: 1, mountpaths: vec!["/mp".into()] };
+        let info = ScrapeInfo {
+            node_id: "n",
+            uptime_ns: 1,
+            mountpaths: vec!["/mp".into()],
+        };
         let text = render(&cores, &info);
-        assert!(text.contains("ais_target_get_count{node_id=\"n\"} 4\n"), "{text}");
+        assert!(
+            text.contains("ais_target_get_count{node_id=\"n\"} 4\n"),
+            "{text}"
+        );
         assert!(text.contains("ais_target_get_count{node_id=\"n\",bucket=\"ais://b1\"} 2\n"));
         assert!(text.contains("ais_target_get_bytes{node_id=\"n\",bucket=\"ais://b2\"} 20\n"));
         assert!(text.contains("ais_target_err_cksum_count{node_id=\"n\",bucket=\"ais://b1\"} 2\n"));

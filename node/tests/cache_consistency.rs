@@ -11,7 +11,10 @@ fn metric(node: &Node, name: &str, labels: &str) -> u64 {
     let text = node.req("GET", "/metrics", &[], b"").text();
     let key = format!("{name}{{{labels}}} ");
     text.lines()
-        .find_map(|l| l.strip_prefix(&key).map(|v| v.trim().parse::<u64>().unwrap()))
+        .find_map(|l| {
+            l.strip_prefix(&key)
+                .map(|v| v.trim().parse::<u64>().unwrap())
+        })
         .unwrap_or_else(|| panic!("no {key} in /metrics:\n{text}"))
 }
 
@@ -30,11 +33,21 @@ fn get_after_put_and_delete_sees_the_change_on_every_core() {
     let mut conns: Vec<KeepAlive> = Vec::new();
     let per_core = |node: &Node| -> Vec<u64> {
         (0..2)
-            .map(|core| metric(node, "aisle_core_conns_open", &format!("node_id=\"aisle{}\",core=\"{core}\"", node.port)))
+            .map(|core| {
+                metric(
+                    node,
+                    "aisle_core_conns_open",
+                    &format!("node_id=\"aisle{}\",core=\"{core}\"", node.port),
+                )
+            })
             .collect()
     };
     while conns.len() < CONNS || per_core(&node).iter().any(|&n| n < 2) {
-        assert!(conns.len() < 256, "connections never reached both cores: {:?}", per_core(&node));
+        assert!(
+            conns.len() < 256,
+            "connections never reached both cores: {:?}",
+            per_core(&node)
+        );
         let mut c = KeepAlive::new(node.port);
         assert_eq!(c.request("GET", "/v1/health", &[], b"").status, 200);
         conns.push(c);
@@ -53,13 +66,26 @@ fn get_after_put_and_delete_sees_the_change_on_every_core() {
                 let g = c.get("raw", "obj");
                 assert_eq!(g.status, 200, "round {round} conn {i}");
                 assert!(g.body == data, "round {round} conn {i}: stale body");
-                assert_eq!(g.header("ais-version"), Some(version.to_string().as_str()), "round {round} conn {i}");
+                assert_eq!(
+                    g.header("ais-version"),
+                    Some(version.to_string().as_str()),
+                    "round {round} conn {i}"
+                );
             }
         }
     }
-    assert_eq!(conns[3].request("DELETE", "/v1/objects/raw/obj", &[], b"").status, 200);
+    assert_eq!(
+        conns[3]
+            .request("DELETE", "/v1/objects/raw/obj", &[], b"")
+            .status,
+        200
+    );
     for (i, c) in conns.iter_mut().enumerate() {
-        assert_eq!(c.get("raw", "obj").status, 404, "conn {i} still sees a deleted object");
+        assert_eq!(
+            c.get("raw", "obj").status,
+            404,
+            "conn {i} still sees a deleted object"
+        );
     }
     let data = bytes(999, 4321);
     assert_eq!(conns[5].put("raw", "obj", &data).status, 200);
@@ -68,7 +94,11 @@ fn get_after_put_and_delete_sees_the_change_on_every_core() {
     }
     // Both cores took part (otherwise the test proved nothing about crossing cores).
     for core in 0..2 {
-        let gets = metric(&node, "aisle_core_get_count", &format!("node_id=\"aisle{}\",core=\"{core}\"", node.port));
+        let gets = metric(
+            &node,
+            "aisle_core_get_count",
+            &format!("node_id=\"aisle{}\",core=\"{core}\"", node.port),
+        );
         assert!(gets > 0, "core {core} served no GET");
     }
 }
@@ -85,10 +115,19 @@ fn destroyed_and_recreated_bucket_never_serves_cached_objects() {
         assert_eq!(c.get("gone", "x").status, 200);
         assert_eq!(c.get("gone", "x").status, 200);
     }
-    let r = node.req("DELETE", "/v1/buckets/gone", &[], br#"{"action":"destroy-bck"}"#);
+    let r = node.req(
+        "DELETE",
+        "/v1/buckets/gone",
+        &[],
+        br#"{"action":"destroy-bck"}"#,
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     node.create_bucket("gone");
     for (i, c) in conns.iter_mut().enumerate() {
-        assert_eq!(c.get("gone", "x").status, 404, "conn {i} served an object of a destroyed bucket");
+        assert_eq!(
+            c.get("gone", "x").status,
+            404,
+            "conn {i} served an object of a destroyed bucket"
+        );
     }
 }

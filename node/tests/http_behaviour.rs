@@ -21,10 +21,20 @@ type Headers<'a> = &'a [(&'a str, &'a str)];
 
 /// Asserts that `r` is an AIS error with `status` and a non-empty message; returns the message.
 fn assert_error(r: &Resp, status: u16, what: &str) -> String {
-    assert_eq!(r.status, status, "{what}: status; headers {:?}; body {}", r.headers, r.text());
-    let m = r
-        .error_message()
-        .unwrap_or_else(|| panic!("{what}: no AIS JSON error message; headers {:?}; body {:?}", r.headers, r.text()));
+    assert_eq!(
+        r.status,
+        status,
+        "{what}: status; headers {:?}; body {}",
+        r.headers,
+        r.text()
+    );
+    let m = r.error_message().unwrap_or_else(|| {
+        panic!(
+            "{what}: no AIS JSON error message; headers {:?}; body {:?}",
+            r.headers,
+            r.text()
+        )
+    });
     assert!(!m.is_empty(), "{what}: empty error message");
     m
 }
@@ -58,10 +68,20 @@ fn hex(d: &[u8]) -> String {
 
 /// Bucket names in `GET /v1/buckets` (JSON), asserting 200.
 fn bucket_names(node: &Node) -> Vec<String> {
-    let r = node.send("GET", "/v1/buckets", &[("Content-Type", "application/json")], br#"{"action":"list"}"#);
+    let r = node.send(
+        "GET",
+        "/v1/buckets",
+        &[("Content-Type", "application/json")],
+        br#"{"action":"list"}"#,
+    );
     assert_eq!(r.status, 200, "list buckets: {}", r.text());
-    let mut names: Vec<String> =
-        r.json().as_array().expect("array").iter().map(|b| b["name"].as_str().expect("name").to_string()).collect();
+    let mut names: Vec<String> = r
+        .json()
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|b| b["name"].as_str().expect("name").to_string())
+        .collect();
     names.sort();
     names
 }
@@ -156,13 +176,24 @@ fn bad_object_names_are_refused_and_change_nothing() {
         let path = format!("/v1/objects/b/{name}");
         let short = &path[..path.len().min(80)];
         for method in ["PUT", "GET", "HEAD", "DELETE"] {
-            let body: &[u8] = if method == "PUT" { b"must-not-be-stored" } else { b"" };
+            let body: &[u8] = if method == "PUT" {
+                b"must-not-be-stored"
+            } else {
+                b""
+            };
             let r = node.send(method, &path, &[], body);
             assert_error(&r, 400, &format!("{method} {short}"));
             if method == "HEAD" {
-                assert!(r.header("hdr-error").is_some(), "HEAD {short}: no Hdr-Error");
+                assert!(
+                    r.header("hdr-error").is_some(),
+                    "HEAD {short}: no Hdr-Error"
+                );
             } else {
-                assert_eq!(r.header("content-type"), Some("application/json"), "{method} {short}");
+                assert_eq!(
+                    r.header("content-type"),
+                    Some("application/json"),
+                    "{method} {short}"
+                );
             }
         }
     }
@@ -170,7 +201,11 @@ fn bad_object_names_are_refused_and_change_nothing() {
     assert_eq!(sorted(node.list_names("b")), ["b", "x"]);
     assert_eq!(node.get("b", "b").body, b"orig-b");
     assert_eq!(node.get("b", "x").body, b"orig-x");
-    assert!(node.work_files("b").is_empty(), "work files left: {:?}", node.work_files("b"));
+    assert!(
+        node.work_files("b").is_empty(),
+        "work files left: {:?}",
+        node.work_files("b")
+    );
     assert_no_escape(&node);
 }
 
@@ -206,7 +241,11 @@ fn long_object_names_work_and_are_stored_shortened() {
     ];
     // Names that must be shortened but do not fit: refused up front with 400, nothing stored.
     let before = node.snapshot();
-    for name in [components(3500, 20), "n".repeat(4096), format!("d/{}", "m".repeat(2037))] {
+    for name in [
+        components(3500, 20),
+        "n".repeat(4096),
+        format!("d/{}", "m".repeat(2037)),
+    ] {
         let r = put(&node, "lb", &name, b"too long");
         assert_error(&r, 400, &format!("PUT of a {}-byte name", name.len()));
         let msg = r.error_message().unwrap_or_default();
@@ -222,7 +261,12 @@ fn long_object_names_work_and_are_stored_shortened() {
         let r = put(&node, "lb", name, &data);
         if r.status != 200 {
             let msg = r.error_message().unwrap_or_default();
-            failed.push(format!("PUT of a {}-byte name: {} {}", name.len(), r.status, &msg[msg.len().saturating_sub(90)..]));
+            failed.push(format!(
+                "PUT of a {}-byte name: {} {}",
+                name.len(),
+                r.status,
+                &msg[msg.len().saturating_sub(90)..]
+            ));
             continue;
         }
         stored.push(name);
@@ -231,7 +275,10 @@ fn long_object_names_work_and_are_stored_shortened() {
         assert!(g.body == data, "GET {} bytes: different bytes", name.len());
         let h = node.head("lb", name);
         assert_eq!(h.status, 200, "HEAD {} bytes", name.len());
-        assert_eq!(h.header("content-length"), Some(data.len().to_string().as_str()));
+        assert_eq!(
+            h.header("content-length"),
+            Some(data.len().to_string().as_str())
+        );
         // Where the file is: `%ob/<name>` or `%ob/.x<sha256(fqn)>`, on one mountpath.
         let mut found = Vec::new();
         for mp in &node.mountpaths {
@@ -246,21 +293,42 @@ fn long_object_names_work_and_are_stored_shortened() {
                 found.push(stored);
             }
         }
-        assert_eq!(found.len(), 1, "name of {} bytes (shortened: {shortened}) found as {found:?}", name.len());
+        assert_eq!(
+            found.len(),
+            1,
+            "name of {} bytes (shortened: {shortened}) found as {found:?}",
+            name.len()
+        );
         want_listed.push(found.pop().unwrap());
     }
     assert_eq!(sorted(node.list_names("lb")), sorted(want_listed));
     for name in stored {
-        assert_eq!(node.delete("lb", name).status, 200, "DELETE {} bytes", name.len());
+        assert_eq!(
+            node.delete("lb", name).status,
+            200,
+            "DELETE {} bytes",
+            name.len()
+        );
         let g = node.get("lb", name);
         assert_error(&g, 404, "GET after DELETE");
     }
     assert!(node.list_names("lb").is_empty());
     // No object or work file is left (empty virtual directories may stay, as in AIS).
-    wait_for(|| node.files_containing("%ob").is_empty() && node.work_files("lb").is_empty(), || {
-        format!("files left: {:?} {:?}", node.files_containing("%ob"), node.work_files("lb"))
-    });
-    assert!(failed.is_empty(), "long names within the limit failed:\n{}", failed.join("\n"));
+    wait_for(
+        || node.files_containing("%ob").is_empty() && node.work_files("lb").is_empty(),
+        || {
+            format!(
+                "files left: {:?} {:?}",
+                node.files_containing("%ob"),
+                node.work_files("lb")
+            )
+        },
+    );
+    assert!(
+        failed.is_empty(),
+        "long names within the limit failed:\n{}",
+        failed.join("\n")
+    );
 }
 
 #[test]
@@ -300,7 +368,11 @@ fn bad_bucket_names_are_refused() {
         let r = node.send("PUT", &format!("/v1/objects/{b}/o"), &[], b"data");
         assert_error(&r, 400, &format!("PUT into {b}"));
     }
-    assert!(bucket_names(&node).is_empty(), "buckets: {:?}", bucket_names(&node));
+    assert!(
+        bucket_names(&node).is_empty(),
+        "buckets: {:?}",
+        bucket_names(&node)
+    );
     node.wait_snapshot(&before, "bad bucket names");
     assert_no_escape(&node);
     let max = "a".repeat(64);
@@ -326,15 +398,28 @@ fn unknown_bucket_is_404_naming_it() {
         ("PUT", "/ais/nosuch/o", &[], b"data"),
         ("GET", "/ais/nosuch/o", &[], b""),
         ("HEAD", "/v1/buckets/nosuch", &[], b""),
-        ("GET", "/v1/buckets/nosuch", &json, br#"{"action":"list","name":"","value":{"props":"name"}}"#),
+        (
+            "GET",
+            "/v1/buckets/nosuch",
+            &json,
+            br#"{"action":"list","name":"","value":{"props":"name"}}"#,
+        ),
         ("GET", "/v1/buckets/nosuch", &[], b""),
         ("GET", "/ais/nosuch", &[], b""),
-        ("DELETE", "/v1/buckets/nosuch", &json, br#"{"action":"destroy-bck","name":"","value":null}"#),
+        (
+            "DELETE",
+            "/v1/buckets/nosuch",
+            &json,
+            br#"{"action":"destroy-bck","name":"","value":null}"#,
+        ),
     ];
     for (method, path, headers, body) in cases {
         let r = node.send(method, path, headers, body);
         let msg = assert_error(&r, 404, &format!("{method} {path}"));
-        assert!(msg.contains("ais://nosuch"), "{method} {path}: message {msg:?} does not name ais://nosuch");
+        assert!(
+            msg.contains("ais://nosuch"),
+            "{method} {path}: message {msg:?} does not name ais://nosuch"
+        );
     }
     node.wait_snapshot(&before, "unknown bucket");
     assert_eq!(bucket_names(&node), ["real"]);
@@ -356,7 +441,10 @@ fn creating_an_existing_bucket_is_409() {
         br#"{"action":"create-bck","name":"","value":null}"#,
     );
     let msg = assert_error(&r, 409, "create existing");
-    assert!(msg.contains("ais://b"), "message {msg:?} does not name ais://b");
+    assert!(
+        msg.contains("ais://b"),
+        "message {msg:?} does not name ais://b"
+    );
     node.wait_snapshot(&before, "create existing bucket");
     assert_eq!(node.get("b", "o").body, b"keep me");
     assert_eq!(bucket_names(&node), ["b"]);
@@ -376,7 +464,13 @@ fn bad_action_messages_and_paths() {
     let json = [("Content-Type", "application/json")];
     let none: [(&str, &str); 0] = [];
     let cases: Vec<(u16, &str, &str, Headers, &[u8])> = vec![
-        (400, "POST", "/v1/buckets/b", &json, br#"{"action":"frobnicate"}"#),
+        (
+            400,
+            "POST",
+            "/v1/buckets/b",
+            &json,
+            br#"{"action":"frobnicate"}"#,
+        ),
         (400, "POST", "/v1/buckets/b", &json, br#"{"action":"#),
         (400, "POST", "/v1/buckets/b", &json, b"not json at all"),
         (400, "POST", "/v1/buckets/b", &json, br#"{"name":"x"}"#),
@@ -384,34 +478,98 @@ fn bad_action_messages_and_paths() {
         (400, "POST", "/v1/buckets/b", &json, br#"{"action":5}"#),
         (400, "POST", "/v1/buckets/b", &json, b"[1,2]"),
         (400, "POST", "/v1/buckets/b", &json, b""),
-        (400, "DELETE", "/v1/buckets/b", &json, br#"{"action":"frobnicate"}"#),
+        (
+            400,
+            "DELETE",
+            "/v1/buckets/b",
+            &json,
+            br#"{"action":"frobnicate"}"#,
+        ),
         (400, "DELETE", "/v1/buckets/b", &none, b""),
-        (400, "GET", "/v1/buckets/b", &json, br#"{"action":"frobnicate"}"#),
-        (400, "PATCH", "/v1/buckets/b", &json, br#"{"action":"frobnicate"}"#),
-        (400, "POST", "/v1/buckets/newb", &json, br#"{"action":"frobnicate"}"#),
-        (400, "POST", "/v1/buckets/newb?provider=aws", &json, br#"{"action":"create-bck"}"#),
-        (400, "POST", "/v1/buckets/newb?provider=gcp", &json, br#"{"action":"create-bck"}"#),
+        (
+            400,
+            "GET",
+            "/v1/buckets/b",
+            &json,
+            br#"{"action":"frobnicate"}"#,
+        ),
+        (
+            400,
+            "PATCH",
+            "/v1/buckets/b",
+            &json,
+            br#"{"action":"frobnicate"}"#,
+        ),
+        (
+            400,
+            "POST",
+            "/v1/buckets/newb",
+            &json,
+            br#"{"action":"frobnicate"}"#,
+        ),
+        (
+            400,
+            "POST",
+            "/v1/buckets/newb?provider=aws",
+            &json,
+            br#"{"action":"create-bck"}"#,
+        ),
+        (
+            400,
+            "POST",
+            "/v1/buckets/newb?provider=gcp",
+            &json,
+            br#"{"action":"create-bck"}"#,
+        ),
         (400, "PUT", "/v1/objects/b/new?provider=aws", &none, b"data"),
         (400, "PUT", "/v1/objects/b/o?provider=aws", &none, b"data"),
         (400, "GET", "/v1/objects/b/o?provider=gcp", &none, b""),
         (400, "HEAD", "/v1/objects/b/o?provider=azure", &none, b""),
         (400, "DELETE", "/v1/objects/b/o?provider=aws", &none, b""),
-        (400, "PATCH", "/v1/objects/b/o", &json, br#"{"action":"frobnicate"}"#),
-        (400, "POST", "/v1/objects/b/o", &json, br#"{"action":"frobnicate"}"#),
+        (
+            400,
+            "PATCH",
+            "/v1/objects/b/o",
+            &json,
+            br#"{"action":"frobnicate"}"#,
+        ),
+        (
+            400,
+            "POST",
+            "/v1/objects/b/o",
+            &json,
+            br#"{"action":"frobnicate"}"#,
+        ),
         (400, "POST", "/v1/objects/b/o", &json, br#"{"action":"#),
         (400, "POST", "/v1/objects/b/o", &json, br#"{"name":"o2"}"#),
-        (400, "PATCH", "/v1/objects/b/new", &json, br#"{"action":"frobnicate"}"#),
+        (
+            400,
+            "PATCH",
+            "/v1/objects/b/new",
+            &json,
+            br#"{"action":"frobnicate"}"#,
+        ),
         (404, "GET", "/v1/nothing", &none, b""),
         (404, "PUT", "/v1/nothing", &none, b"data"),
         (404, "GET", "/", &none, b""),
         (404, "GET", "/v2/objects/b/o", &none, b""),
         (405, "OPTIONS", "/v1/objects/b/o", &none, b""),
         (405, "FROB", "/v1/objects/b/o", &none, b""),
-        (405, "PUT", "/v1/buckets/b", &json, br#"{"action":"create-bck"}"#),
+        (
+            405,
+            "PUT",
+            "/v1/buckets/b",
+            &json,
+            br#"{"action":"create-bck"}"#,
+        ),
     ];
     for (status, method, path, headers, body) in cases {
         let r = node.send(method, path, headers, body);
-        assert_error(&r, status, &format!("{method} {path} {:?}", String::from_utf8_lossy(body)));
+        assert_error(
+            &r,
+            status,
+            &format!("{method} {path} {:?}", String::from_utf8_lossy(body)),
+        );
     }
     node.wait_snapshot(&before, "bad action messages");
     assert_eq!(bucket_names(&node), ["b"]);
@@ -457,14 +615,24 @@ fn truncated_bodies_store_nothing() {
         s.write_all(req).unwrap();
         if req.len() > 2 << 20 {
             // 3 MiB of body sent: the node has started writing a work file; then the cut.
-            wait_for(|| !node.work_files("b").is_empty(), || format!("{name}: no work file during a 3 MiB PUT"));
+            wait_for(
+                || !node.work_files("b").is_empty(),
+                || format!("{name}: no work file during a 3 MiB PUT"),
+            );
         }
         s.shutdown(Shutdown::Write).unwrap();
         let mut rest = Vec::new();
-        assert!(closed_by_peer(&mut s, &mut rest), "{name}: the node kept the connection open");
+        assert!(
+            closed_by_peer(&mut s, &mut rest),
+            "{name}: the node kept the connection open"
+        );
         // The node may or may not answer a cut request; if it does, it must not be a success.
         if let Some((r, _)) = parse_response(&rest, false) {
-            assert!(r.status >= 400, "{name}: a cut PUT was answered {}", r.status);
+            assert!(
+                r.status >= 400,
+                "{name}: a cut PUT was answered {}",
+                r.status
+            );
         }
         node.wait_snapshot(&before, &format!("cut PUT of {name}"));
     }
@@ -472,7 +640,11 @@ fn truncated_bodies_store_nothing() {
         assert_error(&node.head("b", name), 404, &format!("HEAD {name}"));
     }
     let g = node.get("b", "old");
-    assert!(g.status == 200 && g.body == old, "old object changed: {}", g.status);
+    assert!(
+        g.status == 200 && g.body == old,
+        "old object changed: {}",
+        g.status
+    );
     assert!(node.work_files("b").is_empty());
 }
 
@@ -488,8 +660,13 @@ fn oversized_and_malformed_request_heads() {
     node.create_bucket("b");
     let before = node.snapshot();
 
-    let big_value = format!("GET /v1/health HTTP/1.1\r\nHost: h\r\nX-Big: {}\r\n\r\n", "a".repeat(17 * 1024));
-    let many_big: String = (0..40).map(|i| format!("X-H{i}: {}\r\n", "v".repeat(500))).collect();
+    let big_value = format!(
+        "GET /v1/health HTTP/1.1\r\nHost: h\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(17 * 1024)
+    );
+    let many_big: String = (0..40)
+        .map(|i| format!("X-H{i}: {}\r\n", "v".repeat(500)))
+        .collect();
     let many_big = format!("GET /v1/health HTTP/1.1\r\nHost: h\r\n{many_big}\r\n");
     let put_big = format!(
         "PUT /v1/objects/b/big-head HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nX-Big: {}\r\n\r\ndata",
@@ -528,7 +705,10 @@ fn oversized_and_malformed_request_heads() {
         let what = format!("{:?}", &raw[..raw.len().min(90)]);
         let (r, closed) = raw_request(node.port, raw.as_bytes(), false, true);
         assert_error(&r, *status, &what);
-        assert!(closed, "{what}: the node did not close the connection after {status}");
+        assert!(
+            closed,
+            "{what}: the node did not close the connection after {status}"
+        );
     }
     // 64 header lines in all is within the limit.
     let (r, _) = raw_request(node.port, n_headers(64).as_bytes(), false, false);
@@ -548,7 +728,14 @@ fn range_requests() {
     let data = bytes(7, 100);
     assert_eq!(put(&node, "b", "r", &data).status, 200);
     assert_eq!(put(&node, "b", "empty", b"").status, 200);
-    let get_range = |o: &str, range: &str| node.send("GET", &format!("/v1/objects/b/{o}"), &[("Range", range)], b"");
+    let get_range = |o: &str, range: &str| {
+        node.send(
+            "GET",
+            &format!("/v1/objects/b/{o}"),
+            &[("Range", range)],
+            b"",
+        )
+    };
     for (range, start, end) in [
         ("bytes=0-9", 0usize, 9usize),
         ("bytes=-5", 95, 99),
@@ -561,8 +748,16 @@ fn range_requests() {
     ] {
         let r = get_range("r", range);
         assert_eq!(r.status, 206, "{range}: {}", r.text());
-        assert_eq!(r.header("content-range"), Some(format!("bytes {start}-{end}/100").as_str()), "{range}");
-        assert_eq!(r.header("content-length"), Some((end - start + 1).to_string().as_str()), "{range}");
+        assert_eq!(
+            r.header("content-range"),
+            Some(format!("bytes {start}-{end}/100").as_str()),
+            "{range}"
+        );
+        assert_eq!(
+            r.header("content-length"),
+            Some((end - start + 1).to_string().as_str()),
+            "{range}"
+        );
         assert_eq!(r.header("accept-ranges"), Some("bytes"), "{range}");
         assert!(r.body == data[start..=end], "{range}: wrong bytes");
     }
@@ -583,7 +778,11 @@ fn range_requests() {
     ] {
         let r = get_range(o, range);
         assert_error(&r, 416, &format!("{o} {range}"));
-        assert_eq!(r.header("content-range"), Some(format!("bytes */{size}").as_str()), "{o} {range}");
+        assert_eq!(
+            r.header("content-range"),
+            Some(format!("bytes */{size}").as_str()),
+            "{o} {range}"
+        );
     }
     // Without Range the empty object is a normal 200.
     let r = node.get("b", "empty");
@@ -601,7 +800,11 @@ fn keep_alive_and_pipelining() {
     let node = Node::start(2);
     node.create_bucket("b");
     let data = bytes(3, 70_000);
-    let mut batch = format!("PUT /v1/objects/b/p HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n", data.len()).into_bytes();
+    let mut batch = format!(
+        "PUT /v1/objects/b/p HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n",
+        data.len()
+    )
+    .into_bytes();
     batch.extend_from_slice(&data);
     batch.extend_from_slice(b"GET /v1/objects/b/p HTTP/1.1\r\nHost: h\r\n\r\n");
     batch.extend_from_slice(b"HEAD /v1/objects/b/p HTTP/1.1\r\nHost: h\r\n\r\n");
@@ -612,35 +815,57 @@ fn keep_alive_and_pipelining() {
     let mut buf = Vec::new();
     let put = read_response(&mut s, &mut buf, false).unwrap();
     assert_eq!(put.status, 200, "pipelined PUT: {}", put.text());
-    assert_eq!(put.header("ais-checksum-value"), Some(xxhash2(&data).as_str()));
+    assert_eq!(
+        put.header("ais-checksum-value"),
+        Some(xxhash2(&data).as_str())
+    );
     assert_ne!(put.header("connection"), Some("close"));
     let get = read_response(&mut s, &mut buf, false).unwrap();
     assert_eq!(get.status, 200, "pipelined GET");
     assert!(get.body == data, "pipelined GET: wrong bytes");
     let head = read_response(&mut s, &mut buf, true).unwrap();
     assert_eq!(head.status, 200, "pipelined HEAD");
-    assert_eq!(head.header("content-length"), Some(data.len().to_string().as_str()));
+    assert_eq!(
+        head.header("content-length"),
+        Some(data.len().to_string().as_str())
+    );
     let missing = read_response(&mut s, &mut buf, false).unwrap();
     let msg = assert_error(&missing, 404, "pipelined GET of a missing object");
     assert!(msg.contains("ais://b/missing"), "{msg}");
     let ranged = read_response(&mut s, &mut buf, false).unwrap();
     assert_eq!(ranged.status, 206);
     assert_eq!(ranged.body, &data[..4]);
-    assert!(buf.is_empty(), "bytes after the fifth response: {:?}", String::from_utf8_lossy(&buf));
+    assert!(
+        buf.is_empty(),
+        "bytes after the fifth response: {:?}",
+        String::from_utf8_lossy(&buf)
+    );
     // The connection is still usable; `Connection: close` ends it after the response.
-    s.write_all(b"GET /v1/objects/b/p HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n").unwrap();
+    s.write_all(b"GET /v1/objects/b/p HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        .unwrap();
     let last = read_response(&mut s, &mut buf, false).unwrap();
     assert_eq!(last.status, 200);
     assert!(last.body == data);
     assert_eq!(last.header("connection"), Some("close"));
-    assert!(closed_by_peer(&mut s, &mut buf), "not closed after Connection: close");
+    assert!(
+        closed_by_peer(&mut s, &mut buf),
+        "not closed after Connection: close"
+    );
     assert!(buf.is_empty());
 
     // HTTP/1.0 without keep-alive: one response, then the node closes.
-    let (r, closed) = raw_request(node.port, b"GET /v1/objects/b/p HTTP/1.0\r\n\r\n", false, true);
+    let (r, closed) = raw_request(
+        node.port,
+        b"GET /v1/objects/b/p HTTP/1.0\r\n\r\n",
+        false,
+        true,
+    );
     assert_eq!(r.status, 200);
     assert!(r.body == data);
-    assert!(closed, "HTTP/1.0 request without keep-alive: connection not closed");
+    assert!(
+        closed,
+        "HTTP/1.0 request without keep-alive: connection not closed"
+    );
 }
 
 #[test]
@@ -655,14 +880,17 @@ fn http10_keep_alive_is_acknowledged() {
     assert_eq!(put(&node, "b", "o", b"hello").status, 200);
     let mut s = connect(node.port);
     let mut buf = Vec::new();
-    s.write_all(b"GET /v1/objects/b/o HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").unwrap();
+    s.write_all(b"GET /v1/objects/b/o HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        .unwrap();
     let r1 = read_response(&mut s, &mut buf, false).unwrap();
     assert_eq!((r1.status, r1.body.as_slice()), (200, b"hello".as_slice()));
-    s.write_all(b"GET /v1/objects/b/o HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").unwrap();
+    s.write_all(b"GET /v1/objects/b/o HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        .unwrap();
     let r2 = read_response(&mut s, &mut buf, false).unwrap();
     assert_eq!((r2.status, r2.body.as_slice()), (200, b"hello".as_slice()));
     assert!(
-        r1.header("connection").is_some_and(|v| v.eq_ignore_ascii_case("keep-alive")),
+        r1.header("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("keep-alive")),
         "HTTP/1.0 keep-alive response lacks `Connection: keep-alive`: {:?}",
         r1.headers
     );
@@ -692,15 +920,22 @@ fn chunked_put() {
     chunk("", "4e20", &big);
     chunk(" ;q=\"x\"", "1", b"!");
     body.extend_from_slice(b"0;last=yes\r\nX-Trailer: t\r\nX-Other: u\r\n\r\n");
-    let mut batch = b"PUT /v1/objects/b/chunked HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    let mut batch =
+        b"PUT /v1/objects/b/chunked HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+            .to_vec();
     batch.extend_from_slice(&body);
-    batch.extend_from_slice(b"GET /v1/objects/b/chunked HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    batch.extend_from_slice(
+        b"GET /v1/objects/b/chunked HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    );
     let mut s = connect(node.port);
     s.write_all(&batch).unwrap();
     let mut buf = Vec::new();
     let put = read_response(&mut s, &mut buf, false).unwrap();
     assert_eq!(put.status, 200, "chunked PUT: {}", put.text());
-    assert_eq!(put.header("ais-checksum-value"), Some(xxhash2(&data).as_str()));
+    assert_eq!(
+        put.header("ais-checksum-value"),
+        Some(xxhash2(&data).as_str())
+    );
     let get = read_response(&mut s, &mut buf, false).unwrap();
     assert_eq!(get.status, 200, "GET after chunked PUT: {}", get.text());
     assert!(get.body == data, "chunked PUT stored other bytes");
@@ -718,10 +953,17 @@ fn chunked_put() {
         b"5\r\nhello\r\n0\r\nBad\x01Trailer: x\r\n\r\n",
     ];
     for (i, bad) in bad_bodies.iter().enumerate() {
-        let mut raw = format!("PUT /v1/objects/b/bad{i} HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n").into_bytes();
+        let mut raw = format!(
+            "PUT /v1/objects/b/bad{i} HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        .into_bytes();
         raw.extend_from_slice(bad);
         let (r, _) = raw_request(node.port, &raw, false, true);
-        assert_error(&r, 400, &format!("malformed chunked body {:?}", String::from_utf8_lossy(bad)));
+        assert_error(
+            &r,
+            400,
+            &format!("malformed chunked body {:?}", String::from_utf8_lossy(bad)),
+        );
     }
     node.wait_snapshot(&before, "malformed chunked bodies");
     assert_eq!(node.list_names("b"), ["chunked"]);
@@ -733,8 +975,14 @@ fn read_interim(s: &mut std::net::TcpStream) -> Vec<u8> {
     let mut buf = Vec::new();
     while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
         let mut chunk = [0u8; 1024];
-        let n = s.read(&mut chunk).expect("no interim response before the body was sent");
-        assert!(n > 0, "connection closed before an interim response; got {:?}", String::from_utf8_lossy(&buf));
+        let n = s
+            .read(&mut chunk)
+            .expect("no interim response before the body was sent");
+        assert!(
+            n > 0,
+            "connection closed before an interim response; got {:?}",
+            String::from_utf8_lossy(&buf)
+        );
         buf.extend_from_slice(&chunk[..n]);
     }
     buf
@@ -759,7 +1007,10 @@ fn expect_100_continue() {
     );
     s.write_all(head.as_bytes()).unwrap();
     let mut buf = read_interim(&mut s);
-    assert_eq!(String::from_utf8_lossy(&buf), "HTTP/1.1 100 Continue\r\n\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&buf),
+        "HTTP/1.1 100 Continue\r\n\r\n"
+    );
     buf.clear();
     s.write_all(&data).unwrap();
     let fin = read_response(&mut s, &mut buf, false).unwrap();
@@ -769,7 +1020,11 @@ fn expect_100_continue() {
     let mut s = connect(node.port);
     s.write_all(b"PUT /v1/objects/b/c2 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n").unwrap();
     let mut buf = read_interim(&mut s);
-    assert_eq!(String::from_utf8_lossy(&buf), "HTTP/1.1 100 Continue\r\n\r\n", "chunked");
+    assert_eq!(
+        String::from_utf8_lossy(&buf),
+        "HTTP/1.1 100 Continue\r\n\r\n",
+        "chunked"
+    );
     buf.clear();
     s.write_all(b"3\r\nabc\r\n0\r\n\r\n").unwrap();
     let fin = read_response(&mut s, &mut buf, false).unwrap();
@@ -777,18 +1032,32 @@ fn expect_100_continue() {
     assert_eq!(node.get("b", "c2").body, b"abc");
 
     let before = node.snapshot();
-    for (path, status, needle) in
-        [("/v1/objects/nosuch/c", 404, "ais://nosuch"), ("/v1/objects/b/a%2f..%2fc", 400, "ais://b")]
-    {
+    for (path, status, needle) in [
+        ("/v1/objects/nosuch/c", 404, "ais://nosuch"),
+        ("/v1/objects/b/a%2f..%2fc", 400, "ais://b"),
+    ] {
         let mut s = connect(node.port);
-        let head = format!("PUT {path} HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+        let head = format!(
+            "PUT {path} HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+        );
         s.write_all(head.as_bytes()).unwrap();
         let mut buf = Vec::new();
         let r = read_response(&mut s, &mut buf, false).unwrap();
-        let msg = assert_error(&r, status, &format!("{path} with Expect (a 100 Continue here is wrong)"));
+        let msg = assert_error(
+            &r,
+            status,
+            &format!("{path} with Expect (a 100 Continue here is wrong)"),
+        );
         assert!(msg.contains(needle), "{path}: {msg}");
-        assert!(closed_by_peer(&mut s, &mut buf), "{path}: connection kept open while the body was never sent");
-        assert!(buf.is_empty(), "{path}: more bytes after the error: {:?}", String::from_utf8_lossy(&buf));
+        assert!(
+            closed_by_peer(&mut s, &mut buf),
+            "{path}: connection kept open while the body was never sent"
+        );
+        assert!(
+            buf.is_empty(),
+            "{path}: more bytes after the error: {:?}",
+            String::from_utf8_lossy(&buf)
+        );
     }
     node.wait_snapshot(&before, "refused 100-continue requests");
 }
@@ -809,9 +1078,21 @@ fn head_v2_props() {
     assert_eq!(r.header("ais-present"), Some("true"));
     assert_eq!(r.header("ais-size"), Some("1234"));
     assert_eq!(r.header("ais-checksum-type"), Some("xxhash2"));
-    assert_eq!(r.header("ais-checksum-value"), Some(xxhash2(&data).as_str()));
-    for absent in ["ais-version", "ais-atime", "ais-name", "ais-location", "ais-bucket-name"] {
-        assert!(r.header(absent).is_none(), "props=size,checksum also sent {absent}");
+    assert_eq!(
+        r.header("ais-checksum-value"),
+        Some(xxhash2(&data).as_str())
+    );
+    for absent in [
+        "ais-version",
+        "ais-atime",
+        "ais-name",
+        "ais-location",
+        "ais-bucket-name",
+    ] {
+        assert!(
+            r.header(absent).is_none(),
+            "props=size,checksum also sent {absent}"
+        );
     }
     let r = node.send("HEAD", "/v1/objects/b/o?props=version,name", &[], b"");
     assert_eq!(r.status, 200);
@@ -842,15 +1123,33 @@ fn client_checksums() {
     let v2 = bytes(22, 30_000);
     let md5_of: fn(&[u8]) -> String = |d| hex(&md5::Md5::digest(d));
     let sha_of: fn(&[u8]) -> String = |d| hex(&sha2::Sha256::digest(d));
-    let kinds = [("xxhash2", xxhash2 as fn(&[u8]) -> String), ("xxhash", xxhash2), ("md5", md5_of), ("sha256", sha_of)];
+    let kinds = [
+        ("xxhash2", xxhash2 as fn(&[u8]) -> String),
+        ("xxhash", xxhash2),
+        ("md5", md5_of),
+        ("sha256", sha_of),
+    ];
     let put_ck = |o: &str, data: &[u8], t: &str, v: &str| {
-        node.send("PUT", &format!("/v1/objects/b/{o}"), &[("Ais-Checksum-Type", t), ("Ais-Checksum-Value", v)], data)
+        node.send(
+            "PUT",
+            &format!("/v1/objects/b/{o}"),
+            &[("Ais-Checksum-Type", t), ("Ais-Checksum-Value", v)],
+            data,
+        )
     };
     for (t, f) in &kinds {
         let r = put_ck(t, &v1, t, &f(&v1));
         assert_eq!(r.status, 200, "{t} correct: {}", r.text());
-        assert_eq!(r.header("ais-checksum-type"), Some("xxhash2"), "{t}: stored checksum type");
-        assert_eq!(r.header("ais-checksum-value"), Some(xxhash2(&v1).as_str()), "{t}");
+        assert_eq!(
+            r.header("ais-checksum-type"),
+            Some("xxhash2"),
+            "{t}: stored checksum type"
+        );
+        assert_eq!(
+            r.header("ais-checksum-value"),
+            Some(xxhash2(&v1).as_str()),
+            "{t}"
+        );
     }
     let before = node.snapshot();
     for (t, f) in &kinds {
@@ -871,7 +1170,11 @@ fn client_checksums() {
         assert_eq!(g.status, 200);
         assert!(g.body == v1, "{t}: object changed by a refused PUT");
         assert_eq!(g.header("ais-version"), Some("1"), "{t}");
-        assert_error(&node.head("b", &format!("new-{t}")), 404, "refused new object");
+        assert_error(
+            &node.head("b", &format!("new-{t}")),
+            404,
+            "refused new object",
+        );
     }
     assert_error(&node.head("b", "unknown-type"), 404, "unknown-type object");
 }
@@ -886,18 +1189,33 @@ fn overwrite_versions_and_delete() {
     node.create_bucket("b");
     for o in ["o", "dir/sub/o"] {
         let p1 = put(&node, "b", o, b"first");
-        assert_eq!((p1.status, p1.header("ais-version")), (200, Some("1")), "{o}");
+        assert_eq!(
+            (p1.status, p1.header("ais-version")),
+            (200, Some("1")),
+            "{o}"
+        );
         let p2 = put(&node, "b", o, b"second, different");
-        assert_eq!((p2.status, p2.header("ais-version")), (200, Some("2")), "{o}");
+        assert_eq!(
+            (p2.status, p2.header("ais-version")),
+            (200, Some("2")),
+            "{o}"
+        );
         let g = node.get("b", o);
         assert_eq!(g.body, b"second, different");
         assert_eq!(g.header("ais-version"), Some("2"));
         assert_eq!(node.head("b", o).header("ais-version"), Some("2"));
         assert_eq!(node.delete("b", o).status, 200, "{o}");
         let want = format!("ais://b/{o}");
-        for (what, r) in [("GET", node.get("b", o)), ("HEAD", node.head("b", o)), ("DELETE", node.delete("b", o))] {
+        for (what, r) in [
+            ("GET", node.get("b", o)),
+            ("HEAD", node.head("b", o)),
+            ("DELETE", node.delete("b", o)),
+        ] {
             let msg = assert_error(&r, 404, &format!("{what} {o} after DELETE"));
-            assert!(msg.contains(&want), "{what} {o}: message {msg:?} does not name {want}");
+            assert!(
+                msg.contains(&want),
+                "{what} {o}: message {msg:?} does not name {want}"
+            );
         }
     }
     assert!(node.list_names("b").is_empty());
@@ -925,7 +1243,11 @@ fn easy_url() {
     for path in ["/ais/b", "/ais/b/"] {
         let l = node.send("GET", path, &[], b"");
         assert_eq!(l.status, 200, "{path}: {}", l.text());
-        assert!(l.header("content-type").is_some_and(|c| c.starts_with("application/json")), "{path}");
+        assert!(
+            l.header("content-type")
+                .is_some_and(|c| c.starts_with("application/json")),
+            "{path}"
+        );
         let names: Vec<String> = l.json()["entries"]
             .as_array()
             .unwrap_or_else(|| panic!("{path}: no entries"))
@@ -962,7 +1284,11 @@ fn name_conflicts_are_409_and_change_nothing() {
     assert_error(&node.head("b", "a/b"), 404, "HEAD a/b");
     assert_error(&node.head("b", "x"), 404, "HEAD x (a virtual directory)");
     assert_error(&node.get("b", "x"), 404, "GET x (a virtual directory)");
-    assert_error(&node.delete("b", "x"), 404, "DELETE x (a virtual directory)");
+    assert_error(
+        &node.delete("b", "x"),
+        404,
+        "DELETE x (a virtual directory)",
+    );
     assert_eq!(sorted(node.list_names("b")), ["a", "x/y"]);
     assert_eq!(node.get("b", "x/y").body, b"file x/y");
 }
@@ -982,8 +1308,15 @@ fn name_conflicts_across_mountpaths_never_corrupt() {
     let (mut refused, mut accepted) = (0, 0);
     let mut want = Vec::new();
     for i in 0..16 {
-        for (first, second) in [(format!("p{i}"), format!("p{i}/q")), (format!("r{i}/s"), format!("r{i}"))] {
-            assert_eq!(put(&node, "b", &first, first.as_bytes()).status, 200, "PUT {first}");
+        for (first, second) in [
+            (format!("p{i}"), format!("p{i}/q")),
+            (format!("r{i}/s"), format!("r{i}")),
+        ] {
+            assert_eq!(
+                put(&node, "b", &first, first.as_bytes()).status,
+                200,
+                "PUT {first}"
+            );
             want.push(first.clone());
             let r = put(&node, "b", &second, second.as_bytes());
             match r.status {
@@ -996,7 +1329,10 @@ fn name_conflicts_across_mountpaths_never_corrupt() {
             }
         }
     }
-    assert!(refused > 0, "no pair landed on one mountpath: the 409 path was not exercised");
+    assert!(
+        refused > 0,
+        "no pair landed on one mountpath: the 409 path was not exercised"
+    );
     assert!(refused + accepted == 32);
     for name in &want {
         let g = node.get("b", name);

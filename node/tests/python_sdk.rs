@@ -26,7 +26,11 @@ fn python_sdk_acceptance() {
     // Steps: find the interpreter and check it imports the SDK (else fail with how to fix);
     // start a node with two mountpaths; run the script with the node URL; require exit 0.
     let py = python();
-    assert!(py.exists(), "Python interpreter {} not found: {HOW_TO_FIX}", py.display());
+    assert!(
+        py.exists(),
+        "Python interpreter {} not found: {HOW_TO_FIX}",
+        py.display()
+    );
     let probe = Command::new(&py)
         .args(["-c", "import aistore.sdk, xxhash; from importlib.metadata import version; print(version('aistore'))"])
         .output()
@@ -37,7 +41,11 @@ fn python_sdk_acceptance() {
         py.display(),
         String::from_utf8_lossy(&probe.stderr)
     );
-    println!("python: {}, aistore {}", py.display(), String::from_utf8_lossy(&probe.stdout).trim());
+    println!(
+        "python: {}, aistore {}",
+        py.display(),
+        String::from_utf8_lossy(&probe.stdout).trim()
+    );
 
     let node = Node::start(2);
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/sdk_test.py");
@@ -57,5 +65,8 @@ fn python_sdk_acceptance() {
         out.status,
         node.log_text()
     );
-    assert!(stdout.contains("SDK acceptance test: OK"), "sdk_test.py did not finish:\n{stdout}");
+    assert!(
+        stdout.contains("SDK acceptance test: OK"),
+        "sdk_test.py did not finish:\n{stdout}"
+    );
 }

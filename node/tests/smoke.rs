@@ -10,7 +10,10 @@ fn put_get_roundtrip() {
     let data = bytes(1, 100_000);
     let r = node.put("smoke", "a/b", &data);
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.header("ais-checksum-value"), Some(xxhash2(&data).as_str()));
+    assert_eq!(
+        r.header("ais-checksum-value"),
+        Some(xxhash2(&data).as_str())
+    );
     let g = node.get("smoke", "a/b");
     assert_eq!(g.status, 200);
     assert_eq!(g.body, data);
@@ -28,8 +31,10 @@ fn large_get_to_slow_reader_is_complete() {
     let data = bytes(7, 12 << 20);
     assert_eq!(node.put("slow", "big", &data).status, 200);
     let mut s = std::net::TcpStream::connect(("127.0.0.1", node.port)).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(60))).unwrap();
-    s.write_all(b"GET /v1/objects/slow/big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    s.write_all(b"GET /v1/objects/slow/big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
     let mut raw = Vec::new();
     let mut chunk = vec![0u8; 256 * 1024];
     loop {
@@ -66,7 +71,10 @@ fn unknown_bucket_directories_are_never_deleted_at_start() {
     assert_eq!(node2.get("keep", "obj").status, 404);
     assert_eq!(node2.files_containing("%ob"), files_before);
     assert_eq!(std::fs::read(&files_before[0]).unwrap(), data);
-    assert!(node2.log_text().contains("left untouched"), "the start-up log reports the directory");
+    assert!(
+        node2.log_text().contains("left untouched"),
+        "the start-up log reports the directory"
+    );
     assert_eq!(node2.stop(), 0);
     std::mem::forget(node); // node2 owns (and removes) the directory
 }
@@ -78,9 +86,24 @@ fn every_get_body_method_sends_the_right_bytes() {
     // one keep-alive connection (so a method that leaves bytes behind breaks the next response).
     // Steps: for each forced --get-body method start a node, PUT objects of several sizes, GET
     // each whole and with three ranges, compare.
-    let sizes = [0usize, 1, 4095, 4096, 16 * 1024 + 1, 65536, 300_000, (1 << 20) + 3, 3 << 20];
+    let sizes = [
+        0usize,
+        1,
+        4095,
+        4096,
+        16 * 1024 + 1,
+        65536,
+        300_000,
+        (1 << 20) + 3,
+        3 << 20,
+    ];
     // Each PUT write mode is exercised too (the objects are written by the PUTs above).
-    for (method, put_write) in [("copy", "direct"), ("sendfile", "ring"), ("splice", "direct"), ("auto", "ring")] {
+    for (method, put_write) in [
+        ("copy", "direct"),
+        ("sendfile", "ring"),
+        ("splice", "direct"),
+        ("auto", "ring"),
+    ] {
         let node = Node::start_with_args(2, &["--get-body", method, "--put-write", put_write]);
         node.create_bucket("m");
         let mut c = KeepAlive::new(node.port);
@@ -90,16 +113,30 @@ fn every_get_body_method_sends_the_right_bytes() {
             assert_eq!(c.put("m", &name, &data).status, 200);
             let g = c.get("m", &name);
             assert_eq!(g.status, 200, "{method} {size}");
-            assert!(g.body == data, "{method}: whole GET of {size} bytes differs");
+            assert!(
+                g.body == data,
+                "{method}: whole GET of {size} bytes differs"
+            );
             if size < 2 {
                 continue;
             }
             for (s, e) in [(0, size / 2), (size / 3, size - 1), (size - 1, size - 1)] {
-                let r = c.request("GET", &format!("/v1/objects/m/{name}"), &[("Range", &format!("bytes={s}-{e}"))], b"");
+                let r = c.request(
+                    "GET",
+                    &format!("/v1/objects/m/{name}"),
+                    &[("Range", &format!("bytes={s}-{e}"))],
+                    b"",
+                );
                 assert_eq!(r.status, 206, "{method} {size} {s}-{e}");
-                assert!(r.body == data[s..=e], "{method}: range {s}-{e} of {size} differs");
+                assert!(
+                    r.body == data[s..=e],
+                    "{method}: range {s}-{e} of {size} differs"
+                );
             }
         }
-        assert_eq!(c.connects, 1, "{method}: the connection was kept throughout");
+        assert_eq!(
+            c.connects, 1,
+            "{method}: the connection was kept throughout"
+        );
     }
 }

@@ -10,7 +10,10 @@ fn run_node(args: &[&str], dir: &std::path::Path) -> (i32, String) {
         .current_dir(dir)
         .output()
         .expect("running aisle-node");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).to_string())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
 }
 
 #[test]
@@ -21,32 +24,71 @@ fn bad_mountpaths_fail_fast_with_a_clear_message() {
     let port = free_port().to_string();
     let listen = format!("127.0.0.1:{port}");
     let missing = dir.join("nope");
-    let (code, err) = run_node(&["--listen", &listen, "--mountpath", missing.to_str().unwrap()], &dir);
+    let (code, err) = run_node(
+        &[
+            "--listen",
+            &listen,
+            "--mountpath",
+            missing.to_str().unwrap(),
+        ],
+        &dir,
+    );
     assert_eq!(code, 1, "{err}");
-    assert!(err.contains("nope") && err.contains("create it first"), "{err}");
+    assert!(
+        err.contains("nope") && err.contains("create it first"),
+        "{err}"
+    );
 
     let file = dir.join("file");
     std::fs::write(&file, b"x").unwrap();
-    let (code, err) = run_node(&["--listen", &listen, "--mountpath", file.to_str().unwrap()], &dir);
+    let (code, err) = run_node(
+        &["--listen", &listen, "--mountpath", file.to_str().unwrap()],
+        &dir,
+    );
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("is not a directory"), "{err}");
 
     let ok = dir.join("ok");
     std::fs::create_dir(&ok).unwrap();
-    let (code, err) =
-        run_node(&["--listen", &listen, "--mountpath", ok.to_str().unwrap(), "--mountpath", ok.to_str().unwrap()], &dir);
+    let (code, err) = run_node(
+        &[
+            "--listen",
+            &listen,
+            "--mountpath",
+            ok.to_str().unwrap(),
+            "--mountpath",
+            ok.to_str().unwrap(),
+        ],
+        &dir,
+    );
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("given twice"), "{err}");
 
     // A read-only filesystem (a small read-only tmpfs; the tests run as root).
     let ro = dir.join("ro");
     std::fs::create_dir(&ro).unwrap();
-    let st = Command::new("mount").args(["-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", ro.to_str().unwrap()]).status().unwrap();
+    let st = Command::new("mount")
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            "ro,size=1m",
+            "tmpfs",
+            ro.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
     assert!(st.success(), "mounting a read-only tmpfs (needs root)");
-    let (code, err) = run_node(&["--listen", &listen, "--mountpath", ro.to_str().unwrap()], &dir);
+    let (code, err) = run_node(
+        &["--listen", &listen, "--mountpath", ro.to_str().unwrap()],
+        &dir,
+    );
     let _ = Command::new("umount").arg(&ro).status();
     assert_eq!(code, 1, "{err}");
-    assert!(err.contains("is not writable") && err.contains("Read-only"), "{err}");
+    assert!(
+        err.contains("is not writable") && err.contains("Read-only"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -60,31 +102,70 @@ fn embedded_default_needs_no_flags_and_logs_the_core_assignment() {
     let port = free_port();
     let log = dir.join("node.log");
     let mut child = Command::new(env!("CARGO_BIN_EXE_aisle-node"))
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--cores", "2", "--no-pin"])
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--cores",
+            "2",
+            "--no-pin",
+        ])
         .current_dir(&dir)
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while try_request(port, "GET", "/v1/health", &[], b"").map(|r| r.status) .ok() != Some(200) {
+    while try_request(port, "GET", "/v1/health", &[], b"")
+        .map(|r| r.status)
+        .ok()
+        != Some(200)
+    {
         assert!(std::time::Instant::now() < deadline, "node not ready");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     for i in 1..=4 {
-        assert!(dir.join(format!("aisle-data/mp{i}")).is_dir(), "mp{i} created");
+        assert!(
+            dir.join(format!("aisle-data/mp{i}")).is_dir(),
+            "mp{i} created"
+        );
     }
-    let r = request(port, "POST", "/v1/buckets/d", &[], br#"{"action":"create-bck"}"#);
+    let r = request(
+        port,
+        "POST",
+        "/v1/buckets/d",
+        &[],
+        br#"{"action":"create-bck"}"#,
+    );
     assert_eq!(r.status, 200);
-    assert_eq!(request(port, "PUT", "/v1/objects/d/x", &[], b"hello").status, 200);
-    assert_eq!(request(port, "GET", "/v1/objects/d/x", &[], b"").body, b"hello");
+    assert_eq!(
+        request(port, "PUT", "/v1/objects/d/x", &[], b"hello").status,
+        200
+    );
+    assert_eq!(
+        request(port, "GET", "/v1/objects/d/x", &[], b"").body,
+        b"hello"
+    );
     let mp = request(port, "GET", "/v1/daemon?what=mountpaths", &[], b"").json();
     let owners = mp["owner_core"].as_object().expect("owner_core map");
     assert_eq!(owners.len(), 4);
-    let cores: std::collections::BTreeSet<u64> = owners.values().map(|v| v.as_u64().unwrap()).collect();
-    assert_eq!(cores.into_iter().collect::<Vec<_>>(), vec![0, 1], "both cores own mountpaths");
-    Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    let cores: std::collections::BTreeSet<u64> =
+        owners.values().map(|v| v.as_u64().unwrap()).collect();
+    assert_eq!(
+        cores.into_iter().collect::<Vec<_>>(),
+        vec![0, 1],
+        "both cores own mountpaths"
+    );
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(0));
     let text = std::fs::read_to_string(&log).unwrap();
-    assert!(text.contains("core started") && text.contains("mountpaths=[0, 2]") && text.contains("mountpaths=[1, 3]"), "{text}");
+    assert!(
+        text.contains("core started")
+            && text.contains("mountpaths=[0, 2]")
+            && text.contains("mountpaths=[1, 3]"),
+        "{text}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -93,7 +93,10 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    let state = Arc::new(Mutex::new(State { result: None, waker: None }));
+    let state = Arc::new(Mutex::new(State {
+        result: None,
+        waker: None,
+    }));
     let st = state.clone();
     let job: Job = Box::new(move || {
         let r = f();
@@ -106,5 +109,9 @@ where
             w.wake();
         }
     });
-    Blocking { job: Some(job), state }.await
+    Blocking {
+        job: Some(job),
+        state,
+    }
+    .await
 }

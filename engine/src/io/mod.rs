@@ -19,6 +19,4 @@ pub use blocking::{spawn_blocking, BlockingPool};
 pub use fd::Fd;
 pub use ops::*;
 pub use probe::{probe, ProbeError, ProbeReport};
-pub use reactor::{
-    core_index, spawn, yield_now, JoinHandle, Reactor, ReactorConfig, RemoteHandle,
-};
+pub use reactor::{core_index, spawn, yield_now, JoinHandle, Reactor, ReactorConfig, RemoteHandle};

@@ -51,7 +51,11 @@ impl<T: 'static> Op<T> {
     /// is moved (heap allocations, not inline arrays).
     pub(crate) unsafe fn submit(data: T, sqe: squeue::Entry) -> Op<T> {
         let (key, generation) = with_inner(|inner| inner.push_op(sqe));
-        Op { key, generation, data: Some(data) }
+        Op {
+            key,
+            generation,
+            data: Some(data),
+        }
     }
 }
 
@@ -62,10 +66,15 @@ impl<T: 'static + Unpin> Future for Op<T> {
         let key = self.key;
         let done = with_inner(|inner| {
             let mut ops = inner.ops.borrow_mut();
-            let entry = ops.get_mut(key).expect("op slot vanished while its future lives");
+            let entry = ops
+                .get_mut(key)
+                .expect("op slot vanished while its future lives");
             match &mut entry.slot {
                 Slot::Done(res, flags) => {
-                    let c = Completion { res: *res, flags: *flags };
+                    let c = Completion {
+                        res: *res,
+                        flags: *flags,
+                    };
                     ops.remove(key);
                     Some(c)
                 }
@@ -95,7 +104,9 @@ impl<T: 'static> Drop for Op<T> {
         let (key, generation) = (self.key, self.generation);
         with_inner(|inner| {
             let mut ops = inner.ops.borrow_mut();
-            let Some(entry) = ops.get_mut(key) else { return };
+            let Some(entry) = ops.get_mut(key) else {
+                return;
+            };
             match entry.slot {
                 Slot::Done(..) => {
                     ops.remove(key);

@@ -37,9 +37,13 @@ unsafe fn filled(c: Completion, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>
 
 /// Accepts one connection on a listening socket; the new socket is close-on-exec.
 pub async fn accept(listener: &Fd) -> io::Result<Fd> {
-    let sqe = opcode::Accept::new(types::Fd(listener.raw()), std::ptr::null_mut(), std::ptr::null_mut())
-        .flags(libc::SOCK_CLOEXEC)
-        .build();
+    let sqe = opcode::Accept::new(
+        types::Fd(listener.raw()),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+    )
+    .flags(libc::SOCK_CLOEXEC)
+    .build();
     // SAFETY: null address pointers; the op holds a clone of the listener fd.
     let (c, _fd) = unsafe { Op::submit(listener.clone(), sqe) }.await;
     let raw = c.result()? as i32;
@@ -59,7 +63,12 @@ pub async fn recv_upto(fd: &Fd, mut buf: Vec<u8>, max: usize) -> (io::Result<usi
     assert!(spare > 0, "recv into a full buffer");
     // SAFETY: the pointer is into the Vec's heap allocation, which the op owns until the CQE.
     let ptr = unsafe { buf.as_mut_ptr().add(buf.len()) };
-    let sqe = opcode::Recv::new(types::Fd(fd.raw()), ptr, spare.min(u32::MAX as usize) as u32).build();
+    let sqe = opcode::Recv::new(
+        types::Fd(fd.raw()),
+        ptr,
+        spare.min(u32::MAX as usize) as u32,
+    )
+    .build();
     // SAFETY: ptr stays valid while the op owns `buf`; the heap block does not move.
     let (c, (buf, _fd)) = unsafe { Op::submit((buf, fd.clone()), sqe) }.await;
     // SAFETY: the op filled the spare capacity of this very buffer.
@@ -72,7 +81,12 @@ pub async fn send(fd: &Fd, buf: Vec<u8>, start: usize) -> (io::Result<usize>, Ve
 }
 
 /// `send` with extra MSG_* flags (MSG_MORE when a body follows the head).
-pub async fn send_flags(fd: &Fd, buf: Vec<u8>, start: usize, flags: i32) -> (io::Result<usize>, Vec<u8>) {
+pub async fn send_flags(
+    fd: &Fd,
+    buf: Vec<u8>,
+    start: usize,
+    flags: i32,
+) -> (io::Result<usize>, Vec<u8>) {
     assert!(start <= buf.len());
     let ptr = buf[start..].as_ptr();
     let len = (buf.len() - start).min(u32::MAX as usize) as u32;
@@ -90,7 +104,12 @@ pub async fn send_all(fd: &Fd, buf: Vec<u8>, start: usize) -> (io::Result<()>, V
 }
 
 /// `send_all` with extra MSG_* flags.
-pub async fn send_all_flags(fd: &Fd, mut buf: Vec<u8>, mut start: usize, flags: i32) -> (io::Result<()>, Vec<u8>) {
+pub async fn send_all_flags(
+    fd: &Fd,
+    mut buf: Vec<u8>,
+    mut start: usize,
+    flags: i32,
+) -> (io::Result<()>, Vec<u8>) {
     while start < buf.len() {
         let (res, b) = send_flags(fd, buf, start, flags).await;
         buf = b;
@@ -110,9 +129,13 @@ pub async fn read_at(fd: &Fd, mut buf: Vec<u8>, offset: u64) -> (io::Result<usiz
     assert!(spare > 0, "read into a full buffer");
     // SAFETY: pointer into the Vec's heap allocation, past its initialised part.
     let ptr = unsafe { buf.as_mut_ptr().add(buf.len()) };
-    let sqe = opcode::Read::new(types::Fd(fd.raw()), ptr, spare.min(u32::MAX as usize) as u32)
-        .offset(offset)
-        .build();
+    let sqe = opcode::Read::new(
+        types::Fd(fd.raw()),
+        ptr,
+        spare.min(u32::MAX as usize) as u32,
+    )
+    .offset(offset)
+    .build();
     // SAFETY: ptr stays valid while the op owns `buf`.
     let (c, (buf, _fd)) = unsafe { Op::submit((buf, fd.clone()), sqe) }.await;
     // SAFETY: the op filled the spare capacity of this very buffer.
@@ -120,11 +143,18 @@ pub async fn read_at(fd: &Fd, mut buf: Vec<u8>, offset: u64) -> (io::Result<usiz
 }
 
 /// Writes `buf[start..]` at `offset` once (may be short).
-pub async fn write_at(fd: &Fd, buf: Vec<u8>, start: usize, offset: u64) -> (io::Result<usize>, Vec<u8>) {
+pub async fn write_at(
+    fd: &Fd,
+    buf: Vec<u8>,
+    start: usize,
+    offset: u64,
+) -> (io::Result<usize>, Vec<u8>) {
     assert!(start <= buf.len());
     let ptr = buf[start..].as_ptr();
     let len = (buf.len() - start).min(u32::MAX as usize) as u32;
-    let sqe = opcode::Write::new(types::Fd(fd.raw()), ptr, len).offset(offset).build();
+    let sqe = opcode::Write::new(types::Fd(fd.raw()), ptr, len)
+        .offset(offset)
+        .build();
     // SAFETY: ptr/len are within `buf`'s heap allocation, owned by the op until the CQE.
     let (c, (buf, _fd)) = unsafe { Op::submit((buf, fd.clone()), sqe) }.await;
     (c.result().map(|n| n as usize), buf)
@@ -177,8 +207,13 @@ pub async fn fsync(fd: &Fd, datasync: bool) -> io::Result<()> {
 /// Atomically renames `from` to `to` (same filesystem), replacing `to`.
 pub async fn rename(from: &Path, to: &Path) -> io::Result<()> {
     let (a, b) = (cpath(from)?, cpath(to)?);
-    let sqe = opcode::RenameAt::new(types::Fd(libc::AT_FDCWD), a.as_ptr(), types::Fd(libc::AT_FDCWD), b.as_ptr())
-        .build();
+    let sqe = opcode::RenameAt::new(
+        types::Fd(libc::AT_FDCWD),
+        a.as_ptr(),
+        types::Fd(libc::AT_FDCWD),
+        b.as_ptr(),
+    )
+    .build();
     // SAFETY: both CStrings are owned by the op until the CQE.
     let (c, _paths) = unsafe { Op::submit((a, b), sqe) }.await;
     c.result().map(|_| ())
@@ -198,7 +233,9 @@ pub async fn unlink(path: &Path, dir: bool) -> io::Result<()> {
 /// Creates one directory.
 pub async fn mkdir(path: &Path, mode: u32) -> io::Result<()> {
     let p = cpath(path)?;
-    let sqe = opcode::MkDirAt::new(types::Fd(libc::AT_FDCWD), p.as_ptr()).mode(mode).build();
+    let sqe = opcode::MkDirAt::new(types::Fd(libc::AT_FDCWD), p.as_ptr())
+        .mode(mode)
+        .build();
     // SAFETY: the CString is owned by the op until the CQE.
     let (c, _p) = unsafe { Op::submit(p, sqe) }.await;
     c.result().map(|_| ())
@@ -237,10 +274,22 @@ pub async fn mkdir_all(path: &Path, mode: u32) -> io::Result<()> {
 }
 
 /// Moves up to `len` bytes between two fds, one of which is a pipe; `-1` offsets mean "current".
-pub async fn splice(fd_in: &Fd, off_in: i64, fd_out: &Fd, off_out: i64, len: u32) -> io::Result<usize> {
-    let sqe = opcode::Splice::new(types::Fd(fd_in.raw()), off_in, types::Fd(fd_out.raw()), off_out, len)
-        .flags(libc::SPLICE_F_MOVE as u32)
-        .build();
+pub async fn splice(
+    fd_in: &Fd,
+    off_in: i64,
+    fd_out: &Fd,
+    off_out: i64,
+    len: u32,
+) -> io::Result<usize> {
+    let sqe = opcode::Splice::new(
+        types::Fd(fd_in.raw()),
+        off_in,
+        types::Fd(fd_out.raw()),
+        off_out,
+        len,
+    )
+    .flags(libc::SPLICE_F_MOVE as u32)
+    .build();
     // SAFETY: no pointers; the op holds both fds.
     let (c, _fds) = unsafe { Op::submit((fd_in.clone(), fd_out.clone()), sqe) }.await;
     c.result().map(|n| n as usize)

@@ -27,7 +27,9 @@ impl fmt::Display for ProbeError {
 impl std::error::Error for ProbeError {}
 
 fn io_uring_disabled_sysctl() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled").ok().map(|s| s.trim().to_string())
+    std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
+        .ok()
+        .map(|s| s.trim().to_string())
 }
 
 /// Builds a throwaway ring and checks the opcodes aisle submits.
@@ -37,7 +39,9 @@ pub fn probe(ring_entries: u32) -> Result<ProbeReport, ProbeError> {
         Err(e) => {
             let sysctl = io_uring_disabled_sysctl();
             let hint = match e.raw_os_error() {
-                Some(libc::ENOSYS) => "this kernel has no io_uring (needs Linux >= 6.1)".to_string(),
+                Some(libc::ENOSYS) => {
+                    "this kernel has no io_uring (needs Linux >= 6.1)".to_string()
+                }
                 Some(libc::EPERM) | Some(libc::EACCES) => format!(
                     "io_uring is not permitted: kernel.io_uring_disabled = {} (run `sysctl -w \
                      kernel.io_uring_disabled=0`), or a container seccomp profile blocks \
@@ -75,8 +79,11 @@ pub fn probe(ring_entries: u32) -> Result<ProbeReport, ProbeError> {
         (opcode::Timeout::CODE, "TIMEOUT"),
         (opcode::AsyncCancel::CODE, "ASYNC_CANCEL"),
     ];
-    let missing: Vec<&str> =
-        needed.iter().filter(|(code, _)| !probe.is_supported(*code)).map(|(_, n)| *n).collect();
+    let missing: Vec<&str> = needed
+        .iter()
+        .filter(|(code, _)| !probe.is_supported(*code))
+        .map(|(_, n)| *n)
+        .collect();
     if !missing.is_empty() {
         return Err(ProbeError(format!(
             "io_uring lacks opcodes {missing:?}; aisle needs Linux >= 6.1 (see kernel-notes/)"
@@ -88,5 +95,8 @@ pub fn probe(ring_entries: u32) -> Result<ProbeReport, ProbeError> {
         .setup_defer_taskrun()
         .build(ring_entries)
         .is_ok();
-    Ok(ProbeReport { defer_taskrun, memlock_bytes: super::sys::memlock_limit() })
+    Ok(ProbeReport {
+        defer_taskrun,
+        memlock_bytes: super::sys::memlock_limit(),
+    })
 }

@@ -47,7 +47,10 @@ pub struct ReactorConfig {
 
 impl Default for ReactorConfig {
     fn default() -> Self {
-        ReactorConfig { ring_entries: 1024, defer_taskrun: true }
+        ReactorConfig {
+            ring_entries: 1024,
+            defer_taskrun: true,
+        }
     }
 }
 
@@ -154,10 +157,10 @@ impl Inner {
     pub(crate) fn push_op(&self, sqe: squeue::Entry) -> (usize, u32) {
         let generation = self.generation.get().wrapping_add(1);
         self.generation.set(generation);
-        let key = self
-            .ops
-            .borrow_mut()
-            .insert(Entry { generation, slot: Slot::Pending(None) });
+        let key = self.ops.borrow_mut().insert(Entry {
+            generation,
+            slot: Slot::Pending(None),
+        });
         let user_data = ((generation as u64) << 32) | key as u64;
         self.push_sqe(sqe.user_data(user_data));
         (key, generation)
@@ -166,7 +169,9 @@ impl Inner {
     /// Asks the kernel to cancel the op in slot `key`; its CQE still arrives.
     pub(crate) fn cancel_op(&self, key: usize, generation: u32) {
         let user_data = ((generation as u64) << 32) | key as u64;
-        let sqe = opcode::AsyncCancel::new(user_data).build().user_data(UD_CANCEL);
+        let sqe = opcode::AsyncCancel::new(user_data)
+            .build()
+            .user_data(UD_CANCEL);
         self.push_sqe(sqe);
     }
 
@@ -243,7 +248,10 @@ impl Inner {
             let key = (user_data & 0xffff_ffff) as usize;
             let generation = (user_data >> 32) as u32;
             let entry = ops.get_mut(key).expect("completion for an unknown op slot");
-            assert_eq!(entry.generation, generation, "completion for a recycled op slot");
+            assert_eq!(
+                entry.generation, generation,
+                "completion for a recycled op slot"
+            );
             match &mut entry.slot {
                 Slot::Pending(waker) => {
                     if let Some(w) = waker.take() {

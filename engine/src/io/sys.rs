@@ -27,10 +27,21 @@ fn cvt_size(res: libc::ssize_t) -> io::Result<usize> {
     }
 }
 
-fn setsockopt_int(fd: libc::c_int, level: libc::c_int, name: libc::c_int, v: libc::c_int) -> io::Result<()> {
+fn setsockopt_int(
+    fd: libc::c_int,
+    level: libc::c_int,
+    name: libc::c_int,
+    v: libc::c_int,
+) -> io::Result<()> {
     // SAFETY: passes a pointer to a live c_int and its exact size.
     cvt(unsafe {
-        libc::setsockopt(fd, level, name, (&v as *const libc::c_int).cast(), std::mem::size_of::<libc::c_int>() as u32)
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&v as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as u32,
+        )
     })
     .map(|_| ())
 }
@@ -64,24 +75,34 @@ fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
             let sin = libc::sockaddr_in {
                 sin_family: libc::AF_INET as libc::sa_family_t,
                 sin_port: a.port().to_be(),
-                sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(a.ip().octets()) },
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
                 sin_zero: [0; 8],
             };
             // SAFETY: sockaddr_in fits in sockaddr_storage.
             unsafe { std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin) };
-            (storage, std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t)
+            (
+                storage,
+                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            )
         }
         SocketAddr::V6(a) => {
             let sin6 = libc::sockaddr_in6 {
                 sin6_family: libc::AF_INET6 as libc::sa_family_t,
                 sin6_port: a.port().to_be(),
                 sin6_flowinfo: a.flowinfo(),
-                sin6_addr: libc::in6_addr { s6_addr: a.ip().octets() },
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
                 sin6_scope_id: a.scope_id(),
             };
             // SAFETY: sockaddr_in6 fits in sockaddr_storage.
             unsafe { std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin6) };
-            (storage, std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t)
+            (
+                storage,
+                std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+            )
         }
     }
 }
@@ -92,20 +113,28 @@ pub fn peer_addr(fd: &Fd) -> Option<SocketAddr> {
     let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
     // SAFETY: valid pointers to storage and len.
-    let r = unsafe { libc::getpeername(fd.raw(), (&mut storage as *mut libc::sockaddr_storage).cast(), &mut len) };
+    let r = unsafe {
+        libc::getpeername(
+            fd.raw(),
+            (&mut storage as *mut libc::sockaddr_storage).cast(),
+            &mut len,
+        )
+    };
     if r < 0 {
         return None;
     }
     match storage.ss_family as i32 {
         libc::AF_INET => {
             // SAFETY: the family says it is a sockaddr_in.
-            let sin: libc::sockaddr_in = unsafe { std::ptr::read((&storage as *const libc::sockaddr_storage).cast()) };
+            let sin: libc::sockaddr_in =
+                unsafe { std::ptr::read((&storage as *const libc::sockaddr_storage).cast()) };
             let ip = std::net::Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
             Some(SocketAddr::from((ip, u16::from_be(sin.sin_port))))
         }
         libc::AF_INET6 => {
             // SAFETY: the family says it is a sockaddr_in6.
-            let sin6: libc::sockaddr_in6 = unsafe { std::ptr::read((&storage as *const libc::sockaddr_storage).cast()) };
+            let sin6: libc::sockaddr_in6 =
+                unsafe { std::ptr::read((&storage as *const libc::sockaddr_storage).cast()) };
             let ip = std::net::Ipv6Addr::from(sin6.sin6_addr.s6_addr);
             Some(SocketAddr::from((ip, u16::from_be(sin6.sin6_port))))
         }
@@ -156,7 +185,11 @@ pub fn pipe(size: usize) -> io::Result<(Fd, Fd)> {
 pub fn pipe_capacity(fd: &Fd) -> usize {
     // SAFETY: fcntl on our fd.
     let n = unsafe { libc::fcntl(fd.raw(), libc::F_GETPIPE_SZ) };
-    if n <= 0 { 65536 } else { n as usize }
+    if n <= 0 {
+        65536
+    } else {
+        n as usize
+    }
 }
 
 fn cname(name: &str) -> CString {
@@ -171,7 +204,14 @@ pub fn fgetxattr(fd: &Fd, name: &str, buf: &mut Vec<u8>) -> io::Result<bool> {
         buf.reserve(4096);
     }
     // SAFETY: buf has `capacity` writable bytes; the kernel writes at most that many.
-    let r = unsafe { libc::fgetxattr(fd.raw(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.capacity()) };
+    let r = unsafe {
+        libc::fgetxattr(
+            fd.raw(),
+            n.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.capacity(),
+        )
+    };
     if r < 0 {
         let e = io::Error::last_os_error();
         if e.raw_os_error() == Some(libc::ENODATA) {
@@ -195,7 +235,14 @@ pub fn getxattr(path: &Path, name: &str, buf: &mut Vec<u8>) -> io::Result<bool> 
         buf.reserve(4096);
     }
     // SAFETY: valid C strings; buf has `capacity` writable bytes.
-    let r = unsafe { libc::getxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.capacity()) };
+    let r = unsafe {
+        libc::getxattr(
+            p.as_ptr(),
+            n.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.capacity(),
+        )
+    };
     if r < 0 {
         let e = io::Error::last_os_error();
         return match e.raw_os_error() {
@@ -212,7 +259,8 @@ pub fn getxattr(path: &Path, name: &str, buf: &mut Vec<u8>) -> io::Result<bool> 
 pub fn fsetxattr(fd: &Fd, name: &str, value: &[u8]) -> io::Result<()> {
     let n = cname(name);
     // SAFETY: valid C string and value slice.
-    cvt(unsafe { libc::fsetxattr(fd.raw(), n.as_ptr(), value.as_ptr().cast(), value.len(), 0) }).map(|_| ())
+    cvt(unsafe { libc::fsetxattr(fd.raw(), n.as_ptr(), value.as_ptr().cast(), value.len(), 0) })
+        .map(|_| ())
 }
 
 /// What GET needs from `fstat`: size, atime in ns, and the file type.
@@ -255,7 +303,11 @@ pub fn pin_to_cpu(cpu: usize) -> io::Result<()> {
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         libc::CPU_SET(cpu, &mut set);
-        cvt(libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set))?;
+        cvt(libc::sched_setaffinity(
+            0,
+            std::mem::size_of::<libc::cpu_set_t>(),
+            &set,
+        ))?;
     }
     Ok(())
 }
@@ -266,20 +318,32 @@ pub fn allowed_cpus() -> Vec<usize> {
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
-            return (0..std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).collect();
+            return (0..std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1))
+                .collect();
         }
-        (0..libc::CPU_SETSIZE as usize).filter(|&c| libc::CPU_ISSET(c, &set)).collect()
+        (0..libc::CPU_SETSIZE as usize)
+            .filter(|&c| libc::CPU_ISSET(c, &set))
+            .collect()
     }
 }
 
 /// RLIMIT_MEMLOCK soft limit in bytes (`u64::MAX` = unlimited).
 pub fn memlock_limit() -> u64 {
-    let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: r is a live rlimit.
     if unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut r) } != 0 {
         return 0;
     }
-    if r.rlim_cur == libc::RLIM_INFINITY { u64::MAX } else { r.rlim_cur }
+    if r.rlim_cur == libc::RLIM_INFINITY {
+        u64::MAX
+    } else {
+        r.rlim_cur
+    }
 }
 
 /// Blocks SIGINT and SIGTERM in the calling thread (and the threads it spawns later) so that
@@ -319,13 +383,19 @@ pub fn wait_for_signal() -> i32 {
 /// Raises the soft RLIMIT_NOFILE to the hard limit (connections, pipes and open files all need
 /// descriptors); returns the new soft limit.
 pub fn raise_nofile_limit() -> u64 {
-    let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: r is a live rlimit.
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } != 0 {
         return 0;
     }
     if r.rlim_cur < r.rlim_max {
-        let want = libc::rlimit { rlim_cur: r.rlim_max, rlim_max: r.rlim_max };
+        let want = libc::rlimit {
+            rlim_cur: r.rlim_max,
+            rlim_max: r.rlim_max,
+        };
         // SAFETY: want is a live rlimit within the hard limit.
         if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &want) } == 0 {
             return want.rlim_cur;
@@ -347,7 +417,12 @@ pub fn pread_append(fd: &Fd, buf: &mut Vec<u8>, offset: u64, len: usize) -> io::
     buf.reserve(len);
     // SAFETY: after reserve, `len` bytes past `buf.len()` are writable; pread writes at most len.
     let n = cvt_size(unsafe {
-        libc::pread(fd.raw(), buf.as_mut_ptr().add(buf.len()).cast(), len, offset as libc::off_t)
+        libc::pread(
+            fd.raw(),
+            buf.as_mut_ptr().add(buf.len()).cast(),
+            len,
+            offset as libc::off_t,
+        )
     })?;
     // SAFETY: the kernel initialised n bytes past the old length.
     unsafe { buf.set_len(buf.len() + n) };
@@ -359,7 +434,14 @@ pub fn pread_append(fd: &Fd, buf: &mut Vec<u8>, offset: u64, len: usize) -> io::
 pub fn pwrite_all(fd: &Fd, mut data: &[u8], mut offset: u64) -> io::Result<()> {
     while !data.is_empty() {
         // SAFETY: data is a live slice; pwrite reads at most data.len() bytes from it.
-        let r = unsafe { libc::pwrite(fd.raw(), data.as_ptr().cast(), data.len(), offset as libc::off_t) };
+        let r = unsafe {
+            libc::pwrite(
+                fd.raw(),
+                data.as_ptr().cast(),
+                data.len(),
+                offset as libc::off_t,
+            )
+        };
         match cvt_size(r) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => {
@@ -402,7 +484,13 @@ pub fn is_cached(fd: &Fd, offset: u64, len: u64) -> Option<bool> {
     let mut cs = Cachestat::default();
     // SAFETY: both pointers refer to live, correctly laid out structs; flags must be 0.
     let r = unsafe {
-        libc::syscall(SYS_CACHESTAT, fd.raw() as libc::c_uint, &range as *const CachestatRange, &mut cs as *mut Cachestat, 0u32)
+        libc::syscall(
+            SYS_CACHESTAT,
+            fd.raw() as libc::c_uint,
+            &range as *const CachestatRange,
+            &mut cs as *mut Cachestat,
+            0u32,
+        )
     };
     if r != 0 {
         return None;

@@ -13,8 +13,19 @@ use crate::conn::{BodyError, Conn};
 
 pub async fn body_error(conn: &mut Conn, req: &Req<'_>, e: BodyError) -> bool {
     match e {
-        BodyError::TooLarge => reply::error(conn, &req.head, 413, "request body too large", false).await,
-        BodyError::Malformed(m) => reply::error(conn, &req.head, 400, &format!("malformed chunked body: {m}"), false).await,
+        BodyError::TooLarge => {
+            reply::error(conn, &req.head, 413, "request body too large", false).await
+        }
+        BodyError::Malformed(m) => {
+            reply::error(
+                conn,
+                &req.head,
+                400,
+                &format!("malformed chunked body: {m}"),
+                false,
+            )
+            .await
+        }
         BodyError::Truncated | BodyError::Io(_) => false,
     }
 }
@@ -46,7 +57,9 @@ pub async fn handle(conn: &mut Conn, req: &Req<'_>, bucket: Option<&str>) -> boo
             }
             match msg {
                 // `{"action":"list","value":null}` on a named bucket queries buckets by name.
-                Some(m) if m.action == "list" && m.value.is_null() => list_buckets(conn, req, b).await,
+                Some(m) if m.action == "list" && m.value.is_null() => {
+                    list_buckets(conn, req, b).await
+                }
                 Some(m) => list_objects(conn, req, b, &m.value).await,
                 None => list_objects(conn, req, b, &serde_json::Value::Null).await,
             }
@@ -54,7 +67,13 @@ pub async fn handle(conn: &mut Conn, req: &Req<'_>, bucket: Option<&str>) -> boo
         (Method::Head, Some(b)) => head_bucket(conn, req, b).await,
         (Method::Post, Some(b)) => match action {
             "create-bck" => {
-                let props = msg.and_then(|m| if m.value.is_null() { None } else { Some(m.value) });
+                let props = msg.and_then(|m| {
+                    if m.value.is_null() {
+                        None
+                    } else {
+                        Some(m.value)
+                    }
+                });
                 let store = conn.core.store.clone();
                 match store.create_bucket(b, props).await {
                     Ok(trashed) => {
@@ -97,7 +116,9 @@ pub async fn handle(conn: &mut Conn, req: &Req<'_>, bucket: Option<&str>) -> boo
             _ => bad_action(conn, req, Some(b), action).await,
         },
         (m, b) => {
-            let what = b.map(|b| format!("ais://{b}")).unwrap_or_else(|| "/v1/buckets".into());
+            let what = b
+                .map(|b| format!("ais://{b}"))
+                .unwrap_or_else(|| "/v1/buckets".into());
             let msg = format!("method {m:?} not allowed on {what}");
             reply::error(conn, &req.head, 405, &msg, true).await
         }
@@ -105,15 +126,27 @@ pub async fn handle(conn: &mut Conn, req: &Req<'_>, bucket: Option<&str>) -> boo
 }
 
 async fn bad_action(conn: &mut Conn, req: &Req<'_>, bucket: Option<&str>, action: &str) -> bool {
-    let what = bucket.map(|b| format!("bucket \"ais://{b}\"")).unwrap_or_else(|| "buckets".into());
+    let what = bucket
+        .map(|b| format!("bucket \"ais://{b}\""))
+        .unwrap_or_else(|| "buckets".into());
     if action.is_empty() {
-        return reply::error(conn, &req.head, 400, &format!("{what}: missing action"), true).await;
+        return reply::error(
+            conn,
+            &req.head,
+            400,
+            &format!("{what}: missing action"),
+            true,
+        )
+        .await;
     }
     if super::ACTIONS_NOT_YET.contains(&action) {
         let m = format!("{what}: action {action:?} is not implemented by this node yet");
         return reply::error(conn, &req.head, 501, &m, true).await;
     }
-    let m = format!("{what}: invalid action {action:?} for {}", req.head.method_str);
+    let m = format!(
+        "{what}: invalid action {action:?} for {}",
+        req.head.method_str
+    );
     reply::error(conn, &req.head, 400, &m, true).await
 }
 
@@ -151,7 +184,11 @@ async fn list_buckets(conn: &mut Conn, req: &Req<'_>, name: &str) -> bool {
         .buckets
         .keys()
         .filter(|b| name.is_empty() || b.as_str() == name)
-        .map(|b| BucketName { name: b, provider: "ais", namespace: Namespace { uuid: "", name: "" } })
+        .map(|b| BucketName {
+            name: b,
+            provider: "ais",
+            namespace: Namespace { uuid: "", name: "" },
+        })
         .collect();
     let body = serde_json::to_vec(&list).expect("serialising bucket names");
     reply::ok(conn, &req.head, 200, Some("application/json"), &[], &body).await
@@ -256,17 +293,40 @@ struct Props {
 }
 
 const LIST_PROPS: &[&str] = &[
-    "name", "size", "checksum", "atime", "version", "cached", "status", "copies", "ec", "custom", "location",
-    "chunked", "last-modified", "etag",
+    "name",
+    "size",
+    "checksum",
+    "atime",
+    "version",
+    "cached",
+    "status",
+    "copies",
+    "ec",
+    "custom",
+    "location",
+    "chunked",
+    "last-modified",
+    "etag",
 ];
 
 fn parse_props(s: &str) -> Result<Props, String> {
-    let list: Vec<&str> = s.split(',').map(str::trim).filter(|p| !p.is_empty()).collect();
+    let list: Vec<&str> = s
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
     if let Some(bad) = list.iter().find(|p| !LIST_PROPS.contains(p)) {
         return Err(format!("unknown list property {bad:?}"));
     }
     if list.is_empty() {
-        return Ok(Props { size: true, checksum: false, atime: false, version: false, location: false, copies: false });
+        return Ok(Props {
+            size: true,
+            checksum: false,
+            atime: false,
+            version: false,
+            location: false,
+            copies: false,
+        });
     }
     let has = |p: &str| list.contains(&p);
     Ok(Props {
@@ -280,11 +340,22 @@ fn parse_props(s: &str) -> Result<Props, String> {
 }
 
 fn new_uuid() -> String {
-    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    format!("{:x}", engine::hrw::digest(&n.to_le_bytes()) & 0xffff_ffff_ff)
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{:x}",
+        engine::hrw::digest(&n.to_le_bytes()) & 0xffff_ffff_ff
+    )
 }
 
-async fn list_objects(conn: &mut Conn, req: &Req<'_>, bucket: &str, value: &serde_json::Value) -> bool {
+async fn list_objects(
+    conn: &mut Conn,
+    req: &Req<'_>,
+    bucket: &str,
+    value: &serde_json::Value,
+) -> bool {
     let lso: LsoMsg = if value.is_null() {
         LsoMsg::default()
     } else {
@@ -302,7 +373,16 @@ async fn list_objects(conn: &mut Conn, req: &Req<'_>, bucket: &str, value: &serd
     }
     let props = match parse_props(&lso.props) {
         Ok(p) => p,
-        Err(m) => return reply::error(conn, &req.head, 400, &format!("bucket \"ais://{bucket}\": {m}"), true).await,
+        Err(m) => {
+            return reply::error(
+                conn,
+                &req.head,
+                400,
+                &format!("bucket \"ais://{bucket}\": {m}"),
+                true,
+            )
+            .await
+        }
     };
     let after = std::cmp::max(lso.continuation_token.clone(), lso.start_after.clone());
     let q = ListQuery {
@@ -327,11 +407,24 @@ async fn list_objects(conn: &mut Conn, req: &Req<'_>, bucket: &str, value: &serd
         Ok(p) => p,
         Err(e) => return reply::store_error(conn, &req.head, &e).await,
     };
-    let uuid = if lso.uuid.is_empty() { new_uuid() } else { lso.uuid.clone() };
+    let uuid = if lso.uuid.is_empty() {
+        new_uuid()
+    } else {
+        lso.uuid.clone()
+    };
     let daemon = conn.core.node.daemon_id.clone();
-    let loc = |e: &ListEntry| if props.location { format!("t[{daemon}]:{}", e.location) } else { String::new() };
-    let msgpack =
-        req.head.headers_all("accept").any(|v| String::from_utf8_lossy(v).to_ascii_lowercase().contains("application/msgpack"));
+    let loc = |e: &ListEntry| {
+        if props.location {
+            format!("t[{daemon}]:{}", e.location)
+        } else {
+            String::new()
+        }
+    };
+    let msgpack = req.head.headers_all("accept").any(|v| {
+        String::from_utf8_lossy(v)
+            .to_ascii_lowercase()
+            .contains("application/msgpack")
+    });
     let (body, ctype) = if msgpack {
         let list = MsgpackList {
             UUID: &uuid,
@@ -342,7 +435,11 @@ async fn list_objects(conn: &mut Conn, req: &Req<'_>, bucket: &str, value: &serd
                 .map(|e| MsgpackEntry {
                     n: &e.name,
                     cs: if props.checksum { &e.checksum } else { "" },
-                    a: if props.atime { time::rfc822(e.atime_ns) } else { String::new() },
+                    a: if props.atime {
+                        time::rfc822(e.atime_ns)
+                    } else {
+                        String::new()
+                    },
                     v: if props.version { &e.version } else { "" },
                     t: loc(e),
                     s: if props.size { e.size as i64 } else { 0 },
@@ -352,7 +449,10 @@ async fn list_objects(conn: &mut Conn, req: &Req<'_>, bucket: &str, value: &serd
                 .collect(),
             Flags: 0,
         };
-        (rmp_serde::to_vec_named(&list).expect("serialising a listing"), "application/msgpack")
+        (
+            rmp_serde::to_vec_named(&list).expect("serialising a listing"),
+            "application/msgpack",
+        )
     } else {
         let list = JsonList {
             uuid: &uuid,
@@ -363,17 +463,28 @@ async fn list_objects(conn: &mut Conn, req: &Req<'_>, bucket: &str, value: &serd
                 .map(|e| JsonEntry {
                     name: &e.name,
                     checksum: if props.checksum { &e.checksum } else { "" },
-                    atime: if props.atime { time::rfc822(e.atime_ns) } else { String::new() },
+                    atime: if props.atime {
+                        time::rfc822(e.atime_ns)
+                    } else {
+                        String::new()
+                    },
                     version: if props.version { &e.version } else { "" },
                     location: loc(e),
-                    size: if props.size { e.size.to_string() } else { String::new() },
+                    size: if props.size {
+                        e.size.to_string()
+                    } else {
+                        String::new()
+                    },
                     copies: if props.copies { 1 } else { 0 },
                     flags: ENTRY_IS_CACHED,
                 })
                 .collect(),
             flags: 0,
         };
-        (serde_json::to_vec(&list).expect("serialising a listing"), "application/json")
+        (
+            serde_json::to_vec(&list).expect("serialising a listing"),
+            "application/json",
+        )
     };
     reply::ok(conn, &req.head, 200, Some(ctype), &[], &body).await
 }

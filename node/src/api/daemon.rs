@@ -11,7 +11,10 @@ use crate::node::NodeInfo;
 
 pub async fn health(conn: &mut Conn, req: &Req<'_>) -> bool {
     let up = conn.core.node.started.elapsed().as_nanos().to_string();
-    let headers: [(&str, &[u8]); 2] = [("Ais-Cluster-Uptime", up.as_bytes()), ("Ais-Node-Uptime", up.as_bytes())];
+    let headers: [(&str, &[u8]); 2] = [
+        ("Ais-Cluster-Uptime", up.as_bytes()),
+        ("Ais-Node-Uptime", up.as_bytes()),
+    ];
     reply::ok(conn, &req.head, 200, None, &headers, b"").await
 }
 
@@ -38,10 +41,24 @@ pub async fn metrics(conn: &mut Conn, req: &Req<'_>) -> bool {
     let info = crate::stats::ScrapeInfo {
         node_id: &node.daemon_id,
         uptime_ns: node.started.elapsed().as_nanos() as u64,
-        mountpaths: conn.core.store.mountpaths().iter().map(|m| m.path.to_string_lossy().to_string()).collect(),
+        mountpaths: conn
+            .core
+            .store
+            .mountpaths()
+            .iter()
+            .map(|m| m.path.to_string_lossy().to_string())
+            .collect(),
     };
     let body = crate::stats::render(&node.stats, &info);
-    reply::ok(conn, &req.head, 200, Some("text/plain; version=0.0.4"), &[], body.as_bytes()).await
+    reply::ok(
+        conn,
+        &req.head,
+        200,
+        Some("text/plain; version=0.0.4"),
+        &[],
+        body.as_bytes(),
+    )
+    .await
 }
 
 pub fn smap(node: &NodeInfo) -> serde_json::Value {
@@ -58,7 +75,14 @@ pub fn smap(node: &NodeInfo) -> serde_json::Value {
 
 pub async fn daemon(conn: &mut Conn, req: &Req<'_>) -> bool {
     if req.head.method != net::head::Method::Get {
-        return reply::error(conn, &req.head, 405, "only GET is supported on /v1/daemon", true).await;
+        return reply::error(
+            conn,
+            &req.head,
+            405,
+            "only GET is supported on /v1/daemon",
+            true,
+        )
+        .await;
     }
     let node = conn.core.node.clone();
     let what = req.q("what").unwrap_or_default().to_string();
@@ -68,13 +92,24 @@ pub async fn daemon(conn: &mut Conn, req: &Req<'_>) -> bool {
         "mountpaths" => {
             let mps = conn.core.store.mountpaths();
             let owners = conn.core.owners();
-            let available: Vec<String> =
-                mps.iter().filter(|m| m.enabled).map(|m| m.path.to_string_lossy().to_string()).collect();
-            let disabled: Vec<String> =
-                mps.iter().filter(|m| !m.enabled).map(|m| m.path.to_string_lossy().to_string()).collect();
+            let available: Vec<String> = mps
+                .iter()
+                .filter(|m| m.enabled)
+                .map(|m| m.path.to_string_lossy().to_string())
+                .collect();
+            let disabled: Vec<String> = mps
+                .iter()
+                .filter(|m| !m.enabled)
+                .map(|m| m.path.to_string_lossy().to_string())
+                .collect();
             let owner_map: serde_json::Map<String, serde_json::Value> = mps
                 .iter()
-                .map(|m| (m.path.to_string_lossy().to_string(), json!(owners.get(m.index).copied().unwrap_or(0))))
+                .map(|m| {
+                    (
+                        m.path.to_string_lossy().to_string(),
+                        json!(owners.get(m.index).copied().unwrap_or(0)),
+                    )
+                })
                 .collect();
             json!({ "available": available, "disabled": disabled, "waiting_dd": [], "owner_core": owner_map, "cores": node.cores })
         }
@@ -85,5 +120,13 @@ pub async fn daemon(conn: &mut Conn, req: &Req<'_>) -> bool {
         }
     };
     let body = body.to_string();
-    reply::ok(conn, &req.head, 200, Some("application/json"), &[], body.as_bytes()).await
+    reply::ok(
+        conn,
+        &req.head,
+        200,
+        Some("application/json"),
+        &[],
+        body.as_bytes(),
+    )
+    .await
 }

@@ -51,7 +51,9 @@ fn split_names(rest: &str) -> Result<(Cow<'_, str>, Option<Cow<'_, str>>), Strin
     };
     let bucket = percent_decode_cow(b).map_err(|e| format!("bad bucket name encoding: {e}"))?;
     let obj = match o {
-        Some(o) => Some(percent_decode_cow(o).map_err(|e| format!("bad object name encoding: {e}"))?),
+        Some(o) => {
+            Some(percent_decode_cow(o).map_err(|e| format!("bad object name encoding: {e}"))?)
+        }
         None => None,
     };
     Ok((bucket, obj))
@@ -68,7 +70,9 @@ pub async fn handle(conn: &mut Conn, head: &RequestHead) -> bool {
     }
     if let Some(ns) = req.q("namespace") {
         if !ns.is_empty() {
-            let msg = format!("namespace {ns:?} is not supported by this node (only the global namespace)");
+            let msg = format!(
+                "namespace {ns:?} is not supported by this node (only the global namespace)"
+            );
             return reply::error(conn, &req.head, 400, &msg, true).await;
         }
     }
@@ -91,7 +95,8 @@ pub async fn handle(conn: &mut Conn, head: &RequestHead) -> bool {
             Ok((b, None)) => bucket::handle(conn, &req, Some(&b)).await,
             Ok((b, Some(o))) if o.is_empty() => bucket::handle(conn, &req, Some(&b)).await,
             Ok((b, Some(_))) => {
-                let msg = format!("invalid bucket path for ais://{b}: extra path after the bucket name");
+                let msg =
+                    format!("invalid bucket path for ais://{b}: extra path after the bucket name");
                 reply::error(conn, &req.head, 400, &msg, true).await
             }
             Err(m) => reply::error(conn, &req.head, 400, &m, true).await,
@@ -139,8 +144,11 @@ pub fn parse_action(body: &[u8]) -> Result<Option<ActionMsg>, String> {
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         return Ok(None);
     }
-    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| format!("malformed JSON request body: {e}"))?;
-    let obj = v.as_object().ok_or("malformed JSON request body: expected an object")?;
+    let v: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| format!("malformed JSON request body: {e}"))?;
+    let obj = v
+        .as_object()
+        .ok_or("malformed JSON request body: expected an object")?;
     let action = match obj.get("action") {
         Some(serde_json::Value::String(s)) => s.clone(),
         None | Some(serde_json::Value::Null) => String::new(),
@@ -152,13 +160,34 @@ pub fn parse_action(body: &[u8]) -> Result<Option<ActionMsg>, String> {
         Some(_) => return Err("malformed JSON request body: \"name\" must be a string".into()),
     };
     let value = obj.get("value").cloned().unwrap_or(serde_json::Value::Null);
-    Ok(Some(ActionMsg { action, name, value }))
+    Ok(Some(ActionMsg {
+        action,
+        name,
+        value,
+    }))
 }
 
 /// AIS action names this node knows of but does not implement yet (→ 501, not 400).
 pub const ACTIONS_NOT_YET: &[&str] = &[
-    "copy-bck", "move-bck", "make-n-copies", "ec-encode", "summary-bck", "evict-remote-bck",
-    "delete-listrange", "evict-listrange", "prefetch-listrange", "rename-obj", "promote",
-    "blob-download", "check-lock", "mpt-upload", "mpt-complete", "mpt-abort", "rechunk",
-    "reset-bprops", "start", "stop", "archive",
+    "copy-bck",
+    "move-bck",
+    "make-n-copies",
+    "ec-encode",
+    "summary-bck",
+    "evict-remote-bck",
+    "delete-listrange",
+    "evict-listrange",
+    "prefetch-listrange",
+    "rename-obj",
+    "promote",
+    "blob-download",
+    "check-lock",
+    "mpt-upload",
+    "mpt-complete",
+    "mpt-abort",
+    "rechunk",
+    "reset-bprops",
+    "start",
+    "stop",
+    "archive",
 ];

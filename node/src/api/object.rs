@@ -10,11 +10,11 @@ use net::response;
 use std::time::Instant;
 
 use super::reply;
-use crate::conn::ReqOutcome;
-use crate::stats::{Op, Outcome};
 use super::time;
 use super::Req;
+use crate::conn::ReqOutcome;
 use crate::conn::{BodyError, Conn};
+use crate::stats::{Op, Outcome};
 
 /// PUT data goes to the file as soon as this much has arrived (the buffer holds twice that).
 pub const PUT_WRITE_BYTES_MIN: usize = 128 * 1024;
@@ -29,13 +29,17 @@ pub async fn handle(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> 
         Method::Delete => (Op::Delete, delete(conn, req, bucket, obj).await),
         Method::Post | Method::Patch => return action(conn, req, bucket, obj).await,
         _ => {
-            let msg = format!("method {} not allowed on ais://{bucket}/{obj}", req.head.method_str);
+            let msg = format!(
+                "method {} not allowed on ais://{bucket}/{obj}",
+                req.head.method_str
+            );
             return reply::error(conn, &req.head, 405, &msg, true).await;
         }
     };
     let o = conn.outcome;
     // A request whose client vanished mid-way (status 0) counts as an error of its op.
-    let ok = (200..300).contains(&o.status) && (keep || !req.head.keep_alive || conn.core.shutting_down());
+    let ok = (200..300).contains(&o.status)
+        && (keep || !req.head.keep_alive || conn.core.shutting_down());
     let outcome = Outcome {
         op,
         ok,
@@ -49,7 +53,10 @@ pub async fn handle(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> 
 }
 
 fn now_ns() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
 }
 
 /// The attribute headers GET and HEAD share.
@@ -74,7 +81,9 @@ async fn get(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
     let (status, start, len) = match req.head.header("range") {
         None => (200, 0, h.size),
         Some(raw) => {
-            let parsed = std::str::from_utf8(raw).map_err(|_| ()).and_then(|s| parse_range(s, h.size).map_err(|_| ()));
+            let parsed = std::str::from_utf8(raw)
+                .map_err(|_| ())
+                .and_then(|s| parse_range(s, h.size).map_err(|_| ()));
             match parsed {
                 Ok((s, e)) => (206, s, e - s + 1),
                 Err(()) => {
@@ -84,7 +93,15 @@ async fn get(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
                         String::from_utf8_lossy(raw),
                         h.size
                     );
-                    return reply::error_with(conn, &req.head, 416, &msg, true, &[("Content-Range", cr.as_bytes())]).await;
+                    return reply::error_with(
+                        conn,
+                        &req.head,
+                        416,
+                        &msg,
+                        true,
+                        &[("Content-Range", cr.as_bytes())],
+                    )
+                    .await;
                 }
             }
         }
@@ -113,12 +130,28 @@ async fn get(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
 }
 
 /// HEAD v2 properties AIS accepts in `props=`.
-const HEAD_V2_PROPS: &[&str] =
-    &["name", "size", "checksum", "atime", "version", "custom", "location", "copies", "ec", "chunked", "last-modified", "etag"];
+const HEAD_V2_PROPS: &[&str] = &[
+    "name",
+    "size",
+    "checksum",
+    "atime",
+    "version",
+    "custom",
+    "location",
+    "copies",
+    "ec",
+    "chunked",
+    "last-modified",
+    "etag",
+];
 
 async fn head(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
-    let props: Option<Vec<String>> =
-        req.q("props").map(|p| p.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect());
+    let props: Option<Vec<String>> = req.q("props").map(|p| {
+        p.split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    });
     if let Some(ps) = &props {
         if let Some(bad) = ps.iter().find(|p| !HEAD_V2_PROPS.contains(&p.as_str())) {
             let msg = format!("ais://{bucket}/{obj}: unknown object property {bad:?} in props=");
@@ -183,10 +216,18 @@ async fn head(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
                 response::header(&mut buf, "Ais-Mirror-Paths", mp.as_bytes());
             }
             if has("last-modified") {
-                response::header(&mut buf, "Last-Modified", time::http_date(h.mtime_ns).as_bytes());
+                response::header(
+                    &mut buf,
+                    "Last-Modified",
+                    time::http_date(h.mtime_ns).as_bytes(),
+                );
             }
             if has("etag") {
-                response::header(&mut buf, "ETag", format!("\"{}\"", h.lom.cksum_value).as_bytes());
+                response::header(
+                    &mut buf,
+                    "ETag",
+                    format!("\"{}\"", h.lom.cksum_value).as_bytes(),
+                );
             }
         }
     }
@@ -195,9 +236,15 @@ async fn head(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
 }
 
 async fn put(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
-    let client_cksum = match (req.head.header_str("ais-checksum-type"), req.head.header_str("ais-checksum-value")) {
+    let client_cksum = match (
+        req.head.header_str("ais-checksum-type"),
+        req.head.header_str("ais-checksum-value"),
+    ) {
         (Some(t), Some(v)) if !t.is_empty() && !v.is_empty() => match CksumType::parse(t) {
-            Some(ct) => Some(ClientChecksum { cksum_type: ct, value: v.to_string() }),
+            Some(ct) => Some(ClientChecksum {
+                cksum_type: ct,
+                value: v.to_string(),
+            }),
             None => {
                 let msg = format!("ais://{bucket}/{obj}: unsupported checksum type {t:?}");
                 return reply::error(conn, &req.head, 400, &msg, true).await;
@@ -285,11 +332,23 @@ async fn action(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool
     };
     let msg = match super::parse_action(&body) {
         Ok(Some(m)) => m,
-        Ok(None) => return reply::error(conn, &req.head, 400, &format!("ais://{bucket}/{obj}: missing action"), true).await,
+        Ok(None) => {
+            return reply::error(
+                conn,
+                &req.head,
+                400,
+                &format!("ais://{bucket}/{obj}: missing action"),
+                true,
+            )
+            .await
+        }
         Err(m) => return reply::error(conn, &req.head, 400, &m, true).await,
     };
     if super::ACTIONS_NOT_YET.contains(&msg.action.as_str()) {
-        let m = format!("ais://{bucket}/{obj}: action {:?} is not implemented by this node yet", msg.action);
+        let m = format!(
+            "ais://{bucket}/{obj}: action {:?} is not implemented by this node yet",
+            msg.action
+        );
         return reply::error(conn, &req.head, 501, &m, true).await;
     }
     let m = format!("ais://{bucket}/{obj}: invalid action {:?}", msg.action);

@@ -31,7 +31,9 @@ pub fn json_str(s: &str) -> String {
 
 /// AIS's error body (`cmn.ErrHTTP`).
 pub fn error_body(conn: &Conn, head: Option<&RequestHead>, status: u16, message: &str) -> String {
-    let (method, path) = head.map(|h| (h.method_str.as_str(), h.path.as_str())).unwrap_or(("", ""));
+    let (method, path) = head
+        .map(|h| (h.method_str.as_str(), h.path.as_str()))
+        .unwrap_or(("", ""));
     format!(
         "{{\"message\":{},\"method\":{},\"url_path\":{},\"remote_addr\":{},\"caller\":\"\",\"node\":{},\"status\":{}}}",
         json_str(message),
@@ -57,7 +59,13 @@ pub fn start(buf: &mut Vec<u8>, status: u16, keep: bool, minor_version: u8) {
 
 /// Sends an error response. HEAD gets no body and the JSON in `Hdr-Error`.
 /// Returns whether the connection can serve another request.
-pub async fn error(conn: &mut Conn, head: &RequestHead, status: u16, message: &str, keep: bool) -> bool {
+pub async fn error(
+    conn: &mut Conn,
+    head: &RequestHead,
+    status: u16,
+    message: &str,
+    keep: bool,
+) -> bool {
     error_with(conn, head, status, message, keep, &[]).await
 }
 

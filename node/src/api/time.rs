@@ -1,6 +1,8 @@
 //! Time formats AIS clients see: RFC 822 in listings (Go's default `time.RFC822`), HTTP dates.
 
-const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
 
 /// (year, month 1-12, day 1-31) of a count of days since 1970-01-01 (proleptic Gregorian).
@@ -32,13 +34,28 @@ fn parts(unix_ns: i64) -> Parts {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (year, month, day) = civil_from_days(days);
-    Parts { year, month, day, hour: rem / 3600, min: rem % 3600 / 60, sec: rem % 60, weekday: days.rem_euclid(7) as usize }
+    Parts {
+        year,
+        month,
+        day,
+        hour: rem / 3600,
+        min: rem % 3600 / 60,
+        sec: rem % 60,
+        weekday: days.rem_euclid(7) as usize,
+    }
 }
 
 /// `02 Jan 06 15:04 UTC` (Go's RFC822 layout, in UTC).
 pub fn rfc822(unix_ns: i64) -> String {
     let p = parts(unix_ns);
-    format!("{:02} {} {:02} {:02}:{:02} UTC", p.day, MONTHS[(p.month - 1) as usize], p.year.rem_euclid(100), p.hour, p.min)
+    format!(
+        "{:02} {} {:02} {:02}:{:02} UTC",
+        p.day,
+        MONTHS[(p.month - 1) as usize],
+        p.year.rem_euclid(100),
+        p.hour,
+        p.min
+    )
 }
 
 /// `Sun, 06 Nov 1994 08:49:37 GMT` (RFC 9110 IMF-fixdate).
@@ -64,8 +81,14 @@ mod tests {
     fn known_dates() {
         // Goal: both formats match known instants (epoch, RFC 9110's example, a leap day).
         assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(http_date(784_111_777 * 1_000_000_000), "Sun, 06 Nov 1994 08:49:37 GMT");
-        assert_eq!(http_date(1_709_210_096 * 1_000_000_000), "Thu, 29 Feb 2024 12:34:56 GMT");
+        assert_eq!(
+            http_date(784_111_777 * 1_000_000_000),
+            "Sun, 06 Nov 1994 08:49:37 GMT"
+        );
+        assert_eq!(
+            http_date(1_709_210_096 * 1_000_000_000),
+            "Thu, 29 Feb 2024 12:34:56 GMT"
+        );
         assert_eq!(rfc822(1_709_210_096 * 1_000_000_000), "29 Feb 24 12:34 UTC");
     }
 }

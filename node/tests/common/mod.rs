@@ -26,7 +26,11 @@ pub fn tempdir(tag: &str) -> PathBuf {
 
 /// A port that was free a moment ago.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A running node process.
@@ -67,7 +71,11 @@ impl Node {
     fn start_full(dir: PathBuf, mountpaths: Vec<PathBuf>, port: u16, args: &[&str]) -> Node {
         let log = dir.join(format!("node-{}.log", SEQ.fetch_add(1, Ordering::Relaxed)));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_aisle-node"));
-        cmd.arg("--listen").arg(format!("127.0.0.1:{port}")).arg("--cores").arg("2").arg("--no-pin");
+        cmd.arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--cores")
+            .arg("2")
+            .arg("--no-pin");
         for m in &mountpaths {
             cmd.arg("--mountpath").arg(m);
         }
@@ -77,7 +85,13 @@ impl Node {
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap());
         let child = cmd.spawn().expect("spawning aisle-node");
-        let node = Node { child: Some(child), port, dir, mountpaths, log };
+        let node = Node {
+            child: Some(child),
+            port,
+            dir,
+            mountpaths,
+            log,
+        };
         node.wait_ready();
         node
     }
@@ -92,7 +106,10 @@ impl Node {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("node did not become ready; log:\n{}", std::fs::read_to_string(&self.log).unwrap_or_default());
+        panic!(
+            "node did not become ready; log:\n{}",
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        );
     }
 
     pub fn url(&self) -> String {
@@ -103,7 +120,11 @@ impl Node {
     pub fn stop(&mut self) -> i32 {
         let mut child = self.child.take().expect("node running");
         // SAFETY-free: use the kill command rather than libc in tests.
-        Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(st) = child.try_wait().unwrap() {
@@ -172,7 +193,9 @@ impl Drop for Node {
 }
 
 fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.flatten() {
         let p = e.path();
         if p.is_dir() {
@@ -194,29 +217,43 @@ pub struct Resp {
 
 impl Resp {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == &name.to_ascii_lowercase()).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == &name.to_ascii_lowercase())
+            .map(|(_, v)| v.as_str())
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).to_string()
     }
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 }
 
 /// One request on a new connection (`Connection: close`), panicking on socket errors.
 pub fn request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
-    try_request(port, method, path, headers, body).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    try_request(port, method, path, headers, body)
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
 }
 
-pub fn try_request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<Resp> {
+pub fn try_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Resp> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(60)))?;
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
+    let mut head =
+        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
-    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("transfer-encoding")) {
+    if !headers.iter().any(|(k, _)| {
+        k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("transfer-encoding")
+    }) {
         head.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
     head.push_str("\r\n");
@@ -224,9 +261,14 @@ pub fn try_request(port: u16, method: &str, path: &str, headers: &[(&str, &str)]
     s.write_all(body)?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw)?;
-    parse_response(&raw, method == "HEAD").map(|(r, _)| r).ok_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::InvalidData, format!("bad response: {:?}", String::from_utf8_lossy(&raw)))
-    })
+    parse_response(&raw, method == "HEAD")
+        .map(|(r, _)| r)
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("bad response: {:?}", String::from_utf8_lossy(&raw)),
+            )
+        })
 }
 
 /// Parses one response from the front of `raw`; returns it and the bytes it used.
@@ -244,12 +286,26 @@ pub fn parse_response(raw: &[u8], head_request: bool) -> Option<(Resp, usize)> {
         let (k, v) = l.split_once(':')?;
         headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
     }
-    let cl = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse::<usize>().ok());
-    let body_len = if head_request || status == 100 || status == 204 || status == 304 { 0 } else { cl.unwrap_or(raw.len() - end) };
+    let cl = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse::<usize>().ok());
+    let body_len = if head_request || status == 100 || status == 204 || status == 304 {
+        0
+    } else {
+        cl.unwrap_or(raw.len() - end)
+    };
     if raw.len() < end + body_len {
         return None;
     }
-    Some((Resp { status, headers, body: raw[end..end + body_len].to_vec() }, end + body_len))
+    Some((
+        Resp {
+            status,
+            headers,
+            body: raw[end..end + body_len].to_vec(),
+        },
+        end + body_len,
+    ))
 }
 
 /// XXH64 (seed 0) as AIS's `xxhash2` checksum value.
@@ -278,17 +334,23 @@ pub const RAW_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A new connection to the node with `RAW_READ_TIMEOUT` set.
 pub fn connect(port: u16) -> TcpStream {
-    let s = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("connect to port {port}: {e}"));
+    let s = TcpStream::connect(("127.0.0.1", port))
+        .unwrap_or_else(|e| panic!("connect to port {port}: {e}"));
     s.set_read_timeout(Some(RAW_READ_TIMEOUT)).unwrap();
     s
 }
 
 /// Reads from `s` into `buf` until one whole response is at the front of `buf`, removes it
 /// and returns it. Bytes after it stay in `buf` (pipelined responses).
-pub fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>, head_request: bool) -> std::io::Result<Resp> {
+pub fn read_response(
+    s: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    head_request: bool,
+) -> std::io::Result<Resp> {
     loop {
         if let Some((r, used)) = parse_response(buf, head_request) {
-            let complete_without_length = r.header("content-length").is_none() && !head_request && r.status >= 200;
+            let complete_without_length =
+                r.header("content-length").is_none() && !head_request && r.status >= 200;
             if !complete_without_length {
                 buf.drain(..used);
                 return Ok(r);
@@ -304,14 +366,20 @@ pub fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>, head_request: bool) -
                 }
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::UnexpectedEof,
-                    format!("connection closed before a whole response; got {:?}", String::from_utf8_lossy(buf)),
+                    format!(
+                        "connection closed before a whole response; got {:?}",
+                        String::from_utf8_lossy(buf)
+                    ),
                 ));
             }
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
             Err(e) => {
                 return Err(std::io::Error::new(
                     e.kind(),
-                    format!("{e} before a whole response; got {:?}", String::from_utf8_lossy(buf)),
+                    format!(
+                        "{e} before a whole response; got {:?}",
+                        String::from_utf8_lossy(buf)
+                    ),
                 ))
             }
         }
@@ -339,8 +407,12 @@ pub fn raw_request(port: u16, data: &[u8], head_request: bool, wait_close: bool)
     let mut s = connect(port);
     let _ = s.write_all(data);
     let mut buf = Vec::new();
-    let r = read_response(&mut s, &mut buf, head_request)
-        .unwrap_or_else(|e| panic!("raw request {:?}: {e}", String::from_utf8_lossy(&data[..data.len().min(200)])));
+    let r = read_response(&mut s, &mut buf, head_request).unwrap_or_else(|e| {
+        panic!(
+            "raw request {:?}: {e}",
+            String::from_utf8_lossy(&data[..data.len().min(200)])
+        )
+    });
     let closed = wait_close && closed_by_peer(&mut s, &mut buf);
     (r, closed)
 }
@@ -388,7 +460,9 @@ impl Node {
     pub fn work_files(&self, b: &str) -> Vec<PathBuf> {
         let mut out = Vec::new();
         for m in &self.mountpaths {
-            walk(&m.join("@ais").join(b).join("%wk"), &mut |p| out.push(p.to_path_buf()));
+            walk(&m.join("@ais").join(b).join("%wk"), &mut |p| {
+                out.push(p.to_path_buf())
+            });
         }
         out
     }
@@ -437,12 +511,23 @@ impl Node {
 /// shows its inode, size and mtime, so a rewrite or a replacement shows as a change.
 fn walk_all(dir: &Path, out: &mut Vec<String>) {
     use std::os::unix::fs::MetadataExt;
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.flatten() {
         let p = e.path();
-        let Ok(md) = std::fs::symlink_metadata(&p) else { continue };
+        let Ok(md) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
         if md.is_file() {
-            out.push(format!("{} (ino {} size {} mtime {}.{:09})", p.display(), md.ino(), md.size(), md.mtime(), md.mtime_nsec()));
+            out.push(format!(
+                "{} (ino {} size {} mtime {}.{:09})",
+                p.display(),
+                md.ino(),
+                md.size(),
+                md.mtime(),
+                md.mtime_nsec()
+            ));
         } else {
             out.push(p.to_string_lossy().to_string());
         }
@@ -467,12 +552,24 @@ pub struct KeepAlive {
 
 impl KeepAlive {
     pub fn new(port: u16) -> KeepAlive {
-        KeepAlive { port, stream: None, buf: Vec::new(), connects: 0 }
+        KeepAlive {
+            port,
+            stream: None,
+            buf: Vec::new(),
+            connects: 0,
+        }
     }
 
     /// One request, panicking on socket errors.
-    pub fn request(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
-        self.try_request(method, path, headers, body).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    pub fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Resp {
+        self.try_request(method, path, headers, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
     }
 
     /// One request. Never retried: after an error the client is disconnected and the next
@@ -486,7 +583,10 @@ impl KeepAlive {
     ) -> std::io::Result<Resp> {
         let result = self.send_and_read(method, path, headers, body);
         match &result {
-            Ok(r) if !r.header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close")) => {}
+            Ok(r)
+                if !r
+                    .header("connection")
+                    .is_some_and(|v| v.eq_ignore_ascii_case("close")) => {}
             _ => {
                 self.stream = None;
                 self.buf.clear();
@@ -495,7 +595,13 @@ impl KeepAlive {
         result
     }
 
-    fn send_and_read(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<Resp> {
+    fn send_and_read(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> std::io::Result<Resp> {
         if self.stream.is_none() {
             let s = TcpStream::connect(("127.0.0.1", self.port))?;
             s.set_read_timeout(Some(Duration::from_secs(60)))?;
@@ -506,7 +612,9 @@ impl KeepAlive {
         }
         let port = self.port;
         let s = self.stream.as_mut().expect("connected above");
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: keep-alive\r\n");
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: keep-alive\r\n"
+        );
         for (k, v) in headers {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
@@ -548,7 +656,11 @@ impl Node {
     /// itself); `wait_exit` then collects its exit code.
     pub fn signal_term(&self) {
         let pid = self.child.as_ref().expect("node running").id();
-        let st = Command::new("kill").arg("-TERM").arg(pid.to_string()).status().unwrap();
+        let st = Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status()
+            .unwrap();
         assert!(st.success(), "kill -TERM {pid}");
     }
 
@@ -562,7 +674,10 @@ impl Node {
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
-                panic!("node did not exit within 30 s; log:\n{}", std::fs::read_to_string(&self.log).unwrap_or_default());
+                panic!(
+                    "node did not exit within 30 s; log:\n{}",
+                    std::fs::read_to_string(&self.log).unwrap_or_default()
+                );
             }
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -585,13 +700,22 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 /// A node may answer before reading the whole request body (a refused PUT) and close with
 /// body bytes unread; its kernel then resets the connection instead of closing it cleanly,
 /// which makes `read_to_end` in `request` fail although the whole response arrived.
-pub fn request_lenient(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
+pub fn request_lenient(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Resp {
     let mut s = connect(port);
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
+    let mut head =
+        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
-    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("transfer-encoding")) {
+    if !headers.iter().any(|(k, _)| {
+        k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("transfer-encoding")
+    }) {
         head.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
     head.push_str("\r\n");
@@ -599,7 +723,8 @@ pub fn request_lenient(port: u16, method: &str, path: &str, headers: &[(&str, &s
     all.extend_from_slice(body);
     let _ = s.write_all(&all);
     let mut buf = Vec::new();
-    read_response(&mut s, &mut buf, method == "HEAD").unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    read_response(&mut s, &mut buf, method == "HEAD")
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
 }
 
 impl Node {
