@@ -116,18 +116,35 @@ impl CoreCtx {
     }
 }
 
-/// Runs core `core` on the current thread until shutdown.
-pub fn run_core(
-    core: usize,
-    cpu: Option<usize>,
-    listen: SocketAddr,
-    store: Arc<Store>,
-    node: Arc<NodeInfo>,
-    bus: Arc<Bus>,
-    owners: Arc<Vec<usize>>,
-    ready: std::sync::mpsc::Sender<Result<(), String>>,
-    shutdown_timeout: Duration,
-) {
+/// What a core thread starts with.
+pub struct CoreStart {
+    pub core: usize,
+    /// The CPU to pin the thread to, if pinning.
+    pub cpu: Option<usize>,
+    pub listen: SocketAddr,
+    pub store: Arc<Store>,
+    pub node: Arc<NodeInfo>,
+    pub bus: Arc<Bus>,
+    /// Mountpath index → owner core.
+    pub owners: Arc<Vec<usize>>,
+    /// Told once the core listens (or why it cannot).
+    pub ready: std::sync::mpsc::Sender<Result<(), String>>,
+    pub shutdown_timeout: Duration,
+}
+
+/// Runs one core on the current thread until shutdown.
+pub fn run_core(start: CoreStart) {
+    let CoreStart {
+        core,
+        cpu,
+        listen,
+        store,
+        node,
+        bus,
+        owners,
+        ready,
+        shutdown_timeout,
+    } = start;
     if let Some(cpu) = cpu {
         if let Err(e) = sys::pin_to_cpu(cpu) {
             tracing::warn!(core, cpu, "cannot pin core thread: {e}");

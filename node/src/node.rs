@@ -9,7 +9,7 @@ use engine::store::Store;
 
 use crate::bus::{Bus, BusMsg};
 use crate::config::Config;
-use crate::core::{owner_of, run_core};
+use crate::core::{owner_of, run_core, CoreStart};
 use crate::stats::CoreStats;
 
 /// Facts about this node that responses need (identity, address, start time).
@@ -102,20 +102,21 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         } else {
             None
         };
-        let (store, node, bus, owners, ready) = (
-            store.clone(),
-            node.clone(),
-            bus.clone(),
-            owners.clone(),
-            ready_tx.clone(),
-        );
-        let listen = cfg.listen;
+        let start = CoreStart {
+            core,
+            cpu,
+            listen: cfg.listen,
+            store: store.clone(),
+            node: node.clone(),
+            bus: bus.clone(),
+            owners: owners.clone(),
+            ready: ready_tx.clone(),
+            shutdown_timeout: timeout,
+        };
         threads.push(
             std::thread::Builder::new()
                 .name(format!("aisle-core-{core}"))
-                .spawn(move || {
-                    run_core(core, cpu, listen, store, node, bus, owners, ready, timeout)
-                })?,
+                .spawn(move || run_core(start))?,
         );
     }
     drop(ready_tx);

@@ -288,7 +288,7 @@ pub async fn splice(
         off_out,
         len,
     )
-    .flags(libc::SPLICE_F_MOVE as u32)
+    .flags(libc::SPLICE_F_MOVE)
     .build();
     // SAFETY: no pointers; the op holds both fds.
     let (c, _fds) = unsafe { Op::submit((fd_in.clone(), fd_out.clone()), sqe) }.await;

@@ -14,12 +14,12 @@ use crate::conn::{BodyError, Conn};
 pub async fn body_error(conn: &mut Conn, req: &Req<'_>, e: BodyError) -> bool {
     match e {
         BodyError::TooLarge => {
-            reply::error(conn, &req.head, 413, "request body too large", false).await
+            reply::error(conn, req.head, 413, "request body too large", false).await
         }
         BodyError::Malformed(m) => {
             reply::error(
                 conn,
-                &req.head,
+                req.head,
                 400,
                 &format!("malformed chunked body: {m}"),
                 false,
@@ -40,7 +40,7 @@ pub async fn handle(conn: &mut Conn, req: &Req<'_>, bucket: Option<&str>) -> boo
     };
     let msg = match super::parse_action(&body) {
         Ok(m) => m,
-        Err(m) => return reply::error(conn, &req.head, 400, &m, true).await,
+        Err(m) => return reply::error(conn, req.head, 400, &m, true).await,
     };
     let action = msg.as_ref().map(|m| m.action.as_str()).unwrap_or("");
     match (req.head.method, bucket) {
@@ -79,9 +79,9 @@ pub async fn handle(conn: &mut Conn, req: &Req<'_>, bucket: Option<&str>) -> boo
                     Ok(trashed) => {
                         tracing::info!(bucket = b, "bucket created");
                         conn.core.request_empty_trash(&trashed);
-                        reply::ok(conn, &req.head, 200, None, &[], b"").await
+                        reply::ok(conn, req.head, 200, None, &[], b"").await
                     }
-                    Err(e) => reply::store_error(conn, &req.head, &e).await,
+                    Err(e) => reply::store_error(conn, req.head, &e).await,
                 }
             }
             _ => bad_action(conn, req, Some(b), action).await,
@@ -93,9 +93,9 @@ pub async fn handle(conn: &mut Conn, req: &Req<'_>, bucket: Option<&str>) -> boo
                     Ok(trashed) => {
                         tracing::info!(bucket = b, "bucket destroyed");
                         conn.core.request_empty_trash(&trashed);
-                        reply::ok(conn, &req.head, 200, None, &[], b"").await
+                        reply::ok(conn, req.head, 200, None, &[], b"").await
                     }
-                    Err(e) => reply::store_error(conn, &req.head, &e).await,
+                    Err(e) => reply::store_error(conn, req.head, &e).await,
                 }
             }
             _ => bad_action(conn, req, Some(b), action).await,
@@ -105,12 +105,12 @@ pub async fn handle(conn: &mut Conn, req: &Req<'_>, bucket: Option<&str>) -> boo
                 let value = msg.map(|m| m.value).unwrap_or(serde_json::Value::Null);
                 if !value.is_object() {
                     let m = format!("bucket \"ais://{b}\": set-bprops needs an object value");
-                    return reply::error(conn, &req.head, 400, &m, true).await;
+                    return reply::error(conn, req.head, 400, &m, true).await;
                 }
                 let store = conn.core.store.clone();
                 match store.set_bucket_props(b, value).await {
-                    Ok(()) => reply::ok(conn, &req.head, 200, None, &[], b"").await,
-                    Err(e) => reply::store_error(conn, &req.head, &e).await,
+                    Ok(()) => reply::ok(conn, req.head, 200, None, &[], b"").await,
+                    Err(e) => reply::store_error(conn, req.head, &e).await,
                 }
             }
             _ => bad_action(conn, req, Some(b), action).await,
@@ -120,7 +120,7 @@ pub async fn handle(conn: &mut Conn, req: &Req<'_>, bucket: Option<&str>) -> boo
                 .map(|b| format!("ais://{b}"))
                 .unwrap_or_else(|| "/v1/buckets".into());
             let msg = format!("method {m:?} not allowed on {what}");
-            reply::error(conn, &req.head, 405, &msg, true).await
+            reply::error(conn, req.head, 405, &msg, true).await
         }
     }
 }
@@ -132,7 +132,7 @@ async fn bad_action(conn: &mut Conn, req: &Req<'_>, bucket: Option<&str>, action
     if action.is_empty() {
         return reply::error(
             conn,
-            &req.head,
+            req.head,
             400,
             &format!("{what}: missing action"),
             true,
@@ -141,27 +141,27 @@ async fn bad_action(conn: &mut Conn, req: &Req<'_>, bucket: Option<&str>, action
     }
     if super::ACTIONS_NOT_YET.contains(&action) {
         let m = format!("{what}: action {action:?} is not implemented by this node yet");
-        return reply::error(conn, &req.head, 501, &m, true).await;
+        return reply::error(conn, req.head, 501, &m, true).await;
     }
     let m = format!(
         "{what}: invalid action {action:?} for {}",
         req.head.method_str
     );
-    reply::error(conn, &req.head, 400, &m, true).await
+    reply::error(conn, req.head, 400, &m, true).await
 }
 
 async fn head_bucket(conn: &mut Conn, req: &Req<'_>, bucket: &str) -> bool {
     if let Err(e) = engine::names::validate_bucket(bucket) {
         let e = StoreError::BadBucketName(bucket.into(), e);
-        return reply::store_error(conn, &req.head, &e).await;
+        return reply::store_error(conn, req.head, &e).await;
     }
     match conn.core.store.bucket(bucket) {
         Ok(p) => {
             let props = Bmd::ais_props_json(bucket, &p).to_string();
             let headers: [(&str, &[u8]); 1] = [("Ais-Bucket-Props", props.as_bytes())];
-            reply::ok(conn, &req.head, 200, None, &headers, b"").await
+            reply::ok(conn, req.head, 200, None, &headers, b"").await
         }
-        Err(e) => reply::store_error(conn, &req.head, &e).await,
+        Err(e) => reply::store_error(conn, req.head, &e).await,
     }
 }
 
@@ -191,7 +191,7 @@ async fn list_buckets(conn: &mut Conn, req: &Req<'_>, name: &str) -> bool {
         })
         .collect();
     let body = serde_json::to_vec(&list).expect("serialising bucket names");
-    reply::ok(conn, &req.head, 200, Some("application/json"), &[], &body).await
+    reply::ok(conn, req.head, 200, Some("application/json"), &[], &body).await
 }
 
 /// AIS's list-objects request (`apc.LsoMsg`); unknown keys are ignored.
@@ -346,7 +346,7 @@ fn new_uuid() -> String {
         .unwrap_or(0);
     format!(
         "{:x}",
-        engine::hrw::digest(&n.to_le_bytes()) & 0xffff_ffff_ff
+        engine::hrw::digest(&n.to_le_bytes()) & 0x00ff_ffff_ffff
     )
 }
 
@@ -363,20 +363,20 @@ async fn list_objects(
             Ok(m) => m,
             Err(e) => {
                 let m = format!("bucket \"ais://{bucket}\": malformed list-objects message: {e}");
-                return reply::error(conn, &req.head, 400, &m, true).await;
+                return reply::error(conn, req.head, 400, &m, true).await;
             }
         }
     };
     if lso.pagesize < 0 {
         let m = format!("bucket \"ais://{bucket}\": invalid page size");
-        return reply::error(conn, &req.head, 400, &m, true).await;
+        return reply::error(conn, req.head, 400, &m, true).await;
     }
     let props = match parse_props(&lso.props) {
         Ok(p) => p,
         Err(m) => {
             return reply::error(
                 conn,
-                &req.head,
+                req.head,
                 400,
                 &format!("bucket \"ais://{bucket}\": {m}"),
                 true,
@@ -405,7 +405,7 @@ async fn list_objects(
     conn.core.rec.record(bucket, None, &outcome);
     let page = match page {
         Ok(p) => p,
-        Err(e) => return reply::store_error(conn, &req.head, &e).await,
+        Err(e) => return reply::store_error(conn, req.head, &e).await,
     };
     let uuid = if lso.uuid.is_empty() {
         new_uuid()
@@ -486,5 +486,5 @@ async fn list_objects(
             "application/json",
         )
     };
-    reply::ok(conn, &req.head, 200, Some(ctype), &[], &body).await
+    reply::ok(conn, req.head, 200, Some(ctype), &[], &body).await
 }

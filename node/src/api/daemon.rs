@@ -15,7 +15,7 @@ pub async fn health(conn: &mut Conn, req: &Req<'_>) -> bool {
         ("Ais-Cluster-Uptime", up.as_bytes()),
         ("Ais-Node-Uptime", up.as_bytes()),
     ];
-    reply::ok(conn, &req.head, 200, None, &headers, b"").await
+    reply::ok(conn, req.head, 200, None, &headers, b"").await
 }
 
 fn snode(node: &NodeInfo, daemon_type: &str) -> serde_json::Value {
@@ -52,7 +52,7 @@ pub async fn metrics(conn: &mut Conn, req: &Req<'_>) -> bool {
     let body = crate::stats::render(&node.stats, &info);
     reply::ok(
         conn,
-        &req.head,
+        req.head,
         200,
         Some("text/plain; version=0.0.4"),
         &[],
@@ -77,7 +77,7 @@ pub async fn daemon(conn: &mut Conn, req: &Req<'_>) -> bool {
     if req.head.method != net::head::Method::Get {
         return reply::error(
             conn,
-            &req.head,
+            req.head,
             405,
             "only GET is supported on /v1/daemon",
             true,
@@ -116,13 +116,13 @@ pub async fn daemon(conn: &mut Conn, req: &Req<'_>) -> bool {
         "bmd" => serde_json::to_value(&*conn.core.store.bmd()).unwrap_or(json!({})),
         _ => {
             let m = format!("invalid what={what:?} (supported: smap, snode, mountpaths, bmd)");
-            return reply::error(conn, &req.head, 400, &m, true).await;
+            return reply::error(conn, req.head, 400, &m, true).await;
         }
     };
     let body = body.to_string();
     reply::ok(
         conn,
-        &req.head,
+        req.head,
         200,
         Some("application/json"),
         &[],

@@ -65,7 +65,7 @@ pub async fn handle(conn: &mut Conn, head: &RequestHead) -> bool {
     if let Some(p) = req.q("provider") {
         if !p.is_empty() && p != "ais" {
             let msg = format!("provider {p:?} is not supported by this node (only ais)");
-            return reply::error(conn, &req.head, 400, &msg, true).await;
+            return reply::error(conn, req.head, 400, &msg, true).await;
         }
     }
     if let Some(ns) = req.q("namespace") {
@@ -73,7 +73,7 @@ pub async fn handle(conn: &mut Conn, head: &RequestHead) -> bool {
             let msg = format!(
                 "namespace {ns:?} is not supported by this node (only the global namespace)"
             );
-            return reply::error(conn, &req.head, 400, &msg, true).await;
+            return reply::error(conn, req.head, 400, &msg, true).await;
         }
     }
     let path = head.path.as_str();
@@ -82,9 +82,9 @@ pub async fn handle(conn: &mut Conn, head: &RequestHead) -> bool {
             Ok((b, Some(o))) => object::handle(conn, &req, &b, &o).await,
             Ok((b, None)) => {
                 let msg = format!("missing object name in ais://{b}");
-                reply::error(conn, &req.head, 400, &msg, true).await
+                reply::error(conn, req.head, 400, &msg, true).await
             }
-            Err(m) => reply::error(conn, &req.head, 400, &m, true).await,
+            Err(m) => reply::error(conn, req.head, 400, &m, true).await,
         };
     }
     if path == "/v1/buckets" || path == "/v1/buckets/" {
@@ -97,9 +97,9 @@ pub async fn handle(conn: &mut Conn, head: &RequestHead) -> bool {
             Ok((b, Some(_))) => {
                 let msg =
                     format!("invalid bucket path for ais://{b}: extra path after the bucket name");
-                reply::error(conn, &req.head, 400, &msg, true).await
+                reply::error(conn, req.head, 400, &msg, true).await
             }
-            Err(m) => reply::error(conn, &req.head, 400, &m, true).await,
+            Err(m) => reply::error(conn, req.head, 400, &m, true).await,
         };
     }
     if path == "/metrics" {
@@ -122,14 +122,14 @@ pub async fn handle(conn: &mut Conn, head: &RequestHead) -> bool {
                     bucket::handle(conn, &req, Some(&b)).await
                 } else {
                     let msg = format!("missing object name in ais://{b}");
-                    reply::error(conn, &req.head, 400, &msg, true).await
+                    reply::error(conn, req.head, 400, &msg, true).await
                 }
             }
-            Err(m) => reply::error(conn, &req.head, 400, &m, true).await,
+            Err(m) => reply::error(conn, req.head, 400, &m, true).await,
         };
     }
     let msg = format!("invalid URL path {:?}", req.head.path);
-    reply::error(conn, &req.head, 404, &msg, true).await
+    reply::error(conn, req.head, 404, &msg, true).await
 }
 
 /// The `action` of an AIS action message body, with its `name` and `value`.

@@ -33,7 +33,7 @@ pub async fn handle(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> 
                 "method {} not allowed on ais://{bucket}/{obj}",
                 req.head.method_str
             );
-            return reply::error(conn, &req.head, 405, &msg, true).await;
+            return reply::error(conn, req.head, 405, &msg, true).await;
         }
     };
     let o = conn.outcome;
@@ -76,7 +76,7 @@ async fn get(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
     let store = conn.core.store.clone();
     let h = match store.open_object(&conn.core.view, bucket, obj).await {
         Ok(h) => h,
-        Err(e) => return reply::store_error(conn, &req.head, &e).await,
+        Err(e) => return reply::store_error(conn, req.head, &e).await,
     };
     let (status, start, len) = match req.head.header("range") {
         None => (200, 0, h.size),
@@ -95,7 +95,7 @@ async fn get(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
                     );
                     return reply::error_with(
                         conn,
-                        &req.head,
+                        req.head,
                         416,
                         &msg,
                         true,
@@ -155,13 +155,13 @@ async fn head(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
     if let Some(ps) = &props {
         if let Some(bad) = ps.iter().find(|p| !HEAD_V2_PROPS.contains(&p.as_str())) {
             let msg = format!("ais://{bucket}/{obj}: unknown object property {bad:?} in props=");
-            return reply::error(conn, &req.head, 400, &msg, true).await;
+            return reply::error(conn, req.head, 400, &msg, true).await;
         }
     }
     let store = conn.core.store.clone();
     let h = match store.open_object(&conn.core.view, bucket, obj).await {
         Ok(h) => h,
-        Err(e) => return reply::store_error(conn, &req.head, &e).await,
+        Err(e) => return reply::store_error(conn, req.head, &e).await,
     };
     let keep = req.head.keep_alive && !conn.core.shutting_down();
     let keep = keep && conn.discard_body().await;
@@ -247,7 +247,7 @@ async fn put(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
             }),
             None => {
                 let msg = format!("ais://{bucket}/{obj}: unsupported checksum type {t:?}");
-                return reply::error(conn, &req.head, 400, &msg, true).await;
+                return reply::error(conn, req.head, 400, &msg, true).await;
             }
         },
         _ => None,
@@ -255,7 +255,7 @@ async fn put(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
     let store = conn.core.store.clone();
     let mut put = match store.put_begin(bucket, obj).await {
         Ok(p) => p,
-        Err(e) => return reply::store_error(conn, &req.head, &e).await,
+        Err(e) => return reply::store_error(conn, req.head, &e).await,
     };
     if let Some(c) = client_cksum {
         put.expect_checksum(c);
@@ -273,7 +273,7 @@ async fn put(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
                     if let Err(e) = r {
                         conn.core.put_body_buf(buf);
                         drop(put);
-                        return reply::store_error(conn, &req.head, &e).await;
+                        return reply::store_error(conn, req.head, &e).await;
                     }
                 }
             }
@@ -281,7 +281,7 @@ async fn put(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
                 conn.core.put_body_buf(buf);
                 drop(put);
                 let msg = format!("ais://{bucket}/{obj}: malformed chunked body: {m}");
-                return reply::error(conn, &req.head, 400, &msg, false).await;
+                return reply::error(conn, req.head, 400, &msg, false).await;
             }
             Err(e) => {
                 // The client went away before the body ended: nothing is stored.
@@ -297,14 +297,14 @@ async fn put(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
         if let Err(e) = r {
             conn.core.put_body_buf(buf);
             drop(put);
-            return reply::store_error(conn, &req.head, &e).await;
+            return reply::store_error(conn, req.head, &e).await;
         }
     }
     conn.core.put_body_buf(buf);
     conn.outcome.bytes = put.size();
     let lom = match put.finish().await {
         Ok(l) => l,
-        Err(e) => return reply::store_error(conn, &req.head, &e).await,
+        Err(e) => return reply::store_error(conn, req.head, &e).await,
     };
     let atime = now_ns().to_string();
     let version = lom.version.clone().unwrap_or_default();
@@ -314,14 +314,14 @@ async fn put(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
         ("Ais-Atime", atime.as_bytes()),
         ("Ais-Version", version.as_bytes()),
     ];
-    reply::ok(conn, &req.head, 200, None, &headers, b"").await
+    reply::ok(conn, req.head, 200, None, &headers, b"").await
 }
 
 async fn delete(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
     let store = conn.core.store.clone();
     match store.delete_object(bucket, obj).await {
-        Ok(()) => reply::ok(conn, &req.head, 200, None, &[], b"").await,
-        Err(e) => reply::store_error(conn, &req.head, &e).await,
+        Ok(()) => reply::ok(conn, req.head, 200, None, &[], b"").await,
+        Err(e) => reply::store_error(conn, req.head, &e).await,
     }
 }
 
@@ -335,22 +335,22 @@ async fn action(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool
         Ok(None) => {
             return reply::error(
                 conn,
-                &req.head,
+                req.head,
                 400,
                 &format!("ais://{bucket}/{obj}: missing action"),
                 true,
             )
             .await
         }
-        Err(m) => return reply::error(conn, &req.head, 400, &m, true).await,
+        Err(m) => return reply::error(conn, req.head, 400, &m, true).await,
     };
     if super::ACTIONS_NOT_YET.contains(&msg.action.as_str()) {
         let m = format!(
             "ais://{bucket}/{obj}: action {:?} is not implemented by this node yet",
             msg.action
         );
-        return reply::error(conn, &req.head, 501, &m, true).await;
+        return reply::error(conn, req.head, 501, &m, true).await;
     }
     let m = format!("ais://{bucket}/{obj}: invalid action {:?}", msg.action);
-    reply::error(conn, &req.head, 400, &m, true).await
+    reply::error(conn, req.head, 400, &m, true).await
 }
