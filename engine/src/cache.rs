@@ -91,10 +91,18 @@ pub struct ObjectHandle {
     pub mountpath: PathBuf,
     /// That mountpath's index.
     pub mp_index: usize,
+    /// The whole content of a small object, read when the entry was filled (so a cached GET of
+    /// it needs no system call for the data); `None` for larger objects or past the budget.
+    pub body: Option<Box<[u8]>>,
     pub(crate) bucket: String,
     pub(crate) obj: String,
     pub(crate) stamp: Stamp,
 }
+
+/// Objects up to this size keep their content in the cache entry.
+pub const BODY_CACHED_BYTES_MAX: u64 = 16 * 1024;
+/// Content bytes one core's cache may hold in all.
+pub const BODY_CACHE_BYTES_PER_CORE_MAX: usize = 64 << 20;
 
 /// A core's view of the store: snapshots plus the object cache. Not shared between cores.
 pub struct CoreView {
@@ -102,6 +110,8 @@ pub struct CoreView {
     bmd: RefCell<Arc<Bmd>>,
     mountpaths: RefCell<Arc<Vec<Mountpath>>>,
     objects: RefCell<LruCache<u64, Rc<ObjectHandle>>>,
+    /// Content bytes held by `objects` (bounded by `BODY_CACHE_BYTES_PER_CORE_MAX`).
+    body_bytes: Cell<usize>,
     /// Lookups served from the cache.
     pub hits: Cell<u64>,
     /// Lookups that opened the file.
@@ -118,6 +128,7 @@ impl CoreView {
             objects: RefCell::new(LruCache::new(
                 NonZeroUsize::new(objects_max.max(1)).expect("max(1) > 0"),
             )),
+            body_bytes: Cell::new(0),
             hits: Cell::new(0),
             misses: Cell::new(0),
         }
@@ -169,7 +180,9 @@ impl CoreView {
             }
             None => {
                 // Stale (or another object with the same digest): drop it, close its fd.
-                objects.pop(&digest);
+                if let Some(old) = objects.pop(&digest) {
+                    self.release(&old);
+                }
                 self.misses.set(self.misses.get() + 1);
                 None
             }
@@ -177,11 +190,74 @@ impl CoreView {
     }
 
     pub(crate) fn insert(&self, digest: u64, h: Rc<ObjectHandle>) {
-        self.objects.borrow_mut().put(digest, h);
+        self.body_bytes
+            .set(self.body_bytes.get() + h.body.as_ref().map_or(0, |b| b.len()));
+        // `push` hands back what it replaced or evicted.
+        if let Some((_, old)) = self.objects.borrow_mut().push(digest, h) {
+            self.release(&old);
+        }
+    }
+
+    fn release(&self, old: &ObjectHandle) {
+        self.body_bytes
+            .set(self.body_bytes.get() - old.body.as_ref().map_or(0, |b| b.len()));
+    }
+
+    /// Whether `len` more content bytes fit the core's budget.
+    pub(crate) fn body_fits(&self, len: u64) -> bool {
+        len <= BODY_CACHED_BYTES_MAX
+            && self.body_bytes.get() + len as usize <= BODY_CACHE_BYTES_PER_CORE_MAX
     }
 
     /// Number of cached objects.
     pub fn cached(&self) -> usize {
         self.objects.borrow().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handle(obj: &str, body: usize, stamp: Stamp) -> Rc<ObjectHandle> {
+        let f = std::fs::File::open("/dev/null").expect("open /dev/null");
+        Rc::new(ObjectHandle {
+            fd: Fd::from_owned(f.into()),
+            lom: Lom::default(),
+            size: body as u64,
+            atime_ns: 0,
+            mtime_ns: 0,
+            mountpath: PathBuf::from("/mp"),
+            mp_index: 0,
+            body: Some(vec![1u8; body].into_boxed_slice()),
+            bucket: "b".into(),
+            obj: obj.into(),
+            stamp,
+        })
+    }
+
+    #[test]
+    fn content_bytes_are_accounted_through_replace_evict_and_stale_drop() {
+        // Goal: the per-core content budget counts exactly the bodies the cache holds.
+        let g = Generations::default();
+        let v = CoreView::new(2);
+        let s = g.stamp(1);
+        v.insert(1, handle("a", 100, s));
+        v.insert(2, handle("b", 200, s));
+        assert_eq!(v.body_bytes.get(), 300);
+        v.insert(1, handle("a", 50, s)); // replace
+        assert_eq!(v.body_bytes.get(), 250);
+        v.insert(3, handle("c", 10, s)); // evicts the least recently used ("b")
+        assert_eq!(v.body_bytes.get(), 60);
+        assert!(v.lookup(2, "b", "b", s).is_none());
+        g.bump(1);
+        assert!(
+            v.lookup(1, "b", "a", g.stamp(1)).is_none(),
+            "stale entry dropped"
+        );
+        assert_eq!(v.body_bytes.get(), 10);
+        assert!(v.lookup(3, "b", "c", g.stamp(3)).is_some());
+        assert!(v.body_fits(BODY_CACHED_BYTES_MAX));
+        assert!(!v.body_fits(BODY_CACHED_BYTES_MAX + 1));
     }
 }

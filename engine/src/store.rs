@@ -581,9 +581,31 @@ impl Store {
                 format!("size {} in metadata, {} on disk", lom.size, st.size),
             ));
         }
+        let body = if view.body_fits(st.size) {
+            let mut b = Vec::with_capacity(st.size as usize);
+            while (b.len() as u64) < st.size {
+                let (at, want) = (b.len() as u64, st.size as usize - b.len());
+                match sys::pread_append(&fd, &mut b, at, want) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) => return Err(StoreError::io("read", &path, e)),
+                }
+            }
+            if (b.len() as u64) != st.size {
+                return Err(StoreError::MetaCorrupt(
+                    bucket.into(),
+                    obj.into(),
+                    "file shorter than its size".into(),
+                ));
+            }
+            Some(b.into_boxed_slice())
+        } else {
+            None
+        };
         let h = Rc::new(ObjectHandle {
             fd,
             lom,
+            body,
             size: st.size,
             atime_ns: st.atime_ns,
             mtime_ns: st.mtime_ns,

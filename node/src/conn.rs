@@ -11,6 +11,7 @@
 use std::io;
 use std::rc::Rc;
 
+use engine::cache::ObjectHandle;
 use engine::io::{self as rio, sys, Fd};
 use net::chunked::ChunkedDecoder;
 use net::head::{parse_head_into, HeadError, RequestHead, HEAD_BYTES_MAX};
@@ -378,10 +379,11 @@ impl Conn {
     pub async fn send_head_and_file(
         &mut self,
         mut buf: Vec<u8>,
-        file: &Fd,
+        obj: &ObjectHandle,
         offset: u64,
         len: u64,
     ) -> io::Result<()> {
+        let file = &obj.fd;
         let method = self
             .core
             .node
@@ -392,6 +394,11 @@ impl Conn {
         }
         if method == BodyPolicy::Copy {
             let head_len = buf.len();
+            if let Some(body) = &obj.body {
+                // Content kept in the cache entry: no system call for the data.
+                buf.extend_from_slice(&body[offset as usize..(offset + len) as usize]);
+                return self.send_copied(buf).await;
+            }
             let mut done = 0u64;
             while done < len {
                 let n = sys::pread_append(file, &mut buf, offset + done, (len - done) as usize)?;
@@ -405,22 +412,26 @@ impl Conn {
                 done += n as u64;
             }
             debug_assert_eq!(buf.len() - head_len, len as usize);
-            let r = self.send_buf(buf, false).await;
-            // Do not keep a large copy buffer around.
-            if self
-                .wbuf
-                .as_ref()
-                .is_some_and(|b| b.capacity() > WBUF_KEEP_BYTES_MAX)
-            {
-                self.wbuf = Some(Vec::with_capacity(1024));
-            }
-            return r;
+            return self.send_copied(buf).await;
         }
         self.send_buf(buf, true).await?;
         if method == BodyPolicy::Sendfile {
             return self.sendfile(file, offset, len).await;
         }
         self.splice(file, offset, len).await
+    }
+
+    /// Sends a head with its copied body; does not keep a large buffer around afterwards.
+    async fn send_copied(&mut self, buf: Vec<u8>) -> io::Result<()> {
+        let r = self.send_buf(buf, false).await;
+        if self
+            .wbuf
+            .as_ref()
+            .is_some_and(|b| b.capacity() > WBUF_KEEP_BYTES_MAX)
+        {
+            self.wbuf = Some(Vec::with_capacity(1024));
+        }
+        r
     }
 
     async fn sendfile(&mut self, file: &Fd, mut offset: u64, len: u64) -> io::Result<()> {

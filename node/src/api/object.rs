@@ -120,7 +120,7 @@ async fn get(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
     }
     attr_headers(&mut buf, &h);
     response::finish(&mut buf);
-    if let Err(e) = conn.send_head_and_file(buf, &h.fd, start, len).await {
+    if let Err(e) = conn.send_head_and_file(buf, &h, start, len).await {
         tracing::debug!(bucket, obj, "GET: {e}");
         return false;
     }
