@@ -56,9 +56,9 @@ pub struct CoreCtx {
     pub view: CoreView,
 }
 
-/// Size of a PUT body buffer. Data goes to the file in pieces of at least
+/// Size of a PUT body buffer (measured: 32 KiB pieces no worse than 128 KiB ones, bench/RESULTS.md). Data goes to the file in pieces of at least
 /// `api::object::PUT_WRITE_BYTES_MIN` while still in the CPU cache (bench/RESULTS.md).
-pub const BODY_BUF_BYTES: usize = 256 * 1024;
+pub const BODY_BUF_BYTES: usize = 64 * 1024;
 /// Body buffers kept per core.
 const BODY_BUFS_KEPT_MAX: usize = 64;
 

@@ -17,7 +17,7 @@ use crate::conn::{BodyError, Conn};
 use crate::stats::{Op, Outcome};
 
 /// PUT data goes to the file as soon as this much has arrived (the buffer holds twice that).
-pub const PUT_WRITE_BYTES_MIN: usize = 128 * 1024;
+pub const PUT_WRITE_BYTES_MIN: usize = 32 * 1024;
 
 pub async fn handle(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
     let t0 = Instant::now();
