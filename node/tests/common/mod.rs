@@ -246,6 +246,28 @@ pub fn try_request(
 ) -> std::io::Result<Resp> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(60)))?;
+    s.write_all(&request_bytes(port, method, path, headers, body))?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    parse_response(&raw, method == "HEAD")
+        .map(|(r, _)| r)
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("bad response: {:?}", String::from_utf8_lossy(&raw)),
+            )
+        })
+}
+
+/// A whole `Connection: close` request: head (with Content-Length unless the caller frames the
+/// body) and body.
+fn request_bytes(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Vec<u8> {
     let mut head =
         format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
     for (k, v) in headers {
@@ -257,18 +279,9 @@ pub fn try_request(
         head.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
     head.push_str("\r\n");
-    s.write_all(head.as_bytes())?;
-    s.write_all(body)?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    parse_response(&raw, method == "HEAD")
-        .map(|(r, _)| r)
-        .ok_or_else(|| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("bad response: {:?}", String::from_utf8_lossy(&raw)),
-            )
-        })
+    let mut all = head.into_bytes();
+    all.extend_from_slice(body);
+    all
 }
 
 /// Parses one response from the front of `raw`; returns it and the bytes it used.
@@ -708,19 +721,7 @@ pub fn request_lenient(
     body: &[u8],
 ) -> Resp {
     let mut s = connect(port);
-    let mut head =
-        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    if !headers.iter().any(|(k, _)| {
-        k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("transfer-encoding")
-    }) {
-        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    head.push_str("\r\n");
-    let mut all = head.into_bytes();
-    all.extend_from_slice(body);
+    let all = request_bytes(port, method, path, headers, body);
     let _ = s.write_all(&all);
     let mut buf = Vec::new();
     read_response(&mut s, &mut buf, method == "HEAD")
