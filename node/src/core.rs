@@ -253,19 +253,33 @@ fn empty_trash(ctx: &Rc<CoreCtx>, mp: usize) {
 }
 
 async fn accept_loop(ctx: Rc<CoreCtx>, listener: Fd) {
+    // One multishot accept SQE serves many connections; the kernel ends it on some errors (and
+    // when the completion queue overflows), then it is armed again.
+    let mut stream: Option<rio::AcceptMulti> = None;
     loop {
         if ctx.conns.borrow().len() >= CONNS_PER_CORE_MAX {
-            // At the limit: let the backlog hold new connections until one closes.
+            // At the limit: stop accepting (connections already accepted but not taken are
+            // closed) and let the backlog hold new ones until a connection closes.
+            stream = None;
             rio::sleep(Duration::from_millis(5)).await;
             continue;
         }
-        let fd = match rio::accept(&listener).await {
-            Ok(fd) => fd,
-            Err(e) => {
+        let next = stream
+            .get_or_insert_with(|| rio::AcceptMulti::new(&listener))
+            .next()
+            .await;
+        let fd = match next {
+            Some(Ok(fd)) => fd,
+            None => {
+                stream = None;
+                continue;
+            }
+            Some(Err(e)) => {
                 match e.raw_os_error() {
                     Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS)
                     | Some(libc::ENOMEM) => {
                         tracing::warn!(core = ctx.core, "accept: {e}; backing off");
+                        stream = None;
                         rio::sleep(Duration::from_millis(50)).await;
                     }
                     _ => tracing::debug!(core = ctx.core, "accept: {e}"),

@@ -9,6 +9,7 @@
 pub mod alloc_count;
 mod blocking;
 mod fd;
+mod multi;
 mod op;
 mod ops;
 mod probe;
@@ -17,6 +18,7 @@ pub mod sys;
 
 pub use blocking::{spawn_blocking, BlockingPool};
 pub use fd::Fd;
+pub use multi::AcceptMulti;
 pub use ops::*;
 pub use probe::{probe, ProbeError, ProbeReport};
 pub use reactor::{core_index, spawn, yield_now, JoinHandle, Reactor, ReactorConfig, RemoteHandle};

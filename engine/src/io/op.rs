@@ -85,7 +85,9 @@ impl<T: 'static + Unpin> Future for Op<T> {
                     }
                     None
                 }
-                Slot::Ignored(_) => unreachable!("a live future's slot is never ignored"),
+                Slot::Ignored(_) | Slot::Multi { .. } | Slot::MultiIgnored { .. } => {
+                    unreachable!("a single-shot future's slot is pending or done")
+                }
             }
         });
         match done {
@@ -117,7 +119,9 @@ impl<T: 'static> Drop for Op<T> {
                     drop(ops);
                     inner.cancel_op(key, generation);
                 }
-                Slot::Ignored(_) => unreachable!("an op is dropped once"),
+                Slot::Ignored(_) | Slot::Multi { .. } | Slot::MultiIgnored { .. } => {
+                    unreachable!("a single-shot op is dropped once, from pending or done")
+                }
             }
         });
     }

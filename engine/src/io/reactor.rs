@@ -113,6 +113,22 @@ pub(crate) enum Slot {
     Done(i32, u32),
     /// Its future was dropped: the resources the kernel may still use wait here for the CQE.
     Ignored(#[allow(dead_code)] Box<dyn Any>),
+    /// A multishot op: completions queue here until its stream takes them; `finished` once a
+    /// CQE without IORING_CQE_F_MORE arrived (the kernel will post no more).
+    Multi {
+        ready: VecDeque<(i32, u32)>,
+        waker: Option<Waker>,
+        finished: bool,
+        #[allow(dead_code)]
+        keep: Box<dyn Any>,
+    },
+    /// A multishot op whose stream was dropped: completions are discarded (accepted fds
+    /// closed) until the last one, then the slot is freed.
+    MultiIgnored {
+        closes_fds: bool,
+        #[allow(dead_code)]
+        keep: Box<dyn Any>,
+    },
 }
 
 pub(crate) struct Entry {
@@ -155,12 +171,14 @@ pub fn core_index() -> usize {
 impl Inner {
     /// Pushes one SQE for a new op slot and returns `(slot index, generation)`.
     pub(crate) fn push_op(&self, sqe: squeue::Entry) -> (usize, u32) {
+        self.push_op_with(sqe, Slot::Pending(None))
+    }
+
+    /// `push_op` with the slot's initial state (multishot ops start as `Slot::Multi`).
+    pub(crate) fn push_op_with(&self, sqe: squeue::Entry, slot: Slot) -> (usize, u32) {
         let generation = self.generation.get().wrapping_add(1);
         self.generation.set(generation);
-        let key = self.ops.borrow_mut().insert(Entry {
-            generation,
-            slot: Slot::Pending(None),
-        });
+        let key = self.ops.borrow_mut().insert(Entry { generation, slot });
         let user_data = ((generation as u64) << 32) | key as u64;
         self.push_sqe(sqe.user_data(user_data));
         (key, generation)
@@ -261,6 +279,29 @@ impl Inner {
                 }
                 Slot::Ignored(_) => {
                     ops.remove(key);
+                }
+                Slot::Multi {
+                    ready,
+                    waker,
+                    finished,
+                    ..
+                } => {
+                    ready.push_back((cqe.result(), cqe.flags()));
+                    if !io_uring::cqueue::more(cqe.flags()) {
+                        *finished = true;
+                    }
+                    if let Some(w) = waker.take() {
+                        wakers.push(w);
+                    }
+                }
+                Slot::MultiIgnored { closes_fds, .. } => {
+                    if *closes_fds && cqe.result() >= 0 {
+                        // SAFETY: a descriptor the kernel created for a stream nobody reads.
+                        unsafe { libc::close(cqe.result()) };
+                    }
+                    if !io_uring::cqueue::more(cqe.flags()) {
+                        ops.remove(key);
+                    }
                 }
                 Slot::Done(..) => panic!("second completion for a single-shot op"),
             }
