@@ -32,6 +32,10 @@ pub struct Flags {
     /// Do not pin core threads to CPUs.
     #[arg(long)]
     pub no_pin: bool,
+    /// Seconds a connection may wait for a request head (idle keep-alive, or a head arriving too
+    /// slowly) before it is closed.
+    #[arg(long, default_value_t = 75)]
+    pub idle_timeout_secs: u64,
     /// Seconds to wait for in-flight requests at shutdown.
     #[arg(long, default_value_t = 10)]
     pub shutdown_timeout_secs: u64,
@@ -111,6 +115,7 @@ pub struct Config {
     pub cores: usize,
     pub pin: bool,
     pub shutdown_timeout_secs: u64,
+    pub idle_timeout_secs: u64,
     pub body_send: BodySend,
     pub put_write: PutWrite,
 }
@@ -156,6 +161,7 @@ impl Config {
             cores,
             pin: !f.no_pin,
             shutdown_timeout_secs: f.shutdown_timeout_secs,
+            idle_timeout_secs: f.idle_timeout_secs,
             body_send,
             put_write: f.put_write,
         })

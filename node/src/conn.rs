@@ -160,17 +160,18 @@ impl Conn {
                     };
                     self.continue_pending =
                         head.expect_continue && !matches!(self.body, BodyState::Done);
+                    self.core.set_waiting(self.slot, false, false);
                     return NextHead::Request;
                 }
                 Ok(None) => {}
                 Err(e) => return NextHead::Bad(head_status(&e), e.to_string()),
             }
-            self.core.set_idle(self.slot, !self.has_buffered());
+            self.core.set_waiting(self.slot, true, !self.has_buffered());
             if self.core.shutting_down() && !self.has_buffered() {
                 return NextHead::Closed;
             }
             let r = self.fill().await;
-            self.core.set_idle(self.slot, false);
+            self.core.set_waiting(self.slot, true, false);
             match r {
                 Ok(0) | Err(_) => return NextHead::Closed,
                 Ok(_) => {}

@@ -36,6 +36,9 @@ struct ConnEntry {
     fd: Fd,
     /// Waiting for the first byte of a new request with nothing buffered.
     idle: bool,
+    /// Since when the connection waits for (the rest of) a request head; `None` while a
+    /// request is being served.
+    waiting_since: Option<Instant>,
 }
 
 /// Per-core context shared by the core's tasks.
@@ -67,9 +70,16 @@ impl CoreCtx {
         self.shutting_down.get()
     }
 
-    pub fn set_idle(&self, slot: usize, idle: bool) {
+    /// Marks a connection as waiting for a request head (`waiting`), idle if nothing of it has
+    /// arrived yet (`idle`).
+    pub fn set_waiting(&self, slot: usize, waiting: bool, idle: bool) {
         if let Some(c) = self.conns.borrow_mut().get_mut(slot) {
             c.idle = idle;
+            c.waiting_since = match (waiting, c.waiting_since) {
+                (false, _) => None,
+                (true, Some(t)) => Some(t),
+                (true, None) => Some(Instant::now()),
+            };
             if idle && self.shutting_down.get() {
                 sys::shutdown_read(&c.fd);
             }
@@ -198,6 +208,7 @@ async fn core_main(ctx: Rc<CoreCtx>, listener: Fd, mine: Vec<usize>, shutdown_ti
         empty_trash(&ctx, mp);
     }
     let acceptor = rio::spawn(accept_loop(ctx.clone(), listener));
+    let sweeper = rio::spawn(sweep_waiting(ctx.clone()));
     // The control loop: bus messages until shutdown.
     loop {
         let (from, msg) = ctx.bus.recv(ctx.core).await;
@@ -219,6 +230,7 @@ async fn core_main(ctx: Rc<CoreCtx>, listener: Fd, mine: Vec<usize>, shutdown_ti
     // Shutdown: stop accepting (dropping the task cancels the accept and closes the listener),
     // wake idle connections so they close, let busy ones finish their request.
     drop(acceptor);
+    drop(sweeper);
     ctx.shutting_down.set(true);
     for (_, c) in ctx.conns.borrow().iter() {
         if c.idle {
@@ -236,6 +248,25 @@ async fn core_main(ctx: Rc<CoreCtx>, listener: Fd, mine: Vec<usize>, shutdown_ti
             left,
             "shutdown timeout: closing connections with requests in flight"
         );
+    }
+}
+
+/// Closes connections that have waited for a request head longer than the idle timeout: idle
+/// keep-alive connections, and clients that send a head too slowly (their read side is shut
+/// down, so the pending recv ends and the connection closes).
+async fn sweep_waiting(ctx: Rc<CoreCtx>) {
+    let timeout = ctx.node.idle_timeout;
+    let tick = (timeout / 4).clamp(Duration::from_millis(100), Duration::from_secs(1));
+    loop {
+        rio::sleep(tick).await;
+        let now = Instant::now();
+        for (_, c) in ctx.conns.borrow().iter() {
+            if c.waiting_since
+                .is_some_and(|t| now.duration_since(t) >= timeout)
+            {
+                sys::shutdown_read(&c.fd);
+            }
+        }
     }
 }
 
@@ -298,6 +329,7 @@ async fn accept_loop(ctx: Rc<CoreCtx>, listener: Fd) {
         let slot = ctx.conns.borrow_mut().insert(ConnEntry {
             fd: fd.clone(),
             idle: true,
+            waiting_since: Some(Instant::now()),
         });
         ctx.rec.stats.conns_accepted.add(1);
         let c = ctx.clone();

@@ -30,6 +30,8 @@ pub struct NodeInfo {
     pub objects_cached_per_core: usize,
     /// How GET bodies are sent.
     pub body_send: crate::config::BodySend,
+    /// A connection waiting this long for a request head is closed.
+    pub idle_timeout: Duration,
 }
 
 /// Upper bound of each core's cache of open objects.
@@ -90,6 +92,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         objects_cached_per_core: ((nofile as usize) / (4 * cfg.cores))
             .clamp(64, OBJECTS_CACHED_PER_CORE_MAX),
         body_send: cfg.body_send,
+        idle_timeout: Duration::from_secs(cfg.idle_timeout_secs.max(1)),
     });
     let bus = Bus::new(cfg.cores);
     let cpus = sys::allowed_cpus();

@@ -169,3 +169,40 @@ fn embedded_default_needs_no_flags_and_logs_the_core_assignment() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn idle_and_slow_head_connections_are_closed_after_the_idle_timeout() {
+    // Goal: a keep-alive connection idle longer than --idle-timeout-secs, and one whose head
+    // arrives too slowly, are closed by the node; a connection in use is not.
+    // Steps: node with a 1 s idle timeout; A does one request then waits; B sends half a head;
+    // C sends a request every 300 ms; after ~3 s A and B read EOF, C still gets answers.
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let node = Node::start_with_args(1, &["--idle-timeout-secs", "1"]);
+    let mut a = KeepAlive::new(node.port);
+    assert_eq!(a.request("GET", "/v1/health", &[], b"").status, 200);
+    let mut b = connect(node.port);
+    b.write_all(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let mut c = KeepAlive::new(node.port);
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(3) {
+        assert_eq!(c.request("GET", "/v1/health", &[], b"").status, 200);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert_eq!(c.connects, 1, "a connection in use was closed");
+    let mut buf = [0u8; 16];
+    b.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(
+        b.read(&mut buf).unwrap(),
+        0,
+        "the slow head's connection is closed"
+    );
+    // A's connection was closed by the node: a request on it fails, the next one reconnects.
+    assert!(
+        a.try_request("GET", "/v1/health", &[], b"").is_err(),
+        "the idle connection is closed"
+    );
+    assert_eq!(a.request("GET", "/v1/health", &[], b"").status, 200);
+    assert_eq!(a.connects, 2);
+}
