@@ -15,6 +15,17 @@ fn tmpdir(tag: &str) -> PathBuf {
     d
 }
 
+/// A listening socket on a free loopback port, and the port.
+fn listener(backlog: i32) -> (std::os::fd::OwnedFd, u16) {
+    let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let lfd = io::sys::listen_reuseport(addr, backlog).unwrap();
+    let port = std::net::TcpListener::from(lfd.try_clone().unwrap())
+        .local_addr()
+        .unwrap()
+        .port();
+    (lfd, port)
+}
+
 fn run<T: 'static>(f: impl std::future::Future<Output = T> + 'static) -> T {
     let r = Reactor::new(0, &ReactorConfig::default()).unwrap();
     let v = r.block_on(f);
@@ -80,14 +91,7 @@ fn file_write_read_rename_unlink() {
 fn tcp_echo_with_nonblocking_sockets() {
     // Goal: ring recv/send on a non-blocking socket still wait for data (io_uring polls
     // internally) rather than failing with EAGAIN; sendfile and splice move file bytes.
-    let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let lfd = io::sys::listen_reuseport(addr, 16).unwrap();
-    let port = {
-        let l = std::net::TcpListener::from(lfd.try_clone().unwrap());
-        let p = l.local_addr().unwrap().port();
-        std::mem::forget(l);
-        p
-    };
+    let (lfd, port) = listener(16);
     let dir = tmpdir("tcp");
     let file = dir.join("blob");
     let blob: Vec<u8> = (0..300_000u32).map(|i| (i % 239) as u8).collect();
@@ -147,14 +151,7 @@ fn tcp_echo_with_nonblocking_sockets() {
 fn dropped_recv_is_cancelled_and_buffer_kept() {
     // Goal: dropping a pending recv future cancels the op; the reactor reaps its completion
     // and frees the buffer afterwards (no op left in flight).
-    let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let lfd = io::sys::listen_reuseport(addr, 16).unwrap();
-    let port = {
-        let l = std::net::TcpListener::from(lfd.try_clone().unwrap());
-        let p = l.local_addr().unwrap().port();
-        std::mem::forget(l);
-        p
-    };
+    let (lfd, port) = listener(16);
     let client = std::thread::spawn(move || {
         let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
         std::thread::sleep(Duration::from_millis(300));
@@ -245,14 +242,7 @@ fn multishot_accept_yields_connections_and_a_dropped_stream_leaks_nothing() {
     // connections still queued closes them and frees the slot once the kernel is done.
     // Steps: 20 clients connect; take 10 from the stream; drop it; wait; no op in flight, and
     // every client sees its connection closed (a leaked descriptor would keep one open).
-    let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let lfd = io::sys::listen_reuseport(addr, 64).unwrap();
-    let port = {
-        let l = std::net::TcpListener::from(lfd.try_clone().unwrap());
-        let p = l.local_addr().unwrap().port();
-        std::mem::forget(l);
-        p
-    };
+    let (lfd, port) = listener(64);
     let mut clients: Vec<TcpStream> = (0..20)
         .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
         .collect();

@@ -118,24 +118,8 @@ impl Node {
 
     /// SIGTERM, then waits; returns the exit code.
     pub fn stop(&mut self) -> i32 {
-        let mut child = self.child.take().expect("node running");
-        // SAFETY-free: use the kill command rather than libc in tests.
-        Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(st) = child.try_wait().unwrap() {
-                return st.code().unwrap_or(-1);
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("node did not exit within 30 s of SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        self.signal_term();
+        self.wait_exit()
     }
 
     /// SIGKILL (a crash of the process, not of the machine).
