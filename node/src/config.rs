@@ -50,6 +50,11 @@ pub struct Flags {
     /// (bench/RESULTS.md), and `direct` can stall the core in dirty-page throttling.
     #[arg(long, value_enum, default_value_t = PutWrite::Ring)]
     pub put_write: PutWrite,
+    /// How connections receive: `multishot` (one multishot receive per connection into the
+    /// core's ring of provided buffers, armed once and kept across requests) or `single` (one
+    /// receive SQE per read, into the connection's own buffer). For measurements.
+    #[arg(long, value_enum, default_value_t = RecvMode::Multishot)]
+    pub recv: RecvMode,
     /// `auto`: bodies up to this many bytes are copied behind the head and sent with it.
     #[arg(long, default_value_t = COPY_BYTES_MAX_DEFAULT)]
     pub copy_max: u64,
@@ -64,6 +69,13 @@ pub struct Flags {
 pub enum PutWrite {
     Direct,
     Ring,
+}
+
+/// How connections receive request bytes.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecvMode {
+    Multishot,
+    Single,
 }
 
 /// How GET bodies reach the socket.
@@ -118,6 +130,7 @@ pub struct Config {
     pub idle_timeout_secs: u64,
     pub body_send: BodySend,
     pub put_write: PutWrite,
+    pub recv: RecvMode,
 }
 
 impl Config {
@@ -164,6 +177,7 @@ impl Config {
             idle_timeout_secs: f.idle_timeout_secs,
             body_send,
             put_write: f.put_write,
+            recv: f.recv,
         })
     }
 }

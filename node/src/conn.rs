@@ -12,7 +12,7 @@ use std::io;
 use std::rc::Rc;
 
 use engine::cache::ObjectHandle;
-use engine::io::{self as rio, sys, Fd};
+use engine::io::{self as rio, sys, Fd, Received, RecvMulti};
 use net::chunked::ChunkedDecoder;
 use net::head::{parse_head_into, HeadError, RequestHead, HEAD_BYTES_MAX};
 use net::response;
@@ -22,6 +22,11 @@ use crate::core::CoreCtx;
 
 /// Read buffer size: room for a maximal head plus pipelined followers.
 const READ_BUF_BYTES: usize = 2 * HEAD_BYTES_MAX;
+/// Free room the read buffer needs before taking a provided buffer's bytes (its size).
+const READ_ROOM_MIN: usize = 4096;
+/// Bodies up to this size are received through the multishot receive (copied out of the
+/// provided buffers); larger ones end it and are received straight into the caller's buffer.
+const MULTISHOT_BODY_BYTES_MAX: u64 = 16 * 1024;
 /// Largest response buffer a connection keeps between requests.
 const WBUF_KEEP_BYTES_MAX: usize = 64 * 1024;
 /// Pipe capacity requested for splicing.
@@ -72,6 +77,9 @@ pub struct Conn {
     /// 100-continue requested and not yet answered.
     continue_pending: bool,
     pipe: Option<(Fd, Fd, usize)>,
+    /// The armed multishot receive, when the core has provided buffers: every byte arriving
+    /// on the socket comes through it while it is armed.
+    recv: Option<RecvMulti>,
     /// Decoded chunked-body bytes that did not fit the caller's buffer.
     carry: Vec<u8>,
     /// Index in the core's connection table.
@@ -112,6 +120,7 @@ impl Conn {
             body: BodyState::Done,
             continue_pending: false,
             pipe: None,
+            recv: None,
             carry: Vec::new(),
             slot,
             outcome: ReqOutcome::default(),
@@ -127,15 +136,52 @@ impl Conn {
     }
 
     /// Receives more bytes into the read buffer; Ok(0) means the peer closed.
+    ///
+    /// With provided buffers the multishot receive is armed (once, then it stays armed across
+    /// requests); if it ends for want of a free buffer this receive falls back to the
+    /// connection's own buffer and the next one arms it again.
     async fn fill(&mut self) -> io::Result<usize> {
         self.compact();
-        if self.rbuf.len() == self.rbuf.capacity() {
+        if self.rbuf.capacity() - self.rbuf.len() < READ_ROOM_MIN {
             self.rbuf.reserve(READ_BUF_BYTES);
+        }
+        if self.core.recv_multishot {
+            let fd = &self.fd;
+            let stream = self.recv.get_or_insert_with(|| RecvMulti::new(fd));
+            match stream.next_into(&mut self.rbuf).await {
+                Some(Ok(Received::Data(n))) => return Ok(n),
+                Some(Ok(Received::Eof)) => {
+                    self.recv = None;
+                    return Ok(0);
+                }
+                Some(Err(e)) => {
+                    self.recv = None;
+                    return Err(e);
+                }
+                Some(Ok(Received::Ended)) | None => self.recv = None,
+            }
         }
         let buf = std::mem::take(&mut self.rbuf);
         let (r, buf) = rio::recv(&self.fd, buf).await;
         self.rbuf = buf;
         r
+    }
+
+    /// Ends the multishot receive, moving what it already received into the read buffer, so
+    /// the socket can be read directly (a large body straight into the caller's buffer).
+    async fn disarm_recv(&mut self) {
+        let Some(stream) = self.recv.as_mut() else {
+            return;
+        };
+        stream.cancel();
+        while let Some(r) = stream.next_into(&mut self.rbuf).await {
+            match r {
+                Ok(Received::Data(_)) => {}
+                // End of stream or an error stays with the socket: a direct receive sees it.
+                Ok(Received::Eof) | Ok(Received::Ended) | Err(_) => {}
+            }
+        }
+        self.recv = None;
     }
 
     /// Whether unread request bytes are buffered (a pipelined request, or a partial head).
@@ -226,6 +272,19 @@ impl Conn {
                         self.finish_length(left_now - n as u64);
                         return Ok(n);
                     }
+                    if self.recv.is_some() {
+                        if left_now <= MULTISHOT_BODY_BYTES_MAX {
+                            match self.fill().await {
+                                Ok(0) => return Err(BodyError::Truncated),
+                                Ok(_) => continue,
+                                Err(e) => return Err(BodyError::Io(e)),
+                            }
+                        }
+                        self.disarm_recv().await;
+                        if self.has_buffered() {
+                            continue;
+                        }
+                    }
                     let max = spare.min(left_now.min(usize::MAX as u64) as usize);
                     let buf = std::mem::take(out);
                     let (r, buf) = rio::recv_upto(&self.fd, buf, max).await;
@@ -238,6 +297,10 @@ impl Conn {
                         }
                         Err(e) => return Err(BodyError::Io(e)),
                     }
+                }
+                BodyState::Chunked(_) if self.recv.is_some() => {
+                    // A chunked body may be large: receive it without the extra copy.
+                    self.disarm_recv().await;
                 }
                 BodyState::Chunked(dec) => {
                     let input = &self.rbuf[self.rpos..];
@@ -277,6 +340,7 @@ impl Conn {
     /// closes, for at most `LINGER` and `LINGER_BYTES_MAX`. Closing with unread data would send
     /// a reset that can destroy the response before the client reads it (RFC 9112 §9.6).
     pub async fn linger_close(mut self) {
+        self.recv = None; // cancelled before the receives below are submitted
         sys::shutdown_write(&self.fd);
         let fd = self.fd.clone();
         let timer = rio::spawn(async move {

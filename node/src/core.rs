@@ -47,6 +47,8 @@ pub struct CoreCtx {
     pub store: Arc<Store>,
     pub node: Arc<NodeInfo>,
     pub bus: Arc<Bus>,
+    /// This core's connections receive through multishot receives (it has provided buffers).
+    pub recv_multishot: bool,
     shutting_down: Cell<bool>,
     conns: RefCell<Slab<ConnEntry>>,
     /// Mountpath index → owner core, as last announced.
@@ -160,10 +162,13 @@ pub fn run_core(start: CoreStart) {
             tracing::warn!(core, cpu, "cannot pin core thread: {e}");
         }
     }
-    let cfg = ReactorConfig {
+    let mut cfg = ReactorConfig {
         defer_taskrun: node.defer_taskrun,
         ..Default::default()
     };
+    if !node.recv_multishot {
+        cfg.recv_bufs = 0;
+    }
     let reactor = match Reactor::new(core, &cfg) {
         Ok(r) => r,
         Err(e) => {
@@ -189,6 +194,7 @@ pub fn run_core(start: CoreStart) {
         core,
         store,
         bus,
+        recv_multishot: rio::recv_multi_available(),
         shutting_down: Cell::new(false),
         conns: RefCell::new(Slab::with_capacity(1024)),
         owners: RefCell::new(owners),

@@ -24,6 +24,8 @@ pub struct NodeInfo {
     pub started_unix_ns: i64,
     pub cores: usize,
     pub defer_taskrun: bool,
+    /// Connections receive with a multishot receive into provided buffers (`--recv`).
+    pub recv_multishot: bool,
     /// Every core's counters, for `/metrics`.
     pub stats: Vec<Arc<CoreStats>>,
     /// Open objects each core may cache (each holds a file descriptor).
@@ -85,6 +87,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
             .unwrap_or(0),
         cores: cfg.cores,
         defer_taskrun: probe.defer_taskrun,
+        recv_multishot: cfg.recv == crate::config::RecvMode::Multishot,
         stats: (0..cfg.cores)
             .map(|c| Arc::new(CoreStats::new(c, mps.len())))
             .collect(),

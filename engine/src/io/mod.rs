@@ -8,6 +8,7 @@
 #[cfg(feature = "alloc-count")]
 pub mod alloc_count;
 mod blocking;
+mod bufring;
 mod fd;
 mod multi;
 mod op;
@@ -18,7 +19,7 @@ pub mod sys;
 
 pub use blocking::{spawn_blocking, BlockingPool};
 pub use fd::Fd;
-pub use multi::AcceptMulti;
+pub use multi::{recv_multi_available, AcceptMulti, Received, RecvMulti};
 pub use ops::*;
 pub use probe::{probe, ProbeError, ProbeReport};
 pub use reactor::{core_index, spawn, yield_now, JoinHandle, Reactor, ReactorConfig, RemoteHandle};

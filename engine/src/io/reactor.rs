@@ -24,6 +24,8 @@ use crossbeam::queue::SegQueue;
 use io_uring::{opcode, squeue, types, IoUring};
 use slab::Slab;
 
+use super::bufring::{BufRing, RECV_BGID};
+
 /// `user_data` of the eventfd read that wakes a sleeping core.
 const UD_EVENTFD: u64 = u64::MAX - 1;
 /// `user_data` of cancel requests, whose completions are ignored.
@@ -43,6 +45,11 @@ pub struct ReactorConfig {
     pub ring_entries: u32,
     /// Use IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN (completions run only when we ask).
     pub defer_taskrun: bool,
+    /// Provided buffers for multishot receives (a power of two; 0: none, receives use
+    /// the caller's buffers only).
+    pub recv_bufs: u16,
+    /// Size of each provided receive buffer.
+    pub recv_buf_bytes: u32,
 }
 
 impl Default for ReactorConfig {
@@ -50,6 +57,8 @@ impl Default for ReactorConfig {
         ReactorConfig {
             ring_entries: 1024,
             defer_taskrun: true,
+            recv_bufs: 512,
+            recv_buf_bytes: 4096,
         }
     }
 }
@@ -122,13 +131,45 @@ pub(crate) enum Slot {
         #[allow(dead_code)]
         keep: Box<dyn Any>,
     },
-    /// A multishot op whose stream was dropped: completions are discarded (accepted fds
-    /// closed) until the last one, then the slot is freed.
+    /// A multishot op whose stream was dropped: completions are discarded (what they hand
+    /// over released, per `leftover`) until the last one, then the slot is freed.
     MultiIgnored {
-        closes_fds: bool,
+        leftover: Leftover,
         #[allow(dead_code)]
         keep: Box<dyn Any>,
     },
+}
+
+/// What a multishot completion hands over that must be released when nobody takes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Leftover {
+    /// A new descriptor in the result (accept).
+    Fd,
+    /// A provided buffer named in the flags (receive with buffer select).
+    Buffer,
+}
+
+impl Inner {
+    /// Releases what one completion of a multishot op handed over.
+    pub(crate) fn release(&self, leftover: Leftover, res: i32, flags: u32) {
+        match leftover {
+            Leftover::Fd => {
+                if res >= 0 {
+                    // SAFETY: a descriptor the kernel created for a stream nobody reads.
+                    unsafe { libc::close(res) };
+                }
+            }
+            Leftover::Buffer => {
+                if let Some(bid) = io_uring::cqueue::buffer_select(flags) {
+                    let ring = self
+                        .bufring
+                        .as_ref()
+                        .expect("buffer completion without a ring");
+                    ring.publish(bid);
+                }
+            }
+        }
+    }
 }
 
 pub(crate) struct Entry {
@@ -145,6 +186,18 @@ pub(crate) struct Inner {
     core: usize,
     eventfd_buf: Box<Cell<u64>>,
     eventfd_armed: Cell<bool>,
+    /// Provided receive buffers; declared after `ring` so the ring closes first.
+    pub(crate) bufring: Option<BufRing>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Ops still in flight may yet select a buffer: keep the mapping rather than risk a
+        // kernel write into memory that is reused (only at teardown with ops left, so bounded).
+        if !self.ops.get_mut().is_empty() {
+            std::mem::forget(self.bufring.take());
+        }
+    }
 }
 
 thread_local! {
@@ -286,6 +339,12 @@ impl Inner {
                     finished,
                     ..
                 } => {
+                    if let Some(bid) = io_uring::cqueue::buffer_select(cqe.flags()) {
+                        self.bufring
+                            .as_ref()
+                            .expect("buffer completion without a ring")
+                            .taken(bid);
+                    }
                     ready.push_back((cqe.result(), cqe.flags()));
                     if !io_uring::cqueue::more(cqe.flags()) {
                         *finished = true;
@@ -294,11 +353,14 @@ impl Inner {
                         wakers.push(w);
                     }
                 }
-                Slot::MultiIgnored { closes_fds, .. } => {
-                    if *closes_fds && cqe.result() >= 0 {
-                        // SAFETY: a descriptor the kernel created for a stream nobody reads.
-                        unsafe { libc::close(cqe.result()) };
+                Slot::MultiIgnored { leftover, .. } => {
+                    if let Some(bid) = io_uring::cqueue::buffer_select(cqe.flags()) {
+                        self.bufring
+                            .as_ref()
+                            .expect("buffer completion without a ring")
+                            .taken(bid);
                     }
+                    self.release(*leftover, cqe.result(), cqe.flags());
                     if !io_uring::cqueue::more(cqe.flags()) {
                         ops.remove(key);
                     }
@@ -324,6 +386,27 @@ impl Reactor {
             builder.setup_single_issuer().setup_defer_taskrun();
         }
         let ring = builder.build(cfg.ring_entries)?;
+        let bufring = if cfg.recv_bufs > 0 {
+            let br = BufRing::new(cfg.recv_bufs, cfg.recv_buf_bytes)?;
+            // SAFETY: the ring array lives in `br`, which outlives the registration: `Inner`
+            // drops the io_uring first, and leaks `br` if ops were still in flight.
+            match unsafe {
+                ring.submitter().register_buf_ring_with_flags(
+                    br.ring_addr(),
+                    br.entries(),
+                    RECV_BGID,
+                    0,
+                )
+            } {
+                Ok(()) => Some(br),
+                Err(e) => {
+                    tracing::warn!("core {core}: no provided-buffer ring ({e}); receives use per-connection buffers");
+                    None
+                }
+            }
+        } else {
+            None
+        };
         // SAFETY: eventfd returns a new descriptor or -1, checked below.
         let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
         if efd < 0 {
@@ -346,6 +429,7 @@ impl Reactor {
             core,
             eventfd_buf: Box::new(Cell::new(0)),
             eventfd_armed: Cell::new(false),
+            bufring,
         });
         CURRENT.with(|c| {
             assert!(c.borrow().is_none(), "a thread runs at most one reactor");
@@ -400,6 +484,11 @@ impl Reactor {
     /// Number of ops submitted and not yet reaped (for tests and teardown checks).
     pub fn ops_inflight(&self) -> usize {
         self.inner.ops.borrow().len()
+    }
+
+    /// Provided receive buffers currently handed out by completions (for tests).
+    pub fn recv_buffers_out(&self) -> u32 {
+        self.inner.bufring.as_ref().map_or(0, |b| b.buffers_out())
     }
 }
 
