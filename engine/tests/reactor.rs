@@ -282,6 +282,14 @@ fn multishot_accept_yields_connections_and_a_dropped_stream_leaks_nothing() {
     }
 }
 
+/// A reactor config with the provided-buffer ring the node uses for `--recv multishot`.
+fn with_recv_ring() -> ReactorConfig {
+    ReactorConfig {
+        recv_bufs: 512,
+        ..ReactorConfig::default()
+    }
+}
+
 /// A pattern byte stream: position `i` holds `i * 7 + i / 251` (so reordering shows).
 fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
@@ -308,7 +316,7 @@ fn multishot_recv_delivers_every_byte_in_order_and_returns_its_buffers() {
             step = (step * 3 + 1) % 70_000 + 1;
         }
     });
-    let r = Reactor::new(0, &ReactorConfig::default()).unwrap();
+    let r = Reactor::new(0, &with_recv_ring()).unwrap();
     let got = r.block_on(async move {
         assert!(io::recv_multi_available());
         let listener = io::Fd::from_owned(lfd);
@@ -415,7 +423,7 @@ fn multishot_recv_cancel_keeps_received_bytes_and_a_dropped_stream_returns_buffe
         a.write_all(b"world").unwrap();
         std::thread::sleep(Duration::from_millis(200));
     });
-    let r = Reactor::new(0, &ReactorConfig::default()).unwrap();
+    let r = Reactor::new(0, &with_recv_ring()).unwrap();
     let got = r.block_on(async move {
         let listener = io::Fd::from_owned(lfd);
         let a = io::accept(&listener).await.unwrap();

@@ -50,10 +50,11 @@ pub struct Flags {
     /// (bench/RESULTS.md), and `direct` can stall the core in dirty-page throttling.
     #[arg(long, value_enum, default_value_t = PutWrite::Ring)]
     pub put_write: PutWrite,
-    /// How connections receive: `multishot` (one multishot receive per connection into the
-    /// core's ring of provided buffers, armed once and kept across requests) or `single` (one
-    /// receive SQE per read, into the connection's own buffer). For measurements.
-    #[arg(long, value_enum, default_value_t = RecvMode::Multishot)]
+    /// How connections receive: `single` (one receive SQE per read, into the connection's own
+    /// buffer; the default, measured faster here) or `multishot` (one multishot receive per
+    /// connection into the core's ring of provided buffers, kept across requests). See
+    /// bench/RESULTS.md "multishot receive".
+    #[arg(long, value_enum, default_value_t = RecvMode::Single)]
     pub recv: RecvMode,
     /// `auto`: bodies up to this many bytes are copied behind the head and sent with it.
     #[arg(long, default_value_t = COPY_BYTES_MAX_DEFAULT)]
@@ -74,8 +75,8 @@ pub enum PutWrite {
 /// How connections receive request bytes.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RecvMode {
-    Multishot,
     Single,
+    Multishot,
 }
 
 /// How GET bodies reach the socket.

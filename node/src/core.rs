@@ -64,6 +64,8 @@ pub struct CoreCtx {
 /// Size of a PUT body buffer (measured: 32 KiB pieces no worse than 128 KiB ones, bench/RESULTS.md). Data goes to the file in pieces of at least
 /// `api::object::PUT_WRITE_BYTES_MIN` while still in the CPU cache (bench/RESULTS.md).
 pub const BODY_BUF_BYTES: usize = 64 * 1024;
+/// Provided receive buffers per core with `--recv multishot` (4 KiB each).
+const RECV_BUFS: u16 = 512;
 /// Body buffers kept per core.
 const BODY_BUFS_KEPT_MAX: usize = 64;
 
@@ -166,8 +168,8 @@ pub fn run_core(start: CoreStart) {
         defer_taskrun: node.defer_taskrun,
         ..Default::default()
     };
-    if !node.recv_multishot {
-        cfg.recv_bufs = 0;
+    if node.recv_multishot {
+        cfg.recv_bufs = RECV_BUFS;
     }
     let reactor = match Reactor::new(core, &cfg) {
         Ok(r) => r,

@@ -577,14 +577,13 @@ fn bad_action_messages_and_paths() {
     assert_eq!(node.get("b", "o").body, b"original");
 }
 
-#[test]
-fn truncated_bodies_store_nothing() {
+fn truncated_bodies_store_nothing_with(recv: &str) {
     // Goal: a PUT whose body ends early (client closes before Content-Length bytes, or in the
     // middle of a chunked body) stores nothing, keeps the old object and leaves no work file.
     // Steps: bucket b with object "old"; snapshot; for each cut request: send head and part of
     // the body, shut down writing, wait for the node to close; then the snapshot is unchanged
     // (polled), HEAD of the new name is 404 and "old" has its old bytes.
-    let node = Node::start(2);
+    let node = Node::start_with_args(2, &["--recv", recv]);
     node.create_bucket("b");
     let old = bytes(1, 5000);
     assert_eq!(put(&node, "b", "old", &old).status, 200);
@@ -649,14 +648,23 @@ fn truncated_bodies_store_nothing() {
 }
 
 #[test]
-fn oversized_and_malformed_request_heads() {
+fn truncated_bodies_store_nothing() {
+    truncated_bodies_store_nothing_with("single");
+}
+
+#[test]
+fn truncated_bodies_store_nothing_multishot_recv() {
+    truncated_bodies_store_nothing_with("multishot");
+}
+
+fn oversized_and_malformed_request_heads_with(recv: &str) {
     // Goal: the request-head limits and framing rules: a head over 16 KiB or with more than 64
     // header lines gets 431, a malformed request line 400, Content-Length with
     // Transfer-Encoding 400, a transfer coding other than chunked 501; each answer carries
     // AIS's JSON error and the connection closes; no object is stored. 64 header lines is OK.
     // Steps: bucket b; snapshot; send each raw request on its own connection; check status,
     // message and that the node closes; then the snapshot is unchanged.
-    let node = Node::start(2);
+    let node = Node::start_with_args(2, &["--recv", recv]);
     node.create_bucket("b");
     let before = node.snapshot();
 
@@ -715,6 +723,16 @@ fn oversized_and_malformed_request_heads() {
     assert_eq!(r.status, 200, "64 header lines: {}", r.text());
     node.wait_snapshot(&before, "bad request heads");
     assert!(node.list_names("b").is_empty());
+}
+
+#[test]
+fn oversized_and_malformed_request_heads() {
+    oversized_and_malformed_request_heads_with("single");
+}
+
+#[test]
+fn oversized_and_malformed_request_heads_multishot_recv() {
+    oversized_and_malformed_request_heads_with("multishot");
 }
 
 #[test]
@@ -789,15 +807,14 @@ fn range_requests() {
     assert_eq!((r.status, r.body.len()), (200, 0));
 }
 
-#[test]
-fn keep_alive_and_pipelining() {
+fn keep_alive_and_pipelining_with(recv: &str) {
     // Goal: requests written back to back on one connection are answered in order with the
     // right bodies, error responses keep the connection, and `Connection: close` and HTTP/1.0
     // without keep-alive close it after the response.
     // Steps: one TcpStream: a single write of PUT (with body), GET, HEAD, GET of a missing
     // object, GET; read five responses; then a request with `Connection: close`; then a new
     // connection with an HTTP/1.0 GET.
-    let node = Node::start(2);
+    let node = Node::start_with_args(2, &["--recv", recv]);
     node.create_bucket("b");
     let data = bytes(3, 70_000);
     let mut batch = format!(
@@ -869,6 +886,16 @@ fn keep_alive_and_pipelining() {
 }
 
 #[test]
+fn keep_alive_and_pipelining() {
+    keep_alive_and_pipelining_with("single");
+}
+
+#[test]
+fn keep_alive_and_pipelining_multishot_recv() {
+    keep_alive_and_pipelining_with("multishot");
+}
+
+#[test]
 fn http10_keep_alive_is_acknowledged() {
     // Goal: an HTTP/1.0 request with `Connection: keep-alive` is served on a connection that
     // stays open, and the response says `Connection: keep-alive` (an HTTP/1.0 client assumes
@@ -896,15 +923,14 @@ fn http10_keep_alive_is_acknowledged() {
     );
 }
 
-#[test]
-fn chunked_put() {
+fn chunked_put_with(recv: &str) {
     // Goal: a chunked PUT (several chunks, upper- and lowercase hex sizes, chunk extensions, a
     // trailer) stores exactly the decoded bytes and does not read past its end (a pipelined
     // GET on the same connection works); malformed chunked framing gets 400 with an AIS JSON
     // error and stores nothing.
     // Steps: raw chunked PUT + GET in one write; check both; GET again on a new connection;
     // then malformed bodies, each on its own connection; snapshot unchanged after them.
-    let node = Node::start(2);
+    let node = Node::start_with_args(2, &["--recv", recv]);
     node.create_bucket("b");
     let big = bytes(9, 20_000);
     let mut data = Vec::new();
@@ -969,6 +995,16 @@ fn chunked_put() {
     assert_eq!(node.list_names("b"), ["chunked"]);
 }
 
+#[test]
+fn chunked_put() {
+    chunked_put_with("single");
+}
+
+#[test]
+fn chunked_put_multishot_recv() {
+    chunked_put_with("multishot");
+}
+
 /// Reads from `s` up to and including the first blank line (an interim response), without
 /// sending anything: the node must answer before the body arrives.
 fn read_interim(s: &mut std::net::TcpStream) -> Vec<u8> {
@@ -988,15 +1024,14 @@ fn read_interim(s: &mut std::net::TcpStream) -> Vec<u8> {
     buf
 }
 
-#[test]
-fn expect_100_continue() {
+fn expect_100_continue_with(recv: &str) {
     // Goal: with `Expect: 100-continue` the node sends `100 Continue` before the body is sent
     // and then the final 200; a request it refuses anyway (unknown bucket, bad name) gets the
     // final error at once, without 100 Continue, and the connection closes (the body never
     // comes).
     // Steps: send only the head; read `100 Continue`; send the body; read 200; GET it back.
     // Same with a chunked body. Then heads for an unknown bucket and a bad name.
-    let node = Node::start(2);
+    let node = Node::start_with_args(2, &["--recv", recv]);
     node.create_bucket("b");
     let data = bytes(11, 50_000);
 
@@ -1063,6 +1098,16 @@ fn expect_100_continue() {
 }
 
 #[test]
+fn expect_100_continue() {
+    expect_100_continue_with("single");
+}
+
+#[test]
+fn expect_100_continue_multishot_recv() {
+    expect_100_continue_with("multishot");
+}
+
+#[test]
 fn head_v2_props() {
     // Goal: HEAD with `props=` returns the requested properties (and always Content-Length and
     // Ais-Present) and not the others; an unknown property gets 400 with the error in
@@ -1109,15 +1154,14 @@ fn head_v2_props() {
     assert_error(&r, 400, "bogus props, missing object");
 }
 
-#[test]
-fn client_checksums() {
+fn client_checksums_with(recv: &str) {
     // Goal: a client checksum (`Ais-Checksum-Type` + `-Value`) of type xxhash2, xxhash, md5 or
     // sha256 is verified: a match stores the object (with the bucket's xxhash2 checksum), a
     // mismatch gets 400 "BAD DATA CHECKSUM" and leaves the old object as it was; an unknown
     // type gets 400.
     // Steps: good PUTs of each type; snapshot; bad PUTs over the same names and of new names;
     // snapshot unchanged; GETs return the first bytes with version 1.
-    let node = Node::start(2);
+    let node = Node::start_with_args(2, &["--recv", recv]);
     node.create_bucket("b");
     let v1 = bytes(21, 30_000);
     let v2 = bytes(22, 30_000);
@@ -1177,6 +1221,16 @@ fn client_checksums() {
         );
     }
     assert_error(&node.head("b", "unknown-type"), 404, "unknown-type object");
+}
+
+#[test]
+fn client_checksums() {
+    client_checksums_with("single");
+}
+
+#[test]
+fn client_checksums_multishot_recv() {
+    client_checksums_with("multishot");
 }
 
 #[test]

@@ -245,8 +245,7 @@ fn list_pages(port: u16, bucket: &str, prefix: &str, pagesize: usize) -> Vec<Vec
     }
 }
 
-#[test]
-fn concurrent_put_get_thousands_verified() {
+fn concurrent_put_get_thousands_verified_with(recv: &str) {
     // Goal: under concurrency, every acknowledged PUT reads back byte-exact with its checksum.
     // Steps: 8 client threads, each on one keep-alive connection, PUT 400 objects each (sizes
     // 0..200 KiB, deterministic); after each PUT a thread GETs every object its predecessor
@@ -255,7 +254,7 @@ fn concurrent_put_get_thousands_verified() {
     const THREADS: usize = 8;
     const PER_THREAD: usize = 400;
     const SIZE_MAX: usize = 200 * 1024;
-    let node = Node::start(4);
+    let node = Node::start_with_args(4, &["--recv", recv]);
     node.create_bucket("scale");
     let port = node.port;
     let acked: Arc<Vec<AtomicUsize>> =
@@ -326,6 +325,16 @@ fn concurrent_put_get_thousands_verified() {
         listed.len(),
         want.len()
     );
+}
+
+#[test]
+fn concurrent_put_get_thousands_verified() {
+    concurrent_put_get_thousands_verified_with("single");
+}
+
+#[test]
+fn concurrent_put_get_thousands_verified_multishot_recv() {
+    concurrent_put_get_thousands_verified_with("multishot");
 }
 
 #[test]

@@ -45,8 +45,8 @@ pub struct ReactorConfig {
     pub ring_entries: u32,
     /// Use IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN (completions run only when we ask).
     pub defer_taskrun: bool,
-    /// Provided buffers for multishot receives (a power of two; 0: none, receives use
-    /// the caller's buffers only).
+    /// Provided buffers for multishot receives (a power of two; 0, the default: none,
+    /// receives use the caller's buffers only).
     pub recv_bufs: u16,
     /// Size of each provided receive buffer.
     pub recv_buf_bytes: u32,
@@ -57,7 +57,7 @@ impl Default for ReactorConfig {
         ReactorConfig {
             ring_entries: 1024,
             defer_taskrun: true,
-            recv_bufs: 512,
+            recv_bufs: 0,
             recv_buf_bytes: 4096,
         }
     }
