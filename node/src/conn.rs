@@ -12,7 +12,7 @@ use std::io;
 use std::rc::Rc;
 
 use engine::cache::ObjectHandle;
-use engine::io::{self as rio, sys, Fd};
+use engine::io::{self as rio, sys, AlignedBuf, Fd};
 use net::chunked::ChunkedDecoder;
 use net::head::{parse_head_into, HeadError, RequestHead, HEAD_BYTES_MAX};
 use net::response;
@@ -499,6 +499,84 @@ impl Conn {
             self.pipe = None;
         }
         res
+    }
+}
+
+impl Conn {
+    /// `read_body` into an aligned buffer (a direct-I/O PUT): appends body bytes to `buf` up
+    /// to its spare room and hands it back with the count (0 at the end). Content-Length bodies
+    /// are received straight into the buffer; bytes already read with the head, and chunked
+    /// data, are copied.
+    pub async fn read_body_aligned(
+        &mut self,
+        mut buf: AlignedBuf,
+    ) -> (Result<usize, BodyError>, AlignedBuf) {
+        if let Err(e) = self.send_continue().await {
+            return (Err(e), buf);
+        }
+        let spare = buf.spare();
+        assert!(spare > 0, "read_body_aligned into a full buffer");
+        loop {
+            if !self.carry.is_empty() {
+                let n = self.carry.len().min(spare);
+                buf.extend_from_slice(&self.carry[..n]);
+                self.carry.drain(..n);
+                return (Ok(n), buf);
+            }
+            match &mut self.body {
+                BodyState::Done => return (Ok(0), buf),
+                BodyState::Length(left) => {
+                    let left_now = *left;
+                    let max = spare.min(left_now.min(usize::MAX as u64) as usize);
+                    if self.has_buffered() {
+                        let n = (self.rbuf.len() - self.rpos).min(max);
+                        buf.extend_from_slice(&self.rbuf[self.rpos..self.rpos + n]);
+                        self.rpos += n;
+                        self.finish_length(left_now - n as u64);
+                        return (Ok(n), buf);
+                    }
+                    let (r, buf) = rio::recv_aligned(&self.fd, buf, max).await;
+                    return match r {
+                        Ok(0) => (Err(BodyError::Truncated), buf),
+                        Ok(n) => {
+                            self.finish_length(left_now - n as u64);
+                            (Ok(n), buf)
+                        }
+                        Err(e) => (Err(BodyError::Io(e)), buf),
+                    };
+                }
+                BodyState::Chunked(dec) => {
+                    let input = &self.rbuf[self.rpos..];
+                    let step = match dec.step(input) {
+                        Ok(s) => s,
+                        Err(e) => return (Err(BodyError::Malformed(e.to_string())), buf),
+                    };
+                    let data = &input[step.data.clone()];
+                    let take = data.len().min(spare);
+                    buf.extend_from_slice(&data[..take]);
+                    // The decoder consumed all of `data`: keep what did not fit for next time.
+                    self.carry.extend_from_slice(&data[take..]);
+                    self.rpos += step.consumed;
+                    if step.done {
+                        self.body = BodyState::Done;
+                        if take == 0 {
+                            continue; // any carry is returned at the top; else the end
+                        }
+                        return (Ok(take), buf);
+                    }
+                    if take > 0 {
+                        return (Ok(take), buf);
+                    }
+                    if step.consumed == 0 {
+                        match self.fill().await {
+                            Ok(0) => return (Err(BodyError::Truncated), buf),
+                            Ok(_) => {}
+                            Err(e) => return (Err(BodyError::Io(e)), buf),
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use engine::io::{self as rio, sys, Fd, Reactor, ReactorConfig};
+use engine::io::{self as rio, sys, AlignedBuf, Fd, FixedBufs, Reactor, ReactorConfig};
 use engine::store::Store;
 use slab::Slab;
 
@@ -53,6 +53,8 @@ pub struct CoreCtx {
     owners: RefCell<Arc<Vec<usize>>>,
     /// Reusable PUT body buffers (large allocations are mmap'd: reuse avoids page faults).
     body_bufs: RefCell<Vec<Vec<u8>>>,
+    /// Aligned buffers of direct PUTs, registered with this core's ring when possible.
+    put_bufs: Option<FixedBufs>,
     /// This core's counters.
     pub rec: CoreRecorder,
     /// This core's snapshots of the store and its cache of open objects.
@@ -64,6 +66,8 @@ pub struct CoreCtx {
 pub const BODY_BUF_BYTES: usize = 64 * 1024;
 /// Body buffers kept per core.
 const BODY_BUFS_KEPT_MAX: usize = 64;
+/// Size of a direct PUT's aligned buffer: whole buffers go to the file in one O_DIRECT write.
+pub const PUT_DIRECT_BUF_BYTES: usize = 256 * 1024;
 
 impl CoreCtx {
     pub fn shutting_down(&self) -> bool {
@@ -119,6 +123,15 @@ impl CoreCtx {
         if bufs.len() < BODY_BUFS_KEPT_MAX && buf.capacity() == BODY_BUF_BYTES {
             bufs.push(buf);
         }
+    }
+
+    /// An empty aligned buffer for a direct PUT: from the core's pool (registered with the
+    /// ring) while it has one free, else a new one; a pool buffer goes back when dropped.
+    pub fn take_aligned_buf(&self) -> AlignedBuf {
+        self.put_bufs
+            .as_ref()
+            .and_then(|p| p.take())
+            .unwrap_or_else(|| AlignedBuf::new(PUT_DIRECT_BUF_BYTES))
     }
 
     pub fn owners(&self) -> Arc<Vec<usize>> {
@@ -185,6 +198,7 @@ pub fn run_core(start: CoreStart) {
         .map(|(i, _)| i)
         .collect();
     tracing::info!(core, ?cpu, mountpaths = ?mine, "core started");
+    let put_bufs = put_buf_pool(core, &node);
     let ctx = Rc::new(CoreCtx {
         core,
         store,
@@ -193,6 +207,7 @@ pub fn run_core(start: CoreStart) {
         conns: RefCell::new(Slab::with_capacity(1024)),
         owners: RefCell::new(owners),
         body_bufs: RefCell::new(Vec::new()),
+        put_bufs,
         rec: CoreRecorder::new(node.stats[core].clone()),
         view: CoreView::new(node.objects_cached_per_core),
         node,
@@ -200,6 +215,28 @@ pub fn run_core(start: CoreStart) {
     let _ = ready.send(Ok(()));
     reactor.block_on(core_main(ctx, listener, mine, shutdown_timeout));
     tracing::info!(core, "core stopped");
+}
+
+/// The core's pool of direct-PUT buffers, registered with its ring unless told not to (a
+/// failed registration leaves them unregistered: plain WRITE instead of WRITE_FIXED).
+fn put_buf_pool(core: usize, node: &NodeInfo) -> Option<FixedBufs> {
+    if node.put_direct_bufs == 0 {
+        return None;
+    }
+    let pool = FixedBufs::new(node.put_direct_bufs, PUT_DIRECT_BUF_BYTES);
+    if node.put_fixed_bufs {
+        if let Err(e) = pool.register() {
+            tracing::warn!(
+                core,
+                bytes = node.put_direct_bufs * PUT_DIRECT_BUF_BYTES,
+                memlock_bytes = sys::memlock_limit(),
+                "cannot register the direct-PUT buffers with the ring ({e}); direct writes \
+                 work without them. Registered buffers count against RLIMIT_MEMLOCK: raise it \
+                 (`ulimit -l`, LimitMEMLOCK= in systemd) or lower --put-direct-bufs"
+            );
+        }
+    }
+    Some(pool)
 }
 
 async fn core_main(ctx: Rc<CoreCtx>, listener: Fd, mine: Vec<usize>, shutdown_timeout: Duration) {
