@@ -15,7 +15,7 @@
 use std::collections::BinaryHeap;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -23,7 +23,7 @@ use crate::bmd::{Bmd, BmdError, BucketProps};
 pub use crate::cache::ObjectHandle;
 use crate::cache::{CoreView, Generations};
 use crate::cksum::{CksumType, Hasher};
-use crate::io::{self as rio, sys, Fd};
+use crate::io::{self as rio, sys, AlignedBuf, Fd, DIO_ALIGN};
 use crate::lom::{Lom, XATTR_LOM};
 use crate::names::{self, NameError};
 use crate::{fqn, hrw};
@@ -143,7 +143,19 @@ pub struct Store {
     generations: Generations,
     /// PUT data goes to the file with pwrite(2) on the core thread (true) or a ring write.
     put_write_direct: std::sync::atomic::AtomicBool,
+    /// PUTs whose declared size is at least this write their work file with O_DIRECT
+    /// (`u64::MAX`: never).
+    put_direct_min: AtomicU64,
+    /// Per mountpath (by index): whether its filesystem takes O_DIRECT (`DIO_*`).
+    dio: Vec<AtomicU8>,
 }
+
+/// Direct I/O on a mountpath: not tried yet.
+const DIO_UNKNOWN: u8 = 0;
+/// Direct I/O on a mountpath: works.
+const DIO_OK: u8 = 1;
+/// Direct I/O on a mountpath: refused by its filesystem (PUTs there stay buffered).
+const DIO_REFUSED: u8 = 2;
 
 /// One listed object.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -229,6 +241,11 @@ impl Store {
             version: AtomicU64::new(0),
             generations: Generations::default(),
             put_write_direct: std::sync::atomic::AtomicBool::new(false),
+            put_direct_min: AtomicU64::new(u64::MAX),
+            dio: mountpaths
+                .iter()
+                .map(|_| AtomicU8::new(DIO_UNKNOWN))
+                .collect(),
         };
         store.startup_tidy();
         Ok(store)
@@ -267,6 +284,38 @@ impl Store {
     /// on filesystems without non-blocking buffered writes), or `pwrite(2)` on the core thread.
     pub fn set_put_write_direct(&self, direct: bool) {
         self.put_write_direct.store(direct, Ordering::Relaxed);
+    }
+
+    /// PUTs of at least `min` bytes (declared by the client) write their data with O_DIRECT;
+    /// `None` turns direct PUTs off.
+    pub fn set_put_direct_min(&self, min: Option<u64>) {
+        self.put_direct_min
+            .store(min.unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// Whether mountpath `index` was found to refuse O_DIRECT (its PUTs stay buffered).
+    pub fn direct_refused(&self, index: usize) -> bool {
+        self.dio
+            .get(index)
+            .is_some_and(|s| s.load(Ordering::Relaxed) == DIO_REFUSED)
+    }
+
+    /// Records what a direct PUT learnt about mountpath `mp`; logs a refusal once.
+    fn note_dio(&self, mp: &Mountpath, ok: bool, why: &str) {
+        let Some(state) = self.dio.get(mp.index) else {
+            return;
+        };
+        let new = if ok { DIO_OK } else { DIO_REFUSED };
+        if state
+            .compare_exchange(DIO_UNKNOWN, new, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+            && !ok
+        {
+            tracing::warn!(
+                mountpath = %mp.path.display(),
+                "the filesystem refuses O_DIRECT ({why}): PUTs to this mountpath stay buffered"
+            );
+        }
     }
 
     /// Brings a core's snapshots up to date (one atomic load when nothing changed).
@@ -459,11 +508,14 @@ impl Store {
     // ---------------------------------------------------------------- objects
 
     /// Starts a PUT: validates names, finds the bucket and the object's HRW mountpath, and
-    /// creates the work file.
+    /// creates the work file. `size` is the body size the client declared (Content-Length):
+    /// from `set_put_direct_min` bytes on, the work file is opened with O_DIRECT (unless its
+    /// mountpath refuses it) and the body should come in `AlignedBuf`s (`is_direct`).
     pub async fn put_begin(
         self: &Arc<Self>,
         bucket: &str,
         obj: &str,
+        size: Option<u64>,
     ) -> Result<PutHandle, StoreError> {
         Store::check_names(bucket, obj)?;
         if fqn::is_fntl(obj) && obj.len() > FNTL_NAME_BYTES_MAX {
@@ -483,21 +535,48 @@ impl Store {
         let seq = self.work_seq.fetch_add(1, Ordering::Relaxed);
         let tie = format!("{:x}{:x}", rio::core_index(), seq);
         let work = fqn::work_fqn(&mp.path, bucket, digest, &tie);
+        let mut direct = size.is_some_and(|s| s >= self.put_direct_min.load(Ordering::Relaxed))
+            && !self.direct_refused(mp.index);
         let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY;
-        let fd = match rio::open(&work, flags, 0o644).await {
-            Ok(fd) => fd,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                // The bucket directories are missing on this mountpath (e.g. removed by hand).
-                let wdir = fqn::work_dir(&mp.path, bucket);
-                rio::mkdir_all(&wdir, 0o755)
-                    .await
-                    .map_err(|e| StoreError::io("mkdir", &wdir, e))?;
-                rio::open(&work, flags, 0o644)
-                    .await
-                    .map_err(|e| StoreError::io("create", &work, e))?
+        let fd = if direct {
+            match Store::create_work(&mp, bucket, &work, flags | libc::O_DIRECT).await {
+                Err(StoreError::Io { err, .. }) if err.raw_os_error() == Some(libc::EINVAL) => {
+                    // The filesystem has no direct I/O. The open created the file before it
+                    // refused the flag: open it again, buffered (the name is this PUT's own).
+                    self.note_dio(&mp, false, "EINVAL on open");
+                    direct = false;
+                    match rio::open(&work, libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC, 0o644)
+                        .await
+                    {
+                        Ok(fd) => fd,
+                        Err(e) => {
+                            let _ = rio::unlink(&work, false).await;
+                            return Err(StoreError::io("create", &work, e));
+                        }
+                    }
+                }
+                other => other?,
             }
-            Err(e) => return Err(StoreError::io("create", &work, e)),
+        } else {
+            Store::create_work(&mp, bucket, &work, flags).await?
         };
+        if direct && self.dio.get(mp.index).map(|s| s.load(Ordering::Relaxed)) == Some(DIO_UNKNOWN)
+        {
+            // First direct PUT on this mountpath: can we meet its alignment?
+            match dio_usable(&fd) {
+                Ok(()) => self.note_dio(&mp, true, ""),
+                Err(why) => {
+                    self.note_dio(&mp, false, &why);
+                    let r = sys::set_direct(&fd, false);
+                    if let Err(e) = r {
+                        drop(fd);
+                        let _ = rio::unlink(&work, false).await;
+                        return Err(StoreError::io("fcntl", &work, e));
+                    }
+                    direct = false;
+                }
+            }
+        }
         Ok(PutHandle {
             store: self.clone(),
             digest,
@@ -514,7 +593,32 @@ impl Store {
             size: 0,
             props,
             finished: false,
+            direct,
+            o_direct: direct,
         })
+    }
+
+    /// Creates a work file with `flags`, making the bucket's work directory if it is missing.
+    async fn create_work(
+        mp: &Mountpath,
+        bucket: &str,
+        work: &Path,
+        flags: i32,
+    ) -> Result<Fd, StoreError> {
+        match rio::open(work, flags, 0o644).await {
+            Ok(fd) => Ok(fd),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // The bucket directories are missing on this mountpath (e.g. removed by hand).
+                let wdir = fqn::work_dir(&mp.path, bucket);
+                rio::mkdir_all(&wdir, 0o755)
+                    .await
+                    .map_err(|e| StoreError::io("mkdir", &wdir, e))?;
+                rio::open(work, flags, 0o644)
+                    .await
+                    .map_err(|e| StoreError::io("create", work, e))
+            }
+            Err(e) => Err(StoreError::io("create", work, e)),
+        }
     }
 
     /// Opens an object for GET or HEAD: from the core's cache when still current, else opens
@@ -705,6 +809,29 @@ pub struct PutHandle {
     size: u64,
     props: BucketProps,
     finished: bool,
+    /// The work file was opened with O_DIRECT: the body should come in `AlignedBuf`s.
+    direct: bool,
+    /// The descriptor has O_DIRECT now (cleared for the last, partial block).
+    o_direct: bool,
+}
+
+/// Whether direct I/O on this open file works with `DIO_ALIGN`-aligned buffers, offsets and
+/// lengths (`statx` STATX_DIOALIGN); a kernel or filesystem that does not say is trusted, as
+/// the open with O_DIRECT succeeded.
+fn dio_usable(fd: &Fd) -> Result<(), String> {
+    match sys::dio_alignment(fd) {
+        Ok(Some((0, _))) | Ok(Some((_, 0))) => Err("statx: no direct I/O for this file".into()),
+        Ok(Some((mem, off)))
+            if !DIO_ALIGN.is_multiple_of(mem as usize)
+                || !DIO_ALIGN.is_multiple_of(off as usize) =>
+        {
+            Err(format!(
+                "statx: direct I/O needs memory aligned to {mem} and offsets to {off} bytes; \
+                 aisle aligns to {DIO_ALIGN}"
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 impl PutHandle {
@@ -735,14 +862,86 @@ impl PutHandle {
         self.size
     }
 
-    /// Appends `buf` to the object; returns the buffer for reuse.
-    pub async fn write(&mut self, buf: Vec<u8>) -> (Result<(), StoreError>, Vec<u8>) {
+    /// Whether the work file was opened for direct I/O: feed the body with `write_aligned`.
+    pub fn is_direct(&self) -> bool {
+        self.direct
+    }
+
+    /// Updates the checksums with the next body bytes.
+    fn hash(&mut self, data: &[u8]) {
         if let Some(h) = self.hasher.as_mut() {
-            h.update(&buf);
+            h.update(data);
         }
         if let Some((_, Some(h))) = self.client_hasher.as_mut() {
-            h.update(&buf);
+            h.update(data);
         }
+    }
+
+    /// Appends body bytes from an aligned buffer and returns it for reuse. Whole
+    /// `DIO_ALIGN` blocks go out with direct writes; unless `last`, a partial block at the end
+    /// stays in the buffer (moved to its front) for the next call. The `last` call writes the
+    /// final partial block through the page cache (O_DIRECT is cleared on the descriptor
+    /// first). On a buffered work file everything is written as it comes.
+    pub async fn write_aligned(
+        &mut self,
+        mut buf: AlignedBuf,
+        last: bool,
+    ) -> (Result<(), StoreError>, AlignedBuf) {
+        let n = buf.len();
+        let take = if last || !self.o_direct {
+            n
+        } else {
+            n - n % DIO_ALIGN
+        };
+        self.hash(&buf[..take]);
+        let fd = self.fd.clone().expect("write after finish");
+        let direct_end = if self.o_direct {
+            take - take % DIO_ALIGN
+        } else {
+            0
+        };
+        if direct_end > 0 {
+            debug_assert_eq!(
+                self.size % DIO_ALIGN as u64,
+                0,
+                "direct write off alignment"
+            );
+            let (r, b) = rio::write_all_aligned_at(&fd, buf, 0..direct_end, self.size).await;
+            buf = b;
+            if let Err(e) = r {
+                return (Err(StoreError::io("write", &self.work, e)), buf);
+            }
+            self.size += direct_end as u64;
+        }
+        if take > direct_end {
+            if self.o_direct {
+                if let Err(e) = sys::set_direct(&fd, false) {
+                    return (Err(StoreError::io("fcntl", &self.work, e)), buf);
+                }
+                self.o_direct = false;
+            }
+            let (r, b) = rio::write_all_aligned_at(&fd, buf, direct_end..take, self.size).await;
+            buf = b;
+            if let Err(e) = r {
+                return (Err(StoreError::io("write", &self.work, e)), buf);
+            }
+            self.size += (take - direct_end) as u64;
+        }
+        buf.consume_front(take);
+        (Ok(()), buf)
+    }
+
+    /// Appends `buf` to the object; returns the buffer for reuse.
+    pub async fn write(&mut self, buf: Vec<u8>) -> (Result<(), StoreError>, Vec<u8>) {
+        if self.o_direct {
+            // A plain buffer on a direct work file (not how the API feeds it): go buffered.
+            let fd = self.fd.as_ref().expect("write after finish");
+            if let Err(e) = sys::set_direct(fd, false) {
+                return (Err(StoreError::io("fcntl", &self.work, e)), buf);
+            }
+            self.o_direct = false;
+        }
+        self.hash(&buf);
         let fd = self.fd.as_ref().expect("write after finish");
         let n = buf.len() as u64;
         if self.store.put_write_direct.load(Ordering::Relaxed) {

@@ -36,6 +36,10 @@ pub struct Flags {
     /// slowly) before it is closed.
     #[arg(long, default_value_t = 75)]
     pub idle_timeout_secs: u64,
+    /// Seconds a receive of request-body bytes may wait (a client that stops sending in the
+    /// middle of a body): then the connection is closed and nothing of that request is stored.
+    #[arg(long, default_value_t = 60)]
+    pub body_timeout_secs: u64,
     /// Seconds to wait for in-flight requests at shutdown.
     #[arg(long, default_value_t = 10)]
     pub shutdown_timeout_secs: u64,
@@ -56,6 +60,20 @@ pub struct Flags {
     /// bench/RESULTS.md "multishot receive".
     #[arg(long, value_enum, default_value_t = RecvMode::Single)]
     pub recv: RecvMode,
+    /// PUTs whose Content-Length is at least this many bytes bypass the page cache: the body is
+    /// received into aligned buffers and written with O_DIRECT (the last partial 4 KiB block
+    /// buffered). A size such as `262144`, `256K`, `1M`; `off` disables. Chunked bodies and
+    /// mountpaths whose filesystem refuses O_DIRECT stay buffered.
+    #[arg(long, default_value = PUT_DIRECT_MIN_DEFAULT, value_parser = parse_size_or_off)]
+    pub put_direct_min: SizeOrOff,
+    /// Aligned PUT buffers (`PUT_DIRECT_BUF_BYTES` each) kept per core for direct PUTs and
+    /// registered with the core's ring (fixed buffers); a PUT finding none free allocates one.
+    #[arg(long, default_value_t = PUT_DIRECT_BUFS_DEFAULT)]
+    pub put_direct_bufs: usize,
+    /// Do not register the direct-PUT buffers with the ring (plain WRITE instead of
+    /// WRITE_FIXED; for measurements).
+    #[arg(long)]
+    pub no_put_fixed_bufs: bool,
     /// `auto`: bodies up to this many bytes are copied behind the head and sent with it.
     #[arg(long, default_value_t = COPY_BYTES_MAX_DEFAULT)]
     pub copy_max: u64,
@@ -63,6 +81,43 @@ pub struct Flags {
     /// bytes go out with sendfile(2); beyond, spliced.
     #[arg(long, default_value_t = SENDFILE_BYTES_MAX_DEFAULT)]
     pub sendfile_max: u64,
+}
+
+/// Default of `--put-direct-min` (see bench/RESULTS.md).
+pub const PUT_DIRECT_MIN_DEFAULT: &str = "256K";
+/// Default of `--put-direct-bufs`.
+pub const PUT_DIRECT_BUFS_DEFAULT: usize = 32;
+
+/// A byte count, or `off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SizeOrOff(pub Option<u64>);
+
+/// Parses `off`, or a byte count with an optional binary suffix: `4096`, `64K`/`64KiB`,
+/// `1M`/`1MiB`, `2G`/`2GiB` (case-insensitive).
+pub fn parse_size_or_off(s: &str) -> Result<SizeOrOff, String> {
+    let t = s.trim().to_ascii_lowercase();
+    if t == "off" {
+        return Ok(SizeOrOff(None));
+    }
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, suffix) = t.split_at(digits);
+    let mult: u64 = match suffix {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => {
+            return Err(format!(
+                "{s:?}: expected a size like 4096, 256K, 1M, or off"
+            ))
+        }
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a size like 4096, 256K, 1M, or off"))?;
+    n.checked_mul(mult)
+        .map(|v| SizeOrOff(Some(v)))
+        .ok_or_else(|| format!("{s:?}: too large"))
 }
 
 /// How PUT data reaches the file.
@@ -129,9 +184,16 @@ pub struct Config {
     pub pin: bool,
     pub shutdown_timeout_secs: u64,
     pub idle_timeout_secs: u64,
+    pub body_timeout_secs: u64,
     pub body_send: BodySend,
     pub put_write: PutWrite,
     pub recv: RecvMode,
+    /// Direct (O_DIRECT) PUTs from this declared size on; `None`: never.
+    pub put_direct_min: Option<u64>,
+    /// Aligned PUT buffers per core.
+    pub put_direct_bufs: usize,
+    /// Register them with the ring.
+    pub put_fixed_bufs: bool,
 }
 
 impl Config {
@@ -176,9 +238,13 @@ impl Config {
             pin: !f.no_pin,
             shutdown_timeout_secs: f.shutdown_timeout_secs,
             idle_timeout_secs: f.idle_timeout_secs,
+            body_timeout_secs: f.body_timeout_secs,
             body_send,
             put_write: f.put_write,
             recv: f.recv,
+            put_direct_min: f.put_direct_min.0,
+            put_direct_bufs: f.put_direct_bufs,
+            put_fixed_bufs: !f.no_put_fixed_bufs,
         })
     }
 }
@@ -210,4 +276,30 @@ fn check_mountpath(p: &PathBuf) -> anyhow::Result<PathBuf> {
         );
     }
     Ok(abs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        for (s, want) in [
+            ("off", None),
+            ("OFF", None),
+            ("0", Some(0)),
+            ("4096", Some(4096)),
+            ("64K", Some(65536)),
+            ("64kib", Some(65536)),
+            ("256k", Some(262144)),
+            ("1M", Some(1 << 20)),
+            ("1MiB", Some(1 << 20)),
+            ("2G", Some(2 << 30)),
+        ] {
+            assert_eq!(parse_size_or_off(s), Ok(SizeOrOff(want)), "{s}");
+        }
+        for bad in ["", "K", "1T", "-1", "1.5M", "abc", "99999999999999999999G"] {
+            assert!(parse_size_or_off(bad).is_err(), "{bad:?} accepted");
+        }
+    }
 }

@@ -12,7 +12,7 @@ use std::io;
 use std::rc::Rc;
 
 use engine::cache::ObjectHandle;
-use engine::io::{self as rio, sys, Fd, Received, RecvMulti};
+use engine::io::{self as rio, sys, AlignedBuf, Fd, Received, RecvMulti};
 use net::chunked::ChunkedDecoder;
 use net::head::{parse_head_into, HeadError, RequestHead, HEAD_BYTES_MAX};
 use net::response;
@@ -250,18 +250,37 @@ impl Conn {
 
     /// Appends body bytes to `out` (up to its spare capacity); returns the count, 0 at the end.
     pub async fn read_body(&mut self, out: &mut Vec<u8>) -> Result<usize, BodyError> {
-        self.send_continue().await?;
-        let spare = out.capacity() - out.len();
+        let (r, buf) = self.read_body_into(std::mem::take(out)).await;
+        *out = buf;
+        r
+    }
+
+    /// `read_body` into an aligned buffer (a direct-I/O PUT), handed back with the count.
+    pub async fn read_body_aligned(
+        &mut self,
+        buf: AlignedBuf,
+    ) -> (Result<usize, BodyError>, AlignedBuf) {
+        self.read_body_into(buf).await
+    }
+
+    /// Appends body bytes to `out` (up to its spare room) and hands it back with the count,
+    /// 0 at the end. Content-Length bodies are received straight into `out`; bytes that came
+    /// with the head, small bodies under a multishot receive, and chunked data are copied.
+    async fn read_body_into<B: BodyBuf>(&mut self, mut out: B) -> (Result<usize, BodyError>, B) {
+        if let Err(e) = self.send_continue().await {
+            return (Err(e), out);
+        }
+        let spare = out.spare();
         assert!(spare > 0, "read_body into a full buffer");
         loop {
             if !self.carry.is_empty() {
                 let n = self.carry.len().min(spare);
                 out.extend_from_slice(&self.carry[..n]);
                 self.carry.drain(..n);
-                return Ok(n);
+                return (Ok(n), out);
             }
             match &mut self.body {
-                BodyState::Done => return Ok(0),
+                BodyState::Done => return (Ok(0), out),
                 BodyState::Length(left) => {
                     let left_now = *left;
                     if self.has_buffered() {
@@ -270,14 +289,14 @@ impl Conn {
                         out.extend_from_slice(&self.rbuf[self.rpos..self.rpos + n]);
                         self.rpos += n;
                         self.finish_length(left_now - n as u64);
-                        return Ok(n);
+                        return (Ok(n), out);
                     }
                     if self.recv.is_some() {
                         if left_now <= MULTISHOT_BODY_BYTES_MAX {
-                            match self.fill().await {
-                                Ok(0) => return Err(BodyError::Truncated),
+                            match self.fill_body().await {
+                                Ok(0) => return (Err(BodyError::Truncated), out),
                                 Ok(_) => continue,
-                                Err(e) => return Err(BodyError::Io(e)),
+                                Err(e) => return (Err(BodyError::Io(e)), out),
                             }
                         }
                         self.disarm_recv().await;
@@ -286,17 +305,18 @@ impl Conn {
                         }
                     }
                     let max = spare.min(left_now.min(usize::MAX as u64) as usize);
-                    let buf = std::mem::take(out);
-                    let (r, buf) = rio::recv_upto(&self.fd, buf, max).await;
-                    *out = buf;
-                    match r {
-                        Ok(0) => return Err(BodyError::Truncated),
+                    self.core.set_body_wait(self.slot, true);
+                    let (r, buf) = out.recv_upto(&self.fd, max).await;
+                    self.core.set_body_wait(self.slot, false);
+                    out = buf;
+                    return match r {
+                        Ok(0) => (Err(BodyError::Truncated), out),
                         Ok(n) => {
                             self.finish_length(left_now - n as u64);
-                            return Ok(n);
+                            (Ok(n), out)
                         }
-                        Err(e) => return Err(BodyError::Io(e)),
-                    }
+                        Err(e) => (Err(BodyError::Io(e)), out),
+                    };
                 }
                 BodyState::Chunked(_) if self.recv.is_some() => {
                     // A chunked body may be large: receive it without the extra copy.
@@ -304,9 +324,10 @@ impl Conn {
                 }
                 BodyState::Chunked(dec) => {
                     let input = &self.rbuf[self.rpos..];
-                    let step = dec
-                        .step(input)
-                        .map_err(|e| BodyError::Malformed(e.to_string()))?;
+                    let step = match dec.step(input) {
+                        Ok(s) => s,
+                        Err(e) => return (Err(BodyError::Malformed(e.to_string())), out),
+                    };
                     let data = &input[step.data.clone()];
                     let take = data.len().min(spare);
                     out.extend_from_slice(&data[..take]);
@@ -318,21 +339,30 @@ impl Conn {
                         if take == 0 {
                             continue; // any carry is returned at the top; else the end
                         }
-                        return Ok(take);
+                        return (Ok(take), out);
                     }
                     if take > 0 {
-                        return Ok(take);
+                        return (Ok(take), out);
                     }
                     if step.consumed == 0 {
-                        match self.fill().await {
-                            Ok(0) => return Err(BodyError::Truncated),
+                        match self.fill_body().await {
+                            Ok(0) => return (Err(BodyError::Truncated), out),
                             Ok(_) => {}
-                            Err(e) => return Err(BodyError::Io(e)),
+                            Err(e) => return (Err(BodyError::Io(e)), out),
                         }
                     }
                 }
             }
         }
+    }
+
+    /// `fill` while a body is expected: a wait longer than the body timeout closes the
+    /// connection (see `CoreCtx::set_body_wait`).
+    async fn fill_body(&mut self) -> io::Result<usize> {
+        self.core.set_body_wait(self.slot, true);
+        let r = self.fill().await;
+        self.core.set_body_wait(self.slot, false);
+        r
     }
 
     /// Closes after a final response while the client may still be sending (an unread body, a
@@ -563,6 +593,41 @@ impl Conn {
             self.pipe = None;
         }
         res
+    }
+}
+
+/// A buffer a request body is received into: the `Vec`s of buffered PUTs and control
+/// messages, or the aligned buffers of direct-I/O PUTs.
+trait BodyBuf: Sized {
+    /// Room left after the data.
+    fn spare(&self) -> usize;
+    /// Appends `data` (at most `spare()` bytes).
+    fn extend_from_slice(&mut self, data: &[u8]);
+    /// Receives at most `max` bytes from `fd` after the data; hands the buffer back.
+    async fn recv_upto(self, fd: &Fd, max: usize) -> (io::Result<usize>, Self);
+}
+
+impl BodyBuf for Vec<u8> {
+    fn spare(&self) -> usize {
+        self.capacity() - self.len()
+    }
+    fn extend_from_slice(&mut self, data: &[u8]) {
+        Vec::extend_from_slice(self, data);
+    }
+    async fn recv_upto(self, fd: &Fd, max: usize) -> (io::Result<usize>, Self) {
+        rio::recv_upto(fd, self, max).await
+    }
+}
+
+impl BodyBuf for AlignedBuf {
+    fn spare(&self) -> usize {
+        AlignedBuf::spare(self)
+    }
+    fn extend_from_slice(&mut self, data: &[u8]) {
+        AlignedBuf::extend_from_slice(self, data);
+    }
+    async fn recv_upto(self, fd: &Fd, max: usize) -> (io::Result<usize>, Self) {
+        rio::recv_aligned(fd, self, max).await
     }
 }
 

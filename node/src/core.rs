@@ -12,7 +12,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use engine::io::{self as rio, sys, Fd, Reactor, ReactorConfig};
+use engine::io::{self as rio, sys, AlignedBuf, Fd, FixedBufs, Reactor, ReactorConfig};
 use engine::store::Store;
 use slab::Slab;
 
@@ -39,6 +39,8 @@ struct ConnEntry {
     /// Since when the connection waits for (the rest of) a request head; `None` while a
     /// request is being served.
     waiting_since: Option<Instant>,
+    /// Since when a receive of request-body bytes waits; `None` when none is pending.
+    body_wait_since: Option<Instant>,
 }
 
 /// Per-core context shared by the core's tasks.
@@ -55,6 +57,8 @@ pub struct CoreCtx {
     owners: RefCell<Arc<Vec<usize>>>,
     /// Reusable PUT body buffers (large allocations are mmap'd: reuse avoids page faults).
     body_bufs: RefCell<Vec<Vec<u8>>>,
+    /// Aligned buffers of direct PUTs, registered with this core's ring when possible.
+    put_bufs: Option<FixedBufs>,
     /// This core's counters.
     pub rec: CoreRecorder,
     /// This core's snapshots of the store and its cache of open objects.
@@ -68,6 +72,8 @@ pub const BODY_BUF_BYTES: usize = 64 * 1024;
 const RECV_BUFS: u16 = 512;
 /// Body buffers kept per core.
 const BODY_BUFS_KEPT_MAX: usize = 64;
+/// Size of a direct PUT's aligned buffer: whole buffers go to the file in one O_DIRECT write.
+pub const PUT_DIRECT_BUF_BYTES: usize = 256 * 1024;
 
 impl CoreCtx {
     pub fn shutting_down(&self) -> bool {
@@ -87,6 +93,15 @@ impl CoreCtx {
             if idle && self.shutting_down.get() {
                 sys::shutdown_read(&c.fd);
             }
+        }
+    }
+
+    /// Marks the start (`true`) or end of a wait for request-body bytes: a wait longer than
+    /// the body timeout has the sweeper shut the connection's read side, so the receive ends,
+    /// the request fails as truncated (nothing stored) and the connection closes.
+    pub fn set_body_wait(&self, slot: usize, waiting: bool) {
+        if let Some(c) = self.conns.borrow_mut().get_mut(slot) {
+            c.body_wait_since = waiting.then(Instant::now);
         }
     }
 
@@ -123,6 +138,15 @@ impl CoreCtx {
         if bufs.len() < BODY_BUFS_KEPT_MAX && buf.capacity() == BODY_BUF_BYTES {
             bufs.push(buf);
         }
+    }
+
+    /// An empty aligned buffer for a direct PUT: from the core's pool (registered with the
+    /// ring) while it has one free, else a new one; a pool buffer goes back when dropped.
+    pub fn take_aligned_buf(&self) -> AlignedBuf {
+        self.put_bufs
+            .as_ref()
+            .and_then(|p| p.take())
+            .unwrap_or_else(|| AlignedBuf::new(PUT_DIRECT_BUF_BYTES))
     }
 
     pub fn owners(&self) -> Arc<Vec<usize>> {
@@ -192,6 +216,7 @@ pub fn run_core(start: CoreStart) {
         .map(|(i, _)| i)
         .collect();
     tracing::info!(core, ?cpu, mountpaths = ?mine, "core started");
+    let put_bufs = put_buf_pool(core, &node);
     let ctx = Rc::new(CoreCtx {
         core,
         store,
@@ -201,6 +226,7 @@ pub fn run_core(start: CoreStart) {
         conns: RefCell::new(Slab::with_capacity(1024)),
         owners: RefCell::new(owners),
         body_bufs: RefCell::new(Vec::new()),
+        put_bufs,
         rec: CoreRecorder::new(node.stats[core].clone()),
         view: CoreView::new(node.objects_cached_per_core),
         node,
@@ -208,6 +234,28 @@ pub fn run_core(start: CoreStart) {
     let _ = ready.send(Ok(()));
     reactor.block_on(core_main(ctx, listener, mine, shutdown_timeout));
     tracing::info!(core, "core stopped");
+}
+
+/// The core's pool of direct-PUT buffers, registered with its ring unless told not to (a
+/// failed registration leaves them unregistered: plain WRITE instead of WRITE_FIXED).
+fn put_buf_pool(core: usize, node: &NodeInfo) -> Option<FixedBufs> {
+    if node.put_direct_bufs == 0 {
+        return None;
+    }
+    let pool = FixedBufs::new(node.put_direct_bufs, PUT_DIRECT_BUF_BYTES);
+    if node.put_fixed_bufs {
+        if let Err(e) = pool.register() {
+            tracing::warn!(
+                core,
+                bytes = node.put_direct_bufs * PUT_DIRECT_BUF_BYTES,
+                memlock_bytes = sys::memlock_limit(),
+                "cannot register the direct-PUT buffers with the ring ({e}); direct writes \
+                 work without them. Registered buffers count against RLIMIT_MEMLOCK: raise it \
+                 (`ulimit -l`, LimitMEMLOCK= in systemd) or lower --put-direct-bufs"
+            );
+        }
+    }
+    Some(pool)
 }
 
 async fn core_main(ctx: Rc<CoreCtx>, listener: Fd, mine: Vec<usize>, shutdown_timeout: Duration) {
@@ -264,14 +312,20 @@ async fn core_main(ctx: Rc<CoreCtx>, listener: Fd, mine: Vec<usize>, shutdown_ti
 /// down, so the pending recv ends and the connection closes).
 async fn sweep_waiting(ctx: Rc<CoreCtx>) {
     let timeout = ctx.node.idle_timeout;
-    let tick = (timeout / 4).clamp(Duration::from_millis(100), Duration::from_secs(1));
+    let body_timeout = ctx.node.body_timeout;
+    let tick =
+        (timeout.min(body_timeout) / 4).clamp(Duration::from_millis(100), Duration::from_secs(1));
     loop {
         rio::sleep(tick).await;
         let now = Instant::now();
         for (_, c) in ctx.conns.borrow().iter() {
-            if c.waiting_since
-                .is_some_and(|t| now.duration_since(t) >= timeout)
-            {
+            let head_late = c
+                .waiting_since
+                .is_some_and(|t| now.duration_since(t) >= timeout);
+            let body_late = c
+                .body_wait_since
+                .is_some_and(|t| now.duration_since(t) >= body_timeout);
+            if head_late || body_late {
                 sys::shutdown_read(&c.fd);
             }
         }
@@ -338,6 +392,7 @@ async fn accept_loop(ctx: Rc<CoreCtx>, listener: Fd) {
             fd: fd.clone(),
             idle: true,
             waiting_since: Some(Instant::now()),
+            body_wait_since: None,
         });
         ctx.rec.stats.conns_accepted.add(1);
         let c = ctx.clone();

@@ -34,6 +34,13 @@ pub struct NodeInfo {
     pub body_send: crate::config::BodySend,
     /// A connection waiting this long for a request head is closed.
     pub idle_timeout: Duration,
+    /// A connection waiting this long for request-body bytes is closed.
+    pub body_timeout: Duration,
+    /// Aligned buffers per core for direct PUTs (0: none are kept, and none when direct PUTs
+    /// are off).
+    pub put_direct_bufs: usize,
+    /// Register those buffers with each core's ring (WRITE_FIXED).
+    pub put_fixed_bufs: bool,
 }
 
 /// Upper bound of each core's cache of open objects.
@@ -63,6 +70,13 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         Store::open(&cfg.mountpaths).map_err(|e| anyhow::anyhow!("opening the store: {e}"))?,
     );
     store.set_put_write_direct(cfg.put_write == crate::config::PutWrite::Direct);
+    store.set_put_direct_min(cfg.put_direct_min);
+    tracing::info!(
+        put_direct_min = ?cfg.put_direct_min,
+        put_direct_bufs = cfg.put_direct_bufs,
+        put_fixed_bufs = cfg.put_fixed_bufs,
+        "PUT write path"
+    );
     let mps = store.mountpaths();
     let owners: Arc<Vec<usize>> =
         Arc::new(mps.iter().map(|m| owner_of(m.index, cfg.cores)).collect());
@@ -96,6 +110,13 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
             .clamp(64, OBJECTS_CACHED_PER_CORE_MAX),
         body_send: cfg.body_send,
         idle_timeout: Duration::from_secs(cfg.idle_timeout_secs.max(1)),
+        body_timeout: Duration::from_secs(cfg.body_timeout_secs.max(1)),
+        put_direct_bufs: if cfg.put_direct_min.is_some() {
+            cfg.put_direct_bufs
+        } else {
+            0
+        },
+        put_fixed_bufs: cfg.put_fixed_bufs,
     });
     let bus = Bus::new(cfg.cores);
     let cpus = sys::allowed_cpus();

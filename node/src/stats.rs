@@ -127,6 +127,10 @@ pub struct CoreStats {
     buckets: Mutex<HashMap<String, Arc<OpCounters>>>,
     pub conns_accepted: Counter,
     pub conns_closed: Counter,
+    /// PUTs stored through the direct-I/O path.
+    pub put_direct: Counter,
+    /// Of those, PUTs whose buffer was registered with the ring (WRITE_FIXED).
+    pub put_direct_fixed: Counter,
 }
 
 impl CoreStats {
@@ -138,6 +142,8 @@ impl CoreStats {
             buckets: Mutex::new(HashMap::new()),
             conns_accepted: Counter::default(),
             conns_closed: Counter::default(),
+            put_direct: Counter::default(),
+            put_direct_fixed: Counter::default(),
         }
     }
 }
@@ -191,6 +197,8 @@ pub struct ScrapeInfo<'a> {
     pub node_id: &'a str,
     pub uptime_ns: u64,
     pub mountpaths: Vec<String>,
+    /// By mountpath: its filesystem refused O_DIRECT (direct PUTs fall back to buffered).
+    pub direct_refused: Vec<bool>,
 }
 
 fn line(out: &mut String, name: &str, labels: &str, v: u64) {
@@ -325,6 +333,20 @@ pub fn render(cores: &[Arc<CoreStats>], info: &ScrapeInfo<'_>) -> String {
             open,
         );
     }
+    for (name, f) in [
+        (
+            "aisle_core_put_direct_count",
+            (|c: &CoreStats| c.put_direct.get()) as fn(&CoreStats) -> u64,
+        ),
+        ("aisle_core_put_direct_fixed_count", |c| {
+            c.put_direct_fixed.get()
+        }),
+    ] {
+        let _ = writeln!(out, "# TYPE {name} counter");
+        for c in cores {
+            line(&mut out, name, &format!("{node},core=\"{}\"", c.core), f(c));
+        }
+    }
     let mp_fams = [
         "get_count",
         "get_bytes",
@@ -350,6 +372,16 @@ pub fn render(cores: &[Arc<CoreStats>], info: &ScrapeInfo<'_>) -> String {
                 .sum();
             line(&mut out, &name, &format!("{node},mountpath=\"{mp}\""), v);
         }
+    }
+    let _ = writeln!(out, "# TYPE aisle_mountpath_direct_refused gauge");
+    for (i, mp) in info.mountpaths.iter().enumerate() {
+        let v = info.direct_refused.get(i).copied().unwrap_or(false);
+        line(
+            &mut out,
+            "aisle_mountpath_direct_refused",
+            &format!("{node},mountpath=\"{mp}\""),
+            v as u64,
+        );
     }
     out
 }
@@ -389,6 +421,7 @@ mod tests {
             node_id: "n",
             uptime_ns: 1,
             mountpaths: vec!["/mp".into()],
+            direct_refused: vec![false],
         };
         let text = render(&cores, &info);
         assert!(

@@ -206,3 +206,78 @@ fn idle_and_slow_head_connections_are_closed_after_the_idle_timeout() {
     assert_eq!(a.request("GET", "/v1/health", &[], b"").status, 200);
     assert_eq!(a.connects, 2);
 }
+
+#[test]
+fn a_stalled_request_body_is_dropped_after_the_body_timeout() {
+    // Goal: a client that stops sending in the middle of a PUT body (buffered and direct
+    // paths, and chunked) has its connection closed after --body-timeout-secs, and nothing of
+    // that PUT is stored (no object, no work file); a client that sends slowly but keeps
+    // sending is not cut off (the timeout is per receive, not per body).
+    // Steps: node with a 1 s body timeout and direct PUTs from 64 KiB; three connections send
+    // a head and part of the body, then stall; a fourth sends 8 bytes every 400 ms for 3.2 s.
+    // After ~3 s the stalled ones read EOF; the slow one gets 200; listing shows only it and
+    // the mountpaths hold nothing else.
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let node = Node::start_with_args(1, &["--body-timeout-secs", "1", "--put-direct-min", "64K"]);
+    node.create_bucket("b");
+    let before = node.snapshot();
+    let heads: [&[u8]; 3] = [
+        b"PUT /v1/objects/b/small HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n0123456789",
+        b"PUT /v1/objects/b/direct HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n0123456789",
+        b"PUT /v1/objects/b/chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123",
+    ];
+    let mut stalled: Vec<std::net::TcpStream> = heads
+        .iter()
+        .map(|h| {
+            let mut s = connect(node.port);
+            s.write_all(h).unwrap();
+            s
+        })
+        .collect();
+    let mut slow = connect(node.port);
+    let body = b"abcdefgh".repeat(8);
+    write!(
+        slow,
+        "PUT /v1/objects/b/slow HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    let t = Instant::now();
+    for piece in body.chunks(8) {
+        slow.write_all(piece).unwrap();
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    let mut resp = Vec::new();
+    slow.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 4096];
+    while !resp.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = slow.read(&mut buf).unwrap();
+        assert!(n > 0, "the slow but steady client was cut off");
+        resp.extend_from_slice(&buf[..n]);
+    }
+    assert!(
+        resp.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&resp)
+    );
+    assert!(t.elapsed() >= Duration::from_secs(3));
+    for (i, s) in stalled.iter_mut().enumerate() {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let r = s.read(&mut buf);
+        assert!(
+            matches!(r, Ok(0))
+                || r.is_err()
+                    && r.as_ref().unwrap_err().kind() == std::io::ErrorKind::ConnectionReset,
+            "stalled body {i}: the connection is closed, got {r:?}"
+        );
+    }
+    assert_eq!(node.get("b", "slow").body, body);
+    assert_eq!(node.list_names("b"), ["slow"]);
+    let after = node.snapshot();
+    let added: Vec<&String> = after.iter().filter(|k| !before.contains(k)).collect();
+    assert!(
+        added.len() == 1 && added[0].contains("/slow ("),
+        "only the slow object's file was added (no work file, no other object): {added:?}"
+    );
+}

@@ -5,6 +5,7 @@
 //! owns its resources and hands them back with the result; a dropped op parks them in its slot
 //! until the completion arrives; `user_data` is a slot index plus a generation.
 
+mod abuf;
 #[cfg(feature = "alloc-count")]
 pub mod alloc_count;
 mod blocking;
@@ -17,6 +18,9 @@ mod probe;
 mod reactor;
 pub mod sys;
 
+pub use abuf::{
+    recv_aligned, write_aligned_at, write_all_aligned_at, AlignedBuf, FixedBufs, DIO_ALIGN,
+};
 pub use blocking::{spawn_blocking, BlockingPool};
 pub use fd::Fd;
 pub use multi::{recv_multi_available, AcceptMulti, Received, RecvMulti};

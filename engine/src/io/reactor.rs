@@ -531,3 +531,41 @@ pub async fn yield_now() {
     }
     Yield(false).await
 }
+
+/// The id of this thread's reactor, 0 when there is none. Registered resources (fixed
+/// buffers) belong to one ring: ops check this before naming them.
+pub(crate) fn current_reactor_id() -> usize {
+    CURRENT_ID.with(|c| c.get())
+}
+
+/// Registers `bufs` as the current ring's fixed buffers (IORING_REGISTER_BUFFERS); returns
+/// the reactor's id.
+///
+/// # Safety
+/// Every iovec must describe memory that stays allocated until the buffers are unregistered
+/// or the ring is gone, and a fixed op may name a buffer only while its memory is owned by
+/// that op.
+pub(crate) unsafe fn register_buffers(bufs: &[libc::iovec]) -> io::Result<usize> {
+    with_inner(|inner| {
+        let ring = inner.ring.borrow();
+        // SAFETY: the caller keeps the memory alive and exclusively lent to fixed ops.
+        unsafe { ring.submitter().register_buffers(bufs) }?;
+        Ok(current_reactor_id())
+    })
+}
+
+/// Unregisters the fixed buffers of reactor `id` if it is still this thread's reactor; does
+/// nothing during teardown (closing the ring releases them).
+pub(crate) fn unregister_buffers(id: usize) {
+    if current_reactor_id() != id {
+        return;
+    }
+    let _ = CURRENT.try_with(|cur| {
+        let Ok(cur) = cur.try_borrow() else { return };
+        if let Some(inner) = cur.as_ref() {
+            if let Ok(ring) = inner.ring.try_borrow() {
+                let _ = ring.submitter().unregister_buffers();
+            }
+        }
+    });
+}

@@ -499,3 +499,43 @@ pub fn is_cached(fd: &Fd, offset: u64, len: u64) -> Option<bool> {
     let pages = (offset + len).div_ceil(page) - offset / page;
     Some(cs.nr_cache >= pages)
 }
+
+/// Turns O_DIRECT on or off for an open file (`fcntl(F_SETFL)`): a direct PUT writes its last,
+/// partial block through the page cache on the same descriptor.
+pub fn set_direct(fd: &Fd, on: bool) -> io::Result<()> {
+    // SAFETY: plain fcntl on our fd.
+    let flags = cvt(unsafe { libc::fcntl(fd.raw(), libc::F_GETFL) })?;
+    let want = if on {
+        flags | libc::O_DIRECT
+    } else {
+        flags & !libc::O_DIRECT
+    };
+    if want != flags {
+        // SAFETY: plain fcntl on our fd with status flags derived from its own.
+        cvt(unsafe { libc::fcntl(fd.raw(), libc::F_SETFL, want) })?;
+    }
+    Ok(())
+}
+
+/// Direct-I/O alignment of an open regular file, from `statx(STATX_DIOALIGN)` (Linux ≥ 6.1):
+/// `Some((memory alignment, offset alignment))`, where `(0, 0)` means the file does not
+/// support direct I/O; `None` when the kernel or filesystem does not report it.
+pub fn dio_alignment(fd: &Fd) -> io::Result<Option<(u32, u32)>> {
+    let mut st = MaybeUninit::<libc::statx>::zeroed();
+    // SAFETY: an empty path with AT_EMPTY_PATH stats the fd itself; `st` is a writable statx.
+    cvt(unsafe {
+        libc::statx(
+            fd.raw(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            libc::STATX_DIOALIGN,
+            st.as_mut_ptr(),
+        )
+    })?;
+    // SAFETY: zero-initialised, then filled by the kernel; every field is plain data.
+    let st = unsafe { st.assume_init() };
+    if st.stx_mask & libc::STATX_DIOALIGN == 0 {
+        return Ok(None);
+    }
+    Ok(Some((st.stx_dio_mem_align, st.stx_dio_offset_align)))
+}

@@ -48,6 +48,13 @@ pub async fn metrics(conn: &mut Conn, req: &Req<'_>) -> bool {
             .iter()
             .map(|m| m.path.to_string_lossy().to_string())
             .collect(),
+        direct_refused: conn
+            .core
+            .store
+            .mountpaths()
+            .iter()
+            .map(|m| conn.core.store.direct_refused(m.index))
+            .collect(),
     };
     let body = crate::stats::render(&node.stats, &info);
     reply::ok(

@@ -2,7 +2,7 @@
 //! or one range, zero-copy body), HEAD (v1 headers or v2 `props=`), DELETE.
 
 use engine::cksum::CksumType;
-use engine::store::{ClientChecksum, ObjectHandle};
+use engine::store::{ClientChecksum, ObjectHandle, PutHandle};
 use net::head::Method;
 use net::range::parse_range;
 use net::response;
@@ -253,7 +253,9 @@ async fn put(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
         _ => None,
     };
     let store = conn.core.store.clone();
-    let mut put = match store.put_begin(bucket, obj).await {
+    // The declared size picks the write path (direct I/O for large bodies); chunked: unknown.
+    let declared = req.head.content_length.filter(|_| !req.head.chunked);
+    let mut put = match store.put_begin(bucket, obj, declared).await {
         Ok(p) => p,
         Err(e) => return reply::store_error(conn, req.head, &e).await,
     };
@@ -261,6 +263,60 @@ async fn put(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
         put.expect_checksum(c);
     }
     conn.outcome.mountpath = Some(put.mp_index());
+    let body = if put.is_direct() {
+        put_body_direct(conn, req, bucket, obj, put).await
+    } else {
+        put_body_buffered(conn, req, bucket, obj, put).await
+    };
+    let (put, path) = match body {
+        Ok(p) => p,
+        Err(keep) => return keep,
+    };
+    conn.outcome.bytes = put.size();
+    let lom = match put.finish().await {
+        Ok(l) => l,
+        Err(e) => return reply::store_error(conn, req.head, &e).await,
+    };
+    let stats = &conn.core.rec.stats;
+    match path {
+        PutPath::Buffered => {}
+        PutPath::Direct => stats.put_direct.add(1),
+        PutPath::DirectFixed => {
+            stats.put_direct.add(1);
+            stats.put_direct_fixed.add(1);
+        }
+    }
+    let atime = now_ns().to_string();
+    let version = lom.version.clone().unwrap_or_default();
+    let headers: [(&str, &[u8]); 4] = [
+        ("Ais-Checksum-Type", lom.cksum_type.as_bytes()),
+        ("Ais-Checksum-Value", lom.cksum_value.as_bytes()),
+        ("Ais-Atime", atime.as_bytes()),
+        ("Ais-Version", version.as_bytes()),
+    ];
+    reply::ok(conn, req.head, 200, None, &headers, b"").await
+}
+
+/// How a PUT's body reached its file.
+enum PutPath {
+    /// Through the page cache.
+    Buffered,
+    /// O_DIRECT writes from an aligned buffer.
+    Direct,
+    /// O_DIRECT writes from a buffer registered with the ring (WRITE_FIXED).
+    DirectFixed,
+}
+
+/// Receives a PUT body into the core's body buffers and writes it to the buffered work file
+/// every `PUT_WRITE_BYTES_MIN`. `Err(keep)` when the request ended here (answered, or the client
+/// is gone); the PUT is dropped then, which removes its work file.
+async fn put_body_buffered(
+    conn: &mut Conn,
+    req: &Req<'_>,
+    bucket: &str,
+    obj: &str,
+    mut put: PutHandle,
+) -> Result<(PutHandle, PutPath), bool> {
     let mut buf = conn.core.take_body_buf();
     loop {
         match conn.read_body(&mut buf).await {
@@ -273,21 +329,14 @@ async fn put(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
                     if let Err(e) = r {
                         conn.core.put_body_buf(buf);
                         drop(put);
-                        return reply::store_error(conn, req.head, &e).await;
+                        return Err(reply::store_error(conn, req.head, &e).await);
                     }
                 }
             }
-            Err(BodyError::Malformed(m)) => {
+            Err(e) => {
                 conn.core.put_body_buf(buf);
                 drop(put);
-                let msg = format!("ais://{bucket}/{obj}: malformed chunked body: {m}");
-                return reply::error(conn, req.head, 400, &msg, false).await;
-            }
-            Err(e) => {
-                // The client went away before the body ended: nothing is stored.
-                tracing::debug!(bucket, obj, "PUT body incomplete: {e:?}");
-                conn.core.put_body_buf(buf);
-                return false;
+                return Err(body_failed(conn, req, bucket, obj, e).await);
             }
         }
     }
@@ -297,24 +346,79 @@ async fn put(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
         if let Err(e) = r {
             conn.core.put_body_buf(buf);
             drop(put);
-            return reply::store_error(conn, req.head, &e).await;
+            return Err(reply::store_error(conn, req.head, &e).await);
         }
     }
     conn.core.put_body_buf(buf);
-    conn.outcome.bytes = put.size();
-    let lom = match put.finish().await {
-        Ok(l) => l,
-        Err(e) => return reply::store_error(conn, req.head, &e).await,
+    Ok((put, PutPath::Buffered))
+}
+
+/// Receives a PUT body into an aligned buffer (registered with the ring when the core's pool
+/// has one free) and writes each full buffer to the O_DIRECT work file; the rest, ending with
+/// the last partial block (buffered), after the body ends. See `put_body_buffered`.
+async fn put_body_direct(
+    conn: &mut Conn,
+    req: &Req<'_>,
+    bucket: &str,
+    obj: &str,
+    mut put: PutHandle,
+) -> Result<(PutHandle, PutPath), bool> {
+    let mut buf = conn.core.take_aligned_buf();
+    let path = if buf.fixed_index().is_some() {
+        PutPath::DirectFixed
+    } else {
+        PutPath::Direct
     };
-    let atime = now_ns().to_string();
-    let version = lom.version.clone().unwrap_or_default();
-    let headers: [(&str, &[u8]); 4] = [
-        ("Ais-Checksum-Type", lom.cksum_type.as_bytes()),
-        ("Ais-Checksum-Value", lom.cksum_value.as_bytes()),
-        ("Ais-Atime", atime.as_bytes()),
-        ("Ais-Version", version.as_bytes()),
-    ];
-    reply::ok(conn, req.head, 200, None, &headers, b"").await
+    loop {
+        let (r, b) = conn.read_body_aligned(buf).await;
+        buf = b;
+        match r {
+            Ok(0) => break,
+            Ok(_) => {
+                if buf.is_full() {
+                    let (r, b) = put.write_aligned(buf, false).await;
+                    buf = b;
+                    if let Err(e) = r {
+                        drop((put, buf));
+                        return Err(reply::store_error(conn, req.head, &e).await);
+                    }
+                }
+            }
+            Err(e) => {
+                drop((put, buf));
+                return Err(body_failed(conn, req, bucket, obj, e).await);
+            }
+        }
+    }
+    let (r, b) = put.write_aligned(buf, true).await;
+    drop(b);
+    if let Err(e) = r {
+        drop(put);
+        return Err(reply::store_error(conn, req.head, &e).await);
+    }
+    Ok((put, path))
+}
+
+/// A PUT body could not be read: a malformed chunked body gets 400, a client that went away
+/// nothing (the connection closes).
+async fn body_failed(
+    conn: &mut Conn,
+    req: &Req<'_>,
+    bucket: &str,
+    obj: &str,
+    e: BodyError,
+) -> bool {
+    match e {
+        BodyError::Malformed(m) => {
+            let msg = format!("ais://{bucket}/{obj}: malformed chunked body: {m}");
+            reply::error(conn, req.head, 400, &msg, false).await
+        }
+        e => {
+            // The client went away before the body ended: nothing is stored.
+            tracing::debug!(bucket, obj, "PUT body incomplete: {e:?}");
+            false
+        }
+    }
 }
 
 async fn delete(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {

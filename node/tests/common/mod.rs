@@ -68,14 +68,25 @@ impl Node {
         Node::start_full(dir, mountpaths, port, &[])
     }
 
+    /// Starts a node on existing mountpaths with extra command-line flags.
+    pub fn start_on_with_args(
+        dir: PathBuf,
+        mountpaths: Vec<PathBuf>,
+        port: u16,
+        args: &[&str],
+    ) -> Node {
+        Node::start_full(dir, mountpaths, port, args)
+    }
+
     fn start_full(dir: PathBuf, mountpaths: Vec<PathBuf>, port: u16, args: &[&str]) -> Node {
         let log = dir.join(format!("node-{}.log", SEQ.fetch_add(1, Ordering::Relaxed)));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_aisle-node"));
         cmd.arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
-            .arg("--cores")
-            .arg("2")
             .arg("--no-pin");
+        if !args.contains(&"--cores") {
+            cmd.arg("--cores").arg("2");
+        }
         for m in &mountpaths {
             cmd.arg("--mountpath").arg(m);
         }
