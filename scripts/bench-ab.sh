@@ -5,7 +5,8 @@
 #
 # Environment:
 #   A, B            extra aisle-node flags of each side (default: none)
-#   WORKLOADS       space list of: get4k get4k-pinned get64k get1m put4k put64k put1m
+#   WORKLOADS       space list of: get4k get4k-pinned get64k get256k get1m get4m get16m
+#                   put4k put64k put1m
 #                   (default: "get4k get4k-pinned")
 #   ROUNDS=3        alternated rounds;  DURATION=8s per workload run
 #   SKIP_BUILD=1    use target/release as it is
@@ -59,7 +60,10 @@ run_workload() { # side workload
     get4k) size=4KiB op=get n=1000 ;;
     get4k-pinned) size=4KiB op=get n=1000 PINNED=1 ;;
     get64k) size=64KiB op=get n=500 ;;
+    get256k) size=256KiB op=get n=400 ;;
     get1m) size=1MiB op=get n=200 ;;
+    get4m) size=4MiB op=get n=64 ;;
+    get16m) size=16MiB op=get n=32 ;;
     put4k) size=4KiB op=put ;;
     put64k) size=64KiB op=put ;;
     put1m) size=1MiB op=put ;;

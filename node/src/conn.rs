@@ -483,7 +483,7 @@ impl Conn {
             .core
             .node
             .body_send
-            .method(len, || sys::is_cached(file, offset, len));
+            .method(len, || sys::ends_cached(file, offset, len));
         if len == 0 {
             return self.send_buf(buf, false).await;
         }
