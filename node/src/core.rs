@@ -6,7 +6,7 @@
 //!   the bus.
 //! - A core owns the background work of the mountpaths assigned to it (`owner_of`).
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -57,8 +57,9 @@ pub struct CoreCtx {
     owners: RefCell<Arc<Vec<usize>>>,
     /// Reusable PUT body buffers (large allocations are mmap'd: reuse avoids page faults).
     body_bufs: RefCell<Vec<Vec<u8>>>,
-    /// Aligned buffers of direct PUTs, registered with this core's ring when possible.
-    put_bufs: Option<FixedBufs>,
+    /// Aligned buffers of direct PUTs, registered with this core's ring when possible; made
+    /// by the core's first direct PUT (a node that never sees one pins no memory for them).
+    put_bufs: OnceCell<Option<FixedBufs>>,
     /// This core's counters.
     pub rec: CoreRecorder,
     /// This core's snapshots of the store and its cache of open objects.
@@ -144,6 +145,7 @@ impl CoreCtx {
     /// ring) while it has one free, else a new one; a pool buffer goes back when dropped.
     pub fn take_aligned_buf(&self) -> AlignedBuf {
         self.put_bufs
+            .get_or_init(|| put_buf_pool(self.core, &self.node))
             .as_ref()
             .and_then(|p| p.take())
             .unwrap_or_else(|| AlignedBuf::new(PUT_DIRECT_BUF_BYTES))
@@ -216,7 +218,6 @@ pub fn run_core(start: CoreStart) {
         .map(|(i, _)| i)
         .collect();
     tracing::info!(core, ?cpu, mountpaths = ?mine, "core started");
-    let put_bufs = put_buf_pool(core, &node);
     let ctx = Rc::new(CoreCtx {
         core,
         store,
@@ -226,7 +227,7 @@ pub fn run_core(start: CoreStart) {
         conns: RefCell::new(Slab::with_capacity(1024)),
         owners: RefCell::new(owners),
         body_bufs: RefCell::new(Vec::new()),
-        put_bufs,
+        put_bufs: OnceCell::new(),
         rec: CoreRecorder::new(node.stats[core].clone()),
         view: CoreView::new(node.objects_cached_per_core),
         node,

@@ -69,6 +69,7 @@ pub fn probe(ring_entries: u32) -> Result<ProbeReport, ProbeError> {
         (opcode::Send::CODE, "SEND"),
         (opcode::Read::CODE, "READ"),
         (opcode::Write::CODE, "WRITE"),
+        (opcode::WriteFixed::CODE, "WRITE_FIXED"),
         (opcode::OpenAt::CODE, "OPENAT"),
         (opcode::Fsync::CODE, "FSYNC"),
         (opcode::RenameAt::CODE, "RENAMEAT"),
