@@ -28,7 +28,7 @@ pub struct BufRing {
     buf_bytes: u32,
     /// Our copy of the tail; published to the kernel with a release store.
     tail: Cell<u16>,
-    /// Buffers currently handed to us by completions (for tests and the metrics).
+    /// Buffers currently handed to us by completions (for tests).
     out: Cell<u32>,
 }
 

@@ -73,17 +73,6 @@ impl MultiStream {
         .await
     }
 
-    /// A completion already queued, without waiting; `None` if there is none now.
-    fn try_next(&mut self) -> Option<(i32, u32)> {
-        with_inner(|inner| {
-            let mut ops = inner.ops.borrow_mut();
-            match &mut ops.get_mut(self.key)?.slot {
-                Slot::Multi { ready, .. } => ready.pop_front(),
-                _ => None,
-            }
-        })
-    }
-
     /// Whether the kernel posted its last completion and all of them were taken.
     fn is_done(&self) -> bool {
         with_inner(|inner| {
@@ -200,12 +189,6 @@ impl RecvMulti {
     /// giving the buffer back to the ring at once. `None`: the multishot has ended.
     pub async fn next_into(&mut self, out: &mut Vec<u8>) -> Option<io::Result<Received>> {
         let (res, flags) = self.0.next().await?;
-        Some(take(res, flags, out))
-    }
-
-    /// `next_into` for a completion already queued; `None` if none is queued now.
-    pub fn try_next_into(&mut self, out: &mut Vec<u8>) -> Option<io::Result<Received>> {
-        let (res, flags) = self.0.try_next()?;
         Some(take(res, flags, out))
     }
 
