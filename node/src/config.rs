@@ -226,6 +226,13 @@ impl Config {
         if cores == 0 || cores > 256 {
             anyhow::bail!("--cores must be between 1 and 256 (got {cores})");
         }
+        if f.put_direct_bufs > engine::io::FIXED_BUFS_MAX {
+            anyhow::bail!(
+                "--put-direct-bufs must be at most {} (got {})",
+                engine::io::FIXED_BUFS_MAX,
+                f.put_direct_bufs
+            );
+        }
         let body_send = BodySend {
             policy: f.get_body,
             copy_max: f.copy_max,

@@ -550,3 +550,38 @@ fn a_mountpath_without_direct_io_stays_buffered() {
     assert_eq!(refusals, 1, "log:\n{}", node.log_text());
     drop(mount);
 }
+
+#[test]
+fn bad_direct_put_flags_fail_fast() {
+    // Goal: a `--put-direct-min` that is not a size or `off`, and more buffers per core than a
+    // ring can register, stop the node at start with a message naming the flag.
+    let dir = tempdir("dio-flags");
+    let mp = dir.join("mp");
+    std::fs::create_dir_all(&mp).unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    for (flag, value, want) in [
+        ("--put-direct-min", "1.5M", "expected a size like"),
+        ("--put-direct-min", "256Q", "expected a size like"),
+        (
+            "--put-direct-bufs",
+            "16385",
+            "--put-direct-bufs must be at most 16384",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_aisle-node"))
+            .args([
+                "--listen",
+                &listen,
+                "--mountpath",
+                mp.to_str().unwrap(),
+                flag,
+                value,
+            ])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{flag} {value} accepted");
+        assert!(err.contains(want), "{flag} {value}: {err}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

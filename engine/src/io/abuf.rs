@@ -31,8 +31,8 @@ use super::reactor;
 /// device aisle expects (logical blocks of 512 or 4096 bytes; see kernel-notes/o_direct.md).
 pub const DIO_ALIGN: usize = 4096;
 
-/// Most buffers a ring can register (IORING_MAX_REG_BUFFERS).
-const FIXED_BUFS_MAX: usize = 1 << 14;
+/// Most buffers a ring can register (IORING_MAX_REG_BUFFERS), so the most a pool holds.
+pub const FIXED_BUFS_MAX: usize = 1 << 14;
 
 /// Where an `AlignedBuf`'s memory comes from and goes back to.
 enum Home {

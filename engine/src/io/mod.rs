@@ -20,6 +20,7 @@ pub mod sys;
 
 pub use abuf::{
     recv_aligned, write_aligned_at, write_all_aligned_at, AlignedBuf, FixedBufs, DIO_ALIGN,
+    FIXED_BUFS_MAX,
 };
 pub use blocking::{spawn_blocking, BlockingPool};
 pub use fd::Fd;
