@@ -14,7 +14,6 @@
 
 use std::cell::{Cell, RefCell};
 use std::num::NonZeroUsize;
-use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -24,7 +23,7 @@ use lru::LruCache;
 use crate::bmd::Bmd;
 use crate::io::Fd;
 use crate::lom::Lom;
-use crate::store::Mountpath;
+use crate::mountpath::{Mountpath, MountpathSet};
 
 /// Invalidation slots (8 bytes each); collisions only cause extra refills.
 pub const GENERATION_SLOTS: usize = 1 << 18;
@@ -88,9 +87,7 @@ pub struct ObjectHandle {
     /// Modification time, unix ns.
     pub mtime_ns: i64,
     /// The mountpath it lives on.
-    pub mountpath: PathBuf,
-    /// That mountpath's index.
-    pub mp_index: usize,
+    pub mp: Arc<Mountpath>,
     /// The whole content of a small object, read when the entry was filled (so a cached GET of
     /// it needs no system call for the data); `None` for larger objects or past the budget.
     pub body: Option<Box<[u8]>>,
@@ -108,7 +105,7 @@ pub const BODY_CACHE_BYTES_PER_CORE_MAX: usize = 64 << 20;
 pub struct CoreView {
     version: Cell<u64>,
     bmd: RefCell<Arc<Bmd>>,
-    mountpaths: RefCell<Arc<Vec<Mountpath>>>,
+    mountpaths: RefCell<Arc<MountpathSet>>,
     objects: RefCell<LruCache<u64, Rc<ObjectHandle>>>,
     /// Content bytes held by `objects` (bounded by `BODY_CACHE_BYTES_PER_CORE_MAX`).
     body_bytes: Cell<usize>,
@@ -124,7 +121,7 @@ impl CoreView {
         CoreView {
             version: Cell::new(u64::MAX),
             bmd: RefCell::new(Arc::new(Bmd::default())),
-            mountpaths: RefCell::new(Arc::new(Vec::new())),
+            mountpaths: RefCell::new(Arc::new(MountpathSet::default())),
             objects: RefCell::new(LruCache::new(
                 NonZeroUsize::new(objects_max.max(1)).expect("max(1) > 0"),
             )),
@@ -138,7 +135,7 @@ impl CoreView {
     pub(crate) fn refresh(
         &self,
         version: u64,
-        load: impl FnOnce() -> (Arc<Bmd>, Arc<Vec<Mountpath>>),
+        load: impl FnOnce() -> (Arc<Bmd>, Arc<MountpathSet>),
     ) {
         if self.version.get() != version {
             let (b, m) = load();
@@ -152,7 +149,7 @@ impl CoreView {
         f(&self.bmd.borrow())
     }
 
-    pub(crate) fn with_mountpaths<R>(&self, f: impl FnOnce(&[Mountpath]) -> R) -> R {
+    pub(crate) fn with_mountpaths<R>(&self, f: impl FnOnce(&MountpathSet) -> R) -> R {
         f(&self.mountpaths.borrow())
     }
 
@@ -218,6 +215,8 @@ impl CoreView {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mountpath::MountpathId;
+    use std::path::PathBuf;
 
     fn handle(obj: &str, body: usize, stamp: Stamp) -> Rc<ObjectHandle> {
         let f = std::fs::File::open("/dev/null").expect("open /dev/null");
@@ -227,8 +226,7 @@ mod tests {
             size: body as u64,
             atime_ns: 0,
             mtime_ns: 0,
-            mountpath: PathBuf::from("/mp"),
-            mp_index: 0,
+            mp: Arc::new(Mountpath::new(MountpathId::new(0), PathBuf::from("/mp"))),
             body: Some(vec![1u8; body].into_boxed_slice()),
             bucket: "b".into(),
             obj: obj.into(),

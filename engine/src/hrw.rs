@@ -83,15 +83,22 @@ pub fn weight(obj_digest: u64, path_digest: u64) -> u64 {
 /// The index of the candidate with the highest weight, or `None` when there is none.
 /// On a tie the later index wins, as in AIS (which compares with `>=`).
 pub fn select(obj_digest: u64, path_digests: &[u64]) -> Option<usize> {
-    let mut best: Option<(usize, u64)> = None;
-    for (index, &pd) in path_digests.iter().enumerate() {
+    select_by(obj_digest, path_digests.iter().copied().enumerate())
+}
+
+/// The winner among `candidates` (each with its node or path digest), or `None` when there is
+/// none; on a tie the later candidate wins. This is the one HRW selection: `select` (tested
+/// against AIS's vectors) and the store's object placement both go through it.
+pub fn select_by<T>(obj_digest: u64, candidates: impl IntoIterator<Item = (T, u64)>) -> Option<T> {
+    let mut best: Option<(T, u64)> = None;
+    for (c, pd) in candidates {
         let w = weight(obj_digest, pd);
-        match best {
-            Some((_, best_w)) if w < best_w => {}
-            _ => best = Some((index, w)),
+        match &best {
+            Some((_, best_w)) if w < *best_w => {}
+            _ => best = Some((c, w)),
         }
     }
-    best.map(|(index, _)| index)
+    best.map(|(c, _)| c)
 }
 
 /// The HRW key of chunk `chunk_num` (2..N) of a chunked upload: the upload id followed by

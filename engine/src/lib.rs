@@ -1,6 +1,7 @@
 //! aisle storage engine: the per-core io_uring reactor (`io`), HRW placement (`hrw`), the
 //! on-disk layout (`fqn`), object metadata (`lom`), checksums (`cksum`), name rules (`names`),
-//! bucket metadata (`bmd`) and the object store built on them (`store`).
+//! bucket metadata (`bmd`), mountpaths (`mountpath`), the per-core caches (`cache`) and the
+//! object store built on them (`store`).
 #![deny(unsafe_code)]
 
 pub mod bmd;
@@ -11,5 +12,6 @@ pub mod hrw;
 #[allow(unsafe_code)]
 pub mod io;
 pub mod lom;
+pub mod mountpath;
 pub mod names;
 pub mod store;

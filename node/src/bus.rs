@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
 
 use crossbeam::queue::ArrayQueue;
+use engine::mountpath::MountpathId;
 
 /// Messages one core sends another.
 #[derive(Debug)]
@@ -18,7 +19,7 @@ pub enum BusMsg {
     /// Stop accepting, finish in-flight requests, and return.
     Shutdown,
     /// Empty the trash of this mountpath (sent to the mountpath's owner core).
-    EmptyTrash { mountpath: usize },
+    EmptyTrash { mountpath: MountpathId },
     /// The mountpath set changed: here is the new owner of each mountpath (by index).
     Owners(Arc<Vec<usize>>),
     /// Liveness and latency probe: the receiver answers `Pong` with the same value.
@@ -118,8 +119,8 @@ mod tests {
             bus.send(0, 1, BusMsg::Shutdown).unwrap();
         }
         assert!(matches!(
-            bus.send(0, 1, BusMsg::EmptyTrash { mountpath: 3 }),
-            Err(BusMsg::EmptyTrash { mountpath: 3 })
+            bus.send(0, 1, BusMsg::EmptyTrash { mountpath: MountpathId::new(3) }),
+            Err(BusMsg::EmptyTrash { mountpath }) if mountpath == MountpathId::new(3)
         ));
         // Other pairs are independent.
         bus.send(2, 1, BusMsg::Shutdown).unwrap();
@@ -133,13 +134,13 @@ mod tests {
         let b2 = bus.clone();
         let t = std::thread::spawn(move || {
             std::thread::sleep(std::time::Duration::from_millis(50));
-            b2.send(b2.control(), 0, BusMsg::EmptyTrash { mountpath: 7 })
+            b2.send(b2.control(), 0, BusMsg::EmptyTrash { mountpath: MountpathId::new(7) })
                 .unwrap();
         });
         let r = engine::io::Reactor::new(0, &Default::default()).unwrap();
         let (from, msg) = r.block_on(async move { bus.recv(0).await });
         assert_eq!(from, 1);
-        assert!(matches!(msg, BusMsg::EmptyTrash { mountpath: 7 }));
+        assert!(matches!(msg, BusMsg::EmptyTrash { mountpath } if mountpath == MountpathId::new(7)));
         t.join().unwrap();
     }
 }

@@ -215,7 +215,7 @@ impl Config {
                     anyhow::anyhow!("cannot create default mountpath {}: {e}", p.display())
                 })?;
             }
-            let abs = check_mountpath(&p)?;
+            let abs = engine::mountpath::probe(&p)?;
             if mountpaths.contains(&abs) {
                 anyhow::bail!("mountpath {} given twice", abs.display());
             }
@@ -254,35 +254,6 @@ impl Config {
             put_fixed_bufs: !f.no_put_fixed_bufs,
         })
     }
-}
-
-/// A mountpath must be an existing, writable directory whose filesystem keeps user xattrs
-/// (object metadata lives in `user.ais.lom`). Returns its absolute, canonical path.
-fn check_mountpath(p: &PathBuf) -> anyhow::Result<PathBuf> {
-    let md = std::fs::metadata(p)
-        .map_err(|e| anyhow::anyhow!("mountpath {}: {e} (create it first)", p.display()))?;
-    if !md.is_dir() {
-        anyhow::bail!("mountpath {} is not a directory", p.display());
-    }
-    let abs =
-        std::fs::canonicalize(p).map_err(|e| anyhow::anyhow!("mountpath {}: {e}", p.display()))?;
-    let probe = abs.join(format!(".aisle.probe.{}", std::process::id()));
-    std::fs::write(&probe, b"probe")
-        .map_err(|e| anyhow::anyhow!("mountpath {} is not writable: {e}", abs.display()))?;
-    let xattr = {
-        let f = std::fs::File::open(&probe)?;
-        let fd = engine::io::Fd::from_owned(f.into());
-        engine::io::sys::fsetxattr(&fd, "user.aisle.probe", b"1")
-    };
-    let _ = std::fs::remove_file(&probe);
-    if let Err(e) = xattr {
-        anyhow::bail!(
-            "mountpath {}: the filesystem does not support user xattrs ({e}); object metadata needs \
-             them (use ext4 or xfs, or mount with user_xattr)",
-            abs.display()
-        );
-    }
-    Ok(abs)
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use std::io;
 use std::rc::Rc;
 
 use engine::cache::ObjectHandle;
+use engine::mountpath::MountpathId;
 use engine::io::{self as rio, sys, AlignedBuf, Fd, Received, RecvMulti};
 use net::chunked::ChunkedDecoder;
 use net::head::{parse_head_into, HeadError, RequestHead, HEAD_BYTES_MAX};
@@ -93,7 +94,7 @@ pub struct Conn {
 pub struct ReqOutcome {
     pub status: u16,
     pub bytes: u64,
-    pub mountpath: Option<usize>,
+    pub mountpath: Option<MountpathId>,
     pub err_io: bool,
     pub err_cksum: bool,
 }

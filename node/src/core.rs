@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use engine::io::{self as rio, sys, AlignedBuf, Fd, FixedBufs, Reactor, ReactorConfig};
+use engine::mountpath::MountpathId;
 use engine::store::Store;
 use slab::Slab;
 
@@ -107,10 +108,10 @@ impl CoreCtx {
     }
 
     /// Asks the owner core of each mountpath to empty its trash.
-    pub fn request_empty_trash(&self, mountpaths: &[usize]) {
+    pub fn request_empty_trash(&self, mountpaths: &[MountpathId]) {
         let owners = self.owners.borrow().clone();
         for &mp in mountpaths {
-            let to = owners.get(mp).copied().unwrap_or(0);
+            let to = owners.get(mp.index()).copied().unwrap_or(0);
             if let Err(m) = self
                 .bus
                 .send(self.core, to, BusMsg::EmptyTrash { mountpath: mp })
@@ -259,10 +260,15 @@ fn put_buf_pool(core: usize, node: &NodeInfo) -> Option<FixedBufs> {
     Some(pool)
 }
 
-async fn core_main(ctx: Rc<CoreCtx>, listener: Fd, mine: Vec<usize>, shutdown_timeout: Duration) {
+async fn core_main(
+    ctx: Rc<CoreCtx>,
+    listener: Fd,
+    mine: Vec<usize>,
+    shutdown_timeout: Duration,
+) {
     // Background work of this core's mountpaths: leftovers from earlier runs.
     for mp in mine {
-        empty_trash(&ctx, mp);
+        empty_trash(&ctx, MountpathId::new(mp));
     }
     let acceptor = rio::spawn(accept_loop(ctx.clone(), listener));
     let sweeper = rio::spawn(sweep_waiting(ctx.clone()));
@@ -333,14 +339,14 @@ async fn sweep_waiting(ctx: Rc<CoreCtx>) {
     }
 }
 
-fn empty_trash(ctx: &Rc<CoreCtx>, mp: usize) {
+fn empty_trash(ctx: &Rc<CoreCtx>, mp: MountpathId) {
     let store = ctx.store.clone();
     let core = ctx.core;
     rio::spawn(async move {
         match rio::spawn_blocking(move || store.empty_trash_blocking(mp)).await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(core, mountpath = mp, removed = n, "emptied trash"),
-            Err(e) => tracing::warn!(core, mountpath = mp, "emptying trash failed: {e}"),
+            Ok(n) => tracing::info!(core, mountpath = %mp, removed = n, "emptied trash"),
+            Err(e) => tracing::warn!(core, mountpath = %mp, "emptying trash failed: {e}"),
         }
     })
     .detach();

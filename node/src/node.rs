@@ -79,9 +79,9 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
     );
     let mps = store.mountpaths();
     let owners: Arc<Vec<usize>> =
-        Arc::new(mps.iter().map(|m| owner_of(m.index, cfg.cores)).collect());
+        Arc::new(mps.iter().map(|m| owner_of(m.id.index(), cfg.cores)).collect());
     for m in mps.iter() {
-        tracing::info!(mountpath = %m.path.display(), index = m.index, core = owners[m.index], "mountpath");
+        tracing::info!(mountpath = %m.path.display(), id = %m.id, core = owners[m.id.index()], "mountpath");
     }
     tracing::info!(
         buckets = store.bmd().buckets.len(),

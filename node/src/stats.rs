@@ -11,6 +11,8 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use engine::mountpath::MountpathId;
+
 /// A single-writer counter.
 #[derive(Default)]
 pub struct Counter(AtomicU64);
@@ -181,12 +183,12 @@ impl CoreRecorder {
     }
 
     /// Records one request's outcome against the totals, its bucket and its mountpath.
-    pub fn record(&self, bucket: &str, mountpath: Option<usize>, o: &Outcome) {
+    pub fn record(&self, bucket: &str, mountpath: Option<MountpathId>, o: &Outcome) {
         self.stats.total.record(o);
         if !bucket.is_empty() {
             self.bucket(bucket).record(o);
         }
-        if let Some(m) = mountpath.and_then(|m| self.stats.mountpaths.get(m)) {
+        if let Some(m) = mountpath.and_then(|m| self.stats.mountpaths.get(m.index())) {
             m.record(o);
         }
     }
@@ -405,8 +407,8 @@ mod tests {
                 err_io: false,
                 err_cksum: false,
             };
-            r.record("b1", Some(0), &o);
-            r.record("b2", Some(0), &o);
+            r.record("b1", Some(MountpathId::new(0)), &o);
+            r.record("b2", Some(MountpathId::new(0)), &o);
             let e = Outcome {
                 op: Op::Put,
                 ok: false,

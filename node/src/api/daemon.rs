@@ -53,7 +53,7 @@ pub async fn metrics(conn: &mut Conn, req: &Req<'_>) -> bool {
             .store
             .mountpaths()
             .iter()
-            .map(|m| conn.core.store.direct_refused(m.index))
+            .map(|m| conn.core.store.direct_refused(m.id))
             .collect(),
     };
     let body = crate::stats::render(&node.stats, &info);
@@ -101,12 +101,12 @@ pub async fn daemon(conn: &mut Conn, req: &Req<'_>) -> bool {
             let owners = conn.core.owners();
             let available: Vec<String> = mps
                 .iter()
-                .filter(|m| m.enabled)
+                .filter(|m| m.is_enabled())
                 .map(|m| m.path.to_string_lossy().to_string())
                 .collect();
             let disabled: Vec<String> = mps
                 .iter()
-                .filter(|m| !m.enabled)
+                .filter(|m| !m.is_enabled())
                 .map(|m| m.path.to_string_lossy().to_string())
                 .collect();
             let owner_map: serde_json::Map<String, serde_json::Value> = mps
@@ -114,7 +114,7 @@ pub async fn daemon(conn: &mut Conn, req: &Req<'_>) -> bool {
                 .map(|m| {
                     (
                         m.path.to_string_lossy().to_string(),
-                        json!(owners.get(m.index).copied().unwrap_or(0)),
+                        json!(owners.get(m.id.index()).copied().unwrap_or(0)),
                     )
                 })
                 .collect();

@@ -108,7 +108,7 @@ async fn get(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
     };
     let keep = req.head.keep_alive && !conn.core.shutting_down();
     let keep = keep && conn.discard_body().await;
-    conn.outcome.mountpath = Some(h.mp_index);
+    conn.outcome.mountpath = Some(h.mp.id);
     let mut buf = conn.take_wbuf();
     reply::start(&mut buf, status, keep, req.head.minor_version);
     response::header(&mut buf, "Content-Type", b"application/octet-stream");
@@ -165,10 +165,10 @@ async fn head(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
     };
     let keep = req.head.keep_alive && !conn.core.shutting_down();
     let keep = keep && conn.discard_body().await;
-    let location = format!("t[{}]:{}", conn.core.node.daemon_id, h.mountpath.display());
-    let mp = h.mountpath.to_string_lossy().to_string();
+    let location = format!("t[{}]:{}", conn.core.node.daemon_id, h.mp.path.display());
+    let mp = h.mp.path.to_string_lossy().to_string();
     conn.outcome.status = 200;
-    conn.outcome.mountpath = Some(h.mp_index);
+    conn.outcome.mountpath = Some(h.mp.id);
     let mut buf = conn.take_wbuf();
     reply::start(&mut buf, 200, keep, req.head.minor_version);
     response::header_u64(&mut buf, "Content-Length", h.size);
@@ -262,7 +262,7 @@ async fn put(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
     if let Some(c) = client_cksum {
         put.expect_checksum(c);
     }
-    conn.outcome.mountpath = Some(put.mp_index());
+    conn.outcome.mountpath = Some(put.mountpath_id());
     let body = if put.is_direct() {
         put_body_direct(conn, req, bucket, obj, put).await
     } else {

@@ -1,0 +1,258 @@
+//! Mountpaths (one per disk) as a concept of their own: the id, the state, what the node learnt
+//! about the filesystem (direct I/O), the startup probe, and the versioned set that places
+//! objects by HRW and that the cores snapshot.
+//!
+//! A `MountpathSet` is immutable once built: a change of the set (attach, detach, enable,
+//! disable, a disk found faulty) builds a new set with the next version and the store swaps it
+//! in; each core picks it up on its next request (`CoreView::refresh`). Runtime facts that are
+//! learnt while serving (direct I/O works or not) live in the shared `Mountpath` behind an
+//! `Arc`, so they survive a change of the set.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+
+use crate::hrw;
+
+/// A mountpath's id: its position in the list the node was started with. Stable for the life
+/// of the process; never reused for another path while it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MountpathId(u32);
+
+impl MountpathId {
+    /// The id of the mountpath at `index` of the node's list.
+    pub fn new(index: usize) -> MountpathId {
+        MountpathId(u32::try_from(index).expect("fewer than 2^32 mountpaths"))
+    }
+
+    /// The index for per-mountpath tables (stats, ownership).
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl fmt::Display for MountpathId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "mp{}", self.0)
+    }
+}
+
+/// Whether a mountpath takes part in placement, and why not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MpState {
+    /// In placement: objects are written to and read from it.
+    Enabled,
+    /// Taken out by the operator; its data stays, it is not in placement.
+    Disabled,
+    /// Being detached: out of placement, its data being moved off.
+    Detaching,
+    /// Taken out after I/O errors (the disk health check).
+    Faulty,
+}
+
+/// What the node knows about direct I/O on a mountpath's filesystem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DioState {
+    /// Not tried yet.
+    Unknown,
+    /// A direct write worked.
+    Works,
+    /// The filesystem refused it (PUTs there stay buffered).
+    Refused,
+}
+
+const DIO_UNKNOWN: u8 = 0;
+const DIO_WORKS: u8 = 1;
+const DIO_REFUSED: u8 = 2;
+
+/// One mountpath of the node.
+#[derive(Debug)]
+pub struct Mountpath {
+    /// Its id.
+    pub id: MountpathId,
+    /// Absolute, clean path.
+    pub path: PathBuf,
+    /// `hrw::path_digest` of the path string: its HRW identity.
+    pub digest: u64,
+    /// In placement or not.
+    pub state: MpState,
+    dio: AtomicU8,
+}
+
+impl Mountpath {
+    /// A mountpath at `path` (absolute and clean: the caller probed it), enabled.
+    pub fn new(id: MountpathId, path: PathBuf) -> Mountpath {
+        let digest = hrw::path_digest(&path.to_string_lossy());
+        Mountpath {
+            id,
+            path,
+            digest,
+            state: MpState::Enabled,
+            dio: AtomicU8::new(DIO_UNKNOWN),
+        }
+    }
+
+    /// Whether objects are placed on it.
+    pub fn is_enabled(&self) -> bool {
+        self.state == MpState::Enabled
+    }
+
+    /// What is known about direct I/O here.
+    pub fn dio(&self) -> DioState {
+        match self.dio.load(Ordering::Relaxed) {
+            DIO_WORKS => DioState::Works,
+            DIO_REFUSED => DioState::Refused,
+            _ => DioState::Unknown,
+        }
+    }
+
+    /// Records the first verdict on direct I/O; later ones are ignored (the first PUT that
+    /// found out decides). Returns whether this call decided it.
+    pub fn note_dio(&self, works: bool) -> bool {
+        let new = if works { DIO_WORKS } else { DIO_REFUSED };
+        self.dio
+            .compare_exchange(DIO_UNKNOWN, new, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    }
+}
+
+/// The node's mountpaths at one moment: what placement ranks.
+#[derive(Debug, Default)]
+pub struct MountpathSet {
+    version: u64,
+    list: Vec<Arc<Mountpath>>,
+}
+
+impl MountpathSet {
+    /// The first set of a run, over probed paths; ids follow the order given.
+    pub fn new(paths: &[PathBuf]) -> MountpathSet {
+        let list = paths
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Arc::new(Mountpath::new(MountpathId::new(i), p.clone())))
+            .collect();
+        MountpathSet { version: 1, list }
+    }
+
+    /// Bumped on every change of the set.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Every mountpath, in id order, whatever its state.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Mountpath>> {
+        self.list.iter()
+    }
+
+    /// How many mountpaths the set holds.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Whether the set holds none.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// The mountpath with `id`.
+    pub fn get(&self, id: MountpathId) -> Option<&Arc<Mountpath>> {
+        self.list.iter().find(|m| m.id == id)
+    }
+
+    /// The HRW mountpath of an object digest among the enabled mountpaths (ties: the later
+    /// one, as in AIS). The one placement: `hrw::select_by`.
+    pub fn place(&self, obj_digest: u64) -> Option<&Arc<Mountpath>> {
+        hrw::select_by(
+            obj_digest,
+            self.list
+                .iter()
+                .filter(|m| m.is_enabled())
+                .map(|m| (m, m.digest)),
+        )
+    }
+}
+
+/// Why a directory cannot be a mountpath.
+#[derive(Debug, thiserror::Error)]
+#[error("mountpath {path}: {why}")]
+pub struct ProbeError {
+    /// The path as given.
+    pub path: String,
+    /// What is wrong, with the fix.
+    pub why: String,
+}
+
+/// Checks that `p` can be a mountpath: an existing, writable directory whose filesystem keeps
+/// user xattrs (object metadata lives in `user.ais.lom`). Returns its absolute, canonical path.
+pub fn probe(p: &Path) -> Result<PathBuf, ProbeError> {
+    let err = |why: String| ProbeError {
+        path: p.display().to_string(),
+        why,
+    };
+    let md = std::fs::metadata(p).map_err(|e| err(format!("{e} (create it first)")))?;
+    if !md.is_dir() {
+        return Err(err("is not a directory".into()));
+    }
+    let abs = std::fs::canonicalize(p).map_err(|e| err(e.to_string()))?;
+    let probe = abs.join(format!(".aisle.probe.{}", std::process::id()));
+    std::fs::write(&probe, b"probe").map_err(|e| err(format!("is not writable: {e}")))?;
+    let xattr = std::fs::File::open(&probe).and_then(|f| {
+        let fd = crate::io::Fd::from_owned(f.into());
+        crate::io::sys::fsetxattr(&fd, "user.aisle.probe", b"1")
+    });
+    let _ = std::fs::remove_file(&probe);
+    if let Err(e) = xattr {
+        return Err(err(format!(
+            "the filesystem does not support user xattrs ({e}); object metadata needs them (use \
+             ext4 or xfs, or mount with user_xattr)"
+        )));
+    }
+    Ok(abs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placement_is_hrw_select_over_enabled_mountpaths() {
+        // Goal: the set places exactly as `hrw::select` (the function tested against AIS's
+        // vectors) over the enabled mountpaths' digests, and never on a disabled one.
+        let paths: Vec<PathBuf> = (1..=4).map(|i| PathBuf::from(format!("/ais/mp{i}"))).collect();
+        let mut set = MountpathSet::new(&paths);
+        let digests: Vec<u64> = set.iter().map(|m| m.digest).collect();
+        for i in 0..2000u64 {
+            let d = hrw::obj_digest("b", &format!("obj-{i}"));
+            let want = hrw::select(d, &digests).expect("four mountpaths");
+            assert_eq!(set.place(d).expect("enabled").id, MountpathId::new(want));
+        }
+        Arc::get_mut(&mut set.list[1]).expect("sole owner").state = MpState::Disabled;
+        let enabled: Vec<usize> = vec![0, 2, 3];
+        let ed: Vec<u64> = enabled.iter().map(|&i| digests[i]).collect();
+        for i in 0..2000u64 {
+            let d = hrw::obj_digest("b", &format!("obj-{i}"));
+            let want = enabled[hrw::select(d, &ed).expect("three")];
+            let got = set.place(d).expect("enabled");
+            assert_eq!(got.id, MountpathId::new(want));
+            assert_ne!(got.id, MountpathId::new(1), "a disabled mountpath is never chosen");
+        }
+    }
+
+    #[test]
+    fn first_dio_verdict_wins() {
+        let m = Mountpath::new(MountpathId::new(0), PathBuf::from("/x"));
+        assert_eq!(m.dio(), DioState::Unknown);
+        assert!(m.note_dio(false));
+        assert!(!m.note_dio(true), "a later verdict does not change the first");
+        assert_eq!(m.dio(), DioState::Refused);
+    }
+
+    #[test]
+    fn probe_refuses_missing_and_non_directories() {
+        let e = probe(Path::new("/nonexistent/aisle-probe")).expect_err("missing");
+        assert!(e.to_string().contains("create it first"), "{e}");
+        let e = probe(Path::new("/proc/self/status")).expect_err("a file");
+        assert!(e.to_string().contains("not a directory"), "{e}");
+    }
+}

@@ -1,0 +1,132 @@
+//! `StoreError`, the typed error of every store operation, and the one mapping from an errno
+//! of an object's path to it (the HTTP layer maps each variant to one status code).
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::bmd::BmdError;
+use crate::names::NameError;
+
+/// Errors of store operations; the HTTP layer maps each to one status code.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("bucket \"ais://{0}\" does not exist")]
+    BucketNotFound(String),
+    #[error("bucket \"ais://{0}\" already exists")]
+    BucketExists(String),
+    #[error("ais://{0}/{1} does not exist")]
+    ObjNotFound(String, String),
+    #[error("invalid bucket name {0:?}: {1}")]
+    BadBucketName(String, NameError),
+    #[error("invalid object name in ais://{0}: {1}")]
+    BadObjName(String, NameError),
+    #[error("BAD DATA CHECKSUM: ais://{bucket}/{obj}: {cksum_type} expected {expected}, computed {computed}")]
+    BadChecksum {
+        bucket: String,
+        obj: String,
+        cksum_type: String,
+        expected: String,
+        computed: String,
+    },
+    #[error("unsupported checksum type {0:?}")]
+    UnsupportedChecksum(String),
+    #[error("ais://{0}/{1}: object metadata is missing")]
+    MetaMissing(String, String),
+    #[error("ais://{0}/{1}: object metadata is corrupt: {2}")]
+    MetaCorrupt(String, String, String),
+    #[error("ais://{0}/{1}: name conflicts with an existing object or virtual directory")]
+    NameConflict(String, String),
+    #[error("ais://{0}/{1}: name too long: {2}")]
+    NameTooLong(String, String, String),
+    #[error("bad bucket properties: {0}")]
+    BadProps(String),
+    #[error("no mountpaths available")]
+    NoMountpaths,
+    #[error("out of space on {path}: {err}")]
+    NoSpace { path: PathBuf, err: io::Error },
+    #[error("{op} {path}: {err}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        err: io::Error,
+    },
+}
+
+impl StoreError {
+    pub(crate) fn io(op: &'static str, path: &Path, err: io::Error) -> StoreError {
+        if err.raw_os_error() == Some(libc::ENOSPC) || err.raw_os_error() == Some(libc::EDQUOT) {
+            return StoreError::NoSpace {
+                path: path.to_path_buf(),
+                err,
+            };
+        }
+        StoreError::Io {
+            op,
+            path: path.to_path_buf(),
+            err,
+        }
+    }
+}
+
+impl From<BmdError> for StoreError {
+    fn from(e: BmdError) -> Self {
+        match e {
+            BmdError::AlreadyExists(b) => StoreError::BucketExists(b),
+            BmdError::NotFound(b) => StoreError::BucketNotFound(b),
+            BmdError::BadProps(s) => StoreError::BadProps(s),
+            BmdError::Io(err) => StoreError::Io {
+                op: "bmd",
+                path: PathBuf::new(),
+                err,
+            },
+            other => StoreError::BadProps(other.to_string()),
+        }
+    }
+}
+
+impl StoreError {
+    /// The error of `op` on the path of object `bucket/obj` failing with `err`: a missing file
+    /// or a file where a directory should be means the object does not exist; a name the
+    /// filesystem cannot hold is too long; the rest are I/O errors (out of space included).
+    pub(crate) fn of_object(
+        op: &'static str,
+        path: &Path,
+        bucket: &str,
+        obj: &str,
+        err: io::Error,
+    ) -> StoreError {
+        match err.raw_os_error() {
+            Some(libc::ENOENT) | Some(libc::ENOTDIR) | Some(libc::EISDIR) => {
+                StoreError::ObjNotFound(bucket.into(), obj.into())
+            }
+            Some(libc::ENAMETOOLONG) => StoreError::NameTooLong(
+                bucket.into(),
+                obj.into(),
+                "the filesystem refused it".into(),
+            ),
+            _ => StoreError::io(op, path, err),
+        }
+    }
+
+    /// The error of renaming a work file onto object `bucket/obj`: a directory or a file in the
+    /// way (a name that is also another object's virtual directory, or the reverse) is a name
+    /// conflict; a missing parent directory is `None` (make it and retry).
+    pub(crate) fn of_rename(
+        path: &Path,
+        bucket: &str,
+        obj: &str,
+        err: io::Error,
+    ) -> Option<StoreError> {
+        match err.raw_os_error() {
+            Some(libc::ENOENT) => None,
+            Some(libc::ENOTDIR) | Some(libc::EISDIR) | Some(libc::ENOTEMPTY)
+            | Some(libc::EEXIST) => Some(StoreError::NameConflict(bucket.into(), obj.into())),
+            Some(libc::ENAMETOOLONG) => Some(StoreError::NameTooLong(
+                bucket.into(),
+                obj.into(),
+                "the filesystem refused it".into(),
+            )),
+            _ => Some(StoreError::io("rename", path, err)),
+        }
+    }
+}

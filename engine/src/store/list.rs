@@ -1,0 +1,160 @@
+//! Listing: one page of a bucket's objects, sorted by name, from a walk of `%ob` on every
+//! mountpath (blocking pool) that keeps the page-size smallest names after the token.
+
+use std::collections::BinaryHeap;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::{Store, StoreError, LIST_PAGE_SIZE_MAX};
+use crate::io::{self as rio, sys};
+use crate::lom::{Lom, XATTR_LOM};
+use crate::mountpath::MountpathSet;
+use crate::{fqn, names};
+
+/// One listed object.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ListEntry {
+    /// Object name as stored (a shortened name shows as `.x…`, as in AIS).
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Checksum value, when requested.
+    pub checksum: String,
+    /// Version, when requested.
+    pub version: String,
+    /// Access time, unix ns.
+    pub atime_ns: i64,
+    /// Mountpath the object lives on, when requested.
+    pub location: String,
+}
+
+/// What a listing should return.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    /// Only names starting with this.
+    pub prefix: String,
+    /// Only names strictly greater than this (the continuation token or `start_after`).
+    pub after: String,
+    /// Page size; 0 means `LIST_PAGE_SIZE_MAX`.
+    pub page_size: usize,
+    /// Read each object's LOM (checksum, version).
+    pub with_lom: bool,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, Default)]
+pub struct ListPage {
+    /// Entries sorted by name.
+    pub entries: Vec<ListEntry>,
+    /// The last name when the page is full (more may follow), else empty.
+    pub continuation_token: String,
+}
+
+impl Store {
+    /// One page of a bucket listing, sorted by name (walks every mountpath on the blocking
+    /// pool; names after `q.after` only, so repeated calls page through any number of objects).
+    pub async fn list_objects(
+        self: &Arc<Self>,
+        bucket: &str,
+        q: ListQuery,
+    ) -> Result<ListPage, StoreError> {
+        names::validate_bucket(bucket).map_err(|e| StoreError::BadBucketName(bucket.into(), e))?;
+        self.bucket(bucket)?;
+        let mps = self.mountpaths();
+        let b = bucket.to_string();
+        rio::spawn_blocking(move || list_blocking(&mps, &b, &q)).await
+    }
+}
+
+/// Walks `%ob` of `bucket` on every mountpath and keeps the `page_size` smallest names after
+/// `q.after` that start with `q.prefix`. Directories that cannot hold a matching name are not
+/// entered.
+fn list_blocking(mps: &MountpathSet, bucket: &str, q: &ListQuery) -> Result<ListPage, StoreError> {
+    let page_size = if q.page_size == 0 {
+        LIST_PAGE_SIZE_MAX
+    } else {
+        q.page_size.min(LIST_PAGE_SIZE_MAX)
+    };
+    let mut heap: BinaryHeap<ListEntry> = BinaryHeap::with_capacity(page_size + 1);
+    for mp in mps.iter() {
+        let root = fqn::obj_dir(&mp.path, bucket);
+        let mut stack: Vec<(PathBuf, String)> = vec![(root, String::new())];
+        while let Some((dir, rel)) = stack.pop() {
+            let rd = match std::fs::read_dir(&dir) {
+                Ok(rd) => rd,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(StoreError::io("readdir", &dir, e)),
+            };
+            for ent in rd {
+                let ent = ent.map_err(|e| StoreError::io("readdir", &dir, e))?;
+                let Some(fname) = ent.file_name().to_str().map(str::to_string) else {
+                    continue;
+                };
+                let name = if rel.is_empty() {
+                    fname
+                } else {
+                    format!("{rel}/{fname}")
+                };
+                let ft = ent
+                    .file_type()
+                    .map_err(|e| StoreError::io("stat", &ent.path(), e))?;
+                if ft.is_dir() {
+                    let as_prefix = format!("{name}/");
+                    // Enter only if some name under it can match the prefix.
+                    if as_prefix.starts_with(&q.prefix) || q.prefix.starts_with(&as_prefix) {
+                        stack.push((ent.path(), name));
+                    }
+                    continue;
+                }
+                if !ft.is_file()
+                    || !name.starts_with(&q.prefix)
+                    || name.as_str() <= q.after.as_str()
+                {
+                    continue;
+                }
+                if heap.len() == page_size && heap.peek().is_some_and(|top| name >= top.name) {
+                    continue;
+                }
+                let path = ent.path();
+                let md = match ent.metadata() {
+                    Ok(m) => m,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue, // deleted meanwhile
+                    Err(e) => return Err(StoreError::io("stat", &path, e)),
+                };
+                let mut e = ListEntry {
+                    name,
+                    size: md.len(),
+                    atime_ns: std::os::unix::fs::MetadataExt::atime(&md) * 1_000_000_000
+                        + std::os::unix::fs::MetadataExt::atime_nsec(&md),
+                    location: mp.path.to_string_lossy().to_string(),
+                    ..Default::default()
+                };
+                if q.with_lom {
+                    let mut buf = Vec::new();
+                    if let Ok(true) = sys::getxattr(&path, XATTR_LOM, &mut buf) {
+                        if let Ok(lom) = Lom::decode(&buf) {
+                            e.checksum = lom.cksum_value;
+                            e.version = lom.version.unwrap_or_default();
+                        }
+                    }
+                }
+                heap.push(e);
+                if heap.len() > page_size {
+                    heap.pop();
+                }
+            }
+        }
+    }
+    let full = heap.len() == page_size;
+    let entries = heap.into_sorted_vec();
+    let continuation_token = if full {
+        entries.last().map(|e| e.name.clone()).unwrap_or_default()
+    } else {
+        String::new()
+    };
+    Ok(ListPage {
+        entries,
+        continuation_token,
+    })
+}

@@ -1,0 +1,168 @@
+//! The object store of one node: the mountpath set, HRW placement, bucket metadata, and the
+//! object operations (PUT, GET/HEAD open, DELETE, list) that the HTTP API calls on any core.
+//! One file per concern: `error` (StoreError), `bucket` (create/destroy/props), `put`
+//! (PutHandle, buffered and direct), `get` (open for GET/HEAD, DELETE), `list` (listing walks),
+//! `trash` (startup tidy, moving aside and emptying the trash).
+//!
+//! Shared by all cores behind an `Arc`. The hot path takes read-only snapshots (`Arc` clones)
+//! of the mountpath set and the bucket metadata; changes build a new snapshot and swap it in.
+//! Anything that may block for long (directory walks, metadata files) runs on the blocking pool.
+//!
+//! Invariants:
+//! - An object is visible only after its data and LOM are complete: PUT writes a work file in
+//!   `%wk`, sets the LOM xattr on it, then renames it over `%ob/<name>`; a reader opens either
+//!   the old inode or the new one, never a mix.
+//! - An object whose LOM carries another bucket incarnation's BID is never served (defunct).
+//! - Every path handed to the kernel is built from validated names under a mountpath.
+//! - Placement is `MountpathSet::place` (that is, `hrw::select_by`) for PUT, GET, HEAD and
+//!   DELETE alike.
+
+mod bucket;
+mod error;
+mod get;
+mod list;
+mod put;
+mod trash;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::bmd::{Bmd, BucketProps};
+pub use crate::cache::ObjectHandle;
+use crate::cache::{CoreView, Generations};
+use crate::hrw;
+use crate::mountpath::{DioState, Mountpath, MountpathId, MountpathSet};
+use crate::names;
+
+pub use error::StoreError;
+pub use list::{ListEntry, ListPage, ListQuery};
+pub use put::{ClientChecksum, PutHandle};
+
+/// Default and maximum page size of an object listing (AIS's `MaxPageSizeAIS`).
+pub const LIST_PAGE_SIZE_MAX: usize = 10_000;
+/// Custom-metadata key that keeps the original name of a shortened (fntl) object.
+pub const CUSTOM_ORIG_FNTL: &str = "orig_fntl";
+/// Longest name of a shortened object: its full name must fit the LOM's custom metadata
+/// (`orig_fntl` + separator + name). Names up to 3072 bytes with components of at most 255
+/// bytes are stored as they are and are not limited by this.
+pub const FNTL_NAME_BYTES_MAX: usize =
+    crate::lom::LOM_CUSTOM_BYTES_MAX - CUSTOM_ORIG_FNTL.len() - 1;
+
+/// The node's store.
+pub struct Store {
+    mountpaths: RwLock<Arc<MountpathSet>>,
+    bmd: RwLock<Arc<Bmd>>,
+    /// Serialises bucket-metadata transactions (held only on blocking-pool threads).
+    bmd_txn: Mutex<()>,
+    /// Distinguishes concurrent work files of one object.
+    work_seq: AtomicU64,
+    /// Bumped whenever the bucket metadata or the mountpaths change (cores refresh snapshots).
+    version: AtomicU64,
+    /// Per-object invalidation for the cores' object caches.
+    generations: Generations,
+    /// PUT data goes to the file with pwrite(2) on the core thread (true) or a ring write.
+    put_write_direct: AtomicBool,
+    /// PUTs whose declared size is at least this write their work file with O_DIRECT
+    /// (`u64::MAX`: never).
+    put_direct_min: AtomicU64,
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+impl Store {
+    /// Opens the store over `mountpaths` (probed by `mountpath::probe`: absolute, existing,
+    /// writable, with user xattrs), loads the newest bucket metadata and tidies what a previous
+    /// run left behind.
+    pub fn open(mountpaths: &[PathBuf]) -> Result<Store, StoreError> {
+        if mountpaths.is_empty() {
+            return Err(StoreError::NoMountpaths);
+        }
+        let set = MountpathSet::new(mountpaths);
+        let bmd = Bmd::load_newest(mountpaths)?;
+        let store = Store {
+            mountpaths: RwLock::new(Arc::new(set)),
+            bmd: RwLock::new(Arc::new(bmd)),
+            bmd_txn: Mutex::new(()),
+            work_seq: AtomicU64::new(0),
+            version: AtomicU64::new(0),
+            generations: Generations::default(),
+            put_write_direct: AtomicBool::new(false),
+            put_direct_min: AtomicU64::new(u64::MAX),
+        };
+        store.startup_tidy();
+        Ok(store)
+    }
+
+    /// The current mountpath set.
+    pub fn mountpaths(&self) -> Arc<MountpathSet> {
+        self.mountpaths.read().expect("mountpaths lock").clone()
+    }
+
+    /// The current bucket metadata.
+    pub fn bmd(&self) -> Arc<Bmd> {
+        self.bmd.read().expect("bmd lock").clone()
+    }
+
+    /// The props of `bucket`, or `BucketNotFound`.
+    pub fn bucket(&self, bucket: &str) -> Result<BucketProps, StoreError> {
+        self.bmd
+            .read()
+            .expect("bmd lock")
+            .buckets
+            .get(bucket)
+            .cloned()
+            .ok_or_else(|| StoreError::BucketNotFound(bucket.to_string()))
+    }
+
+    /// The object's digest and its HRW mountpath among the enabled mountpaths.
+    pub fn place(&self, bucket: &str, obj: &str) -> Result<(u64, Arc<Mountpath>), StoreError> {
+        let digest = hrw::obj_digest(bucket, obj);
+        self.mountpaths()
+            .place(digest)
+            .map(|mp| (digest, mp.clone()))
+            .ok_or(StoreError::NoMountpaths)
+    }
+
+    /// Chooses how PUT data reaches the file: a ring write (the default; an io-wq worker does it
+    /// on filesystems without non-blocking buffered writes), or `pwrite(2)` on the core thread.
+    pub fn set_put_write_direct(&self, direct: bool) {
+        self.put_write_direct.store(direct, Ordering::Relaxed);
+    }
+
+    /// PUTs of at least `min` bytes (declared by the client) write their data with O_DIRECT;
+    /// `None` turns direct PUTs off.
+    pub fn set_put_direct_min(&self, min: Option<u64>) {
+        self.put_direct_min
+            .store(min.unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// Whether mountpath `id` was found to refuse O_DIRECT (its PUTs stay buffered).
+    pub fn direct_refused(&self, id: MountpathId) -> bool {
+        self.mountpaths()
+            .get(id)
+            .is_some_and(|m| m.dio() == DioState::Refused)
+    }
+
+    /// Brings a core's snapshots up to date (one atomic load when nothing changed).
+    pub fn refresh_view(&self, view: &CoreView) {
+        view.refresh(self.version.load(Ordering::Acquire), || {
+            (self.bmd(), self.mountpaths())
+        });
+    }
+
+    fn changed(&self) {
+        self.version.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn check_names(bucket: &str, obj: &str) -> Result<(), StoreError> {
+        names::validate_bucket(bucket).map_err(|e| StoreError::BadBucketName(bucket.into(), e))?;
+        names::validate_object(obj).map_err(|e| StoreError::BadObjName(bucket.into(), e))
+    }
+}

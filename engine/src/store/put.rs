@@ -1,0 +1,468 @@
+//! PUT: `Store::put_begin` places the object and creates its work file; a `PutHandle` takes the
+//! body (buffered through the page cache, or O_DIRECT from aligned buffers for large declared
+//! sizes), checks client checksums, writes the LOM and renames the work file into place.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::{Store, StoreError, CUSTOM_ORIG_FNTL, FNTL_NAME_BYTES_MAX};
+use crate::bmd::BucketProps;
+use crate::cksum::{CksumType, Hasher};
+use crate::fqn;
+use crate::io::{self as rio, sys, AlignedBuf, Fd, DIO_ALIGN};
+use crate::lom::{Lom, XATTR_LOM};
+use crate::mountpath::{DioState, Mountpath, MountpathId};
+
+/// A client-supplied checksum to verify a PUT against.
+#[derive(Debug, Clone)]
+pub struct ClientChecksum {
+    /// The type the client used.
+    pub cksum_type: CksumType,
+    /// Its value (lowercase hex).
+    pub value: String,
+}
+
+impl Store {
+    /// Starts a PUT: validates names, finds the bucket and the object's HRW mountpath, and
+    /// creates the work file. `size` is the body size the client declared (Content-Length):
+    /// from `set_put_direct_min` bytes on, the work file is opened with O_DIRECT (unless its
+    /// mountpath refuses it) and the body should come in `AlignedBuf`s (`is_direct`).
+    pub async fn put_begin(
+        self: &Arc<Self>,
+        bucket: &str,
+        obj: &str,
+        size: Option<u64>,
+    ) -> Result<PutHandle, StoreError> {
+        Store::check_names(bucket, obj)?;
+        if fqn::is_fntl(obj) && obj.len() > FNTL_NAME_BYTES_MAX {
+            return Err(StoreError::NameTooLong(
+                bucket.into(),
+                obj.into(),
+                format!(
+                    "{} bytes; names longer than 3072 bytes, or with a component longer than 255 \
+                     bytes, are limited to {FNTL_NAME_BYTES_MAX} bytes",
+                    obj.len()
+                ),
+            ));
+        }
+        let props = self.bucket(bucket)?;
+        let cksum_type = CksumType::parse(&props.cksum_type).unwrap_or(CksumType::Xxhash2);
+        let set = self.mountpaths();
+        let set_version = set.version();
+        let digest = crate::hrw::obj_digest(bucket, obj);
+        let mp = set.place(digest).ok_or(StoreError::NoMountpaths)?.clone();
+        let seq = self.work_seq.fetch_add(1, Ordering::Relaxed);
+        let tie = format!("{:x}{:x}", rio::core_index(), seq);
+        let work = fqn::work_fqn(&mp.path, bucket, digest, &tie);
+        let mut direct = size.is_some_and(|s| s >= self.put_direct_min.load(Ordering::Relaxed))
+            && mp.dio() != DioState::Refused;
+        let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY;
+        let fd = if direct {
+            match Store::create_work(&mp, bucket, &work, flags | libc::O_DIRECT).await {
+                Err(StoreError::Io { err, .. }) if err.raw_os_error() == Some(libc::EINVAL) => {
+                    // The filesystem has no direct I/O. The open created the file before it
+                    // refused the flag: open it again, buffered (the name is this PUT's own).
+                    note_dio(&mp, false, "EINVAL on open");
+                    direct = false;
+                    match rio::open(&work, libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC, 0o644)
+                        .await
+                    {
+                        Ok(fd) => fd,
+                        Err(e) => {
+                            let _ = rio::unlink(&work, false).await;
+                            return Err(StoreError::io("create", &work, e));
+                        }
+                    }
+                }
+                other => other?,
+            }
+        } else {
+            Store::create_work(&mp, bucket, &work, flags).await?
+        };
+        if direct && mp.dio() == DioState::Unknown {
+            // First direct PUT on this mountpath: can we meet its alignment?
+            match dio_usable(&fd) {
+                Ok(()) => note_dio(&mp, true, ""),
+                Err(why) => {
+                    note_dio(&mp, false, &why);
+                    let r = sys::set_direct(&fd, false);
+                    if let Err(e) = r {
+                        drop(fd);
+                        let _ = rio::unlink(&work, false).await;
+                        return Err(StoreError::io("fcntl", &work, e));
+                    }
+                    direct = false;
+                }
+            }
+        }
+        Ok(PutHandle {
+            store: self.clone(),
+            digest,
+            set_version,
+            bucket: bucket.to_string(),
+            obj: obj.to_string(),
+            fqn: fqn::object_fqn(&mp.path, bucket, obj),
+            fntl: fqn::is_fntl(obj),
+            work,
+            fd: Some(fd),
+            hasher: Some(Hasher::new(cksum_type)),
+            cksum_type,
+            client_hasher: None,
+            size: 0,
+            props,
+            finished: false,
+            direct,
+            o_direct: direct,
+            mp,
+        })
+    }
+
+    /// Creates a work file with `flags`, making the bucket's work directory if it is missing.
+    async fn create_work(
+        mp: &Mountpath,
+        bucket: &str,
+        work: &Path,
+        flags: i32,
+    ) -> Result<Fd, StoreError> {
+        match rio::open(work, flags, 0o644).await {
+            Ok(fd) => Ok(fd),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // The bucket directories are missing on this mountpath (e.g. removed by hand).
+                let wdir = fqn::work_dir(&mp.path, bucket);
+                rio::mkdir_all(&wdir, 0o755)
+                    .await
+                    .map_err(|e| StoreError::io("mkdir", &wdir, e))?;
+                rio::open(work, flags, 0o644)
+                    .await
+                    .map_err(|e| StoreError::io("create", work, e))
+            }
+            Err(e) => Err(StoreError::io("create", work, e)),
+        }
+    }
+
+}
+
+/// A PUT in progress. Feed the body with `write`, then `finish`; dropping it unfinished
+/// removes the work file, so nothing of a failed PUT is ever visible.
+pub struct PutHandle {
+    store: Arc<Store>,
+    digest: u64,
+    /// The mountpath the object goes to (its HRW mountpath when the PUT began).
+    mp: Arc<Mountpath>,
+    /// The version of the mountpath set that placed it.
+    set_version: u64,
+    bucket: String,
+    obj: String,
+    fqn: PathBuf,
+    fntl: bool,
+    work: PathBuf,
+    fd: Option<Fd>,
+    hasher: Option<Hasher>,
+    cksum_type: CksumType,
+    client_hasher: Option<(ClientChecksum, Option<Hasher>)>,
+    size: u64,
+    props: BucketProps,
+    finished: bool,
+    /// The work file was opened with O_DIRECT: the body should come in `AlignedBuf`s.
+    direct: bool,
+    /// The descriptor has O_DIRECT now (cleared for the last, partial block).
+    o_direct: bool,
+}
+
+/// Records what a direct PUT learnt about mountpath `mp`; logs a refusal once.
+fn note_dio(mp: &Mountpath, works: bool, why: &str) {
+    if mp.note_dio(works) && !works {
+        tracing::warn!(
+            mountpath = %mp.path.display(),
+            "the filesystem refuses O_DIRECT ({why}): PUTs to this mountpath stay buffered"
+        );
+    }
+}
+
+/// Whether direct I/O on this open file works with `DIO_ALIGN`-aligned buffers, offsets and
+/// lengths (`statx` STATX_DIOALIGN); a kernel or filesystem that does not say is trusted, as
+/// the open with O_DIRECT succeeded.
+fn dio_usable(fd: &Fd) -> Result<(), String> {
+    match sys::dio_alignment(fd) {
+        Ok(Some((0, _))) | Ok(Some((_, 0))) => Err("statx: no direct I/O for this file".into()),
+        Ok(Some((mem, off)))
+            if !DIO_ALIGN.is_multiple_of(mem as usize)
+                || !DIO_ALIGN.is_multiple_of(off as usize) =>
+        {
+            Err(format!(
+                "statx: direct I/O needs memory aligned to {mem} and offsets to {off} bytes; \
+                 aisle aligns to {DIO_ALIGN}"
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+impl PutHandle {
+    /// Asks to verify the body against a client checksum (call before `write`).
+    pub fn expect_checksum(&mut self, c: ClientChecksum) {
+        if c.cksum_type == CksumType::None {
+            return;
+        }
+        if c.cksum_type == self.cksum_type
+            || (matches!(c.cksum_type, CksumType::Xxhash | CksumType::Xxhash2)
+                && matches!(self.cksum_type, CksumType::Xxhash | CksumType::Xxhash2))
+        {
+            // Same digest as the stored checksum: compare at the end without a second hasher.
+            self.client_hasher = Some((c, None));
+        } else {
+            let h = Hasher::new(c.cksum_type);
+            self.client_hasher = Some((c, Some(h)));
+        }
+    }
+
+    /// The mountpath the object goes to.
+    pub fn mountpath_id(&self) -> MountpathId {
+        self.mp.id
+    }
+
+    /// Bytes written so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Whether the work file was opened for direct I/O: feed the body with `write_aligned`.
+    pub fn is_direct(&self) -> bool {
+        self.direct
+    }
+
+    /// Updates the checksums with the next body bytes.
+    fn hash(&mut self, data: &[u8]) {
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(data);
+        }
+        if let Some((_, Some(h))) = self.client_hasher.as_mut() {
+            h.update(data);
+        }
+    }
+
+    /// Appends body bytes from an aligned buffer and returns it for reuse. Whole
+    /// `DIO_ALIGN` blocks go out with direct writes; unless `last`, a partial block at the end
+    /// stays in the buffer (moved to its front) for the next call. The `last` call writes the
+    /// final partial block through the page cache (O_DIRECT is cleared on the descriptor
+    /// first). On a buffered work file everything is written as it comes.
+    pub async fn write_aligned(
+        &mut self,
+        mut buf: AlignedBuf,
+        last: bool,
+    ) -> (Result<(), StoreError>, AlignedBuf) {
+        let n = buf.len();
+        let take = if last || !self.o_direct {
+            n
+        } else {
+            n - n % DIO_ALIGN
+        };
+        self.hash(&buf[..take]);
+        let fd = self.fd.clone().expect("write after finish");
+        let direct_end = if self.o_direct {
+            take - take % DIO_ALIGN
+        } else {
+            0
+        };
+        if direct_end > 0 {
+            // O_DIRECT: file offset, length and memory all on DIO_ALIGN boundaries, always
+            // (a misaligned direct write fails with EINVAL, or worse, on some filesystems).
+            assert_eq!(self.size % DIO_ALIGN as u64, 0, "direct write at an unaligned offset");
+            assert_eq!(direct_end % DIO_ALIGN, 0, "direct write of an unaligned length");
+            assert_eq!(
+                buf.as_ptr() as usize % DIO_ALIGN,
+                0,
+                "direct write from unaligned memory"
+            );
+            let (r, b) = rio::write_all_aligned_at(&fd, buf, 0..direct_end, self.size).await;
+            buf = b;
+            if let Err(e) = r {
+                return (Err(StoreError::io("write", &self.work, e)), buf);
+            }
+            self.size += direct_end as u64;
+        }
+        if take > direct_end {
+            if self.o_direct {
+                if let Err(e) = sys::set_direct(&fd, false) {
+                    return (Err(StoreError::io("fcntl", &self.work, e)), buf);
+                }
+                self.o_direct = false;
+            }
+            let (r, b) = rio::write_all_aligned_at(&fd, buf, direct_end..take, self.size).await;
+            buf = b;
+            if let Err(e) = r {
+                return (Err(StoreError::io("write", &self.work, e)), buf);
+            }
+            self.size += (take - direct_end) as u64;
+        }
+        buf.consume_front(take);
+        (Ok(()), buf)
+    }
+
+    /// Appends `buf` to the object; returns the buffer for reuse.
+    pub async fn write(&mut self, buf: Vec<u8>) -> (Result<(), StoreError>, Vec<u8>) {
+        if self.o_direct {
+            // A plain buffer on a direct work file (not how the API feeds it): go buffered.
+            let fd = self.fd.as_ref().expect("write after finish");
+            if let Err(e) = sys::set_direct(fd, false) {
+                return (Err(StoreError::io("fcntl", &self.work, e)), buf);
+            }
+            self.o_direct = false;
+        }
+        self.hash(&buf);
+        let fd = self.fd.as_ref().expect("write after finish");
+        let n = buf.len() as u64;
+        if self.store.put_write_direct.load(Ordering::Relaxed) {
+            return match sys::pwrite_all(fd, &buf, self.size) {
+                Ok(()) => {
+                    self.size += n;
+                    (Ok(()), buf)
+                }
+                Err(e) => (Err(StoreError::io("write", &self.work, e)), buf),
+            };
+        }
+        let (r, buf) = rio::write_all_at(fd, buf, self.size).await;
+        match r {
+            Ok(()) => {
+                self.size += n;
+                (Ok(()), buf)
+            }
+            Err(e) => (Err(StoreError::io("write", &self.work, e)), buf),
+        }
+    }
+
+    /// Completes the PUT: checks the client checksum, writes the LOM, optionally fsyncs, and
+    /// renames the work file into place. Returns the stored metadata.
+    pub async fn finish(mut self) -> Result<Lom, StoreError> {
+        let value = self.hasher.take().expect("finish once").finish();
+        if let Some((c, h)) = self.client_hasher.take() {
+            let computed = match h {
+                None => value.clone(),
+                Some(h) => h.finish(),
+            };
+            if !computed.eq_ignore_ascii_case(&c.value) {
+                return Err(StoreError::BadChecksum {
+                    bucket: self.bucket.clone(),
+                    obj: self.obj.clone(),
+                    cksum_type: c.cksum_type.as_str().into(),
+                    expected: c.value,
+                    computed,
+                });
+            }
+        }
+        let mut version = 1u64;
+        if self.props.versioning {
+            let mut buf = Vec::new();
+            if let Ok(true) = sys::getxattr(&self.fqn, XATTR_LOM, &mut buf) {
+                if let Ok(old) = Lom::decode(&buf) {
+                    if old.bid() == self.props.bid {
+                        if let Some(v) = old.version.as_deref().and_then(|v| v.parse::<u64>().ok())
+                        {
+                            version = v + 1;
+                        }
+                    }
+                }
+            }
+        }
+        let mut lom = Lom {
+            cksum_type: self.cksum_type.as_str().to_string(),
+            cksum_value: value,
+            version: Some(version.to_string()),
+            size: self.size as i64,
+            copies: Vec::new(),
+            custom: Vec::new(),
+            lid: self.props.bid,
+            flags: 0,
+        };
+        if self.fntl {
+            lom.custom
+                .push((CUSTOM_ORIG_FNTL.to_string(), self.obj.clone()));
+            lom.set_fntl();
+        }
+        let md = lom.encode().map_err(|e| {
+            StoreError::MetaCorrupt(self.bucket.clone(), self.obj.clone(), e.to_string())
+        })?;
+        let fd = self.fd.take().expect("finish once");
+        sys::fsetxattr(&fd, XATTR_LOM, &md)
+            .map_err(|e| StoreError::io("setxattr", &self.work, e))?;
+        if self.props.fsync {
+            rio::fsync(&fd, false)
+                .await
+                .map_err(|e| StoreError::io("fsync", &self.work, e))?;
+        }
+        drop(fd);
+        // Placement at PUT equals placement at GET: while the mountpath set is the one that
+        // placed this PUT, its HRW mountpath is still the one the work file is on.
+        let set = self.store.mountpaths();
+        if set.version() == self.set_version {
+            assert_eq!(
+                set.place(self.digest).map(|m| m.id),
+                Some(self.mp.id),
+                "PUT placed ais://{}/{} off its HRW mountpath",
+                self.bucket,
+                self.obj
+            );
+        }
+        self.rename_into_place().await?;
+        // Cached copies of the old object on every core are stale from now on.
+        self.store.generations.bump(self.digest);
+        if self.props.fsync {
+            if let Some(dir) = self.fqn.parent() {
+                let d = rio::open(dir, libc::O_RDONLY | libc::O_DIRECTORY, 0)
+                    .await
+                    .map_err(|e| StoreError::io("open dir", dir, e))?;
+                rio::fsync(&d, false)
+                    .await
+                    .map_err(|e| StoreError::io("fsync dir", dir, e))?;
+            }
+        }
+        self.finished = true;
+        Ok(lom)
+    }
+
+    async fn rename_into_place(&self) -> Result<(), StoreError> {
+        let err = |e| StoreError::of_rename(&self.fqn, &self.bucket, &self.obj, e);
+        match rio::rename(&self.work, &self.fqn).await {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                if let Some(e) = err(e) {
+                    return Err(e);
+                }
+            }
+        }
+        // The object's virtual directory does not exist yet.
+        let dir = self.fqn.parent().expect("an object path has a parent");
+        match rio::mkdir_all(dir, 0o755).await {
+            Ok(()) => {}
+            Err(e)
+                if e.raw_os_error() == Some(libc::ENOTDIR)
+                    || e.raw_os_error() == Some(libc::EEXIST) =>
+            {
+                return Err(StoreError::NameConflict(self.bucket.clone(), self.obj.clone()))
+            }
+            Err(e) => return Err(StoreError::io("mkdir", dir, e)),
+        }
+        rio::rename(&self.work, &self.fqn).await.map_err(|e| {
+            err(e).unwrap_or_else(|| {
+                StoreError::io("rename", &self.fqn, io::ErrorKind::NotFound.into())
+            })
+        })
+    }
+}
+
+impl Drop for PutHandle {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        // Nothing of an unfinished PUT may remain: remove the work file in the background.
+        let work = std::mem::take(&mut self.work);
+        self.fd.take();
+        rio::spawn(async move {
+            let _ = rio::unlink(&work, false).await;
+        })
+        .detach();
+    }
+}
