@@ -219,7 +219,9 @@ mod tests {
     fn placement_is_hrw_select_over_enabled_mountpaths() {
         // Goal: the set places exactly as `hrw::select` (the function tested against AIS's
         // vectors) over the enabled mountpaths' digests, and never on a disabled one.
-        let paths: Vec<PathBuf> = (1..=4).map(|i| PathBuf::from(format!("/ais/mp{i}"))).collect();
+        let paths: Vec<PathBuf> = (1..=4)
+            .map(|i| PathBuf::from(format!("/ais/mp{i}")))
+            .collect();
         let mut set = MountpathSet::new(&paths);
         let digests: Vec<u64> = set.iter().map(|m| m.digest).collect();
         for i in 0..2000u64 {
@@ -235,7 +237,11 @@ mod tests {
             let want = enabled[hrw::select(d, &ed).expect("three")];
             let got = set.place(d).expect("enabled");
             assert_eq!(got.id, MountpathId::new(want));
-            assert_ne!(got.id, MountpathId::new(1), "a disabled mountpath is never chosen");
+            assert_ne!(
+                got.id,
+                MountpathId::new(1),
+                "a disabled mountpath is never chosen"
+            );
         }
     }
 
@@ -244,7 +250,10 @@ mod tests {
         let m = Mountpath::new(MountpathId::new(0), PathBuf::from("/x"));
         assert_eq!(m.dio(), DioState::Unknown);
         assert!(m.note_dio(false));
-        assert!(!m.note_dio(true), "a later verdict does not change the first");
+        assert!(
+            !m.note_dio(true),
+            "a later verdict does not change the first"
+        );
         assert_eq!(m.dio(), DioState::Refused);
     }
 

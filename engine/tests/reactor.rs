@@ -210,22 +210,19 @@ fn probe_passes_here() {
 fn cachestat_tells_cached_from_evicted() {
     // Goal: `is_cached` (cachestat(2)) reports a freshly read file as cached and, after its
     // pages are dropped, as not cached; the GET policy relies on it to avoid blocking reads.
-    use std::os::fd::AsRawFd;
     let dir = tmpdir("cachestat");
     let p = dir.join("f");
     std::fs::write(&p, vec![7u8; 256 * 1024]).unwrap();
     let f = std::fs::File::open(&p).unwrap();
     f.sync_all().unwrap();
-    let raw = f.as_raw_fd();
     let fd = io::Fd::from_owned(std::os::fd::OwnedFd::from(f.try_clone().unwrap()));
     let _ = std::fs::read(&p).unwrap();
     match io::sys::is_cached(&fd, 0, 256 * 1024) {
         None => panic!("cachestat(2) unavailable: this kernel is older than 6.5"),
         Some(c) => assert!(c, "a file just read is cached"),
     }
-    // SAFETY: posix_fadvise on an open fd; drops the clean pages (the data is on disk).
-    let r = unsafe { libc::posix_fadvise(raw, 0, 0, libc::POSIX_FADV_DONTNEED) };
-    assert_eq!(r, 0);
+    // Drops the clean pages (the data is on disk).
+    io::sys::drop_cached_pages(&fd).unwrap();
     assert_eq!(
         io::sys::is_cached(&fd, 0, 256 * 1024),
         Some(false),

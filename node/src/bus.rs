@@ -134,13 +134,21 @@ mod tests {
         let b2 = bus.clone();
         let t = std::thread::spawn(move || {
             std::thread::sleep(std::time::Duration::from_millis(50));
-            b2.send(b2.control(), 0, BusMsg::EmptyTrash { mountpath: MountpathId::new(7) })
-                .unwrap();
+            b2.send(
+                b2.control(),
+                0,
+                BusMsg::EmptyTrash {
+                    mountpath: MountpathId::new(7),
+                },
+            )
+            .unwrap();
         });
         let r = engine::io::Reactor::new(0, &Default::default()).unwrap();
         let (from, msg) = r.block_on(async move { bus.recv(0).await });
         assert_eq!(from, 1);
-        assert!(matches!(msg, BusMsg::EmptyTrash { mountpath } if mountpath == MountpathId::new(7)));
+        assert!(
+            matches!(msg, BusMsg::EmptyTrash { mountpath } if mountpath == MountpathId::new(7))
+        );
         t.join().unwrap();
     }
 }

@@ -12,17 +12,17 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use engine::io::{self as rio, sys, AlignedBuf, Fd, FixedBufs, Reactor, ReactorConfig};
+use engine::cache::CoreView;
+use engine::io::{self as rio, sys, Fd, Reactor, ReactorConfig};
 use engine::mountpath::MountpathId;
 use engine::store::Store;
 use slab::Slab;
 
-use crate::api;
+use crate::ais;
 use crate::bus::{Bus, BusMsg};
-use crate::conn::{Conn, NextHead};
-use crate::node::NodeInfo;
+use crate::ctx::{ConnEntry, CoreCtx, NodeInfo, RECV_BUFS};
+use crate::http::{Conn, NextHead};
 use crate::stats::CoreRecorder;
-use engine::cache::CoreView;
 
 /// Connections one core serves at once; past this, new connections wait in the backlog.
 pub const CONNS_PER_CORE_MAX: usize = 16 * 1024;
@@ -31,130 +31,6 @@ pub const CONNS_PER_CORE_MAX: usize = 16 * 1024;
 /// core gets a share and the assignment is recomputed from the list alone.
 pub fn owner_of(index: usize, cores: usize) -> usize {
     index % cores
-}
-
-struct ConnEntry {
-    fd: Fd,
-    /// Waiting for the first byte of a new request with nothing buffered.
-    idle: bool,
-    /// Since when the connection waits for (the rest of) a request head; `None` while a
-    /// request is being served.
-    waiting_since: Option<Instant>,
-    /// Since when a receive of request-body bytes waits; `None` when none is pending.
-    body_wait_since: Option<Instant>,
-}
-
-/// Per-core context shared by the core's tasks.
-pub struct CoreCtx {
-    pub core: usize,
-    pub store: Arc<Store>,
-    pub node: Arc<NodeInfo>,
-    pub bus: Arc<Bus>,
-    /// This core's connections receive through multishot receives (it has provided buffers).
-    pub recv_multishot: bool,
-    shutting_down: Cell<bool>,
-    conns: RefCell<Slab<ConnEntry>>,
-    /// Mountpath index → owner core, as last announced.
-    owners: RefCell<Arc<Vec<usize>>>,
-    /// Reusable PUT body buffers (large allocations are mmap'd: reuse avoids page faults).
-    body_bufs: RefCell<Vec<Vec<u8>>>,
-    /// Aligned buffers of direct PUTs, registered with this core's ring when possible; made
-    /// by the core's first direct PUT (a node that never sees one pins no memory for them).
-    put_bufs: OnceCell<Option<FixedBufs>>,
-    /// This core's counters.
-    pub rec: CoreRecorder,
-    /// This core's snapshots of the store and its cache of open objects.
-    pub view: CoreView,
-}
-
-/// Size of a PUT body buffer (measured: 32 KiB pieces no worse than 128 KiB ones, bench/RESULTS.md). Data goes to the file in pieces of at least
-/// `api::object::PUT_WRITE_BYTES_MIN` while still in the CPU cache (bench/RESULTS.md).
-pub const BODY_BUF_BYTES: usize = 64 * 1024;
-/// Provided receive buffers per core with `--recv multishot` (4 KiB each).
-const RECV_BUFS: u16 = 512;
-/// Body buffers kept per core.
-const BODY_BUFS_KEPT_MAX: usize = 64;
-/// Size of a direct PUT's aligned buffer: whole buffers go to the file in one O_DIRECT write.
-pub const PUT_DIRECT_BUF_BYTES: usize = 256 * 1024;
-
-impl CoreCtx {
-    pub fn shutting_down(&self) -> bool {
-        self.shutting_down.get()
-    }
-
-    /// Marks a connection as waiting for a request head (`waiting`), idle if nothing of it has
-    /// arrived yet (`idle`).
-    pub fn set_waiting(&self, slot: usize, waiting: bool, idle: bool) {
-        if let Some(c) = self.conns.borrow_mut().get_mut(slot) {
-            c.idle = idle;
-            c.waiting_since = match (waiting, c.waiting_since) {
-                (false, _) => None,
-                (true, Some(t)) => Some(t),
-                (true, None) => Some(Instant::now()),
-            };
-            if idle && self.shutting_down.get() {
-                sys::shutdown_read(&c.fd);
-            }
-        }
-    }
-
-    /// Marks the start (`true`) or end of a wait for request-body bytes: a wait longer than
-    /// the body timeout has the sweeper shut the connection's read side, so the receive ends,
-    /// the request fails as truncated (nothing stored) and the connection closes.
-    pub fn set_body_wait(&self, slot: usize, waiting: bool) {
-        if let Some(c) = self.conns.borrow_mut().get_mut(slot) {
-            c.body_wait_since = waiting.then(Instant::now);
-        }
-    }
-
-    /// Asks the owner core of each mountpath to empty its trash.
-    pub fn request_empty_trash(&self, mountpaths: &[MountpathId]) {
-        let owners = self.owners.borrow().clone();
-        for &mp in mountpaths {
-            let to = owners.get(mp.index()).copied().unwrap_or(0);
-            if let Err(m) = self
-                .bus
-                .send(self.core, to, BusMsg::EmptyTrash { mountpath: mp })
-            {
-                // The owner's queue is full; its startup sweep will empty the trash later.
-                tracing::warn!(
-                    core = self.core,
-                    to,
-                    ?m,
-                    "bus full: trash emptying deferred"
-                );
-            }
-        }
-    }
-
-    pub fn take_body_buf(&self) -> Vec<u8> {
-        self.body_bufs
-            .borrow_mut()
-            .pop()
-            .unwrap_or_else(|| Vec::with_capacity(BODY_BUF_BYTES))
-    }
-
-    pub fn put_body_buf(&self, mut buf: Vec<u8>) {
-        buf.clear();
-        let mut bufs = self.body_bufs.borrow_mut();
-        if bufs.len() < BODY_BUFS_KEPT_MAX && buf.capacity() == BODY_BUF_BYTES {
-            bufs.push(buf);
-        }
-    }
-
-    /// An empty aligned buffer for a direct PUT: from the core's pool (registered with the
-    /// ring) while it has one free, else a new one; a pool buffer goes back when dropped.
-    pub fn take_aligned_buf(&self) -> AlignedBuf {
-        self.put_bufs
-            .get_or_init(|| put_buf_pool(self.core, &self.node))
-            .as_ref()
-            .and_then(|p| p.take())
-            .unwrap_or_else(|| AlignedBuf::new(PUT_DIRECT_BUF_BYTES))
-    }
-
-    pub fn owners(&self) -> Arc<Vec<usize>> {
-        self.owners.borrow().clone()
-    }
 }
 
 /// What a core thread starts with.
@@ -238,34 +114,7 @@ pub fn run_core(start: CoreStart) {
     tracing::info!(core, "core stopped");
 }
 
-/// The core's pool of direct-PUT buffers, registered with its ring unless told not to (a
-/// failed registration leaves them unregistered: plain WRITE instead of WRITE_FIXED).
-fn put_buf_pool(core: usize, node: &NodeInfo) -> Option<FixedBufs> {
-    if node.put_direct_bufs == 0 {
-        return None;
-    }
-    let pool = FixedBufs::new(node.put_direct_bufs, PUT_DIRECT_BUF_BYTES);
-    if node.put_fixed_bufs {
-        if let Err(e) = pool.register() {
-            tracing::warn!(
-                core,
-                bytes = node.put_direct_bufs * PUT_DIRECT_BUF_BYTES,
-                memlock_bytes = sys::memlock_limit(),
-                "cannot register the direct-PUT buffers with the ring ({e}); direct writes \
-                 work without them. Registered buffers count against RLIMIT_MEMLOCK: raise it \
-                 (`ulimit -l`, LimitMEMLOCK= in systemd) or lower --put-direct-bufs"
-            );
-        }
-    }
-    Some(pool)
-}
-
-async fn core_main(
-    ctx: Rc<CoreCtx>,
-    listener: Fd,
-    mine: Vec<usize>,
-    shutdown_timeout: Duration,
-) {
+async fn core_main(ctx: Rc<CoreCtx>, listener: Fd, mine: Vec<usize>, shutdown_timeout: Duration) {
     // Background work of this core's mountpaths: leftovers from earlier runs.
     for mp in mine {
         empty_trash(&ctx, MountpathId::new(mp));
@@ -420,12 +269,12 @@ async fn serve(mut conn: Conn) {
         match conn.next_head(&mut head).await {
             NextHead::Closed => return,
             NextHead::Bad(status, msg) => {
-                api::send_bad_head(&mut conn, status, &msg).await;
+                ais::send_bad_head(&mut conn, status, &msg).await;
                 conn.linger_close().await;
                 return;
             }
             NextHead::Request => {
-                let keep = api::handle(&mut conn, &head).await;
+                let keep = ais::handle(&mut conn, &head).await;
                 if !keep {
                     if !conn.body_done() || conn.has_buffered() {
                         conn.linger_close().await;

@@ -1,11 +1,15 @@
-//! aisle-node: the daemon. Per-core runtime (`core`), cross-core bus (`bus`), connections
-//! (`conn`), the AIS native API (`api`), configuration (`config`) and process life (`node`).
+//! aisle-node: the daemon. Per-core runtime (`core`), the context handlers work in (`ctx`),
+//! cross-core bus (`bus`), HTTP connections and response bodies (`http`), the protocol-neutral
+//! object layer (`object`), the AIS native API (`ais`), counters (`stats`), configuration
+//! (`config`) and process life (`node`).
 #![forbid(unsafe_code)]
 
-pub mod api;
+pub mod ais;
 pub mod bus;
 pub mod config;
-pub mod conn;
 pub mod core;
+pub mod ctx;
+pub mod http;
 pub mod node;
+pub mod object;
 pub mod stats;

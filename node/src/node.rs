@@ -10,41 +10,8 @@ use engine::store::Store;
 use crate::bus::{Bus, BusMsg};
 use crate::config::Config;
 use crate::core::{owner_of, run_core, CoreStart};
+use crate::ctx::{NodeInfo, OBJECTS_CACHED_PER_CORE_MAX};
 use crate::stats::CoreStats;
-
-/// Facts about this node that responses need (identity, address, start time).
-pub struct NodeInfo {
-    /// Daemon ID, as in AIS's Smap (`t[<id>]` in error bodies).
-    pub daemon_id: String,
-    /// `http://host:port` clients use to reach this node.
-    pub url: String,
-    pub host: String,
-    pub port: u16,
-    pub started: Instant,
-    pub started_unix_ns: i64,
-    pub cores: usize,
-    pub defer_taskrun: bool,
-    /// Connections receive with a multishot receive into provided buffers (`--recv`).
-    pub recv_multishot: bool,
-    /// Every core's counters, for `/metrics`.
-    pub stats: Vec<Arc<CoreStats>>,
-    /// Open objects each core may cache (each holds a file descriptor).
-    pub objects_cached_per_core: usize,
-    /// How GET bodies are sent.
-    pub body_send: crate::config::BodySend,
-    /// A connection waiting this long for a request head is closed.
-    pub idle_timeout: Duration,
-    /// A connection waiting this long for request-body bytes is closed.
-    pub body_timeout: Duration,
-    /// Aligned buffers per core for direct PUTs (0: none are kept, and none when direct PUTs
-    /// are off).
-    pub put_direct_bufs: usize,
-    /// Register those buffers with each core's ring (WRITE_FIXED).
-    pub put_fixed_bufs: bool,
-}
-
-/// Upper bound of each core's cache of open objects.
-pub const OBJECTS_CACHED_PER_CORE_MAX: usize = 64 * 1024;
 
 /// A stable daemon ID derived from the listen port (AIS IDs are short alphanumerics).
 fn daemon_id(port: u16) -> String {
@@ -78,8 +45,11 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         "PUT write path"
     );
     let mps = store.mountpaths();
-    let owners: Arc<Vec<usize>> =
-        Arc::new(mps.iter().map(|m| owner_of(m.id.index(), cfg.cores)).collect());
+    let owners: Arc<Vec<usize>> = Arc::new(
+        mps.iter()
+            .map(|m| owner_of(m.id.index(), cfg.cores))
+            .collect(),
+    );
     for m in mps.iter() {
         tracing::info!(mountpath = %m.path.display(), id = %m.id, core = owners[m.id.index()], "mountpath");
     }

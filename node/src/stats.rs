@@ -13,6 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use engine::mountpath::MountpathId;
 
+use crate::config::BodyPolicy;
+
 /// A single-writer counter.
 #[derive(Default)]
 pub struct Counter(AtomicU64);
@@ -24,6 +26,10 @@ impl Counter {
             self.0.load(Ordering::Relaxed).wrapping_add(v),
             Ordering::Relaxed,
         );
+    }
+    /// Sets the value; only the owning core calls this.
+    pub fn set(&self, v: u64) {
+        self.0.store(v, Ordering::Relaxed);
     }
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
@@ -133,6 +139,14 @@ pub struct CoreStats {
     pub put_direct: Counter,
     /// Of those, PUTs whose buffer was registered with the ring (WRITE_FIXED).
     pub put_direct_fixed: Counter,
+    /// Response-body pieces (a GET body, or one chunk of it) sent by each method.
+    pub body_copy: Counter,
+    pub body_sendfile: Counter,
+    pub body_splice: Counter,
+    /// Object opens served from this core's cache of open objects, and those that opened
+    /// the file (copied from the core's `CoreView` after each open).
+    pub cache_hits: Counter,
+    pub cache_misses: Counter,
 }
 
 impl CoreStats {
@@ -146,6 +160,21 @@ impl CoreStats {
             conns_closed: Counter::default(),
             put_direct: Counter::default(),
             put_direct_fixed: Counter::default(),
+            body_copy: Counter::default(),
+            body_sendfile: Counter::default(),
+            body_splice: Counter::default(),
+            cache_hits: Counter::default(),
+            cache_misses: Counter::default(),
+        }
+    }
+
+    /// Counts one body piece sent by `method`.
+    pub fn count_body_method(&self, method: BodyPolicy) {
+        match method {
+            BodyPolicy::Copy => self.body_copy.add(1),
+            BodyPolicy::Sendfile => self.body_sendfile.add(1),
+            // `Auto` never reaches a send: `BodySend::method` resolves it.
+            BodyPolicy::Splice | BodyPolicy::Auto => self.body_splice.add(1),
         }
     }
 }
@@ -343,6 +372,11 @@ pub fn render(cores: &[Arc<CoreStats>], info: &ScrapeInfo<'_>) -> String {
         ("aisle_core_put_direct_fixed_count", |c| {
             c.put_direct_fixed.get()
         }),
+        ("aisle_core_body_copy_count", |c| c.body_copy.get()),
+        ("aisle_core_body_sendfile_count", |c| c.body_sendfile.get()),
+        ("aisle_core_body_splice_count", |c| c.body_splice.get()),
+        ("aisle_core_cache_hit_count", |c| c.cache_hits.get()),
+        ("aisle_core_cache_miss_count", |c| c.cache_misses.get()),
     ] {
         let _ = writeln!(out, "# TYPE {name} counter");
         for c in cores {

@@ -461,6 +461,18 @@ pub fn ends_cached(fd: &Fd, offset: u64, len: u64) -> Option<bool> {
     probe(offset + len - 1)
 }
 
+/// Drops the clean page-cache pages of a whole file (`posix_fadvise(POSIX_FADV_DONTNEED)`):
+/// the next read of them comes from the disk. For tests and measurements of cold reads.
+pub fn drop_cached_pages(fd: &Fd) -> io::Result<()> {
+    // SAFETY: posix_fadvise on a descriptor the caller keeps open; no memory is passed.
+    let r = unsafe { libc::posix_fadvise(fd.raw(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(r))
+    }
+}
+
 /// `pwrite(2)` of all of `data` at `offset`, on the calling thread (the `--put-write direct`
 /// alternative to a ring write; measured in bench/RESULTS.md).
 pub fn pwrite_all(fd: &Fd, mut data: &[u8], mut offset: u64) -> io::Result<()> {

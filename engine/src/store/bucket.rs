@@ -59,7 +59,10 @@ impl Store {
     /// Destroys a bucket: metadata first (the bucket is gone for every request from then on),
     /// then its directories are moved into each mountpath's trash. Returns the mountpaths whose
     /// trash now needs emptying (their owner cores do that in the background).
-    pub async fn destroy_bucket(self: &Arc<Self>, bucket: &str) -> Result<Vec<MountpathId>, StoreError> {
+    pub async fn destroy_bucket(
+        self: &Arc<Self>,
+        bucket: &str,
+    ) -> Result<Vec<MountpathId>, StoreError> {
         names::validate_bucket(bucket).map_err(|e| StoreError::BadBucketName(bucket.into(), e))?;
         let this = self.clone();
         let b = bucket.to_string();
@@ -112,5 +115,4 @@ impl Store {
         }
         Ok(())
     }
-
 }

@@ -119,7 +119,9 @@ impl StoreError {
     ) -> Option<StoreError> {
         match err.raw_os_error() {
             Some(libc::ENOENT) => None,
-            Some(libc::ENOTDIR) | Some(libc::EISDIR) | Some(libc::ENOTEMPTY)
+            Some(libc::ENOTDIR)
+            | Some(libc::EISDIR)
+            | Some(libc::ENOTEMPTY)
             | Some(libc::EEXIST) => Some(StoreError::NameConflict(bucket.into(), obj.into())),
             Some(libc::ENAMETOOLONG) => Some(StoreError::NameTooLong(
                 bucket.into(),

@@ -109,5 +109,4 @@ impl Store {
         self.generations.bump(hrw::obj_digest(bucket, obj));
         res.map_err(|e| StoreError::of_object("unlink", &path, bucket, obj, e))
     }
-
 }

@@ -141,7 +141,6 @@ impl Store {
             Err(e) => Err(StoreError::io("create", work, e)),
         }
     }
-
 }
 
 /// A PUT in progress. Feed the body with `write`, then `finish`; dropping it unfinished
@@ -269,8 +268,16 @@ impl PutHandle {
         if direct_end > 0 {
             // O_DIRECT: file offset, length and memory all on DIO_ALIGN boundaries, always
             // (a misaligned direct write fails with EINVAL, or worse, on some filesystems).
-            assert_eq!(self.size % DIO_ALIGN as u64, 0, "direct write at an unaligned offset");
-            assert_eq!(direct_end % DIO_ALIGN, 0, "direct write of an unaligned length");
+            assert_eq!(
+                self.size % DIO_ALIGN as u64,
+                0,
+                "direct write at an unaligned offset"
+            );
+            assert_eq!(
+                direct_end % DIO_ALIGN,
+                0,
+                "direct write of an unaligned length"
+            );
             assert_eq!(
                 buf.as_ptr() as usize % DIO_ALIGN,
                 0,
@@ -440,7 +447,10 @@ impl PutHandle {
                 if e.raw_os_error() == Some(libc::ENOTDIR)
                     || e.raw_os_error() == Some(libc::EEXIST) =>
             {
-                return Err(StoreError::NameConflict(self.bucket.clone(), self.obj.clone()))
+                return Err(StoreError::NameConflict(
+                    self.bucket.clone(),
+                    self.obj.clone(),
+                ))
             }
             Err(e) => return Err(StoreError::io("mkdir", dir, e)),
         }

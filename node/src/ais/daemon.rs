@@ -6,8 +6,8 @@ use serde_json::json;
 
 use super::reply;
 use super::Req;
-use crate::conn::Conn;
-use crate::node::NodeInfo;
+use crate::ctx::NodeInfo;
+use crate::http::Conn;
 
 pub async fn health(conn: &mut Conn, req: &Req<'_>) -> bool {
     let up = conn.core.node.started.elapsed().as_nanos().to_string();

@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use net::head::{Method, RequestHead};
 use net::url::{percent_decode_cow, query_value};
 
-use crate::conn::Conn;
+use crate::http::Conn;
 
 /// A request being routed.
 pub struct Req<'a> {

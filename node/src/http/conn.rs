@@ -4,22 +4,18 @@
 //! order, each response fully written before the next head is parsed. A body is never read
 //! past its end, so the next request's bytes stay in the buffer or the socket.
 //!
-//! File bodies go from the page cache to the socket without a user-space copy: `sendfile(2)`
-//! on the non-blocking socket for small bodies (waiting on the ring for POLLOUT when the socket
-//! buffer is full), splice file → pipe → socket on the ring for large ones.
+//! Response bodies (copied, sendfile, splice) are sent by `send.rs`.
 
 use std::io;
 use std::rc::Rc;
 
-use engine::cache::ObjectHandle;
-use engine::mountpath::MountpathId;
 use engine::io::{self as rio, sys, AlignedBuf, Fd, Received, RecvMulti};
+use engine::mountpath::MountpathId;
 use net::chunked::ChunkedDecoder;
 use net::head::{parse_head_into, HeadError, RequestHead, HEAD_BYTES_MAX};
 use net::response;
 
-use crate::config::BodyPolicy;
-use crate::core::CoreCtx;
+use crate::ctx::CoreCtx;
 
 /// Read buffer size: room for a maximal head plus pipelined followers.
 const READ_BUF_BYTES: usize = 2 * HEAD_BYTES_MAX;
@@ -29,9 +25,9 @@ const READ_ROOM_MIN: usize = 4096;
 /// provided buffers); larger ones end it and are received straight into the caller's buffer.
 const MULTISHOT_BODY_BYTES_MAX: u64 = 16 * 1024;
 /// Largest response buffer a connection keeps between requests.
-const WBUF_KEEP_BYTES_MAX: usize = 64 * 1024;
+pub(super) const WBUF_KEEP_BYTES_MAX: usize = 64 * 1024;
 /// Pipe capacity requested for splicing.
-const PIPE_BYTES: usize = 1 << 20;
+pub(super) const PIPE_BYTES: usize = 1 << 20;
 /// Largest control-plane (JSON) request body read into memory.
 pub const SMALL_BODY_BYTES_MAX: usize = 1 << 20;
 /// Unread body bytes we are willing to drain to keep a connection after an early error.
@@ -469,131 +465,32 @@ impl Conn {
         r
     }
 
-    /// Sends a response head in `buf` and `len` bytes of `file` from `offset` as its body, by
-    /// the node's policy for that size: copied behind the head (one send), sendfile(2), or
-    /// spliced through the connection's pipe.
-    pub async fn send_head_and_file(
-        &mut self,
-        mut buf: Vec<u8>,
-        obj: &ObjectHandle,
-        offset: u64,
-        len: u64,
-    ) -> io::Result<()> {
-        let file = &obj.fd;
-        let method = self
-            .core
-            .node
-            .body_send
-            .method(len, || sys::ends_cached(file, offset, len));
-        if len == 0 {
-            return self.send_buf(buf, false).await;
-        }
-        if method == BodyPolicy::Copy {
-            let head_len = buf.len();
-            if let Some(body) = &obj.body {
-                // Content kept in the cache entry: no system call for the data.
-                buf.extend_from_slice(&body[offset as usize..(offset + len) as usize]);
-                return self.send_copied(buf).await;
-            }
-            let mut done = 0u64;
-            while done < len {
-                let n = sys::pread_append(file, &mut buf, offset + done, (len - done) as usize)?;
-                if n == 0 {
-                    self.wbuf = Some(buf);
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "file shorter than its metadata",
-                    ));
-                }
-                done += n as u64;
-            }
-            debug_assert_eq!(buf.len() - head_len, len as usize);
-            return self.send_copied(buf).await;
-        }
-        self.send_buf(buf, true).await?;
-        if method == BodyPolicy::Sendfile {
-            return self.sendfile(file, offset, len).await;
-        }
-        self.splice(file, offset, len).await
+    /// Keeps `buf` as the response scratch buffer.
+    pub(super) fn put_wbuf(&mut self, buf: Vec<u8>) {
+        self.wbuf = Some(buf);
     }
 
-    /// Sends a head with its copied body; does not keep a large buffer around afterwards.
-    async fn send_copied(&mut self, buf: Vec<u8>) -> io::Result<()> {
-        let r = self.send_buf(buf, false).await;
-        if self
-            .wbuf
-            .as_ref()
-            .is_some_and(|b| b.capacity() > WBUF_KEEP_BYTES_MAX)
-        {
+    /// Replaces the response buffer with a small one when it grew past `max` bytes.
+    pub(super) fn shrink_wbuf(&mut self, max: usize) {
+        if self.wbuf.as_ref().is_some_and(|b| b.capacity() > max) {
             self.wbuf = Some(Vec::with_capacity(1024));
         }
-        r
     }
 
-    async fn sendfile(&mut self, file: &Fd, mut offset: u64, len: u64) -> io::Result<()> {
-        let end = offset + len;
-        while offset < end {
-            let want = (end - offset).min(1 << 30) as usize;
-            match sys::sendfile(&self.fd, file, offset, want) {
-                Ok(0) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "file shorter than its metadata",
-                    ))
-                }
-                Ok(n) => offset += n as u64,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    rio::poll(&self.fd, libc::POLLOUT as u32).await?;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-
-    async fn splice(&mut self, file: &Fd, mut offset: u64, len: u64) -> io::Result<()> {
+    /// The connection's pipe for splicing (read end, write end, capacity), made on first use
+    /// with room for `bytes` if the kernel allows.
+    pub(super) fn pipe(&mut self, bytes: usize) -> io::Result<(Fd, Fd, usize)> {
         if self.pipe.is_none() {
-            let (r, w) = sys::pipe(PIPE_BYTES)?;
+            let (r, w) = sys::pipe(bytes)?;
             let cap = sys::pipe_capacity(&w);
             self.pipe = Some((r, w, cap));
         }
-        let (pr, pw, cap) = self.pipe.clone().expect("pipe was just made");
-        let end = offset + len;
-        let res: io::Result<()> = async {
-            while offset < end {
-                let want = (end - offset).min(cap as u64) as u32;
-                let n = rio::splice(file, offset as i64, &pw, -1, want).await?;
-                if n == 0 {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "file shorter than its metadata",
-                    ));
-                }
-                offset += n as u64;
-                let mut left = n;
-                while left > 0 {
-                    // The socket is non-blocking and io-wq runs splice without polling it: a
-                    // full send buffer comes back as EAGAIN, so wait for room on the ring.
-                    match rio::splice(&pr, -1, &self.fd, -1, left as u32).await {
-                        Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                        Ok(m) => left -= m,
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                            rio::poll(&self.fd, libc::POLLOUT as u32).await?;
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-            }
-            Ok(())
-        }
-        .await;
-        if res.is_err() {
-            // The pipe may hold bytes of this body: never reuse it.
-            self.pipe = None;
-        }
-        res
+        Ok(self.pipe.clone().expect("pipe was just made"))
+    }
+
+    /// Forgets the pipe (it may hold bytes of a body that failed: never reuse it).
+    pub(super) fn drop_pipe(&mut self) {
+        self.pipe = None;
     }
 }
 

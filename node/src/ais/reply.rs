@@ -5,7 +5,7 @@ use engine::store::StoreError;
 use net::head::{Method, RequestHead};
 use net::response;
 
-use crate::conn::Conn;
+use crate::http::Conn;
 
 /// The HTTP status of a store error. Each code has this one place to check.
 pub fn status_of(e: &StoreError) -> u16 {

@@ -1,23 +1,19 @@
 //! Object requests: PUT (streamed to a work file, checksummed, renamed into place), GET (whole
 //! or one range, zero-copy body), HEAD (v1 headers or v2 `props=`), DELETE.
 
-use engine::cksum::CksumType;
-use engine::store::{ClientChecksum, ObjectHandle, PutHandle};
-use net::head::Method;
-use net::range::parse_range;
-use net::response;
-
 use std::time::Instant;
+
+use engine::cksum::CksumType;
+use engine::store::{ClientChecksum, ObjectHandle};
+use net::head::Method;
+use net::response;
 
 use super::reply;
 use super::time;
 use super::Req;
-use crate::conn::ReqOutcome;
-use crate::conn::{BodyError, Conn};
+use crate::http::{BodyError, BodySource, Conn, ReqOutcome};
+use crate::object::{self, PutError, PutSpec, ReadRange};
 use crate::stats::{Op, Outcome};
-
-/// PUT data goes to the file as soon as this much has arrived (the buffer holds twice that).
-pub const PUT_WRITE_BYTES_MIN: usize = 32 * 1024;
 
 pub async fn handle(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
     let t0 = Instant::now();
@@ -73,39 +69,33 @@ fn attr_headers(buf: &mut Vec<u8>, h: &ObjectHandle) {
 }
 
 async fn get(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
-    let store = conn.core.store.clone();
-    let h = match store.open_object(&conn.core.view, bucket, obj).await {
+    let h = match object::open(conn, bucket, obj).await {
         Ok(h) => h,
         Err(e) => return reply::store_error(conn, req.head, &e).await,
     };
-    let (status, start, len) = match req.head.header("range") {
-        None => (200, 0, h.size),
-        Some(raw) => {
-            let parsed = std::str::from_utf8(raw)
-                .map_err(|_| ())
-                .and_then(|s| parse_range(s, h.size).map_err(|_| ()));
-            match parsed {
-                Ok((s, e)) => (206, s, e - s + 1),
-                Err(()) => {
-                    let cr = format!("bytes */{}", h.size);
-                    let msg = format!(
-                        "ais://{bucket}/{obj}: invalid or unsatisfiable range {:?} (size {}; one range only)",
-                        String::from_utf8_lossy(raw),
-                        h.size
-                    );
-                    return reply::error_with(
-                        conn,
-                        req.head,
-                        416,
-                        &msg,
-                        true,
-                        &[("Content-Range", cr.as_bytes())],
-                    )
-                    .await;
-                }
-            }
+    let range = match object::read_range(h.size, req.head.header("range")) {
+        Ok(r) => r,
+        Err(()) => {
+            let raw = req.head.header("range").unwrap_or_default();
+            let cr = format!("bytes */{}", h.size);
+            let msg = format!(
+                "ais://{bucket}/{obj}: invalid or unsatisfiable range {:?} (size {}; one range only)",
+                String::from_utf8_lossy(raw),
+                h.size
+            );
+            return reply::error_with(
+                conn,
+                req.head,
+                416,
+                &msg,
+                true,
+                &[("Content-Range", cr.as_bytes())],
+            )
+            .await;
         }
     };
+    let status = if range == ReadRange::Whole { 200 } else { 206 };
+    let (start, len) = range.bounds(h.size);
     let keep = req.head.keep_alive && !conn.core.shutting_down();
     let keep = keep && conn.discard_body().await;
     conn.outcome.mountpath = Some(h.mp.id);
@@ -120,7 +110,8 @@ async fn get(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
     }
     attr_headers(&mut buf, &h);
     response::finish(&mut buf);
-    if let Err(e) = conn.send_head_and_file(buf, &h, start, len).await {
+    let body = BodySource::object(&h, start, len);
+    if let Err(e) = conn.send_head_and_body(buf, body).await {
         tracing::debug!(bucket, obj, "GET: {e}");
         return false;
     }
@@ -158,8 +149,7 @@ async fn head(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
             return reply::error(conn, req.head, 400, &msg, true).await;
         }
     }
-    let store = conn.core.store.clone();
-    let h = match store.open_object(&conn.core.view, bucket, obj).await {
+    let h = match object::open(conn, bucket, obj).await {
         Ok(h) => h,
         Err(e) => return reply::store_error(conn, req.head, &e).await,
     };
@@ -252,40 +242,18 @@ async fn put(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
         },
         _ => None,
     };
-    let store = conn.core.store.clone();
-    // The declared size picks the write path (direct I/O for large bodies); chunked: unknown.
-    let declared = req.head.content_length.filter(|_| !req.head.chunked);
-    let mut put = match store.put_begin(bucket, obj, declared).await {
-        Ok(p) => p,
-        Err(e) => return reply::store_error(conn, req.head, &e).await,
+    let spec = PutSpec {
+        bucket,
+        obj,
+        // The declared size picks the write path (direct I/O for large bodies); chunked: unknown.
+        declared: req.head.content_length.filter(|_| !req.head.chunked),
+        client_cksum,
     };
-    if let Some(c) = client_cksum {
-        put.expect_checksum(c);
-    }
-    conn.outcome.mountpath = Some(put.mountpath_id());
-    let body = if put.is_direct() {
-        put_body_direct(conn, req, bucket, obj, put).await
-    } else {
-        put_body_buffered(conn, req, bucket, obj, put).await
-    };
-    let (put, path) = match body {
-        Ok(p) => p,
-        Err(keep) => return keep,
-    };
-    conn.outcome.bytes = put.size();
-    let lom = match put.finish().await {
+    let lom = match object::put(conn, spec).await {
         Ok(l) => l,
-        Err(e) => return reply::store_error(conn, req.head, &e).await,
+        Err(PutError::Store(e)) => return reply::store_error(conn, req.head, &e).await,
+        Err(PutError::Body(e)) => return body_failed(conn, req, bucket, obj, e).await,
     };
-    let stats = &conn.core.rec.stats;
-    match path {
-        PutPath::Buffered => {}
-        PutPath::Direct => stats.put_direct.add(1),
-        PutPath::DirectFixed => {
-            stats.put_direct.add(1);
-            stats.put_direct_fixed.add(1);
-        }
-    }
     let atime = now_ns().to_string();
     let version = lom.version.clone().unwrap_or_default();
     let headers: [(&str, &[u8]); 4] = [
@@ -295,108 +263,6 @@ async fn put(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
         ("Ais-Version", version.as_bytes()),
     ];
     reply::ok(conn, req.head, 200, None, &headers, b"").await
-}
-
-/// How a PUT's body reached its file.
-enum PutPath {
-    /// Through the page cache.
-    Buffered,
-    /// O_DIRECT writes from an aligned buffer.
-    Direct,
-    /// O_DIRECT writes from a buffer registered with the ring (WRITE_FIXED).
-    DirectFixed,
-}
-
-/// Receives a PUT body into the core's body buffers and writes it to the buffered work file
-/// every `PUT_WRITE_BYTES_MIN`. `Err(keep)` when the request ended here (answered, or the client
-/// is gone); the PUT is dropped then, which removes its work file.
-async fn put_body_buffered(
-    conn: &mut Conn,
-    req: &Req<'_>,
-    bucket: &str,
-    obj: &str,
-    mut put: PutHandle,
-) -> Result<(PutHandle, PutPath), bool> {
-    let mut buf = conn.core.take_body_buf();
-    loop {
-        match conn.read_body(&mut buf).await {
-            Ok(0) => break,
-            Ok(_) => {
-                if buf.len() >= PUT_WRITE_BYTES_MIN {
-                    let (r, b) = put.write(buf).await;
-                    buf = b;
-                    buf.clear();
-                    if let Err(e) = r {
-                        conn.core.put_body_buf(buf);
-                        drop(put);
-                        return Err(reply::store_error(conn, req.head, &e).await);
-                    }
-                }
-            }
-            Err(e) => {
-                conn.core.put_body_buf(buf);
-                drop(put);
-                return Err(body_failed(conn, req, bucket, obj, e).await);
-            }
-        }
-    }
-    if !buf.is_empty() {
-        let (r, b) = put.write(buf).await;
-        buf = b;
-        if let Err(e) = r {
-            conn.core.put_body_buf(buf);
-            drop(put);
-            return Err(reply::store_error(conn, req.head, &e).await);
-        }
-    }
-    conn.core.put_body_buf(buf);
-    Ok((put, PutPath::Buffered))
-}
-
-/// Receives a PUT body into an aligned buffer (registered with the ring when the core's pool
-/// has one free) and writes each full buffer to the O_DIRECT work file; the rest, ending with
-/// the last partial block (buffered), after the body ends. See `put_body_buffered`.
-async fn put_body_direct(
-    conn: &mut Conn,
-    req: &Req<'_>,
-    bucket: &str,
-    obj: &str,
-    mut put: PutHandle,
-) -> Result<(PutHandle, PutPath), bool> {
-    let mut buf = conn.core.take_aligned_buf();
-    let path = if buf.fixed_index().is_some() {
-        PutPath::DirectFixed
-    } else {
-        PutPath::Direct
-    };
-    loop {
-        let (r, b) = conn.read_body_aligned(buf).await;
-        buf = b;
-        match r {
-            Ok(0) => break,
-            Ok(_) => {
-                if buf.is_full() {
-                    let (r, b) = put.write_aligned(buf, false).await;
-                    buf = b;
-                    if let Err(e) = r {
-                        drop((put, buf));
-                        return Err(reply::store_error(conn, req.head, &e).await);
-                    }
-                }
-            }
-            Err(e) => {
-                drop((put, buf));
-                return Err(body_failed(conn, req, bucket, obj, e).await);
-            }
-        }
-    }
-    let (r, b) = put.write_aligned(buf, true).await;
-    drop(b);
-    if let Err(e) = r {
-        drop(put);
-        return Err(reply::store_error(conn, req.head, &e).await);
-    }
-    Ok((put, path))
 }
 
 /// A PUT body could not be read: a malformed chunked body gets 400, a client that went away

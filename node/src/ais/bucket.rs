@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::reply;
 use super::time;
 use super::Req;
-use crate::conn::{BodyError, Conn};
+use crate::http::{BodyError, Conn};
 
 pub async fn body_error(conn: &mut Conn, req: &Req<'_>, e: BodyError) -> bool {
     match e {

@@ -1,0 +1,227 @@
+//! Response bodies: a `BodySource` (inline bytes, a range of one open file, or ranges of
+//! several files — the chunks of a chunked object) and how each piece reaches the socket, by
+//! the node's `BodySend` policy for that piece: copied behind the head (one send),
+//! `sendfile(2)` when its pages are cached, or spliced through the connection's pipe on the
+//! ring when they are not (a cold file never blocks the core).
+
+use std::io;
+
+use engine::cache::ObjectHandle;
+use engine::io::{self as rio, sys, Fd};
+
+use super::conn::{Conn, PIPE_BYTES, WBUF_KEEP_BYTES_MAX};
+use crate::config::BodyPolicy;
+
+/// A range of an open file that is (part of) a response body.
+#[derive(Clone, Copy)]
+pub struct FileRange<'a> {
+    /// The open file.
+    pub fd: &'a Fd,
+    /// Where the range starts in it.
+    pub offset: u64,
+    /// How many bytes.
+    pub len: u64,
+    /// The range's bytes when the caller already holds them in memory (the object cache keeps
+    /// the content of small objects): sent from there, no system call for the data.
+    pub held: Option<&'a [u8]>,
+}
+
+/// What a response body is made of.
+#[derive(Clone, Copy)]
+pub enum BodySource<'a> {
+    /// No body.
+    Empty,
+    /// Bytes in memory.
+    Bytes(&'a [u8]),
+    /// A range of one file.
+    File(FileRange<'a>),
+    /// Ranges of several files, sent in order (a chunked object).
+    Files(&'a [FileRange<'a>]),
+}
+
+impl<'a> BodySource<'a> {
+    /// `len` bytes of an open object from `offset` (its held content when the cache keeps it).
+    pub fn object(h: &'a ObjectHandle, offset: u64, len: u64) -> BodySource<'a> {
+        let held = h
+            .body
+            .as_deref()
+            .map(|b| &b[offset as usize..(offset + len) as usize]);
+        BodySource::File(FileRange {
+            fd: &h.fd,
+            offset,
+            len,
+            held,
+        })
+    }
+
+    /// The body's length in bytes.
+    pub fn len(&self) -> u64 {
+        match self {
+            BodySource::Empty => 0,
+            BodySource::Bytes(b) => b.len() as u64,
+            BodySource::File(r) => r.len,
+            BodySource::Files(rs) => rs.iter().map(|r| r.len).sum(),
+        }
+    }
+
+    /// Whether the body is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Conn {
+    /// Sends a response head in `buf` followed by `body`: each file piece by the node's
+    /// policy for its size and cache state; the head goes out with the first piece.
+    pub async fn send_head_and_body(
+        &mut self,
+        mut buf: Vec<u8>,
+        body: BodySource<'_>,
+    ) -> io::Result<()> {
+        match body {
+            BodySource::Empty => self.send_buf(buf, false).await,
+            BodySource::Bytes(b) => {
+                buf.extend_from_slice(b);
+                self.send_copied(buf, false).await
+            }
+            BodySource::File(r) => self.send_piece(buf, &r, false).await,
+            BodySource::Files(rs) => {
+                let Some((last, first)) = rs.split_last() else {
+                    return self.send_buf(buf, false).await;
+                };
+                let mut head = Some(buf);
+                for r in first {
+                    let b = head.take().unwrap_or_else(|| self.take_wbuf());
+                    self.send_piece(b, r, true).await?;
+                }
+                let b = head.take().unwrap_or_else(|| self.take_wbuf());
+                self.send_piece(b, last, false).await
+            }
+        }
+    }
+
+    /// Sends what is in `buf` (a head, or nothing) and then one file range, by the policy.
+    /// `more`: another piece follows (MSG_MORE on sends that end with this piece's data).
+    async fn send_piece(
+        &mut self,
+        mut buf: Vec<u8>,
+        r: &FileRange<'_>,
+        more: bool,
+    ) -> io::Result<()> {
+        let (file, offset, len) = (r.fd, r.offset, r.len);
+        if len == 0 {
+            return if buf.is_empty() {
+                self.put_wbuf(buf);
+                Ok(())
+            } else {
+                self.send_buf(buf, more).await
+            };
+        }
+        let method = self
+            .core
+            .node
+            .body_send
+            .method(len, || sys::ends_cached(file, offset, len));
+        self.core.rec.stats.count_body_method(method);
+        if method == BodyPolicy::Copy {
+            let head_len = buf.len();
+            if let Some(held) = r.held {
+                // Content kept in the cache entry: no system call for the data.
+                debug_assert_eq!(held.len() as u64, len);
+                buf.extend_from_slice(held);
+                return self.send_copied(buf, more).await;
+            }
+            let mut done = 0u64;
+            while done < len {
+                let n = sys::pread_append(file, &mut buf, offset + done, (len - done) as usize)?;
+                if n == 0 {
+                    self.put_wbuf(buf);
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "file shorter than its metadata",
+                    ));
+                }
+                done += n as u64;
+            }
+            debug_assert_eq!(buf.len() - head_len, len as usize);
+            return self.send_copied(buf, more).await;
+        }
+        if buf.is_empty() {
+            self.put_wbuf(buf);
+        } else {
+            self.send_buf(buf, true).await?;
+        }
+        if method == BodyPolicy::Sendfile {
+            return self.sendfile(file, offset, len).await;
+        }
+        self.splice(file, offset, len).await
+    }
+
+    /// Sends a head with its copied body; does not keep a large buffer around afterwards.
+    async fn send_copied(&mut self, buf: Vec<u8>, more: bool) -> io::Result<()> {
+        let r = self.send_buf(buf, more).await;
+        self.shrink_wbuf(WBUF_KEEP_BYTES_MAX);
+        r
+    }
+
+    async fn sendfile(&mut self, file: &Fd, mut offset: u64, len: u64) -> io::Result<()> {
+        let end = offset + len;
+        while offset < end {
+            let want = (end - offset).min(1 << 30) as usize;
+            match sys::sendfile(&self.fd, file, offset, want) {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "file shorter than its metadata",
+                    ))
+                }
+                Ok(n) => offset += n as u64,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    rio::poll(&self.fd, libc::POLLOUT as u32).await?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    async fn splice(&mut self, file: &Fd, mut offset: u64, len: u64) -> io::Result<()> {
+        let (pr, pw, cap) = self.pipe(PIPE_BYTES)?;
+        let end = offset + len;
+        let res: io::Result<()> = async {
+            while offset < end {
+                let want = (end - offset).min(cap as u64) as u32;
+                let n = rio::splice(file, offset as i64, &pw, -1, want).await?;
+                if n == 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "file shorter than its metadata",
+                    ));
+                }
+                offset += n as u64;
+                let mut left = n;
+                while left > 0 {
+                    // The socket is non-blocking and io-wq runs splice without polling it: a
+                    // full send buffer comes back as EAGAIN, so wait for room on the ring.
+                    match rio::splice(&pr, -1, &self.fd, -1, left as u32).await {
+                        Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                        Ok(m) => left -= m,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            rio::poll(&self.fd, libc::POLLOUT as u32).await?;
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            Ok(())
+        }
+        .await;
+        if res.is_err() {
+            // The pipe may hold bytes of this body: never reuse it.
+            self.drop_pipe();
+        }
+        res
+    }
+}

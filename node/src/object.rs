@@ -1,0 +1,198 @@
+//! The object layer: protocol-neutral object operations that the AIS front end (`ais/`) and,
+//! next, the S3 front end call — storing a request body as an object (buffered, or O_DIRECT
+//! from aligned buffers), opening an object for reading and resolving a byte range of it.
+//! Errors come back typed; each front end renders them in its own dialect.
+
+use std::rc::Rc;
+
+use engine::cache::ObjectHandle;
+use engine::lom::Lom;
+use engine::store::{ClientChecksum, PutHandle, StoreError};
+use net::range::parse_range;
+
+use crate::http::{BodyError, Conn};
+
+/// PUT data goes to the file as soon as this much has arrived (the buffer holds twice that).
+pub const PUT_WRITE_BYTES_MIN: usize = 32 * 1024;
+
+/// Why storing a body failed.
+#[derive(Debug)]
+pub enum PutError {
+    /// The store refused or failed (the front end answers with its status).
+    Store(StoreError),
+    /// The request body could not be read: malformed framing (answer 400) or a client that
+    /// went away (no answer). Nothing was stored.
+    Body(BodyError),
+}
+
+/// How a PUT's body reached its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutPath {
+    /// Through the page cache.
+    Buffered,
+    /// O_DIRECT writes from an aligned buffer.
+    Direct,
+    /// O_DIRECT writes from a buffer registered with the ring (WRITE_FIXED).
+    DirectFixed,
+}
+
+/// What a PUT asks for, whatever the dialect.
+pub struct PutSpec<'a> {
+    pub bucket: &'a str,
+    pub obj: &'a str,
+    /// The body size the client declared (Content-Length); `None` when chunked.
+    pub declared: Option<u64>,
+    /// A checksum the client sent to verify the body against.
+    pub client_cksum: Option<ClientChecksum>,
+}
+
+/// Stores the request body on `conn` as object `spec.bucket/spec.obj`: work file, body,
+/// checksums, LOM, rename into place. Returns the stored metadata. On any error nothing of
+/// the PUT remains (the work file is removed).
+pub async fn put(conn: &mut Conn, spec: PutSpec<'_>) -> Result<Lom, PutError> {
+    let store = conn.core.store.clone();
+    let mut put = store
+        .put_begin(spec.bucket, spec.obj, spec.declared)
+        .await
+        .map_err(PutError::Store)?;
+    if let Some(c) = spec.client_cksum {
+        put.expect_checksum(c);
+    }
+    conn.outcome.mountpath = Some(put.mountpath_id());
+    let (put, path) = receive_body(conn, put).await?;
+    conn.outcome.bytes = put.size();
+    let lom = put.finish().await.map_err(PutError::Store)?;
+    let stats = &conn.core.rec.stats;
+    match path {
+        PutPath::Buffered => {}
+        PutPath::Direct => stats.put_direct.add(1),
+        PutPath::DirectFixed => {
+            stats.put_direct.add(1);
+            stats.put_direct_fixed.add(1);
+        }
+    }
+    Ok(lom)
+}
+
+/// Receives the request body on `conn` into `put` (the direct path when the work file is
+/// O_DIRECT); the handle comes back for `finish`. On error the handle is dropped, which
+/// removes its work file.
+pub async fn receive_body(
+    conn: &mut Conn,
+    put: PutHandle,
+) -> Result<(PutHandle, PutPath), PutError> {
+    if put.is_direct() {
+        receive_direct(conn, put).await
+    } else {
+        receive_buffered(conn, put).await
+    }
+}
+
+/// Receives a body into the core's body buffers and writes it to the buffered work file
+/// every `PUT_WRITE_BYTES_MIN`.
+async fn receive_buffered(
+    conn: &mut Conn,
+    mut put: PutHandle,
+) -> Result<(PutHandle, PutPath), PutError> {
+    let mut buf = conn.core.take_body_buf();
+    let res = loop {
+        match conn.read_body(&mut buf).await {
+            Ok(0) => break Ok(()),
+            Ok(_) if buf.len() >= PUT_WRITE_BYTES_MIN => {
+                let (r, b) = put.write(buf).await;
+                buf = b;
+                buf.clear();
+                if let Err(e) = r {
+                    break Err(PutError::Store(e));
+                }
+            }
+            Ok(_) => {}
+            Err(e) => break Err(PutError::Body(e)),
+        }
+    };
+    let res = match res {
+        Ok(()) if !buf.is_empty() => {
+            let (r, b) = put.write(buf).await;
+            buf = b;
+            r.map_err(PutError::Store)
+        }
+        other => other,
+    };
+    conn.core.put_body_buf(buf);
+    res.map(|()| (put, PutPath::Buffered))
+}
+
+/// Receives a body into an aligned buffer (registered with the ring when the core's pool has
+/// one free) and writes each full buffer to the O_DIRECT work file; the rest, ending with the
+/// last partial block (buffered), after the body ends.
+async fn receive_direct(
+    conn: &mut Conn,
+    mut put: PutHandle,
+) -> Result<(PutHandle, PutPath), PutError> {
+    let mut buf = conn.core.take_aligned_buf();
+    let path = if buf.fixed_index().is_some() {
+        PutPath::DirectFixed
+    } else {
+        PutPath::Direct
+    };
+    loop {
+        let (r, b) = conn.read_body_aligned(buf).await;
+        buf = b;
+        match r {
+            Ok(0) => break,
+            Ok(_) if buf.is_full() => {
+                let (r, b) = put.write_aligned(buf, false).await;
+                buf = b;
+                r.map_err(PutError::Store)?;
+            }
+            Ok(_) => {}
+            Err(e) => return Err(PutError::Body(e)),
+        }
+    }
+    let (r, _) = put.write_aligned(buf, true).await;
+    r.map_err(PutError::Store)?;
+    Ok((put, path))
+}
+
+/// Opens an object for reading (GET, HEAD, a copy source): from the core's cache while
+/// current.
+pub async fn open(conn: &Conn, bucket: &str, obj: &str) -> Result<Rc<ObjectHandle>, StoreError> {
+    let core = &conn.core;
+    let r = core.store.open_object(&core.view, bucket, obj).await;
+    core.rec.stats.cache_hits.set(core.view.hits.get());
+    core.rec.stats.cache_misses.set(core.view.misses.get());
+    r
+}
+
+/// The part of an object a read asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadRange {
+    /// All of it (200).
+    Whole,
+    /// `len` bytes from `start` (206).
+    Part { start: u64, len: u64 },
+}
+
+impl ReadRange {
+    /// `(start, len)` of this range in an object of `size` bytes.
+    pub fn bounds(self, size: u64) -> (u64, u64) {
+        match self {
+            ReadRange::Whole => (0, size),
+            ReadRange::Part { start, len } => (start, len),
+        }
+    }
+}
+
+/// Resolves a `Range` header value against an object of `size` bytes (one range only);
+/// `Err` means invalid or unsatisfiable (416 with `Content-Range: bytes */size`).
+pub fn read_range(size: u64, header: Option<&[u8]>) -> Result<ReadRange, ()> {
+    let Some(raw) = header else {
+        return Ok(ReadRange::Whole);
+    };
+    let s = std::str::from_utf8(raw).map_err(|_| ())?;
+    let (start, end) = parse_range(s, size).map_err(|_| ())?;
+    Ok(ReadRange::Part {
+        start,
+        len: end - start + 1,
+    })
+}
