@@ -548,7 +548,7 @@ mod tests {
         }
         r.record(&bmd, "real", None, &get_ok());
         assert_eq!(core.buckets.lock().unwrap().len(), 1);
-        let text = render(&[core.clone()], &bmd, &info);
+        let text = render(std::slice::from_ref(&core), &bmd, &info);
         assert!(
             text.contains("ais_target_get_count{node_id=\"n\"} 1001\n"),
             "{text}"
@@ -558,7 +558,7 @@ mod tests {
         // Destroyed: not rendered even before the core notices.
         let mut gone = bmd_with(&[]);
         gone.version = 5;
-        assert!(!render(&[core.clone()], &gone, &info).contains("ais://real"));
+        assert!(!render(std::slice::from_ref(&core), &gone, &info).contains("ais://real"));
         // The core notices on its next request and drops the counters.
         r.record(&gone, "other", None, &get_ok());
         assert!(core.buckets.lock().unwrap().is_empty());
@@ -566,7 +566,7 @@ mod tests {
         let mut again = bmd_with(&[("real", 9)]);
         again.version = 6;
         r.record(&again, "real", None, &get_ok());
-        let text = render(&[core.clone()], &again, &info);
+        let text = render(std::slice::from_ref(&core), &again, &info);
         assert!(text.contains("ais_target_get_count{node_id=\"n\",bucket=\"ais://real\"} 1\n"));
     }
 
