@@ -145,7 +145,9 @@ impl CoreView {
         }
     }
 
-    pub(crate) fn with_bmd<R>(&self, f: impl FnOnce(&Bmd) -> R) -> R {
+    /// Runs `f` on this view's bucket-metadata snapshot (refresh it first with
+    /// `Store::refresh_view`).
+    pub fn with_bmd<R>(&self, f: impl FnOnce(&Bmd) -> R) -> R {
         f(&self.bmd.borrow())
     }
 

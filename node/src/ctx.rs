@@ -96,6 +96,14 @@ const BODY_BUFS_KEPT_MAX: usize = 64;
 pub const PUT_DIRECT_BUF_BYTES: usize = 256 * 1024;
 
 impl CoreCtx {
+    /// Records a request's outcome in this core's counters; per-bucket counters only if the
+    /// bucket exists in this core's (refreshed) BMD snapshot.
+    pub fn record(&self, bucket: &str, mountpath: Option<MountpathId>, o: &crate::stats::Outcome) {
+        self.store.refresh_view(&self.view);
+        self.view
+            .with_bmd(|bmd| self.rec.record(bmd, bucket, mountpath, o));
+    }
+
     pub fn shutting_down(&self) -> bool {
         self.shutting_down.get()
     }

@@ -4,13 +4,22 @@
 //! read-modify-write, no lock); a scrape on any core reads every core's counters with relaxed
 //! loads. Names follow AIS (`ais_target_get_count`, ... labelled by bucket), plus aisle's own
 //! per-core and per-mountpath series.
+//!
+//! Request input never makes a series: a bucket gets per-bucket counters only while it exists
+//! in the bucket metadata (keyed by its BID, so a new bucket of the same name starts at zero);
+//! a request naming a missing or invalid bucket counts in the node totals only. A core drops
+//! the counters of destroyed buckets when it sees the BMD change, and a scrape renders only
+//! buckets of the current BMD, so the exposition is proportional to existing buckets ×
+//! families. Every label value is escaped per the text exposition format.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use engine::bmd::Bmd;
 use engine::mountpath::MountpathId;
 
 use crate::config::BodyPolicy;
@@ -131,8 +140,10 @@ pub struct CoreStats {
     pub total: OpCounters,
     /// By mountpath index (GET and PUT only).
     pub mountpaths: Vec<OpCounters>,
-    /// By bucket name: the core inserts (first request for a bucket), scrapes read.
-    buckets: Mutex<HashMap<String, Arc<OpCounters>>>,
+    /// By bucket name: the BID of the bucket they count and the counters. Only the owning
+    /// core inserts (first request for an existing bucket) and removes (bucket destroyed);
+    /// scrapes read.
+    buckets: Mutex<HashMap<String, (u64, Arc<OpCounters>)>>,
     pub conns_accepted: Counter,
     pub conns_closed: Counter,
     /// PUTs stored through the direct-I/O path.
@@ -182,7 +193,10 @@ impl CoreStats {
 /// The owning core's handle: records outcomes, caching bucket counters without locking.
 pub struct CoreRecorder {
     pub stats: Arc<CoreStats>,
-    cache: RefCell<HashMap<String, Arc<OpCounters>>>,
+    /// Bucket name → (BID, counters), a lock-free copy of this core's `stats.buckets`.
+    cache: RefCell<HashMap<String, (u64, Arc<OpCounters>)>>,
+    /// The BMD version the bucket counters were last checked against.
+    bmd_version: Cell<u64>,
 }
 
 impl CoreRecorder {
@@ -190,32 +204,51 @@ impl CoreRecorder {
         CoreRecorder {
             stats,
             cache: RefCell::new(HashMap::new()),
+            bmd_version: Cell::new(u64::MAX),
         }
     }
 
-    fn bucket(&self, bucket: &str) -> Arc<OpCounters> {
-        if let Some(c) = self.cache.borrow().get(bucket) {
-            return c.clone();
-        }
-        let c = self
-            .stats
+    /// Forgets the counters of buckets no longer in `bmd` (destroyed, or recreated under a
+    /// new BID). Runs once per BMD version this core sees; bucket changes are rare.
+    fn prune(&self, bmd: &Bmd) {
+        let live = |name: &str, bid: u64| bmd.buckets.get(name).map(|p| p.bid) == Some(bid);
+        self.cache.borrow_mut().retain(|n, (bid, _)| live(n, *bid));
+        self.stats
             .buckets
             .lock()
             .expect("stats lock")
-            .entry(bucket.to_string())
-            .or_default()
-            .clone();
+            .retain(|n, (bid, _)| live(n, *bid));
+        self.bmd_version.set(bmd.version);
+    }
+
+    fn bucket(&self, bucket: &str, bid: u64) -> Arc<OpCounters> {
+        if let Some((b, c)) = self.cache.borrow().get(bucket) {
+            if *b == bid {
+                return c.clone();
+            }
+        }
+        let c = Arc::new(OpCounters::default());
+        self.stats
+            .buckets
+            .lock()
+            .expect("stats lock")
+            .insert(bucket.to_string(), (bid, c.clone()));
         self.cache
             .borrow_mut()
-            .insert(bucket.to_string(), c.clone());
+            .insert(bucket.to_string(), (bid, c.clone()));
         c
     }
 
-    /// Records one request's outcome against the totals, its bucket and its mountpath.
-    pub fn record(&self, bucket: &str, mountpath: Option<MountpathId>, o: &Outcome) {
+    /// Records one request's outcome against the totals, its mountpath, and its bucket if
+    /// `bmd` (the core's current snapshot) has it. A bucket the request merely named (missing,
+    /// invalid) gets no counters of its own.
+    pub fn record(&self, bmd: &Bmd, bucket: &str, mountpath: Option<MountpathId>, o: &Outcome) {
         self.stats.total.record(o);
-        if !bucket.is_empty() {
-            self.bucket(bucket).record(o);
+        if self.bmd_version.get() != bmd.version {
+            self.prune(bmd);
+        }
+        if let Some(p) = bmd.buckets.get(bucket) {
+            self.bucket(bucket, p.bid).record(o);
         }
         if let Some(m) = mountpath.and_then(|m| self.stats.mountpaths.get(m.index())) {
             m.record(o);
@@ -236,82 +269,118 @@ fn line(out: &mut String, name: &str, labels: &str, v: u64) {
     let _ = writeln!(out, "{name}{{{labels}}} {v}");
 }
 
-fn sums(
-    cores: &[Arc<CoreStats>],
-    f: impl Fn(&CoreStats) -> Vec<(&'static str, u64)>,
-) -> Vec<(&'static str, u64)> {
-    let mut acc: Vec<(&'static str, u64)> = Vec::new();
-    for c in cores {
-        for (i, (n, v)) in f(c).into_iter().enumerate() {
-            if acc.len() <= i {
-                acc.push((n, 0));
-            }
-            acc[i].1 += v;
+/// A label value escaped per the Prometheus text exposition format: backslash, double quote
+/// and newline become `\\`, `\"` and `\n`; everything else stays as is.
+pub fn escape_label(v: &str) -> Cow<'_, str> {
+    if !v.contains(['\\', '"', '\n']) {
+        return Cow::Borrowed(v);
+    }
+    let mut out = String::with_capacity(v.len() + 8);
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
         }
     }
-    acc
+    Cow::Owned(out)
 }
 
-fn op_values(c: &OpCounters) -> Vec<(&'static str, u64)> {
-    vec![
-        ("get_count", c.get_count.get()),
-        ("get_bytes", c.get_bytes.get()),
-        ("get_ns_total", c.get_ns.get()),
-        ("put_count", c.put_count.get()),
-        ("put_bytes", c.put_bytes.get()),
-        ("put_ns_total", c.put_ns.get()),
-        ("head_count", c.head_count.get()),
-        ("head_ns_total", c.head_ns.get()),
-        ("del_count", c.del_count.get()),
-        ("lst_count", c.lst_count.get()),
-        ("err_get_count", c.err_get.get()),
-        ("err_put_count", c.err_put.get()),
-        ("err_head_count", c.err_head.get()),
-        ("err_del_count", c.err_del.get()),
-        ("err_lst_count", c.err_lst.get()),
-        ("err_io_get_count", c.err_io_get.get()),
-        ("err_io_put_count", c.err_io_put.get()),
-        ("err_cksum_count", c.err_cksum.get()),
+/// The counter families of `OpCounters`, in exposition order.
+const OP_FAMILIES: [&str; 18] = [
+    "get_count",
+    "get_bytes",
+    "get_ns_total",
+    "put_count",
+    "put_bytes",
+    "put_ns_total",
+    "head_count",
+    "head_ns_total",
+    "del_count",
+    "lst_count",
+    "err_get_count",
+    "err_put_count",
+    "err_head_count",
+    "err_del_count",
+    "err_lst_count",
+    "err_io_get_count",
+    "err_io_put_count",
+    "err_cksum_count",
+];
+
+/// The values of `c`, in `OP_FAMILIES` order.
+fn op_values(c: &OpCounters) -> [u64; 18] {
+    [
+        c.get_count.get(),
+        c.get_bytes.get(),
+        c.get_ns.get(),
+        c.put_count.get(),
+        c.put_bytes.get(),
+        c.put_ns.get(),
+        c.head_count.get(),
+        c.head_ns.get(),
+        c.del_count.get(),
+        c.lst_count.get(),
+        c.err_get.get(),
+        c.err_put.get(),
+        c.err_head.get(),
+        c.err_del.get(),
+        c.err_lst.get(),
+        c.err_io_get.get(),
+        c.err_io_put.get(),
+        c.err_cksum.get(),
     ]
 }
 
-/// Renders every core's counters in Prometheus text format.
-pub fn render(cores: &[Arc<CoreStats>], info: &ScrapeInfo<'_>) -> String {
+fn add_into(acc: &mut [u64; 18], v: [u64; 18]) {
+    for (a, v) in acc.iter_mut().zip(v) {
+        *a += v;
+    }
+}
+
+fn family_index(f: &str) -> usize {
+    OP_FAMILIES
+        .iter()
+        .position(|n| *n == f)
+        .expect("a family of OP_FAMILIES")
+}
+
+/// Renders every core's counters in Prometheus text format. Per-bucket series only for the
+/// buckets of `bmd` (the current bucket metadata) with the BID they were counted under; the
+/// work is O(cores × counted buckets + existing buckets × families).
+pub fn render(cores: &[Arc<CoreStats>], bmd: &Bmd, info: &ScrapeInfo<'_>) -> String {
     let mut out = String::with_capacity(8192);
-    let node = format!("node_id=\"{}\"", info.node_id);
+    let node = format!("node_id=\"{}\"", escape_label(info.node_id));
     // AIS's series: each family grouped: node total, then one sample per bucket.
-    let totals = sums(cores, |c| op_values(&c.total));
-    let mut names: Vec<String> = Vec::new();
+    let mut totals = [0u64; 18];
+    let mut per_bucket: BTreeMap<String, [u64; 18]> = BTreeMap::new();
     for c in cores {
-        for b in c.buckets.lock().expect("stats lock").keys() {
-            if !names.contains(b) {
-                names.push(b.clone());
+        add_into(&mut totals, op_values(&c.total));
+        let m = c.buckets.lock().expect("stats lock");
+        for (name, (bid, counters)) in m.iter() {
+            if bmd.buckets.get(name).map(|p| p.bid) != Some(*bid) {
+                continue; // destroyed (its core has not pruned it yet)
+            }
+            let v = op_values(counters);
+            match per_bucket.get_mut(name.as_str()) {
+                Some(acc) => add_into(acc, v),
+                None => {
+                    per_bucket.insert(name.clone(), v);
+                }
             }
         }
     }
-    names.sort();
-    let per_bucket: Vec<Vec<(&'static str, u64)>> = names
-        .iter()
-        .map(|b| {
-            sums(cores, |c| {
-                let m = c.buckets.lock().expect("stats lock");
-                m.get(b)
-                    .map(|x| op_values(x))
-                    .unwrap_or_else(|| op_values(&OpCounters::default()))
-            })
-        })
+    let bucket_labels: Vec<String> = per_bucket
+        .keys()
+        .map(|b| format!("{node},bucket=\"{}\"", escape_label(&format!("ais://{b}"))))
         .collect();
-    for (i, (n, v)) in totals.iter().enumerate() {
+    for (i, n) in OP_FAMILIES.iter().enumerate() {
         let name = format!("ais_target_{n}");
         let _ = writeln!(out, "# TYPE {name} counter");
-        line(&mut out, &name, &node, *v);
-        for (b, vals) in names.iter().zip(&per_bucket) {
-            line(
-                &mut out,
-                &name,
-                &format!("{node},bucket=\"ais://{b}\""),
-                vals[i].1,
-            );
+        line(&mut out, &name, &node, totals[i]);
+        for (labels, vals) in bucket_labels.iter().zip(per_bucket.values()) {
+            line(&mut out, &name, labels, vals[i]);
         }
     }
     #[cfg(feature = "alloc-count")]
@@ -336,12 +405,9 @@ pub fn render(cores: &[Arc<CoreStats>], info: &ScrapeInfo<'_>) -> String {
     for f in core_fams {
         let name = format!("aisle_core_{f}");
         let _ = writeln!(out, "# TYPE {name} counter");
+        let fi = family_index(f);
         for c in cores {
-            let v = op_values(&c.total)
-                .into_iter()
-                .find(|(n, _)| *n == f)
-                .map(|(_, v)| v)
-                .unwrap_or(0);
+            let v = op_values(&c.total)[fi];
             line(&mut out, &name, &format!("{node},core=\"{}\"", c.core), v);
         }
     }
@@ -391,33 +457,28 @@ pub fn render(cores: &[Arc<CoreStats>], info: &ScrapeInfo<'_>) -> String {
         "err_io_get_count",
         "err_io_put_count",
     ];
+    let mp_labels: Vec<String> = info
+        .mountpaths
+        .iter()
+        .map(|mp| format!("{node},mountpath=\"{}\"", escape_label(mp)))
+        .collect();
     for f in mp_fams {
         let name = format!("aisle_mountpath_{f}");
         let _ = writeln!(out, "# TYPE {name} counter");
-        for (i, mp) in info.mountpaths.iter().enumerate() {
+        let fi = family_index(f);
+        for (i, labels) in mp_labels.iter().enumerate() {
             let v: u64 = cores
                 .iter()
                 .filter_map(|c| c.mountpaths.get(i))
-                .map(|m| {
-                    op_values(m)
-                        .into_iter()
-                        .find(|(n, _)| *n == f)
-                        .map(|(_, v)| v)
-                        .unwrap_or(0)
-                })
+                .map(|m| op_values(m)[fi])
                 .sum();
-            line(&mut out, &name, &format!("{node},mountpath=\"{mp}\""), v);
+            line(&mut out, &name, labels, v);
         }
     }
     let _ = writeln!(out, "# TYPE aisle_mountpath_direct_refused gauge");
-    for (i, mp) in info.mountpaths.iter().enumerate() {
+    for (i, labels) in mp_labels.iter().enumerate() {
         let v = info.direct_refused.get(i).copied().unwrap_or(false);
-        line(
-            &mut out,
-            "aisle_mountpath_direct_refused",
-            &format!("{node},mountpath=\"{mp}\""),
-            v as u64,
-        );
+        line(&mut out, "aisle_mountpath_direct_refused", labels, v as u64);
     }
     out
 }
@@ -431,6 +492,7 @@ mod tests {
         // Goal: each metric family appears as one group (Prometheus requires it) and node
         // totals are the sum over cores, with per-bucket samples in the same family.
         let cores: Vec<Arc<CoreStats>> = (0..2).map(|c| Arc::new(CoreStats::new(c, 1))).collect();
+        let bmd = bmd_with(&[("b1", 1), ("b2", 2)]);
         for c in &cores {
             let r = CoreRecorder::new(c.clone());
             let o = Outcome {
@@ -441,8 +503,8 @@ mod tests {
                 err_io: false,
                 err_cksum: false,
             };
-            r.record("b1", Some(MountpathId::new(0)), &o);
-            r.record("b2", Some(MountpathId::new(0)), &o);
+            r.record(&bmd, "b1", Some(MountpathId::new(0)), &o);
+            r.record(&bmd, "b2", Some(MountpathId::new(0)), &o);
             let e = Outcome {
                 op: Op::Put,
                 ok: false,
@@ -451,7 +513,7 @@ mod tests {
                 err_io: false,
                 err_cksum: true,
             };
-            r.record("b1", None, &e);
+            r.record(&bmd, "b1", None, &e);
         }
         let info = ScrapeInfo {
             node_id: "n",
@@ -459,7 +521,7 @@ mod tests {
             mountpaths: vec!["/mp".into()],
             direct_refused: vec![false],
         };
-        let text = render(&cores, &info);
+        let text = render(&cores, &bmd, &info);
         assert!(
             text.contains("ais_target_get_count{node_id=\"n\"} 4\n"),
             "{text}"
@@ -479,5 +541,88 @@ mod tests {
                 last = name;
             }
         }
+    }
+
+    fn bmd_with(buckets: &[(&str, u64)]) -> Bmd {
+        let mut b = Bmd::default();
+        for (n, bid) in buckets {
+            b.buckets
+                .insert(n.to_string(), engine::bmd::BucketProps::new(*bid, 0));
+        }
+        b.version = buckets.len() as u64;
+        b
+    }
+
+    fn get_ok() -> Outcome {
+        Outcome {
+            op: Op::Get,
+            ok: true,
+            bytes: 1,
+            ns: 1,
+            err_io: false,
+            err_cksum: false,
+        }
+    }
+
+    #[test]
+    fn only_existing_buckets_get_series() {
+        // Goal: a request naming a bucket the BMD does not have counts in the totals only; a
+        // destroyed bucket's counters leave the core's map when it sees the new BMD, and a new
+        // bucket of the same name (new BID) starts from zero.
+        let core = Arc::new(CoreStats::new(0, 0));
+        let r = CoreRecorder::new(core.clone());
+        let info = ScrapeInfo {
+            node_id: "n",
+            uptime_ns: 1,
+            mountpaths: vec![],
+            direct_refused: vec![],
+        };
+        let bmd = bmd_with(&[("real", 7)]);
+        for i in 0..1000 {
+            r.record(&bmd, &format!("missing-{i}"), None, &get_ok());
+        }
+        r.record(&bmd, "real", None, &get_ok());
+        assert_eq!(core.buckets.lock().unwrap().len(), 1);
+        let text = render(std::slice::from_ref(&core), &bmd, &info);
+        assert!(
+            text.contains("ais_target_get_count{node_id=\"n\"} 1001\n"),
+            "{text}"
+        );
+        assert!(text.contains("ais_target_get_count{node_id=\"n\",bucket=\"ais://real\"} 1\n"));
+        assert!(!text.contains("missing-"));
+        // Destroyed: not rendered even before the core notices.
+        let mut gone = bmd_with(&[]);
+        gone.version = 5;
+        assert!(!render(std::slice::from_ref(&core), &gone, &info).contains("ais://real"));
+        // The core notices on its next request and drops the counters.
+        r.record(&gone, "other", None, &get_ok());
+        assert!(core.buckets.lock().unwrap().is_empty());
+        // Recreated under a new BID: starts from zero.
+        let mut again = bmd_with(&[("real", 9)]);
+        again.version = 6;
+        r.record(&again, "real", None, &get_ok());
+        let text = render(std::slice::from_ref(&core), &again, &info);
+        assert!(text.contains("ais_target_get_count{node_id=\"n\",bucket=\"ais://real\"} 1\n"));
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        // Goal: backslash, double quote and newline in a label value are escaped per the text
+        // format, in node ids and mountpaths alike; nothing else changes.
+        assert_eq!(escape_label("plain/path"), "plain/path");
+        assert_eq!(escape_label("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
+        let core = Arc::new(CoreStats::new(0, 1));
+        let info = ScrapeInfo {
+            node_id: "n\"1",
+            uptime_ns: 1,
+            mountpaths: vec!["/mp\"}x\n\\".into()],
+            direct_refused: vec![false],
+        };
+        let text = render(&[core], &Bmd::default(), &info);
+        assert!(text.contains("node_id=\"n\\\"1\""), "{text}");
+        assert!(text.contains("mountpath=\"/mp\\\"}x\\n\\\\\"}"), "{text}");
+        assert!(text
+            .lines()
+            .all(|l| l.starts_with('#') || l.starts_with("ais") || l.starts_with("aisle")));
     }
 }

@@ -402,7 +402,7 @@ async fn list_objects(
         err_io: false,
         err_cksum: false,
     };
-    conn.core.rec.record(bucket, None, &outcome);
+    conn.core.record(bucket, None, &outcome);
     let page = match page {
         Ok(p) => p,
         Err(e) => return reply::store_error(conn, req.head, &e).await,

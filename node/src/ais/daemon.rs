@@ -56,7 +56,8 @@ pub async fn metrics(conn: &mut Conn, req: &Req<'_>) -> bool {
             .map(|m| conn.core.store.direct_refused(m.id))
             .collect(),
     };
-    let body = crate::stats::render(&node.stats, &info);
+    let bmd = conn.core.store.bmd();
+    let body = crate::stats::render(&node.stats, &bmd, &info);
     reply::ok(
         conn,
         req.head,
@@ -80,16 +81,44 @@ pub fn smap(node: &NodeInfo) -> serde_json::Value {
     })
 }
 
+/// `PUT /v1/cluster` or `/v1/daemon` (`path`): AIS's cluster and node actions. Known ones are
+/// not implemented yet (501); others are bad input (400).
+async fn admin_action(conn: &mut Conn, req: &Req<'_>, path: &str) -> bool {
+    let body = match conn.read_small_body().await {
+        Ok(b) => b,
+        Err(e) => return super::bucket::body_error(conn, req, e).await,
+    };
+    let (status, msg) = match super::parse_action(&body) {
+        Err(m) => (400, m),
+        Ok(None) => (400, format!("{path}: missing action")),
+        Ok(Some(m)) if super::ADMIN_ACTIONS_NOT_YET.contains(&m.action.as_str()) => (
+            501,
+            format!(
+                "{path}: action {:?} is not implemented by this node yet",
+                m.action
+            ),
+        ),
+        Ok(Some(m)) => (400, format!("{path}: invalid action {:?}", m.action)),
+    };
+    reply::error(conn, req.head, status, &msg, true).await
+}
+
 pub async fn daemon(conn: &mut Conn, req: &Req<'_>) -> bool {
-    if req.head.method != net::head::Method::Get {
-        return reply::error(
-            conn,
-            req.head,
-            405,
-            "only GET is supported on /v1/daemon",
-            true,
-        )
-        .await;
+    let path = if req.head.path.starts_with("/v1/cluster") {
+        "/v1/cluster"
+    } else {
+        "/v1/daemon"
+    };
+    match req.head.method {
+        net::head::Method::Get => {}
+        net::head::Method::Put => return admin_action(conn, req, path).await,
+        _ => {
+            let msg = format!(
+                "method {} not allowed on {path} (GET and PUT are)",
+                req.head.method_str
+            );
+            return reply::error(conn, req.head, 405, &msg, true).await;
+        }
     }
     let node = conn.core.node.clone();
     let what = req.q("what").unwrap_or_default().to_string();

@@ -8,6 +8,7 @@
 mod bucket;
 mod daemon;
 mod object;
+pub mod params;
 pub mod reply;
 mod time;
 
@@ -77,9 +78,20 @@ pub async fn handle(conn: &mut Conn, head: &RequestHead) -> bool {
         }
     }
     let path = head.path.as_str();
+    // The parameter table: a parameter or header that would change the request's meaning in a
+    // way this node does not implement is refused before any handler runs.
+    if let Some(target) = params_target(path) {
+        if let Some((p, header)) = params::refused(head, target) {
+            let msg = params::refusal_message(p, header);
+            return reply::error(conn, req.head, 501, &msg, true).await;
+        }
+    }
     if let Some(rest) = path.strip_prefix("/v1/objects/") {
         return match split_names(rest) {
             Ok((b, Some(o))) => object::handle(conn, &req, &b, &o).await,
+            Ok((b, None)) if req.head.method == Method::Post => {
+                objects_bucket_action(conn, &req, &b).await
+            }
             Ok((b, None)) => {
                 let msg = format!("missing object name in ais://{b}");
                 reply::error(conn, req.head, 400, &msg, true).await
@@ -130,6 +142,42 @@ pub async fn handle(conn: &mut Conn, head: &RequestHead) -> bool {
     }
     let msg = format!("invalid URL path {:?}", req.head.path);
     reply::error(conn, req.head, 404, &msg, true).await
+}
+
+/// Whether `path` addresses an object or a bucket (the parameter table's scopes); `None` for
+/// the node's other endpoints.
+fn params_target(path: &str) -> Option<params::Target> {
+    if path.starts_with("/v1/objects/") {
+        return Some(params::Target::Object);
+    }
+    if path == "/v1/buckets" || path.starts_with("/v1/buckets/") || path == "/ais" {
+        return Some(params::Target::Bucket);
+    }
+    let rest = path.strip_prefix("/ais/")?;
+    match rest.split_once('/') {
+        Some((_, o)) if !o.is_empty() => Some(params::Target::Object),
+        _ => Some(params::Target::Bucket),
+    }
+}
+
+/// `POST /v1/objects/<bucket>`: AIS's bucket-wide object actions (the SDK's promote). Known
+/// ones are not implemented yet (501); anything else lacks an object name (400).
+async fn objects_bucket_action(conn: &mut Conn, req: &Req<'_>, bucket: &str) -> bool {
+    let body = match conn.read_small_body().await {
+        Ok(b) => b,
+        Err(e) => return bucket::body_error(conn, req, e).await,
+    };
+    if let Ok(Some(m)) = parse_action(&body) {
+        if ACTIONS_NOT_YET.contains(&m.action.as_str()) {
+            let msg = format!(
+                "ais://{bucket}: action {:?} is not implemented by this node yet",
+                m.action
+            );
+            return reply::error(conn, req.head, 501, &msg, true).await;
+        }
+    }
+    let msg = format!("missing object name in ais://{bucket}");
+    reply::error(conn, req.head, 400, &msg, true).await
 }
 
 /// The `action` of an AIS action message body, with its `name` and `value`.
@@ -190,4 +238,51 @@ pub const ACTIONS_NOT_YET: &[&str] = &[
     "start",
     "stop",
     "archive",
+    "copy-listrange",
+    "etl-listrange",
+    "etl-bck",
+    "put-copies",
+    "get-batch",
+    "index-shard",
+    "summary-shard",
+    "download",
+    "dsort",
+    "create-inventory",
+    "destroy-inventory",
+    "show-inventory",
+];
+
+/// AIS cluster and node actions (`PUT /v1/cluster`, `PUT /v1/daemon`) this node knows of but
+/// does not implement yet (→ 501).
+pub const ADMIN_ACTIONS_NOT_YET: &[&str] = &[
+    "shutdown",
+    "shutdown-node",
+    "decommission",
+    "decommission-node",
+    "start-maintenance",
+    "stop-maintenance",
+    "rebalance",
+    "resilver",
+    "set-config",
+    "reset-config",
+    "reset-stats",
+    "rotate-logs",
+    "reload-creds",
+    "clear-lcache",
+    "load-lom-cache",
+    "attach",
+    "detach",
+    "enable-bend",
+    "disable-bend",
+    "new-primary",
+    "start",
+    "stop",
+    "lru",
+    "cleanup-store",
+    "attach-mp",
+    "enable-mp",
+    "detach-mp",
+    "disable-mp",
+    "rescan-mp",
+    "fshc-mp",
 ];

@@ -44,7 +44,7 @@ pub async fn handle(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> 
         err_io: o.err_io,
         err_cksum: o.err_cksum,
     };
-    conn.core.rec.record(bucket, o.mountpath, &outcome);
+    conn.core.record(bucket, o.mountpath, &outcome);
     keep
 }
 
