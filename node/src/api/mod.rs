@@ -7,6 +7,7 @@
 
 mod bucket;
 mod daemon;
+mod later;
 mod object;
 pub mod reply;
 mod time;
@@ -76,6 +77,9 @@ pub async fn handle(conn: &mut Conn, head: &RequestHead) -> bool {
             return reply::error(conn, req.head, 400, &msg, true).await;
         }
     }
+    if let Some(keep) = later::refuse(conn, &req).await {
+        return keep;
+    }
     let path = head.path.as_str();
     if let Some(rest) = path.strip_prefix("/v1/objects/") {
         return match split_names(rest) {
@@ -108,7 +112,8 @@ pub async fn handle(conn: &mut Conn, head: &RequestHead) -> bool {
     if path == "/v1/health" {
         return daemon::health(conn, &req).await;
     }
-    if path == "/v1/daemon" || path == "/v1/cluster" {
+    // This node is its own proxy: a request "reversed" to a node reaches this one.
+    if path == "/v1/daemon" || path == "/v1/cluster" || path == "/v1/reverse/daemon" {
         return daemon::daemon(conn, &req).await;
     }
     if path == "/ais" || path == "/ais/" {
@@ -176,6 +181,12 @@ pub const ACTIONS_NOT_YET: &[&str] = &[
     "summary-bck",
     "evict-remote-bck",
     "delete-listrange",
+    "copy-listrange",
+    "etl-listrange",
+    "etl-bck",
+    "create-inventory",
+    "destroy-inventory",
+    "show-inventory",
     "evict-listrange",
     "prefetch-listrange",
     "rename-obj",
