@@ -10,6 +10,9 @@ use common::*;
 /// Request headers in a table of cases.
 type Headers<'a> = &'a [(&'a str, &'a str)];
 
+/// One case: status, method, path, headers, body, words the error message must contain.
+type Case<'a> = (u16, &'a str, &'a str, Headers<'a>, &'a [u8], &'a str);
+
 #[test]
 fn features_still_to_come_are_refused_with_501() {
     // Goal: every request of the table gets its status and an AIS JSON error whose message
@@ -23,7 +26,7 @@ fn features_still_to_come_are_refused_with_501() {
     let json = [("Content-Type", "application/json")];
     let none: [(&str, &str); 0] = [];
     let moss = br#"{"in":[{"objname":"o"}],"mime":".tar"}"#;
-    let cases: Vec<(u16, &str, &str, Headers, &[u8], &str)> = vec![
+    let cases: Vec<Case> = vec![
         (501, "GET", "/v1/ml/moss/b", &json, moss, "GetBatch"),
         (501, "GET", "/v1/ml/moss", &json, moss, "GetBatch"),
         (501, "POST", "/v1/sort", &json, b"{}", "dsort"),
