@@ -7,6 +7,7 @@
 
 mod bucket;
 mod daemon;
+mod later;
 mod object;
 pub mod params;
 pub mod reply;
@@ -77,6 +78,9 @@ pub async fn handle(conn: &mut Conn, head: &RequestHead) -> bool {
             return reply::error(conn, req.head, 400, &msg, true).await;
         }
     }
+    if let Some(keep) = later::refuse(conn, &req).await {
+        return keep;
+    }
     let path = head.path.as_str();
     // The parameter table: a parameter or header that would change the request's meaning in a
     // way this node does not implement is refused before any handler runs.
@@ -120,7 +124,8 @@ pub async fn handle(conn: &mut Conn, head: &RequestHead) -> bool {
     if path == "/v1/health" {
         return daemon::health(conn, &req).await;
     }
-    if path == "/v1/daemon" || path == "/v1/cluster" {
+    // This node is its own proxy: a request "reversed" to a node reaches this one.
+    if path == "/v1/daemon" || path == "/v1/cluster" || path == "/v1/reverse/daemon" {
         return daemon::daemon(conn, &req).await;
     }
     if path == "/ais" || path == "/ais/" {
@@ -224,6 +229,12 @@ pub const ACTIONS_NOT_YET: &[&str] = &[
     "summary-bck",
     "evict-remote-bck",
     "delete-listrange",
+    "copy-listrange",
+    "etl-listrange",
+    "etl-bck",
+    "create-inventory",
+    "destroy-inventory",
+    "show-inventory",
     "evict-listrange",
     "prefetch-listrange",
     "rename-obj",
@@ -238,18 +249,12 @@ pub const ACTIONS_NOT_YET: &[&str] = &[
     "start",
     "stop",
     "archive",
-    "copy-listrange",
-    "etl-listrange",
-    "etl-bck",
     "put-copies",
     "get-batch",
     "index-shard",
     "summary-shard",
     "download",
     "dsort",
-    "create-inventory",
-    "destroy-inventory",
-    "show-inventory",
 ];
 
 /// AIS cluster and node actions (`PUT /v1/cluster`, `PUT /v1/daemon`) this node knows of but
