@@ -288,12 +288,13 @@ impl ResponseFramer {
     }
 
     /// The peer closed the connection (after everything received was stepped over). Ends a
-    /// body delimited by the close; anything else not finished is [`FrameError::ClosedEarly`].
-    /// Between responses (at a head, nothing pending) a close is not this framer's business:
-    /// the caller knows whether it still expects one; this returns `ClosedEarly` there too.
+    /// body delimited by the close, or one whose last byte has arrived; anything else not
+    /// finished is [`FrameError::ClosedEarly`]. Between responses (at a head, nothing pending)
+    /// a close is not this framer's business: the caller knows whether it still expects a
+    /// response; this returns `ClosedEarly` there too.
     pub fn at_eof(&mut self) -> Result<(), FrameError> {
         match self.state {
-            State::UntilClose => {
+            State::UntilClose | State::Length(0) => {
                 self.state = State::Head;
                 Ok(())
             }

@@ -592,6 +592,35 @@ fn end_of_stream_rules() {
 }
 
 #[test]
+fn length_bodies_stop_at_their_end() {
+    // Goal (moved from aisle-bench's body reader): a length body takes exactly its bytes and
+    // leaves the rest; a short one is not done and a close then is ClosedEarly; a body whose
+    // last byte arrived may end with the close; no input at all is "need more".
+    let out = whole(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello, next");
+    assert_eq!(out.responses[0].body, b"hello");
+    assert!(out.responses[0].ended);
+    assert_eq!(
+        out.error,
+        Some(FrameError::BadHead(httparse::Error::Version)),
+        "', next' cannot start a response"
+    );
+    let out = whole(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
+    assert_eq!(out.responses[0].body, b"abc");
+    assert!(!out.responses[0].ended);
+    assert_eq!(out.error, Some(FrameError::ClosedEarly));
+    let mut slots = header_slots();
+    assert!(parse_head(b"", &mut slots, false).expect("empty").is_none());
+    for (len, eof_ok) in [(0, true), (1, false)] {
+        let mut framer = ResponseFramer::new();
+        let mut slots = header_slots();
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\n\r\n");
+        framer.step(head.as_bytes(), &mut slots).expect("head");
+        assert_eq!(framer.recv_limit(), len);
+        assert_eq!(framer.at_eof().is_ok(), eof_ok, "length {len}");
+    }
+}
+
+#[test]
 fn pass_through_bodies_can_be_received_in_place() {
     // Goal: for length and until-close bodies a caller may receive straight into its own
     // buffer, bounded by recv_limit, and step over the bytes there; chunked bodies cannot.
@@ -671,5 +700,8 @@ fn random_and_mutated_input_never_panics_and_ignores_splits() {
         }
     }
     // Both kinds of outcome were exercised, so the agreement above means something.
-    assert!(failed > 300 && clean > 300, "{failed} failed, {clean} clean");
+    assert!(
+        failed > 300 && clean > 300,
+        "{failed} failed, {clean} clean"
+    );
 }
