@@ -156,14 +156,6 @@ impl Rng {
     }
 }
 
-/// The first (only) response of a stream, which must parse and end without error.
-fn one(wire: &[u8]) -> Seen {
-    let out = whole(wire);
-    assert_eq!(out.error, None, "{:?}", String::from_utf8_lossy(wire));
-    assert_eq!(out.responses.len(), 1);
-    out.responses[0].clone()
-}
-
 /// The parsed head of `raw` (which must be complete and valid).
 fn head_of(raw: &str) -> (u16, Framing, bool) {
     let mut slots = header_slots();
