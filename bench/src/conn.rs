@@ -8,10 +8,12 @@ use std::io;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use engine::io::{recv, recv_upto, send_all, send_all_flags, Fd};
+use engine::io::{recv_upto, send_all, send_all_flags, Fd};
 use xxhash_rust::xxh64::Xxh64;
 
-use crate::http::{parse_response_head, BodyReader, Checksum, HttpError, RESPONSE_HEAD_BYTES_MAX};
+use net::framer::{header_slots, Event, FrameError, ResponseFramer};
+
+use crate::http::Checksum;
 
 /// Receive buffer per connection: large GET bodies arrive in few `recv`s.
 pub const RECV_BUF_BYTES: usize = 256 * 1024;
@@ -53,7 +55,9 @@ impl Watch {
 #[derive(Debug)]
 pub enum ExchangeError {
     Io(io::Error),
-    Http(HttpError),
+    Http(FrameError),
+    /// Bytes arrived before the request was answered (after the previous response ended).
+    Unexpected(usize),
     /// The watchdog aborted the request after `-timeout`.
     TimedOut,
 }
@@ -63,6 +67,7 @@ impl std::fmt::Display for ExchangeError {
         match self {
             ExchangeError::Io(e) => write!(f, "{e}"),
             ExchangeError::Http(e) => write!(f, "{e}"),
+            ExchangeError::Unexpected(n) => write!(f, "{n} unexpected bytes before the response"),
             ExchangeError::TimedOut => write!(f, "timed out (-timeout)"),
         }
     }
@@ -203,80 +208,86 @@ impl Conn {
         if !self.rbuf.is_empty() {
             let n = self.rbuf.len();
             self.rbuf.clear();
-            return Err(ExchangeError::Http(HttpError::BadHead(format!(
-                "{n} unexpected bytes before the response"
-            ))));
+            return Err(ExchangeError::Unexpected(n));
         }
-        let head = loop {
-            if let Some(h) = parse_response_head(&self.rbuf).map_err(ExchangeError::Http)? {
-                if (100..200).contains(&h.status) && h.status != 101 {
-                    // An interim response (100 Continue): skip it.
-                    self.rbuf.drain(..h.head_len);
-                    continue;
-                }
-                break h;
-            }
-            if self.rbuf.len() >= RESPONSE_HEAD_BYTES_MAX {
-                return Err(ExchangeError::Http(HttpError::HeadTooLarge));
-            }
-            if self.rbuf.len() == self.rbuf.capacity() {
-                self.rbuf.reserve(RECV_BUF_BYTES);
-            }
-            let (r, buf) = recv(&self.fd, std::mem::take(&mut self.rbuf)).await;
-            self.rbuf = buf;
-            match r {
-                Ok(0) => return Err(ExchangeError::Http(HttpError::ClosedEarly)),
-                Ok(_) => {}
-                Err(e) => return Err(ExchangeError::Io(e)),
-            }
-        };
-        let ok = (200..300).contains(&head.status);
         snippet.clear();
-        let mut hasher = (hash && ok).then(|| Xxh64::new(0));
+        let mut framer = ResponseFramer::new();
+        // The final (non-interim) head's facts, once it has arrived.
+        let mut head: Option<(u16, Checksum)> = None;
+        let mut keep_alive = false;
+        let mut ok = false;
+        let mut hasher: Option<Xxh64> = None;
         let mut body_bytes = 0u64;
-        let mut sink = |d: &[u8]| {
-            body_bytes += d.len() as u64;
-            if let Some(h) = hasher.as_mut() {
-                h.update(d);
-            }
-            if !ok && snippet.len() < ERROR_SNIPPET_BYTES_MAX {
-                let n = (ERROR_SNIPPET_BYTES_MAX - snippet.len()).min(d.len());
-                snippet.extend_from_slice(&d[..n]);
-            }
-        };
-        let mut reader = BodyReader::new(head.framing);
-        let mut pos = head.head_len;
-        let mut keep_alive = head.keep_alive;
+        // Bytes of `rbuf` already stepped over.
+        let mut pos = 0;
         loop {
-            pos += reader
-                .feed(&self.rbuf[pos..], &mut sink)
+            let mut slots = header_slots();
+            let step = framer
+                .step(&self.rbuf[pos..], &mut slots)
                 .map_err(ExchangeError::Http)?;
-            if reader.is_done() {
-                break;
-            }
-            // Not done: the reader consumed everything; read on from an empty buffer.
-            debug_assert_eq!(pos, self.rbuf.len());
-            self.rbuf.clear();
-            pos = 0;
-            let limit = reader.recv_limit();
-            let (r, buf) = recv_upto(&self.fd, std::mem::take(&mut self.rbuf), limit).await;
-            self.rbuf = buf;
-            match r {
-                Ok(0) => {
-                    reader.at_eof().map_err(ExchangeError::Http)?;
-                    keep_alive = false;
+            match step.event {
+                Event::Head(h) => {
+                    // An interim response (100 Continue) is skipped.
+                    if !h.is_interim() {
+                        ok = (200..300).contains(&h.status);
+                        hasher = (hash && ok).then(|| Xxh64::new(0));
+                        keep_alive = h.keep_alive;
+                        head = Some((h.status, Checksum::of(&h)));
+                    }
+                }
+                Event::Body(r) => {
+                    let d = &self.rbuf[pos + r.start..pos + r.end];
+                    body_bytes += d.len() as u64;
+                    if let Some(h) = hasher.as_mut() {
+                        h.update(d);
+                    }
+                    if !ok && snippet.len() < ERROR_SNIPPET_BYTES_MAX {
+                        let n = (ERROR_SNIPPET_BYTES_MAX - snippet.len()).min(d.len());
+                        snippet.extend_from_slice(&d[..n]);
+                    }
+                }
+                Event::End if head.is_some() => {
+                    pos += step.consumed;
                     break;
                 }
-                Ok(_) => {}
-                Err(e) => return Err(ExchangeError::Io(e)),
+                Event::End => {}
+                Event::NeedMore => {
+                    pos += step.consumed;
+                    // Keep only unconsumed bytes (a partial head), then receive more; a body
+                    // receive stops at the end of a length body.
+                    if pos == self.rbuf.len() {
+                        self.rbuf.clear();
+                    } else {
+                        self.rbuf.drain(..pos);
+                    }
+                    pos = 0;
+                    if self.rbuf.len() == self.rbuf.capacity() {
+                        self.rbuf.reserve(RECV_BUF_BYTES);
+                    }
+                    let limit = framer.recv_limit();
+                    let (r, buf) = recv_upto(&self.fd, std::mem::take(&mut self.rbuf), limit).await;
+                    self.rbuf = buf;
+                    match r {
+                        Ok(0) => {
+                            framer.at_eof().map_err(ExchangeError::Http)?;
+                            keep_alive = false;
+                            break;
+                        }
+                        Ok(_) => {}
+                        Err(e) => return Err(ExchangeError::Io(e)),
+                    }
+                    continue;
+                }
             }
+            pos += step.consumed;
         }
+        let (status, checksum) = head.ok_or(ExchangeError::Http(FrameError::ClosedEarly))?;
         // Bytes past the body (a server bug) stay in the buffer and fail the next exchange.
         self.rbuf.drain(..pos);
         Ok(Reply {
-            status: head.status,
+            status,
             body_bytes,
-            checksum: head.checksum,
+            checksum,
             body_xxh64: hasher.map(|h| h.digest()),
             keep_alive,
         })

@@ -18,7 +18,8 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::chunked::{ChunkedDecoder, ChunkedError};
+use crate::framer::{header_slots, Event, FrameError, ResponseFramer};
+pub use crate::framer::{RESPONSE_HEADERS_MAX, RESPONSE_HEAD_BYTES_MAX};
 
 mod ais_error;
 pub use ais_error::ais_error_message;
@@ -28,10 +29,6 @@ pub const TIMEOUT_DEFAULT: Duration = Duration::from_secs(60);
 /// How long an `Expect: 100-continue` request waits for an answer before sending the body
 /// anyway (RFC 9110 §10.1.1 lets a client stop waiting).
 pub const EXPECT_WAIT: Duration = Duration::from_secs(1);
-/// Largest response head accepted.
-pub const RESPONSE_HEAD_BYTES_MAX: usize = 64 * 1024;
-/// Most response header lines accepted.
-pub const RESPONSE_HEADERS_MAX: usize = 128;
 /// Size of the connection read buffer and of body copy buffers.
 const IO_BUF_BYTES: usize = 64 * 1024;
 /// Request bodies up to this size are written together with the head, in one write.
@@ -184,12 +181,14 @@ fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
         .then(|| &s[prefix.len()..])
 }
 
-/// A TCP connection and its read buffer. Unread bytes are `buf[start..end]`.
+/// A TCP connection, its read buffer and the framer of the responses arriving on it. Unread
+/// bytes are `buf[start..end]`.
 struct Conn {
     stream: TcpStream,
     buf: Box<[u8]>,
     start: usize,
     end: usize,
+    framer: ResponseFramer,
 }
 
 impl Conn {
@@ -199,6 +198,7 @@ impl Conn {
             buf: vec![0; IO_BUF_BYTES].into_boxed_slice(),
             start: 0,
             end: 0,
+            framer: ResponseFramer::new(),
         }
     }
 
@@ -213,14 +213,6 @@ impl Conn {
             self.start = 0;
             self.end = 0;
         }
-    }
-
-    /// Moves up to `out.len()` unread bytes into `out`; returns how many.
-    fn copy_unread(&mut self, out: &mut [u8]) -> usize {
-        let n = out.len().min(self.end - self.start);
-        out[..n].copy_from_slice(&self.buf[self.start..self.start + n]);
-        self.consume(n);
-        n
     }
 
     /// Reads more bytes after the unread ones; returns how many (0 at end of stream).
@@ -441,6 +433,7 @@ impl Client {
             error: self.io_error(e),
             retry_ok,
         };
+        conn.framer.set_head_request(is_head);
         let small_body = match body {
             Body::Bytes(b) if b.len() <= SMALL_BODY_BYTES_MAX && !expect_continue => Some(*b),
             _ => None,
@@ -460,7 +453,7 @@ impl Client {
                 Ok(Some(parsed)) => {
                     // A final answer before the body: the server will not read it, so the
                     // connection cannot carry another request.
-                    return Ok(self.response(conn, parsed, is_head, false));
+                    return Ok(self.response(conn, parsed, false));
                 }
                 Err(e) => {
                     return Err(Failure {
@@ -482,7 +475,7 @@ impl Client {
                     })
                 }
                 Err(SendError::Socket(error)) => {
-                    return self.early_answer(conn, error, body.replayable(), is_head)
+                    return self.early_answer(conn, error, body.replayable())
                 }
             }
         }
@@ -501,7 +494,7 @@ impl Client {
                 }
             }
         };
-        Ok(self.response(conn, parsed, is_head, true))
+        Ok(self.response(conn, parsed, true))
     }
 
     /// Writing the body failed. The server may have answered early (say, 404 or 413) and
@@ -511,7 +504,6 @@ impl Client {
         mut conn: Conn,
         error: io::Error,
         replayable: bool,
-        is_head: bool,
     ) -> Result<Response, Failure> {
         let early = conn
             .stream
@@ -521,7 +513,7 @@ impl Client {
         // Best effort: a failure here surfaces when the body is read.
         let _ = conn.stream.set_read_timeout(self.timeout);
         match early {
-            Ok(parsed) => Ok(self.response(conn, parsed, is_head, false)),
+            Ok(parsed) => Ok(self.response(conn, parsed, false)),
             Err(_) => Err(Failure {
                 error: self.io_error(error),
                 retry_ok: replayable && conn.unread().is_empty(),
@@ -551,26 +543,16 @@ impl Client {
         }
     }
 
-    fn response(&self, conn: Conn, parsed: ParsedHead, is_head: bool, body_sent: bool) -> Response {
-        let no_body = is_head || parsed.status == 204 || parsed.status == 304;
-        let framing = if no_body {
-            Framing::Length(0)
-        } else {
-            parsed.framing
-        };
-        let reusable = body_sent && parsed.keep_alive && !matches!(framing, Framing::UntilClose);
+    fn response(&self, conn: Conn, parsed: ParsedHead, body_sent: bool) -> Response {
         let mut response = Response {
             status: parsed.status,
             headers: parsed.headers,
             conn: Some(conn),
-            framing,
-            reusable,
+            reusable: body_sent && parsed.keep_alive,
             slot: Arc::clone(&self.idle),
             timeout: self.timeout,
         };
-        if let Framing::Length(0) = response.framing {
-            response.finish();
-        }
+        response.finish_if_complete();
         response
     }
 
@@ -681,43 +663,52 @@ fn send_body(stream: &mut TcpStream, body: &mut Body) -> Result<(), SendError> {
     }
 }
 
-/// How a response body is delimited.
-#[derive(Debug)]
-enum Framing {
-    /// This many bytes left.
-    Length(u64),
-    Chunked(ChunkedDecoder),
-    /// Until the server closes the connection.
-    UntilClose,
-    /// The body has been read.
-    Finished,
-}
-
+/// The final facts of a response head, owned.
 struct ParsedHead {
     status: u16,
     headers: Vec<(String, String)>,
-    framing: Framing,
     keep_alive: bool,
 }
 
-/// Reads and parses one response head from `conn`, consuming it.
+fn malformed(e: FrameError) -> ClientError {
+    ClientError::MalformedResponse(e.to_string())
+}
+
+/// Reads and parses one response head from `conn` (consuming it), after the end of the
+/// previous (interim or bodiless) response if that is still to be stepped over.
 fn read_head(conn: &mut Conn) -> Result<ParsedHead, ClientError> {
     loop {
-        let mut slots = [httparse::EMPTY_HEADER; RESPONSE_HEADERS_MAX];
-        let mut parsed = httparse::Response::new(&mut slots);
-        match parsed.parse(conn.unread()) {
-            Ok(httparse::Status::Complete(len)) => {
-                let head = interpret_head(&parsed)?;
-                conn.consume(len);
-                return Ok(head);
+        let mut slots = header_slots();
+        let unread = &conn.buf[conn.start..conn.end];
+        let step = conn.framer.step(unread, &mut slots).map_err(malformed)?;
+        match step.event {
+            Event::Head(h) => {
+                let headers = h
+                    .headers
+                    .iter()
+                    .map(|h| {
+                        let value = String::from_utf8_lossy(h.value).trim().to_owned();
+                        (h.name.to_ascii_lowercase(), value)
+                    })
+                    .collect();
+                let parsed = ParsedHead {
+                    status: h.status,
+                    headers,
+                    keep_alive: h.keep_alive,
+                };
+                conn.consume(step.consumed);
+                return Ok(parsed);
             }
-            Ok(httparse::Status::Partial) => {}
-            Err(e) => return Err(ClientError::MalformedResponse(e.to_string())),
-        }
-        if conn.unread().len() >= RESPONSE_HEAD_BYTES_MAX {
-            return Err(ClientError::MalformedResponse(
-                "response head too large".into(),
-            ));
+            Event::End => {
+                conn.consume(step.consumed);
+                continue;
+            }
+            Event::Body(_) => {
+                return Err(ClientError::MalformedResponse(
+                    "body bytes where a response head was expected".into(),
+                ))
+            }
+            Event::NeedMore => {}
         }
         match conn.fill() {
             Ok(0) => {
@@ -734,61 +725,6 @@ fn read_head(conn: &mut Conn) -> Result<ParsedHead, ClientError> {
     }
 }
 
-fn interpret_head(parsed: &httparse::Response) -> Result<ParsedHead, ClientError> {
-    let malformed = |what: &str| ClientError::MalformedResponse(what.to_owned());
-    let status = parsed.code.ok_or_else(|| malformed("no status"))?;
-    let minor_version = parsed.version.ok_or_else(|| malformed("no version"))?;
-    let mut headers = Vec::with_capacity(parsed.headers.len());
-    let mut content_length: Option<u64> = None;
-    let mut chunked = None;
-    let mut close = false;
-    let mut keep_alive_token = false;
-    for h in parsed.headers.iter() {
-        let name = h.name.to_ascii_lowercase();
-        let value = String::from_utf8_lossy(h.value).trim().to_owned();
-        match name.as_str() {
-            "content-length" => {
-                let n: u64 = value
-                    .parse()
-                    .ok()
-                    .filter(|_| value.bytes().all(|b| b.is_ascii_digit()))
-                    .ok_or_else(|| malformed("bad Content-Length"))?;
-                if content_length.is_some_and(|prev| prev != n) {
-                    return Err(malformed("conflicting Content-Length"));
-                }
-                content_length = Some(n);
-            }
-            "transfer-encoding" => {
-                // Chunked is decoded only if it is the final coding (RFC 9112 §6.3).
-                let last = value.rsplit(',').map(str::trim).find(|c| !c.is_empty());
-                chunked = Some(last.is_some_and(|c| c.eq_ignore_ascii_case("chunked")));
-            }
-            "connection" => {
-                for token in value.split(',').map(str::trim) {
-                    close |= token.eq_ignore_ascii_case("close");
-                    keep_alive_token |= token.eq_ignore_ascii_case("keep-alive");
-                }
-            }
-            _ => {}
-        }
-        headers.push((name, value));
-    }
-    let framing = match (chunked, content_length) {
-        (Some(true), _) => Framing::Chunked(ChunkedDecoder::new()),
-        (Some(false), _) => Framing::UntilClose,
-        (None, Some(n)) => Framing::Length(n),
-        (None, None) if (100..200).contains(&status) => Framing::Length(0),
-        (None, None) => Framing::UntilClose,
-    };
-    let keep_alive = !close && (minor_version >= 1 || keep_alive_token);
-    Ok(ParsedHead {
-        status,
-        headers,
-        framing,
-        keep_alive,
-    })
-}
-
 /// A response whose head has been read. The body is read through [`Read`],
 /// [`Response::body_bytes`] or [`Response::copy_body_to`].
 pub struct Response {
@@ -796,8 +732,8 @@ pub struct Response {
     pub status: u16,
     /// Header lines in arrival order: lowercased name, trimmed value (lossily UTF-8).
     pub headers: Vec<(String, String)>,
+    /// The connection until the body has been read (then given back or closed).
     conn: Option<Conn>,
-    framing: Framing,
     reusable: bool,
     slot: ConnSlot,
     timeout: Option<Duration>,
@@ -836,9 +772,9 @@ impl Response {
 
     /// Reads the whole body into memory.
     pub fn body_bytes(mut self) -> Result<Vec<u8>, ClientError> {
-        let hint = match self.framing {
-            Framing::Length(n) => usize::try_from(n.min(IO_BUF_BYTES as u64 * 64)).unwrap_or(0),
-            _ => 0,
+        let hint = match self.conn.as_ref().and_then(|c| c.framer.body_remaining()) {
+            Some(n) => usize::try_from(n.min(IO_BUF_BYTES as u64 * 64)).unwrap_or(0),
+            None => 0,
         };
         let mut out = Vec::with_capacity(hint);
         self.read_to_end(&mut out).map_err(|e| self.read_error(e))?;
@@ -872,74 +808,97 @@ impl Response {
 
     /// The body is complete: give the connection back if it can carry another request.
     fn finish(&mut self) {
-        self.framing = Framing::Finished;
         if let Some(conn) = self.conn.take() {
-            if self.reusable && conn.unread().is_empty() {
+            if self.reusable && conn.unread().is_empty() && conn.framer.at_head() {
                 *lock_slot(&self.slot) = Some(conn);
             }
         }
+    }
+
+    /// Finishes at once if the body has no bytes left (a bodiless response, or the last byte
+    /// of a length body just read), so the connection goes back even if the caller never
+    /// reads the (empty) rest.
+    fn finish_if_complete(&mut self) {
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        if conn.framer.body_remaining() != Some(0) {
+            return;
+        }
+        let mut slots = header_slots();
+        let ended = matches!(
+            conn.framer.step(&[], &mut slots).map(|s| s.event),
+            Ok(Event::End)
+        );
+        assert!(ended, "a length body with no bytes left ends at once");
+        self.finish();
     }
 
     fn read_body(&mut self, out: &mut [u8]) -> io::Result<usize> {
         let Some(conn) = self.conn.as_mut() else {
             return Ok(0);
         };
-        let (n, finished) = match &mut self.framing {
-            Framing::Finished => (0, false),
-            Framing::Length(remaining) => {
-                let want = usize::try_from(*remaining).map_or(out.len(), |r| r.min(out.len()));
-                let n = if conn.unread().is_empty() {
-                    // Nothing buffered: read straight into the caller's buffer.
-                    conn.stream.read(&mut out[..want])?
-                } else {
-                    conn.copy_unread(&mut out[..want])
-                };
-                if n == 0 {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "connection closed before the end of the response body",
-                    ));
+        loop {
+            // Offer at most out.len() bytes so any data found fits in `out`.
+            let limit = (conn.end - conn.start).min(out.len());
+            let mut slots = header_slots();
+            let unread = &conn.buf[conn.start..conn.start + limit];
+            let step = conn
+                .framer
+                .step(unread, &mut slots)
+                .map_err(frame_io_error)?;
+            match step.event {
+                Event::Body(r) => {
+                    let n = r.len();
+                    out[..n].copy_from_slice(&unread[r]);
+                    conn.consume(step.consumed);
+                    self.finish_if_complete();
+                    return Ok(n);
                 }
-                *remaining -= n as u64;
-                (n, *remaining == 0)
+                Event::End => {
+                    conn.consume(step.consumed);
+                    self.finish();
+                    return Ok(0);
+                }
+                Event::Head(_) => unreachable!("a response's framer is inside its body"),
+                Event::NeedMore => conn.consume(step.consumed),
             }
-            Framing::Chunked(decoder) => loop {
-                if conn.unread().is_empty() && conn.fill()? == 0 {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "connection closed inside a chunked response body",
-                    ));
+            // Everything buffered was consumed: receive more.
+            let n = if conn.framer.passes_through() {
+                // The bytes are the payload: receive straight into the caller's buffer.
+                let want = out.len().min(conn.framer.recv_limit());
+                let n = conn.stream.read(&mut out[..want])?;
+                if n > 0 {
+                    let mut slots = header_slots();
+                    let step = conn
+                        .framer
+                        .step(&out[..n], &mut slots)
+                        .map_err(frame_io_error)?;
+                    assert!(matches!(step.event, Event::Body(ref r) if r.len() == n));
+                    self.finish_if_complete();
+                    return Ok(n);
                 }
-                // Offer at most out.len() bytes so any data found fits in `out`.
-                let limit = conn.unread().len().min(out.len());
-                let step = decoder
-                    .step(&conn.unread()[..limit])
-                    .map_err(chunked_io_error)?;
-                let n = step.data.len();
-                out[..n].copy_from_slice(&conn.unread()[step.data.clone()]);
-                conn.consume(step.consumed);
-                if step.done || n > 0 {
-                    break (n, step.done);
-                }
-            },
-            Framing::UntilClose => {
-                let n = if conn.unread().is_empty() {
-                    conn.stream.read(out)?
-                } else {
-                    conn.copy_unread(out)
-                };
-                (n, n == 0)
+                n
+            } else {
+                conn.fill()?
+            };
+            if n == 0 {
+                conn.framer.at_eof().map_err(frame_io_error)?;
+                self.finish();
+                return Ok(0);
             }
-        };
-        if finished {
-            self.finish();
         }
-        Ok(n)
     }
 }
 
-fn chunked_io_error(e: ChunkedError) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, e)
+fn frame_io_error(e: FrameError) -> io::Error {
+    match e {
+        FrameError::ClosedEarly => io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "connection closed before the end of the response body",
+        ),
+        e => io::Error::new(io::ErrorKind::InvalidData, e),
+    }
 }
 
 impl Read for Response {

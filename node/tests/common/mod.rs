@@ -1,6 +1,7 @@
 //! Test harness: starts a real `aisle-node` process on temporary mountpaths and a free port,
 //! and talks HTTP/1.1 to it over plain std sockets (one request per connection unless a test
-//! drives the socket itself).
+//! drives the socket itself). Responses are framed by `net::framer`, the workspace's one
+//! response parser.
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
@@ -9,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+use net::framer::{header_slots, Event, FrameError, Framing, ResponseFramer};
 
 static SEQ: AtomicUsize = AtomicUsize::new(0);
 
@@ -279,41 +282,85 @@ fn request_bytes(
     all
 }
 
-/// Parses one response from the front of `raw`; returns it and the bytes it used.
-pub fn parse_response(raw: &[u8], head_request: bool) -> Option<(Resp, usize)> {
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
-    let text = std::str::from_utf8(&raw[..end]).ok()?;
-    let mut lines = text.split("\r\n");
-    let status_line = lines.next()?;
-    let status: u16 = status_line.split(' ').nth(1)?.parse().ok()?;
-    let mut headers = Vec::new();
-    for l in lines {
-        if l.is_empty() {
-            continue;
+/// One response being framed from the front of a buffer that grows as bytes arrive.
+struct Framed {
+    framer: ResponseFramer,
+    /// Bytes of the buffer stepped over so far.
+    pos: usize,
+    resp: Option<Resp>,
+    until_close: bool,
+}
+
+impl Framed {
+    fn new(head_request: bool) -> Framed {
+        let mut framer = ResponseFramer::new();
+        framer.set_head_request(head_request);
+        Framed {
+            framer,
+            pos: 0,
+            resp: None,
+            until_close: false,
         }
-        let (k, v) = l.split_once(':')?;
-        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
     }
-    let cl = headers
-        .iter()
-        .find(|(k, _)| k == "content-length")
-        .and_then(|(_, v)| v.parse::<usize>().ok());
-    let body_len = if head_request || status == 100 || status == 204 || status == 304 {
-        0
-    } else {
-        cl.unwrap_or(raw.len() - end)
-    };
-    if raw.len() < end + body_len {
-        return None;
+
+    /// Steps over `buf[self.pos..]`; true once the response has ended (at `self.pos`).
+    fn advance(&mut self, buf: &[u8]) -> Result<bool, FrameError> {
+        loop {
+            let mut slots = header_slots();
+            let step = self.framer.step(&buf[self.pos..], &mut slots)?;
+            match step.event {
+                Event::Head(h) => {
+                    self.until_close = h.framing == Framing::UntilClose;
+                    self.resp = Some(Resp {
+                        status: h.status,
+                        headers: h
+                            .headers
+                            .iter()
+                            .map(|x| {
+                                let value = String::from_utf8_lossy(x.value).trim().to_string();
+                                (x.name.to_ascii_lowercase(), value)
+                            })
+                            .collect(),
+                        body: Vec::new(),
+                    });
+                }
+                Event::Body(r) => {
+                    let at = self.pos;
+                    let resp = self.resp.as_mut().expect("a body follows a head");
+                    resp.body.extend_from_slice(&buf[at + r.start..at + r.end]);
+                }
+                Event::End => {
+                    self.pos += step.consumed;
+                    return Ok(true);
+                }
+                Event::NeedMore => {
+                    self.pos += step.consumed;
+                    return Ok(false);
+                }
+            }
+            self.pos += step.consumed;
+        }
     }
-    Some((
-        Resp {
-            status,
-            headers,
-            body: raw[end..end + body_len].to_vec(),
-        },
-        end + body_len,
-    ))
+
+    /// The peer closed: the response if the close completes it.
+    fn at_eof(&mut self) -> Option<Resp> {
+        self.framer.at_eof().ok()?;
+        self.resp.take()
+    }
+}
+
+/// Parses one response from the front of `raw`; returns it and the bytes it used. `raw` is all
+/// that arrived: a body without length or chunking runs to its end. An interim (1xx) response
+/// is returned as one.
+pub fn parse_response(raw: &[u8], head_request: bool) -> Option<(Resp, usize)> {
+    let mut f = Framed::new(head_request);
+    if f.advance(raw).ok()? {
+        return Some((f.resp.take()?, f.pos));
+    }
+    if f.until_close {
+        return Some((f.at_eof()?, raw.len()));
+    }
+    None
 }
 
 /// XXH64 (seed 0) as AIS's `xxhash2` checksum value.
@@ -355,28 +402,35 @@ pub fn read_response(
     buf: &mut Vec<u8>,
     head_request: bool,
 ) -> std::io::Result<Resp> {
+    let mut f = Framed::new(head_request);
+    let got = |buf: &[u8]| String::from_utf8_lossy(buf).to_string();
     loop {
-        if let Some((r, used)) = parse_response(buf, head_request) {
-            let complete_without_length =
-                r.header("content-length").is_none() && !head_request && r.status >= 200;
-            if !complete_without_length {
-                buf.drain(..used);
-                return Ok(r);
+        match f.advance(buf) {
+            Ok(true) => {
+                buf.drain(..f.pos);
+                return Ok(f.resp.take().expect("an ended response has a head"));
+            }
+            Ok(false) => {}
+            Err(e) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("bad response ({e}); got {:?}", got(buf)),
+                ))
             }
         }
         let mut chunk = [0u8; 64 * 1024];
         match s.read(&mut chunk) {
             Ok(0) => {
                 // Closed: a response without Content-Length ends here.
-                if let Some((r, used)) = parse_response(buf, head_request) {
-                    buf.drain(..used);
+                if let Some(r) = f.at_eof() {
+                    buf.drain(..f.pos);
                     return Ok(r);
                 }
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::UnexpectedEof,
                     format!(
                         "connection closed before a whole response; got {:?}",
-                        String::from_utf8_lossy(buf)
+                        got(buf)
                     ),
                 ));
             }
@@ -384,10 +438,7 @@ pub fn read_response(
             Err(e) => {
                 return Err(std::io::Error::new(
                     e.kind(),
-                    format!(
-                        "{e} before a whole response; got {:?}",
-                        String::from_utf8_lossy(buf)
-                    ),
+                    format!("{e} before a whole response; got {:?}", got(buf)),
                 ))
             }
         }
