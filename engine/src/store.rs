@@ -29,6 +29,12 @@ use crate::names::{self, NameError};
 use crate::{fqn, hrw};
 use std::rc::Rc;
 
+mod append;
+mod atime;
+mod custom;
+pub use append::{APPENDS_OPEN_MAX, APPEND_IDLE_SECS_MAX};
+pub use custom::parse_custom_header;
+
 /// Default and maximum page size of an object listing (AIS's `MaxPageSizeAIS`).
 pub const LIST_PAGE_SIZE_MAX: usize = 10_000;
 /// Custom-metadata key that keeps the original name of a shortened (fntl) object.
@@ -87,6 +93,12 @@ pub enum StoreError {
     BadProps(String),
     #[error("no mountpaths available")]
     NoMountpaths,
+    #[error("ais://{0}/{1}: invalid append handle: {2}")]
+    BadAppendHandle(String, String, String),
+    #[error("too many appends in progress on this node (at most {0}); flush or wait")]
+    AppendsBusy(usize),
+    #[error("invalid custom metadata: {0}")]
+    BadCustom(String),
     #[error("out of space on {path}: {err}")]
     NoSpace { path: PathBuf, err: io::Error },
     #[error("{op} {path}: {err}")]
@@ -148,6 +160,12 @@ pub struct Store {
     put_direct_min: AtomicU64,
     /// Per mountpath (by index): whether its filesystem takes O_DIRECT (`DIO_*`).
     dio: Vec<AtomicU8>,
+    /// Appends in progress (`append.rs`).
+    appends: append::Appends,
+    /// Node-wide access times (`atime.rs`).
+    atimes: atime::Atimes,
+    /// Serialises read-modify-write of an object's custom metadata (`custom.rs`).
+    custom_locks: custom::CustomLocks,
 }
 
 /// Direct I/O on a mountpath: not tried yet.
@@ -246,6 +264,9 @@ impl Store {
                 .iter()
                 .map(|_| AtomicU8::new(DIO_UNKNOWN))
                 .collect(),
+            appends: append::Appends::default(),
+            atimes: atime::Atimes::default(),
+            custom_locks: custom::CustomLocks::default(),
         };
         store.startup_tidy();
         Ok(store)
@@ -595,6 +616,7 @@ impl Store {
             finished: false,
             direct,
             o_direct: direct,
+            custom: Vec::new(),
         })
     }
 
@@ -712,6 +734,8 @@ impl Store {
             body,
             size: st.size,
             atime_ns: st.atime_ns,
+            atime_fs_ns: std::cell::Cell::new(st.atime_ns),
+            digest,
             mtime_ns: st.mtime_ns,
             mountpath: mp.path,
             mp_index: mp.index,
@@ -730,6 +754,7 @@ impl Store {
         let (_, mp) = self.place(bucket, obj)?;
         let path = fqn::object_fqn(&mp.path, bucket, obj);
         let res = rio::unlink(&path, false).await;
+        self.atimes.forget(hrw::obj_digest(bucket, obj));
         self.generations.bump(hrw::obj_digest(bucket, obj));
         match res {
             Ok(()) => Ok(()),
@@ -813,6 +838,8 @@ pub struct PutHandle {
     direct: bool,
     /// The descriptor has O_DIRECT now (cleared for the last, partial block).
     o_direct: bool,
+    /// Custom metadata the object gets (validated by `set_custom`).
+    custom: Vec<(String, String)>,
 }
 
 /// Whether direct I/O on this open file works with `DIO_ALIGN`-aligned buffers, offsets and
@@ -1002,7 +1029,7 @@ impl PutHandle {
             version: Some(version.to_string()),
             size: self.size as i64,
             copies: Vec::new(),
-            custom: Vec::new(),
+            custom: std::mem::take(&mut self.custom),
             lid: self.props.bid,
             flags: 0,
         };
@@ -1025,6 +1052,7 @@ impl PutHandle {
         drop(fd);
         self.rename_into_place().await?;
         // Cached copies of the old object on every core are stale from now on.
+        self.store.atimes.set(self.digest, now_ns());
         self.store.generations.bump(self.digest);
         if self.props.fsync {
             if let Some(dir) = self.fqn.parent() {
