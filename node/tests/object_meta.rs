@@ -235,6 +235,26 @@ fn custom_metadata_is_stored_returned_updated_and_validated() {
         (custom_md(&r), r.body),
         (vec!["q=1".to_string()], b"long".to_vec())
     );
+
+    // A listing that asks for `custom` shows it as AIS does (`[k:v ...]`), internal keys hidden.
+    let r = node.req(
+        "GET",
+        "/v1/buckets/b",
+        &[("Content-Type", "application/json")],
+        br#"{"action":"list","name":"","value":{"props":"name,custom"}}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    let entries = v["entries"].as_array().expect("entries");
+    let md_of = |pred: &dyn Fn(&str) -> bool| -> Vec<String> {
+        entries
+            .iter()
+            .filter(|e| pred(e["name"].as_str().unwrap_or_default()))
+            .map(|e| e["custom-md"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(md_of(&|n| n == "o"), vec!["[z:9]"], "{v}");
+    assert_eq!(md_of(&|n| n.starts_with(".x")), vec!["[q:1]"], "{v}");
 }
 
 /// The `Ais-Atime` of 16 HEADs, each on its own connection (so both cores answer some).

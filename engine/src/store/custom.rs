@@ -99,6 +99,36 @@ fn fits(kvs: &[(String, String)]) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Custom metadata as AIS lists it (`cmn.CustomMD2S`): `[k1:v1 k2:v2]`, AIS's standard keys
+/// first in its order, then the rest in stored order, internal keys left out; empty if none.
+pub(crate) fn custom_for_listing(kvs: &[(String, String)]) -> String {
+    const STD: [&str; 7] = [
+        "source",
+        "ETag",
+        "LastModified",
+        "Last-Modified",
+        "crc32c",
+        "md5",
+        "version",
+    ];
+    let visible = |k: &str| k != CUSTOM_ORIG_FNTL;
+    let mut parts: Vec<String> = Vec::new();
+    for std in STD {
+        if let Some((k, v)) = kvs.iter().find(|(k, _)| k == std) {
+            parts.push(format!("{k}:{v}"));
+        }
+    }
+    for (k, v) in kvs {
+        if visible(k) && !STD.contains(&k.as_str()) {
+            parts.push(format!("{k}:{v}"));
+        }
+    }
+    if parts.is_empty() {
+        return String::new();
+    }
+    format!("[{}]", parts.join(" "))
+}
+
 impl Store {
     /// Sets custom metadata on the next `finish` of a PUT (validated; `orig_fntl` refused).
     pub fn put_set_custom(
