@@ -305,3 +305,37 @@ fn atime_is_one_value_per_node_and_advances_on_get() {
     let r = node.req("HEAD", "/v1/objects/b/o?props=atime", &[], b"");
     assert_eq!(r.header("ais-atime"), Some(at_get.to_string().as_str()));
 }
+
+#[test]
+fn open_appends_are_bounded_and_unflushed_ones_vanish_at_restart() {
+    // Goal: a node keeps at most APPENDS_OPEN_MAX (1024) append sessions (the next start gets
+    // 503, and a flush makes room); appends never flushed leave no work file after a restart
+    // (the startup tidy removes work files of dead processes) and never became objects.
+    // Steps: start 1024 appends; the 1025th gets 503; flush one, start one more; kill the
+    // node; restart it on the same mountpaths; count work files and check the objects.
+    let mut node = Node::start(2);
+    node.create_bucket("b");
+    let mut handles = Vec::new();
+    for i in 0..1024 {
+        let r = append(&node, &format!("s/{i}"), "append", "", b"x");
+        assert_eq!(r.status, 200, "append {i}: {}", r.text());
+        handles.push(r.header("ais-append-handle").expect("handle").to_string());
+    }
+    assert_error(
+        &append(&node, "s/extra", "append", "", b"x"),
+        503,
+        "too many appends",
+    );
+    assert_eq!(append(&node, "s/0", "flush", &handles[0], b"").status, 200);
+    assert_eq!(append(&node, "s/extra", "append", "", b"x").status, 200);
+    assert_eq!(work_files(&node).len(), 1024);
+
+    node.kill();
+    let node2 = Node::start_on(node.dir.clone(), node.mountpaths.clone(), free_port());
+    assert!(work_files(&node2).is_empty(), "{:?}", work_files(&node2));
+    assert_eq!(node2.get("b", "s/0").body, b"x");
+    assert_eq!(node2.get("b", "s/1").status, 404);
+    assert_eq!(node2.get("b", "s/extra").status, 404);
+    let r = append(&node2, "s/1", "flush", &handles[1], b"");
+    assert_error(&r, 400, "append handle");
+}
