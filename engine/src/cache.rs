@@ -82,8 +82,13 @@ pub struct ObjectHandle {
     pub lom: Lom,
     /// Size in bytes (checked equal to the LOM's).
     pub size: u64,
-    /// Access time, unix ns (the file's atime, as AIS keeps it).
+    /// Access time, unix ns: the file's atime when the entry was filled. Serve
+    /// `Store::atime_of` instead: one value for all cores, advanced by GETs.
     pub atime_ns: i64,
+    /// The file's atime as this core last saw or set it (lazy persistence, `store/atime.rs`).
+    pub atime_fs_ns: Cell<i64>,
+    /// The object's HRW digest.
+    pub digest: u64,
     /// Modification time, unix ns.
     pub mtime_ns: i64,
     /// The mountpath it lives on.
@@ -227,6 +232,8 @@ mod tests {
             lom: Lom::default(),
             size: body as u64,
             atime_ns: 0,
+            atime_fs_ns: Cell::new(0),
+            digest: 0,
             mtime_ns: 0,
             mp: Arc::new(Mountpath::new(MountpathId::new(0), PathBuf::from("/mp"))),
             body: Some(vec![1u8; body].into_boxed_slice()),

@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use engine::cache::ObjectHandle;
 use engine::lom::Lom;
-use engine::store::{ClientChecksum, PutHandle, StoreError};
+use engine::store::{ClientChecksum, PutHandle, Store, StoreError};
 use net::range::parse_range;
 
 use crate::http::{BodyError, Conn};
@@ -44,6 +44,8 @@ pub struct PutSpec<'a> {
     pub declared: Option<u64>,
     /// A checksum the client sent to verify the body against.
     pub client_cksum: Option<ClientChecksum>,
+    /// Custom metadata the object gets (`k`, `v` pairs; validated by the store).
+    pub custom: Vec<(String, String)>,
 }
 
 /// Stores the request body on `conn` as object `spec.bucket/spec.obj`: work file, body,
@@ -57,6 +59,9 @@ pub async fn put(conn: &mut Conn, spec: PutSpec<'_>) -> Result<Lom, PutError> {
         .map_err(PutError::Store)?;
     if let Some(c) = spec.client_cksum {
         put.expect_checksum(c);
+    }
+    if !spec.custom.is_empty() {
+        Store::put_set_custom(&mut put, spec.custom).map_err(PutError::Store)?;
     }
     conn.outcome.mountpath = Some(put.mountpath_id());
     let (put, path) = receive_body(conn, put).await?;

@@ -23,6 +23,19 @@ fn python_sdk_acceptance() {
     // Goal: the real `aistore` SDK works against aisle-node: bucket create/exists errors, put,
     // get (whole, range, direct), head, paged listing, deletes with not-found errors, cluster
     // info and readiness, list buckets (the asserts live in sdk/sdk_test.py).
+    run_script("sdk_test.py", "SDK acceptance test: OK");
+}
+
+#[test]
+fn python_sdk_append_and_custom_metadata() {
+    // Goal: the SDK's append (append_content with flush, as_file in 'a' and 'w' modes) and
+    // custom metadata (Ais-Custom-Md on PUT, HEAD/GET, set_custom_props merge and replace)
+    // behave as against AIS (the asserts live in sdk/sdk_objects.py).
+    run_script("sdk_objects.py", "SDK objects test: OK");
+}
+
+/// Runs `tests/sdk/<script>` against a fresh two-mountpath node; requires exit 0 and `done`.
+fn run_script(script_name: &str, done: &str) {
     // Steps: find the interpreter and check it imports the SDK (else fail with how to fix);
     // start a node with two mountpaths; run the script with the node URL; require exit 0.
     let py = python();
@@ -48,7 +61,9 @@ fn python_sdk_acceptance() {
     );
 
     let node = Node::start(2);
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/sdk_test.py");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/sdk")
+        .join(script_name);
     let out = Command::new(&py)
         .arg(&script)
         .arg(node.url())
@@ -58,15 +73,15 @@ fn python_sdk_acceptance() {
         .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("--- sdk_test.py stdout\n{stdout}--- sdk_test.py stderr\n{stderr}---");
+    println!("--- {script_name} stdout\n{stdout}--- {script_name} stderr\n{stderr}---");
     assert!(
         out.status.success(),
-        "sdk_test.py failed ({}):\n{stdout}\n{stderr}\nnode log:\n{}",
+        "{script_name} failed ({}):\n{stdout}\n{stderr}\nnode log:\n{}",
         out.status,
         node.log_text()
     );
     assert!(
-        stdout.contains("SDK acceptance test: OK"),
-        "sdk_test.py did not finish:\n{stdout}"
+        stdout.contains(done),
+        "{script_name} did not finish:\n{stdout}"
     );
 }

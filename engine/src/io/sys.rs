@@ -589,3 +589,20 @@ pub fn dio_alignment(fd: &Fd) -> io::Result<Option<(u32, u32)>> {
     }
     Ok(Some((st.stx_dio_mem_align, st.stx_dio_offset_align)))
 }
+
+/// Sets an open file's access time to `atime_ns` (unix ns), leaving its modification time.
+pub fn set_atime(fd: &Fd, atime_ns: i64) -> io::Result<()> {
+    let times = [
+        libc::timespec {
+            tv_sec: atime_ns.div_euclid(1_000_000_000),
+            tv_nsec: atime_ns.rem_euclid(1_000_000_000),
+        },
+        libc::timespec {
+            tv_sec: 0,
+            tv_nsec: libc::UTIME_OMIT,
+        },
+    ];
+    // SAFETY: `times` is two initialised timespecs that outlive the call; fd is open.
+    cvt(unsafe { libc::futimens(fd.raw(), times.as_ptr()) })?;
+    Ok(())
+}

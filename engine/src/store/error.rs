@@ -42,6 +42,12 @@ pub enum StoreError {
     BadProps(String),
     #[error("no mountpaths available")]
     NoMountpaths,
+    #[error("ais://{0}/{1}: invalid append handle: {2}")]
+    BadAppendHandle(String, String, String),
+    #[error("too many appends in progress on this node (at most {0}); flush or wait")]
+    AppendsBusy(usize),
+    #[error("invalid custom metadata: {0}")]
+    BadCustom(String),
     #[error("out of space on {path}: {err}")]
     NoSpace { path: PathBuf, err: io::Error },
     #[error("{op} {path}: {err}")]

@@ -89,6 +89,8 @@ impl Store {
             body,
             size: st.size,
             atime_ns: st.atime_ns,
+            atime_fs_ns: std::cell::Cell::new(st.atime_ns),
+            digest,
             mtime_ns: st.mtime_ns,
             mp,
             bucket: bucket.to_string(),
@@ -106,6 +108,7 @@ impl Store {
         let (_, mp) = self.place(bucket, obj)?;
         let path = fqn::object_fqn(&mp.path, bucket, obj);
         let res = rio::unlink(&path, false).await;
+        self.atimes.forget(hrw::obj_digest(bucket, obj));
         self.generations.bump(hrw::obj_digest(bucket, obj));
         res.map_err(|e| StoreError::of_object("unlink", &path, bucket, obj, e))
     }

@@ -27,6 +27,8 @@ pub struct ListEntry {
     pub atime_ns: i64,
     /// Mountpath the object lives on, when requested.
     pub location: String,
+    /// Custom metadata as AIS lists it (`[k:v k2:v2]`), read with the LOM; empty if none.
+    pub custom: String,
 }
 
 /// What a listing should return.
@@ -135,7 +137,8 @@ fn list_blocking(mps: &MountpathSet, bucket: &str, q: &ListQuery) -> Result<List
                     if let Ok(true) = sys::getxattr(&path, XATTR_LOM, &mut buf) {
                         if let Ok(lom) = Lom::decode(&buf) {
                             e.checksum = lom.cksum_value;
-                            e.version = lom.version.unwrap_or_default();
+                            e.version = lom.version.clone().unwrap_or_default();
+                            e.custom = super::custom::custom_for_listing(&lom.custom);
                         }
                     }
                 }

@@ -17,7 +17,10 @@
 //! - Placement is `MountpathSet::place` (that is, `hrw::select_by`) for PUT, GET, HEAD and
 //!   DELETE alike.
 
+mod append;
+mod atime;
 mod bucket;
+mod custom;
 mod error;
 mod get;
 mod list;
@@ -36,6 +39,8 @@ use crate::hrw;
 use crate::mountpath::{DioState, Mountpath, MountpathId, MountpathSet};
 use crate::names;
 
+pub use append::{APPENDS_OPEN_MAX, APPEND_IDLE_SECS_MAX};
+pub use custom::parse_custom_header;
 pub use error::StoreError;
 pub use list::{ListEntry, ListPage, ListQuery};
 pub use put::{ClientChecksum, PutHandle};
@@ -67,6 +72,12 @@ pub struct Store {
     /// PUTs whose declared size is at least this write their work file with O_DIRECT
     /// (`u64::MAX`: never).
     put_direct_min: AtomicU64,
+    /// Appends in progress (`append.rs`).
+    appends: append::Appends,
+    /// Node-wide access times (`atime.rs`).
+    atimes: atime::Atimes,
+    /// Serialises read-modify-write of an object's custom metadata (`custom.rs`).
+    custom_locks: custom::CustomLocks,
 }
 
 fn now_ns() -> i64 {
@@ -95,6 +106,9 @@ impl Store {
             generations: Generations::default(),
             put_write_direct: AtomicBool::new(false),
             put_direct_min: AtomicU64::new(u64::MAX),
+            appends: append::Appends::default(),
+            atimes: atime::Atimes::default(),
+            custom_locks: custom::CustomLocks::default(),
         };
         store.startup_tidy();
         Ok(store)

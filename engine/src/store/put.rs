@@ -115,6 +115,7 @@ impl Store {
             finished: false,
             direct,
             o_direct: direct,
+            custom: Vec::new(),
             mp,
         })
     }
@@ -146,28 +147,30 @@ impl Store {
 /// A PUT in progress. Feed the body with `write`, then `finish`; dropping it unfinished
 /// removes the work file, so nothing of a failed PUT is ever visible.
 pub struct PutHandle {
-    store: Arc<Store>,
-    digest: u64,
+    pub(super) store: Arc<Store>,
+    pub(super) digest: u64,
     /// The mountpath the object goes to (its HRW mountpath when the PUT began).
-    mp: Arc<Mountpath>,
+    pub(super) mp: Arc<Mountpath>,
     /// The version of the mountpath set that placed it.
-    set_version: u64,
-    bucket: String,
-    obj: String,
-    fqn: PathBuf,
-    fntl: bool,
-    work: PathBuf,
-    fd: Option<Fd>,
-    hasher: Option<Hasher>,
-    cksum_type: CksumType,
-    client_hasher: Option<(ClientChecksum, Option<Hasher>)>,
-    size: u64,
-    props: BucketProps,
-    finished: bool,
+    pub(super) set_version: u64,
+    pub(super) bucket: String,
+    pub(super) obj: String,
+    pub(super) fqn: PathBuf,
+    pub(super) fntl: bool,
+    pub(super) work: PathBuf,
+    pub(super) fd: Option<Fd>,
+    pub(super) hasher: Option<Hasher>,
+    pub(super) cksum_type: CksumType,
+    pub(super) client_hasher: Option<(ClientChecksum, Option<Hasher>)>,
+    pub(super) size: u64,
+    pub(super) props: BucketProps,
+    pub(super) finished: bool,
     /// The work file was opened with O_DIRECT: the body should come in `AlignedBuf`s.
-    direct: bool,
+    pub(super) direct: bool,
     /// The descriptor has O_DIRECT now (cleared for the last, partial block).
-    o_direct: bool,
+    pub(super) o_direct: bool,
+    /// Custom metadata the object gets (validated by `set_custom`).
+    pub(super) custom: Vec<(String, String)>,
 }
 
 /// Records what a direct PUT learnt about mountpath `mp`; logs a refusal once.
@@ -379,7 +382,7 @@ impl PutHandle {
             version: Some(version.to_string()),
             size: self.size as i64,
             copies: Vec::new(),
-            custom: Vec::new(),
+            custom: std::mem::take(&mut self.custom),
             lid: self.props.bid,
             flags: 0,
         };
@@ -414,6 +417,7 @@ impl PutHandle {
         }
         self.rename_into_place().await?;
         // Cached copies of the old object on every core are stale from now on.
+        self.store.atimes.set(self.digest, super::now_ns());
         self.store.generations.bump(self.digest);
         if self.props.fsync {
             if let Some(dir) = self.fqn.parent() {

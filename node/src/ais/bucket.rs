@@ -236,6 +236,8 @@ struct MsgpackEntry<'a> {
     s: i64,
     #[serde(skip_serializing_if = "is_zero_i16")]
     c: i16,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    m: &'a str,
     f: u16,
 }
 
@@ -271,6 +273,8 @@ struct JsonEntry<'a> {
     size: String,
     #[serde(skip_serializing_if = "is_zero_i16")]
     copies: i16,
+    #[serde(rename = "custom-md", skip_serializing_if = "str::is_empty")]
+    custom: &'a str,
     flags: u16,
 }
 
@@ -290,6 +294,7 @@ struct Props {
     version: bool,
     location: bool,
     copies: bool,
+    custom: bool,
 }
 
 const LIST_PROPS: &[&str] = &[
@@ -326,6 +331,7 @@ fn parse_props(s: &str) -> Result<Props, String> {
             version: false,
             location: false,
             copies: false,
+            custom: false,
         });
     }
     let has = |p: &str| list.contains(&p);
@@ -336,6 +342,7 @@ fn parse_props(s: &str) -> Result<Props, String> {
         version: has("version"),
         location: has("location"),
         copies: has("copies"),
+        custom: has("custom"),
     })
 }
 
@@ -389,7 +396,7 @@ async fn list_objects(
         prefix: lso.prefix.clone(),
         after,
         page_size: lso.pagesize as usize,
-        with_lom: props.checksum || props.version,
+        with_lom: props.checksum || props.version || props.custom,
     };
     let store = conn.core.store.clone();
     let t0 = std::time::Instant::now();
@@ -444,6 +451,7 @@ async fn list_objects(
                     t: loc(e),
                     s: if props.size { e.size as i64 } else { 0 },
                     c: if props.copies { 1 } else { 0 },
+                    m: if props.custom { &e.custom } else { "" },
                     f: ENTRY_IS_CACHED,
                 })
                 .collect(),
@@ -476,6 +484,7 @@ async fn list_objects(
                         String::new()
                     },
                     copies: if props.copies { 1 } else { 0 },
+                    custom: if props.custom { &e.custom } else { "" },
                     flags: ENTRY_IS_CACHED,
                 })
                 .collect(),

@@ -5,7 +5,9 @@
 //! so no request can reach outside the mountpaths (`%2e%2e%2f` decodes to `../` and fails the
 //! `..` component rule).
 
+mod append;
 mod bucket;
+mod custom;
 mod daemon;
 mod later;
 mod object;

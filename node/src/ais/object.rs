@@ -55,15 +55,25 @@ fn now_ns() -> i64 {
         .unwrap_or(0)
 }
 
-/// The attribute headers GET and HEAD share.
-fn attr_headers(buf: &mut Vec<u8>, h: &ObjectHandle) {
+/// The attribute headers GET and HEAD share; `atime_ns` is the node-wide access time.
+fn attr_headers(buf: &mut Vec<u8>, h: &ObjectHandle, atime_ns: i64) {
     response::header(buf, "Ais-Checksum-Type", h.lom.cksum_type.as_bytes());
     response::header(buf, "Ais-Checksum-Value", h.lom.cksum_value.as_bytes());
-    response::header_u64(buf, "Ais-Atime", h.atime_ns.max(0) as u64);
+    response::header_u64(buf, "Ais-Atime", atime_ns.max(0) as u64);
     if let Some(v) = &h.lom.version {
         response::header(buf, "Ais-Version", v.as_bytes());
     }
-    for (k, v) in &h.lom.custom {
+    custom_headers(buf, h);
+}
+
+/// One `Ais-Custom-Md: k=v` per client key (internal keys hidden).
+fn custom_headers(buf: &mut Vec<u8>, h: &ObjectHandle) {
+    for (k, v) in h
+        .lom
+        .custom
+        .iter()
+        .filter(|(k, _)| super::custom::visible(k))
+    {
         response::header(buf, "Ais-Custom-Md", format!("{k}={v}").as_bytes());
     }
 }
@@ -108,7 +118,7 @@ async fn get(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
         let cr = format!("bytes {}-{}/{}", start, start + len - 1, h.size);
         response::header(&mut buf, "Content-Range", cr.as_bytes());
     }
-    attr_headers(&mut buf, &h);
+    attr_headers(&mut buf, &h, conn.core.store.atime_read(&h));
     response::finish(&mut buf);
     let body = BodySource::object(&h, start, len);
     if let Err(e) = conn.send_head_and_body(buf, body).await {
@@ -171,7 +181,7 @@ async fn head(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
             response::header(&mut buf, "Ais-Location", location.as_bytes());
             response::header(&mut buf, "Ais-Mirror-Copies", b"1");
             response::header(&mut buf, "Ais-Mirror-Paths", mp.as_bytes());
-            attr_headers(&mut buf, &h);
+            attr_headers(&mut buf, &h, conn.core.store.atime_of(&h));
         }
         Some(ps) => {
             let has = |p: &str| ps.iter().any(|x| x == p);
@@ -186,7 +196,8 @@ async fn head(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
                 response::header(&mut buf, "Ais-Checksum-Value", h.lom.cksum_value.as_bytes());
             }
             if has("atime") {
-                response::header(&mut buf, "Ais-Atime", h.atime_ns.to_string().as_bytes());
+                let atime = conn.core.store.atime_of(&h);
+                response::header(&mut buf, "Ais-Atime", atime.to_string().as_bytes());
             }
             if has("version") {
                 if let Some(v) = &h.lom.version {
@@ -194,9 +205,7 @@ async fn head(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
                 }
             }
             if has("custom") {
-                for (k, v) in &h.lom.custom {
-                    response::header(&mut buf, "Ais-Custom-Md", format!("{k}={v}").as_bytes());
-                }
+                custom_headers(&mut buf, &h);
             }
             if has("location") {
                 response::header(&mut buf, "Ais-Location", location.as_bytes());
@@ -225,22 +234,44 @@ async fn head(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
     conn.send_buf(buf, false).await.is_ok() && keep
 }
 
-async fn put(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
-    let client_cksum = match (
+/// The checksum a PUT's client declared (`Ais-Checksum-Type` + `-Value`), if any.
+pub(super) fn client_checksum(
+    req: &Req<'_>,
+    bucket: &str,
+    obj: &str,
+) -> Result<Option<ClientChecksum>, String> {
+    match (
         req.head.header_str("ais-checksum-type"),
         req.head.header_str("ais-checksum-value"),
     ) {
         (Some(t), Some(v)) if !t.is_empty() && !v.is_empty() => match CksumType::parse(t) {
-            Some(ct) => Some(ClientChecksum {
+            Some(ct) => Ok(Some(ClientChecksum {
                 cksum_type: ct,
                 value: v.to_string(),
-            }),
-            None => {
-                let msg = format!("ais://{bucket}/{obj}: unsupported checksum type {t:?}");
-                return reply::error(conn, req.head, 400, &msg, true).await;
-            }
+            })),
+            None => Err(format!(
+                "ais://{bucket}/{obj}: unsupported checksum type {t:?}"
+            )),
         },
-        _ => None,
+        _ => Ok(None),
+    }
+}
+
+async fn put(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
+    if req.q("append_type").is_some_and(|t| !t.is_empty()) {
+        return super::append::put(conn, req, bucket, obj).await;
+    }
+    if req.q("append_handle").is_some_and(|h| !h.is_empty()) {
+        let msg = format!("ais://{bucket}/{obj}: append_handle without append_type");
+        return reply::error(conn, req.head, 400, &msg, true).await;
+    }
+    let client_cksum = match client_checksum(req, bucket, obj) {
+        Ok(c) => c,
+        Err(msg) => return reply::error(conn, req.head, 400, &msg, true).await,
+    };
+    let custom = match super::custom::from_headers(req) {
+        Ok(c) => c,
+        Err(e) => return reply::store_error(conn, req.head, &e).await,
     };
     let spec = PutSpec {
         bucket,
@@ -248,6 +279,7 @@ async fn put(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
         // The declared size picks the write path (direct I/O for large bodies); chunked: unknown.
         declared: req.head.content_length.filter(|_| !req.head.chunked),
         client_cksum,
+        custom,
     };
     let lom = match object::put(conn, spec).await {
         Ok(l) => l,
@@ -267,7 +299,7 @@ async fn put(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
 
 /// A PUT body could not be read: a malformed chunked body gets 400, a client that went away
 /// nothing (the connection closes).
-async fn body_failed(
+pub(super) async fn body_failed(
     conn: &mut Conn,
     req: &Req<'_>,
     bucket: &str,
@@ -314,6 +346,10 @@ async fn action(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool
         }
         Err(m) => return reply::error(conn, req.head, 400, &m, true).await,
     };
+    if req.head.method == Method::Patch {
+        // AIS: PATCH on an object sets its custom metadata, whatever the action's name.
+        return super::custom::patch(conn, req, bucket, obj, &msg).await;
+    }
     if super::ACTIONS_NOT_YET.contains(&msg.action.as_str()) {
         let m = format!(
             "ais://{bucket}/{obj}: action {:?} is not implemented by this node yet",

@@ -224,25 +224,11 @@ pub const QUERY: &[Param] = &[
         Refused("copy or rename the object to this destination (issue 12 part B)"),
         "ais/@#/dst/obj",
     ),
-    // Issue 12 part B implements append: flip these two to Implemented when it lands.
-    p(
-        "append_type",
-        Objects,
-        Refused("append to the object through a handle (append|flush) instead of replacing it (issue 12 part B)"),
-        "append",
-    ),
-    p(
-        "append_handle",
-        Objects,
-        Refused("the handle of an append in progress (issue 12 part B)"),
-        "h1",
-    ),
-    // Issue 12 part B implements custom metadata: flip to Implemented when it lands.
-    flag(
-        "set-new-custom",
-        Objects,
-        Refused("replace the object's custom metadata instead of merging it (issue 12 part B)"),
-    ),
+    // Append (ais/append.rs, engine store/append.rs): PUT appends through a handle.
+    p("append_type", Objects, Implemented, "append"),
+    p("append_handle", Objects, Implemented, "h1"),
+    // Custom metadata (ais/custom.rs): PATCH replaces instead of merging.
+    flag("set-new-custom", Objects, Implemented),
     p(
         "archpath",
         Objects,
@@ -339,13 +325,8 @@ pub const HEADERS: &[Param] = &[
         Ignored("an AuthN token; this node runs as AIS with authentication disabled, which does not read it"),
         "Bearer x",
     ),
-    // Issue 12 part B stores custom metadata: flip to Implemented when it lands.
-    p(
-        "ais-custom-md",
-        Objects,
-        Refused("store custom metadata with the object (issue 12 part B)"),
-        "k=v",
-    ),
+    // Custom metadata stored with the object on PUT (ais/custom.rs).
+    p("ais-custom-md", Objects, Implemented, "k=v"),
     p(
         "ais-pine",
         Objects,

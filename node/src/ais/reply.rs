@@ -17,9 +17,11 @@ pub fn status_of(e: &StoreError) -> u16 {
         | StoreError::BadChecksum { .. }
         | StoreError::UnsupportedChecksum(_)
         | StoreError::NameTooLong(..)
-        | StoreError::BadProps(_) => 400,
+        | StoreError::BadProps(_)
+        | StoreError::BadAppendHandle(..)
+        | StoreError::BadCustom(_) => 400,
         StoreError::MetaMissing(..) | StoreError::MetaCorrupt(..) | StoreError::Io { .. } => 500,
-        StoreError::NoMountpaths => 503,
+        StoreError::NoMountpaths | StoreError::AppendsBusy(_) => 503,
         StoreError::NoSpace { .. } => 507,
     }
 }
