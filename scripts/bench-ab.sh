@@ -1,10 +1,14 @@
 #!/bin/bash
-# A/B of two aisle-node flag sets with aisle-bench, alternating A/B per round, medians printed.
+# A/B of two aisle-node flag sets, or two aisle-node binaries, with aisle-bench, alternating
+# A/B per round, medians printed.
 #
 #   A="--recv multishot" B="--recv single" scripts/bench-ab.sh
+#   A_NODE=/path/to/old/aisle-node WORKLOADS="get4k get1m put64k put1m" scripts/bench-ab.sh
 #
 # Environment:
 #   A, B            extra aisle-node flags of each side (default: none)
+#   A_NODE, B_NODE  the aisle-node binary of each side (default: target/release/aisle-node);
+#                   aisle-bench is always target/release/aisle-bench
 #   WORKLOADS       space list of: get4k get4k-pinned get64k get256k get1m get4m get16m
 #                   put4k put64k put1m
 #                   (default: "get4k get4k-pinned")
@@ -29,12 +33,14 @@ CLK=$(getconf CLK_TCK)
 [ "${SKIP_BUILD:-0}" = 1 ] || (cd "$ROOT" && cargo build --release -q -p node -p bench)
 
 PID=
-start() { # side pinned
-  local flags=$1 pinned=$2 pre=()
+A_NODE=${A_NODE:-$BIN/aisle-node}
+B_NODE=${B_NODE:-$BIN/aisle-node}
+start() { # flags pinned node-binary
+  local flags=$1 pinned=$2 node=$3 pre=()
   rm -rf "$D/mp"; mkdir -p "$D/mp/1" "$D/mp/2"
   [ "$pinned" = 1 ] && pre=(taskset -c 1) && flags="$flags --cores 1"
   # shellcheck disable=SC2086
-  "${pre[@]}" "$BIN/aisle-node" --listen 127.0.0.1:$PORT --mountpath "$D/mp/1" --mountpath "$D/mp/2" \
+  "${pre[@]}" "$node" --listen 127.0.0.1:$PORT --mountpath "$D/mp/1" --mountpath "$D/mp/2" \
     $flags >"$D/node.log" 2>&1 &
   PID=$!
   for _ in $(seq 100); do
@@ -69,8 +75,8 @@ run_workload() { # side workload
     put1m) size=1MiB op=put ;;
     *) echo "unknown workload $w" >&2; exit 2 ;;
   esac
-  local flags; [ "$side" = A ] && flags=$A || flags=$B
-  start "$flags" "$PINNED"
+  local flags node; [ "$side" = A ] && flags=$A node=$A_NODE || flags=$B node=$B_NODE
+  start "$flags" "$PINNED" "$node"
   if [ "$op" = get ]; then
     PINNED=0 bench -bucket ab -pctput 100 -maxputs $n -minsize $size -maxsize $size -numworkers 16 >/dev/null
     [ "$w" = get4k-pinned ] && PINNED=1

@@ -3,7 +3,9 @@
 #  1. Python test deps: creates .venv (python3 -m venv) if missing and installs the pinned
 #     scripts/requirements-test.txt into it, only when they are not installed yet (a stamp
 #     holds the hash of the requirements file last installed).
-#  2. Every Rust test of the workspace in release mode (the scale tests move ~100 MiB through a
+#  2. Hygiene: `cargo fmt --check` and `cargo clippy --all-targets -- -D warnings` over the
+#     workspace (the tidy rules themselves are a test: engine/tests/tidy.rs).
+#  3. Every Rust test of the workspace in release mode (the scale tests move ~100 MiB through a
 #     real node; release keeps them fast). Extra arguments go to `cargo test`, e.g.
 #     `scripts/test.sh -p node --test scale -- --nocapture`. --no-fail-fast: one failing test
 #     binary does not hide the results of the others (the exit code still reports it).
@@ -32,6 +34,10 @@ fi
 export AISLE_PYTHON=$venv/bin/python
 
 start=$SECONDS
+echo "scripts/test.sh: cargo fmt --check" >&2
+cargo fmt --all -- --check
+echo "scripts/test.sh: cargo clippy --all-targets -- -D warnings" >&2
+cargo clippy --workspace --all-targets -- -D warnings
 status=0
 cargo test --workspace --release --no-fail-fast "$@" || status=$?
 echo "scripts/test.sh: cargo test exited with $status after $((SECONDS - start)) s" >&2

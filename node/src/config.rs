@@ -77,8 +77,9 @@ pub struct Flags {
     /// `auto`: bodies up to this many bytes are copied behind the head and sent with it.
     #[arg(long, default_value_t = COPY_BYTES_MAX_DEFAULT)]
     pub copy_max: u64,
-    /// `auto`, only where cachestat(2) is missing (Linux < 6.5): larger bodies up to this many
-    /// bytes go out with sendfile(2); beyond, spliced.
+    /// `auto`, only where the page-cache probe cannot tell (a one-byte `preadv2(RWF_NOWAIT)` at
+    /// each end of the range fails with something other than EAGAIN): larger bodies up to this
+    /// many bytes go out with sendfile(2); beyond, spliced.
     #[arg(long, default_value_t = SENDFILE_BYTES_MAX_DEFAULT)]
     pub sendfile_max: u64,
 }

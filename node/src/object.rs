@@ -188,14 +188,18 @@ impl ReadRange {
     }
 }
 
-/// Resolves a `Range` header value against an object of `size` bytes (one range only);
-/// `Err` means invalid or unsatisfiable (416 with `Content-Range: bytes */size`).
-pub fn read_range(size: u64, header: Option<&[u8]>) -> Result<ReadRange, ()> {
+/// A `Range` that is invalid or unsatisfiable for the object (416 with
+/// `Content-Range: bytes */size`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadRange;
+
+/// Resolves a `Range` header value against an object of `size` bytes (one range only).
+pub fn read_range(size: u64, header: Option<&[u8]>) -> Result<ReadRange, BadRange> {
     let Some(raw) = header else {
         return Ok(ReadRange::Whole);
     };
-    let s = std::str::from_utf8(raw).map_err(|_| ())?;
-    let (start, end) = parse_range(s, size).map_err(|_| ())?;
+    let s = std::str::from_utf8(raw).map_err(|_| BadRange)?;
+    let (start, end) = parse_range(s, size).map_err(|_| BadRange)?;
     Ok(ReadRange::Part {
         start,
         len: end - start + 1,

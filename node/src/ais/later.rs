@@ -73,8 +73,11 @@ pub async fn refuse(conn: &mut Conn, req: &Req<'_>) -> Option<bool> {
                 Some(reply::error(conn, req.head, 501, &m, true).await)
             }
             // AIS's PUT on the cluster and on a node carries an action (start/stop a job, set
-            // config, shut down, ...): none of them is implemented here yet.
-            Method::Put => Some(action_refusal(conn, req, path, &[], None).await),
+            // config, shut down, ...): a known one is not implemented here yet (501), an unknown
+            // one is a client error (400).
+            Method::Put => {
+                Some(action_refusal(conn, req, path, super::ADMIN_ACTIONS_NOT_YET, None).await)
+            }
             _ => {
                 let m = format!(
                     "method {} not allowed on {path} (GET and PUT only)",

@@ -85,7 +85,7 @@ async fn get(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
     };
     let range = match object::read_range(h.size, req.head.header("range")) {
         Ok(r) => r,
-        Err(()) => {
+        Err(object::BadRange) => {
             let raw = req.head.header("range").unwrap_or_default();
             let cr = format!("bytes */{}", h.size);
             let msg = format!(
