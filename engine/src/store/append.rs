@@ -132,6 +132,7 @@ impl Store {
             direct: false,
             o_direct: false,
             custom: Vec::new(),
+            copied: None,
             mp,
         };
         let ticket = AppendTicket {

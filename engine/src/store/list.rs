@@ -29,6 +29,8 @@ pub struct ListEntry {
     pub location: String,
     /// Custom metadata as AIS lists it (`[k:v k2:v2]`), read with the LOM; empty if none.
     pub custom: String,
+    /// A virtual directory (non-recursive listing): `name` ends with `/`, no other field.
+    pub is_dir: bool,
 }
 
 /// What a listing should return.
@@ -42,6 +44,12 @@ pub struct ListQuery {
     pub page_size: usize,
     /// Read each object's LOM (checksum, version).
     pub with_lom: bool,
+    /// Names only: no stat, no LOM (AIS's `LsNameOnly`).
+    pub name_only: bool,
+    /// Only the level of the prefix, with its virtual directories (AIS's `LsNoRecursion`).
+    pub no_recursion: bool,
+    /// Leave virtual directories out (AIS's `LsNoDirs`).
+    pub no_dirs: bool,
 }
 
 /// One page of a listing.
@@ -73,6 +81,9 @@ impl Store {
 /// `q.after` that start with `q.prefix`. Directories that cannot hold a matching name are not
 /// entered.
 fn list_blocking(mps: &MountpathSet, bucket: &str, q: &ListQuery) -> Result<ListPage, StoreError> {
+    if q.no_recursion {
+        return super::lsdir::list_no_recursion(mps, bucket, q);
+    }
     let page_size = if q.page_size == 0 {
         LIST_PAGE_SIZE_MAX
     } else {
@@ -116,6 +127,16 @@ fn list_blocking(mps: &MountpathSet, bucket: &str, q: &ListQuery) -> Result<List
                     continue;
                 }
                 if heap.len() == page_size && heap.peek().is_some_and(|top| name >= top.name) {
+                    continue;
+                }
+                if q.name_only {
+                    heap.push(ListEntry {
+                        name,
+                        ..Default::default()
+                    });
+                    if heap.len() > page_size {
+                        heap.pop();
+                    }
                     continue;
                 }
                 let path = ent.path();

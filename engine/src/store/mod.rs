@@ -2,7 +2,8 @@
 //! object operations (PUT, GET/HEAD open, DELETE, list) that the HTTP API calls on any core.
 //! One file per concern: `error` (StoreError), `bucket` (create/destroy/props), `put`
 //! (PutHandle, buffered and direct), `get` (open for GET/HEAD, DELETE), `list` (listing walks),
-//! `trash` (startup tidy, moving aside and emptying the trash).
+//! `trash` (startup tidy, moving aside and emptying the trash), `copy` (object copy and
+//! rename), `lsdir` (non-recursive listing).
 //!
 //! Shared by all cores behind an `Arc`. The hot path takes read-only snapshots (`Arc` clones)
 //! of the mountpath set and the bucket metadata; changes build a new snapshot and swap it in.
@@ -21,9 +22,11 @@ mod append;
 mod atime;
 mod bucket;
 mod custom;
+mod copy;
 mod error;
 mod get;
 mod list;
+mod lsdir;
 mod put;
 mod trash;
 
@@ -41,6 +44,7 @@ use crate::names;
 
 pub use append::{APPENDS_OPEN_MAX, APPEND_IDLE_SECS_MAX};
 pub use custom::parse_custom_header;
+pub use copy::{CopiedMeta, CopyOutcome, COPY_CHUNK};
 pub use error::StoreError;
 pub use list::{ListEntry, ListPage, ListQuery};
 pub use put::{ClientChecksum, PutHandle};

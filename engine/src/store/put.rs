@@ -116,6 +116,7 @@ impl Store {
             direct,
             o_direct: direct,
             custom: Vec::new(),
+            copied: None,
             mp,
         })
     }
@@ -171,6 +172,8 @@ pub struct PutHandle {
     pub(super) o_direct: bool,
     /// Custom metadata the object gets (validated by `set_custom`).
     pub(super) custom: Vec<(String, String)>,
+    /// Version and custom metadata taken from a copy's source (`copy.rs`), else `None`.
+    pub(super) copied: Option<super::copy::CopiedMeta>,
 }
 
 /// Records what a direct PUT learnt about mountpath `mp`; logs a refusal once.
@@ -218,6 +221,12 @@ impl PutHandle {
             let h = Hasher::new(c.cksum_type);
             self.client_hasher = Some((c, Some(h)));
         }
+    }
+
+    /// Stores `meta` (from a copy's source: version, custom metadata) instead of a new version
+    /// and none (see `copy.rs`).
+    pub(super) fn set_copied_meta(&mut self, meta: super::copy::CopiedMeta) {
+        self.copied = Some(meta);
     }
 
     /// The mountpath the object goes to.
@@ -362,8 +371,9 @@ impl PutHandle {
                 });
             }
         }
+        let copied = self.copied.take();
         let mut version = 1u64;
-        if self.props.versioning {
+        if self.props.versioning && copied.is_none() {
             let mut buf = Vec::new();
             if let Ok(true) = sys::getxattr(&self.fqn, XATTR_LOM, &mut buf) {
                 if let Ok(old) = Lom::decode(&buf) {
@@ -386,6 +396,10 @@ impl PutHandle {
             lid: self.props.bid,
             flags: 0,
         };
+        if let Some(c) = copied {
+            lom.version = c.version;
+            lom.custom = c.custom;
+        }
         if self.fntl {
             lom.custom
                 .push((CUSTOM_ORIG_FNTL.to_string(), self.obj.clone()));

@@ -205,6 +205,8 @@ struct LsoMsg {
     continuation_token: String,
     #[serde(deserialize_with = "de_pagesize")]
     pagesize: i64,
+    #[serde(deserialize_with = "super::lsflags::de_flags")]
+    flags: u64,
 }
 
 fn de_pagesize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
@@ -220,6 +222,8 @@ fn de_pagesize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> 
 
 /// AIS entry flag: the object is present on this node.
 const ENTRY_IS_CACHED: u16 = 1 << 6;
+/// AIS entry flag: a virtual directory (non-recursive listing).
+const ENTRY_IS_DIR: u16 = 1 << 8;
 
 #[derive(Serialize)]
 struct MsgpackEntry<'a> {
@@ -378,7 +382,23 @@ async fn list_objects(
         let m = format!("bucket \"ais://{bucket}\": invalid page size");
         return reply::error(conn, req.head, 400, &m, true).await;
     }
-    let props = match parse_props(&lso.props) {
+    let fl = match super::lsflags::check(bucket, lso.flags) {
+        Ok(f) => f,
+        Err((status, m)) => {
+            // A missing bucket is the first error, as in AIS.
+            if let Err(e) = conn.core.store.bucket(bucket) {
+                return reply::store_error(conn, req.head, &e).await;
+            }
+            return reply::error(conn, req.head, status, &m, true).await;
+        }
+    };
+    // AIS (`NormalizeNameSizeDflt`): no props with LsCached means its default AIS props.
+    let props_s = if lso.props.is_empty() && fl.cached {
+        "name,size,checksum,atime"
+    } else {
+        lso.props.as_str()
+    };
+    let props = match parse_props(props_s) {
         Ok(p) => p,
         Err(m) => {
             return reply::error(
@@ -396,7 +416,10 @@ async fn list_objects(
         prefix: lso.prefix.clone(),
         after,
         page_size: lso.pagesize as usize,
-        with_lom: props.checksum || props.version || props.custom,
+        with_lom: (props.checksum || props.version || props.custom) && !fl.name_only,
+        name_only: fl.name_only,
+        no_recursion: fl.no_recursion,
+        no_dirs: fl.no_dirs,
     };
     let store = conn.core.store.clone();
     let t0 = std::time::Instant::now();
@@ -420,8 +443,17 @@ async fn list_objects(
         lso.uuid.clone()
     };
     let daemon = conn.core.node.daemon_id.clone();
+    // A directory entry or a name-only listing carries the name and flags alone (AIS's `ls`).
+    let bare = |e: &ListEntry| e.is_dir || fl.name_only;
+    let eflags = |e: &ListEntry| {
+        if e.is_dir {
+            ENTRY_IS_DIR
+        } else {
+            ENTRY_IS_CACHED
+        }
+    };
     let loc = |e: &ListEntry| {
-        if props.location {
+        if props.location && !bare(e) {
             format!("t[{daemon}]:{}", e.location)
         } else {
             String::new()
@@ -441,18 +473,34 @@ async fn list_objects(
                 .iter()
                 .map(|e| MsgpackEntry {
                     n: &e.name,
-                    cs: if props.checksum { &e.checksum } else { "" },
-                    a: if props.atime {
+                    cs: if props.checksum && !bare(e) {
+                        &e.checksum
+                    } else {
+                        ""
+                    },
+                    a: if props.atime && !bare(e) {
                         time::rfc822(e.atime_ns)
                     } else {
                         String::new()
                     },
-                    v: if props.version { &e.version } else { "" },
+                    v: if props.version && !bare(e) {
+                        &e.version
+                    } else {
+                        ""
+                    },
                     t: loc(e),
-                    s: if props.size { e.size as i64 } else { 0 },
-                    c: if props.copies { 1 } else { 0 },
-                    m: if props.custom { &e.custom } else { "" },
-                    f: ENTRY_IS_CACHED,
+                    s: if props.size && !bare(e) {
+                        e.size as i64
+                    } else {
+                        0
+                    },
+                    c: if props.copies && !bare(e) { 1 } else { 0 },
+                    m: if props.custom && !bare(e) {
+                        &e.custom
+                    } else {
+                        ""
+                    },
+                    f: eflags(e),
                 })
                 .collect(),
             Flags: 0,
@@ -470,22 +518,34 @@ async fn list_objects(
                 .iter()
                 .map(|e| JsonEntry {
                     name: &e.name,
-                    checksum: if props.checksum { &e.checksum } else { "" },
-                    atime: if props.atime {
+                    checksum: if props.checksum && !bare(e) {
+                        &e.checksum
+                    } else {
+                        ""
+                    },
+                    atime: if props.atime && !bare(e) {
                         time::rfc822(e.atime_ns)
                     } else {
                         String::new()
                     },
-                    version: if props.version { &e.version } else { "" },
+                    version: if props.version && !bare(e) {
+                        &e.version
+                    } else {
+                        ""
+                    },
                     location: loc(e),
-                    size: if props.size {
+                    size: if props.size && !bare(e) {
                         e.size.to_string()
                     } else {
                         String::new()
                     },
-                    copies: if props.copies { 1 } else { 0 },
-                    custom: if props.custom { &e.custom } else { "" },
-                    flags: ENTRY_IS_CACHED,
+                    copies: if props.copies && !bare(e) { 1 } else { 0 },
+                    custom: if props.custom && !bare(e) {
+                        &e.custom
+                    } else {
+                        ""
+                    },
+                    flags: eflags(e),
                 })
                 .collect(),
             flags: 0,

@@ -7,9 +7,11 @@
 
 mod append;
 mod bucket;
+mod copy;
 mod custom;
 mod daemon;
 mod later;
+mod lsflags;
 mod object;
 pub mod params;
 pub mod reply;
@@ -239,7 +241,6 @@ pub const ACTIONS_NOT_YET: &[&str] = &[
     "show-inventory",
     "evict-listrange",
     "prefetch-listrange",
-    "rename-obj",
     "promote",
     "blob-download",
     "check-lock",

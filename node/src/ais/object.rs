@@ -258,6 +258,10 @@ pub(super) fn client_checksum(
 }
 
 async fn put(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
+    // AIS checks `object_to` first: a copy, not a PUT of the (empty) body.
+    if let Some(to) = req.q("object_to").filter(|t| !t.is_empty()) {
+        return super::copy::copy(conn, req, bucket, obj, &to).await;
+    }
     if req.q("append_type").is_some_and(|t| !t.is_empty()) {
         return super::append::put(conn, req, bucket, obj).await;
     }
@@ -349,6 +353,9 @@ async fn action(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool
     if req.head.method == Method::Patch {
         // AIS: PATCH on an object sets its custom metadata, whatever the action's name.
         return super::custom::patch(conn, req, bucket, obj, &msg).await;
+    }
+    if msg.action == "rename-obj" {
+        return super::copy::rename(conn, req, bucket, obj, &msg.name).await;
     }
     if super::ACTIONS_NOT_YET.contains(&msg.action.as_str()) {
         let m = format!(

@@ -217,13 +217,8 @@ pub const QUERY: &[Param] = &[
         Refused("destination bucket of a bucket copy, move or transform job; jobs come with issue 8"),
         "ais://dst",
     ),
-    // Issue 12 part B implements object copy/rename: flip to Implemented when it lands.
-    p(
-        "object_to",
-        Objects,
-        Refused("copy or rename the object to this destination (issue 12 part B)"),
-        "ais/@#/dst/obj",
-    ),
+    // Object copy (`PUT ?object_to=`, ais/copy.rs); GET/HEAD/DELETE do not read it (AIS).
+    p("object_to", Objects, Implemented, "ais/@#/dst/obj"),
     // Append (ais/append.rs, engine store/append.rs): PUT appends through a handle.
     p("append_type", Objects, Implemented, "append"),
     p("append_handle", Objects, Implemented, "h1"),
