@@ -21,8 +21,8 @@
 mod append;
 mod atime;
 mod bucket;
-mod custom;
 mod copy;
+mod custom;
 mod error;
 mod get;
 mod list;
@@ -43,8 +43,8 @@ use crate::mountpath::{DioState, Mountpath, MountpathId, MountpathSet};
 use crate::names;
 
 pub use append::{APPENDS_OPEN_MAX, APPEND_IDLE_SECS_MAX};
-pub use custom::parse_custom_header;
 pub use copy::{CopiedMeta, CopyOutcome, COPY_CHUNK};
+pub use custom::parse_custom_header;
 pub use error::StoreError;
 pub use list::{ListEntry, ListPage, ListQuery};
 pub use put::{ClientChecksum, PutHandle};
