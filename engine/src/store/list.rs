@@ -48,8 +48,6 @@ pub struct ListQuery {
     pub name_only: bool,
     /// Only the level of the prefix, with its virtual directories (AIS's `LsNoRecursion`).
     pub no_recursion: bool,
-    /// Leave virtual directories out (AIS's `LsNoDirs`).
-    pub no_dirs: bool,
 }
 
 /// One page of a listing.

@@ -101,10 +101,7 @@ pub(super) fn list_no_recursion(
             } else {
                 continue;
             };
-            if (is_dir && q.no_dirs)
-                || !name.starts_with(&prefix)
-                || name.as_str() <= q.after.as_str()
-            {
+            if !name.starts_with(&prefix) || name.as_str() <= q.after.as_str() {
                 continue;
             }
             if page.len() == page_size && page.last_key_value().is_some_and(|(k, _)| name >= *k) {

@@ -419,7 +419,6 @@ async fn list_objects(
         with_lom: (props.checksum || props.version || props.custom) && !fl.name_only,
         name_only: fl.name_only,
         no_recursion: fl.no_recursion,
-        no_dirs: fl.no_dirs,
     };
     let store = conn.core.store.clone();
     let t0 = std::time::Instant::now();

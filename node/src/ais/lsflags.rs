@@ -30,7 +30,12 @@ pub const LS_ONLY_REMOTE_PROPS: u64 = 1 << 10;
 pub const LS_NO_RECURSION: u64 = 1 << 11;
 /// `LsDiff`: compare with the remote bucket's versions.
 pub const LS_DIFF: u64 = 1 << 12;
-/// `LsNoDirs`: no virtual-directory entries.
+/// `LsNoDirs`: no virtual-directory entries. For an `ais://` bucket it changes nothing: AIS's
+/// target lists virtual directories exactly when `LsNoRecursion` is set, whatever this flag
+/// says (`xact/xs/lso.go`: `IncludeDirs: LsNoRecursion`); only remote backends' common
+/// prefixes are filtered by it (`xact/xs/nextpage.go`). AIS's SDK tests expect the same
+/// (`test_list_object_flag_ops.py`: NO_RECURSION + NO_DIRS still lists `subdir/`), although
+/// docs/howto_virt_dirs.md says otherwise.
 pub const LS_NO_DIRS: u64 = 1 << 13;
 /// `LsIsS3`: set by AIS's own S3 front end; changes nothing in a native listing.
 pub const LS_IS_S3: u64 = 1 << 14;
@@ -46,9 +51,10 @@ const IGNORABLE: u64 = LS_CACHED
     | LS_DONT_HEAD_REMOTE
     | LS_DONT_ADD_REMOTE
     | LS_ONLY_REMOTE_PROPS
+    | LS_NO_DIRS
     | LS_IS_S3;
 /// Bits implemented here.
-const IMPLEMENTED: u64 = LS_NAME_ONLY | LS_NO_RECURSION | LS_NO_DIRS;
+const IMPLEMENTED: u64 = LS_NAME_ONLY | LS_NO_RECURSION;
 
 /// What the flags ask of a listing.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +62,6 @@ pub struct LsFlags {
     pub cached: bool,
     pub name_only: bool,
     pub no_recursion: bool,
-    pub no_dirs: bool,
 }
 
 /// Checks `flags` for a listing of `ais://bucket`: `Err((status, message))` for a flag this
@@ -101,7 +106,6 @@ pub fn check(bucket: &str, flags: u64) -> Result<LsFlags, (u16, String)> {
         cached: flags & LS_CACHED != 0,
         name_only: flags & LS_NAME_ONLY != 0,
         no_recursion: flags & LS_NO_RECURSION != 0,
-        no_dirs: flags & LS_NO_DIRS != 0,
     })
 }
 
