@@ -525,7 +525,7 @@ fn teardown_asserts_when_a_future_outlives_its_reactor() {
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         assert!(fut.as_mut().poll(&mut cx).is_pending());
         assert_eq!(io::ops_inflight(), 1);
-        fut
+        Some(fut)
     });
     std::mem::forget(kept);
     drop(r);
