@@ -179,7 +179,11 @@ fn a_dropped_write_returns_its_pool_buffer_after_the_completion() {
                                // the write is in flight and owns its buffer.
         assert_eq!(io::ops_inflight(), 1, "the write is in flight");
         assert_eq!(pool.available(), 1, "the buffer is lent to the write");
-        drop(w); // cancels the task while the write is in flight
+        // Cancel the task while the write is in flight. The cancelled task runs next in this
+        // batch and drops its future, parking the write's resources in its slot; no
+        // completion is reaped before we run again.
+        drop(w);
+        io::yield_now().await;
         assert_eq!(
             io::ops_inflight(),
             1,
@@ -234,6 +238,7 @@ fn a_dropped_receive_keeps_its_pool_buffer_until_the_completion() {
         io::yield_now().await; // the task submits its receive
         assert_eq!(io::ops_inflight(), 1, "the receive is in flight");
         drop(rx);
+        io::yield_now().await; // the cancelled task drops its future (nothing reaped yet)
         assert_eq!(
             io::ops_inflight(),
             1,
