@@ -174,9 +174,9 @@ fn a_dropped_write_returns_its_pool_buffer_after_the_completion() {
         let w = io::spawn(async move {
             let _ = io::write_all_aligned_at(&fd, b, 0..(1 << 20), 0).await;
         });
-        io::yield_now().await; // the task submits its write
-                               // No completion is reaped while tasks run (the reactor reaps only between batches):
-                               // the write is in flight and owns its buffer.
+        // The task submits its write. No completion is reaped while tasks run (the reactor
+        // reaps only between batches): the write is in flight and owns its buffer.
+        io::yield_now().await;
         assert_eq!(io::ops_inflight(), 1, "the write is in flight");
         assert_eq!(pool.available(), 1, "the buffer is lent to the write");
         // Cancel the task while the write is in flight. The cancelled task runs next in this

@@ -163,8 +163,8 @@ fn dropped_recv_is_cancelled_and_buffer_kept() {
         let conn = io::accept(&listener).await.unwrap();
         let recv =
             io::spawn(async move { io::recv(&conn, Vec::with_capacity(64)).await.0.is_ok() });
-        io::yield_now().await; // the task submits its receive
-                               // The peer sends nothing for 300 ms: the receive is in flight.
+        // The task submits its receive; the peer sends nothing for 300 ms: it is in flight.
+        io::yield_now().await;
         assert_eq!(io::ops_inflight(), 1, "the receive is in flight");
         drop(recv); // cancels the task and its op
         io::yield_now().await; // the cancelled task drops its future (nothing reaped yet)
