@@ -305,6 +305,12 @@ fn bounded_runs_against_a_node() {
     assert!(
         String::from_utf8_lossy(&out.stderr).contains(&format!("Found {puts} existing objects"))
     );
+    let counted = |name: &str| metric(&node.metrics(), name, &bucket);
+    let (gets_before, bytes_before, errs_before) = (
+        counted("ais_target_get_count"),
+        counted("ais_target_get_bytes"),
+        counted("ais_target_err_get_count"),
+    );
     let (out, s) = bench(
         &node,
         &[
@@ -322,11 +328,25 @@ fn bounded_runs_against_a_node() {
     );
     assert_clean(&out, &s);
     let gets = n(&s["get"]["count"]);
+    // A run that made no GET would pass every check below.
+    assert!(gets > 0, "the range run made no GET: {s}");
     assert_eq!(
         n(&s["get"]["bytes"]),
         gets * 100,
         "every range GET returns 100 bytes"
     );
+    // The node served exactly those range GETs, 100 bytes each, and no error.
+    assert_eq!(
+        counted("ais_target_get_count") - gets_before,
+        gets,
+        "range GETs counted by the node vs aisle-bench"
+    );
+    assert_eq!(
+        counted("ais_target_get_bytes") - bytes_before,
+        gets * 100,
+        "range GET bytes counted by the node"
+    );
+    assert_eq!(counted("ais_target_err_get_count"), errs_before);
 
     // 3. -cleanup deletes exactly what the run PUT.
     let (out, s) = bench(

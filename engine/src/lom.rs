@@ -746,16 +746,111 @@ mod tests {
                     seal(1 + rng.below(2) as u8, &payload)
                 }
             };
+            // Every input is far below LOM_BYTES_MAX, so what decode accepts must encode
+            // again (decode and encode apply the same rules): a refusal here is a bug.
+            assert!(buf.len() + 64 < LOM_BYTES_MAX);
             if let Ok(lom) = Lom::decode(&buf) {
                 accepted += 1;
-                if let Ok(again) = lom.encode() {
-                    assert_eq!(Lom::decode(&again).expect("re-encoded decodes"), lom);
-                }
+                let again = lom
+                    .encode()
+                    .unwrap_or_else(|e| panic!("decoded {lom:?} does not encode: {e}"));
+                assert_eq!(Lom::decode(&again).expect("re-encoded decodes"), lom);
             }
         }
         assert!(
             accepted > 100,
             "only {accepted} random buffers decoded; the test is too weak"
         );
+    }
+
+    /// A random string of up to `len_max` characters from `alphabet`.
+    fn random_string(rng: &mut Rng, alphabet: &[char], len_max: usize) -> String {
+        (0..rng.below(len_max + 1))
+            .map(|_| alphabet[rng.below(alphabet.len())])
+            .collect()
+    }
+
+    /// Characters that every string field may hold (multi-byte ones included).
+    const CHARS: &[char] = &[
+        'a', 'Z', '0', '/', '%', ' ', '"', 'é', '€', '\u{2}', '\u{7f}',
+    ];
+
+    /// A random LOM that obeys every rule, so encode must accept it: a known checksum type
+    /// (or none recorded), a size ≥ 0, non-empty copies without NUL, custom keys non-empty and
+    /// without 0x01, and small enough for both byte limits.
+    fn random_valid_lom(rng: &mut Rng) -> Lom {
+        let types = [
+            "", "none", "xxhash", "xxhash2", "md5", "crc32c", "sha256", "SHA256",
+        ];
+        Lom {
+            cksum_type: types[rng.below(types.len())].into(),
+            cksum_value: random_string(rng, CHARS, 64),
+            version: match rng.below(3) {
+                0 => None,
+                _ => Some(random_string(rng, CHARS, 8)),
+            },
+            size: (rng.next() >> 1) as i64 >> rng.below(63),
+            copies: (0..rng.below(4))
+                .map(|_| format!("/mp{}", random_string(rng, CHARS, 40)))
+                .collect(),
+            custom: (0..rng.below(6))
+                .map(|_| {
+                    let k = format!("k{}", random_string(rng, CHARS, 12));
+                    (k, random_string(rng, CHARS, 60))
+                })
+                .collect(),
+            lid: rng.next(),
+            flags: rng.next() & !FLAG_AT_HRW,
+        }
+    }
+
+    /// Goal: every LOM that obeys the rules is encoded (never refused) and decodes back equal.
+    /// Steps: 20,000 random valid LOMs (every field drawn at random); encode must succeed and
+    /// decode must give the same value.
+    #[test]
+    fn random_valid_loms_round_trip() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        for i in 0..20_000 {
+            let lom = random_valid_lom(&mut rng);
+            let buf = lom
+                .encode()
+                .unwrap_or_else(|e| panic!("#{i}: valid {lom:?} refused: {e}"));
+            assert_eq!(Lom::decode(&buf).expect("decodes"), lom, "#{i}");
+        }
+    }
+
+    /// Goal: a LOM that breaks one rule is refused by encode with the error naming that rule,
+    /// however valid the rest is. Steps: 5,000 random valid LOMs, each with one rule broken at
+    /// random; check the error variant.
+    #[test]
+    fn random_invalid_loms_are_refused() {
+        let mut rng = Rng(0x0123_4567_89ab_cdef);
+        for i in 0..5_000 {
+            let mut lom = random_valid_lom(&mut rng);
+            let rule = rng.below(8);
+            match rule {
+                0 => lom.cksum_type = "crc64".into(),
+                1 => lom.size = -1 - (rng.next() >> 2) as i64,
+                2 => lom.copies.push(String::new()),
+                3 => lom
+                    .copies
+                    .push(format!("/a{}\0b", random_string(&mut rng, CHARS, 4))),
+                4 => lom.custom.push((String::new(), "v".into())),
+                5 => lom.custom.push(("k\u{1}".into(), "v".into())),
+                6 => lom.custom.push(("k".into(), "v\u{1}w".into())),
+                _ => lom
+                    .custom
+                    .push(("big".into(), "v".repeat(LOM_CUSTOM_BYTES_MAX))),
+            }
+            let err = lom.encode().expect_err("an invalid LOM was encoded");
+            let named = match rule {
+                0 => matches!(err, LomError::BadCksumType(_)),
+                1 => matches!(err, LomError::BadSize(_)),
+                2 | 3 => matches!(err, LomError::BadCopy(_)),
+                4..=6 => matches!(err, LomError::BadCustom(_)),
+                _ => matches!(err, LomError::CustomTooLong { .. }),
+            };
+            assert!(named, "#{i}: rule {rule} broken, refused with {err:?}");
+        }
     }
 }

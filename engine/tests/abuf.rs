@@ -1,7 +1,7 @@
 //! Real-kernel tests of aligned buffers, the registered (fixed) buffer pool and their ring ops:
 //! O_DIRECT writes from plain and registered buffers land byte for byte, a pool registered
 //! with one ring is never used as fixed on another, receives stop at their bound, and a write
-//! dropped in flight returns its pool buffer only after its completion.
+//! or receive dropped in flight returns its pool buffer only after its completion.
 
 use std::io::Write;
 use std::os::unix::net::UnixStream;
@@ -157,6 +157,10 @@ fn a_dropped_write_returns_its_pool_buffer_after_the_completion() {
     // Goal: the op owns the buffer until its completion: a write whose future is dropped in
     // flight parks the registered buffer in its slot, and the buffer returns to the pool once
     // the completion is reaped (no op left, all buffers free).
+    // Steps: the spawned task submits its write; before the reactor has even handed the SQE to
+    // the kernel (no completion can have been reaped), check the op is in flight and the pool
+    // is one buffer short; drop the task; check the same again (the buffer is parked in the
+    // slot, not returned); then wait for the completion and check both are back.
     let dir = tmpdir("dropped");
     let path = dir.join("f");
     let r = Reactor::new(0, &ReactorConfig::default()).unwrap();
@@ -170,8 +174,26 @@ fn a_dropped_write_returns_its_pool_buffer_after_the_completion() {
         let w = io::spawn(async move {
             let _ = io::write_all_aligned_at(&fd, b, 0..(1 << 20), 0).await;
         });
-        io::yield_now().await; // the task submits its write
-        drop(w); // cancels the task while the write is in flight (or just done)
+        // The task submits its write. No completion is reaped while tasks run (the reactor
+        // reaps only between batches): the write is in flight and owns its buffer.
+        io::yield_now().await;
+        assert_eq!(io::ops_inflight(), 1, "the write is in flight");
+        assert_eq!(pool.available(), 1, "the buffer is lent to the write");
+        // Cancel the task while the write is in flight. The cancelled task runs next in this
+        // batch and drops its future, parking the write's resources in its slot; no
+        // completion is reaped before we run again.
+        drop(w);
+        io::yield_now().await;
+        assert_eq!(
+            io::ops_inflight(),
+            1,
+            "the dropped write's op waits for its completion"
+        );
+        assert_eq!(
+            pool.available(),
+            1,
+            "the buffer stays parked in the op slot until the completion"
+        );
         for _ in 0..100 {
             if pool.available() == 2 {
                 break;
@@ -183,6 +205,7 @@ fn a_dropped_write_returns_its_pool_buffer_after_the_completion() {
             2,
             "the buffer came back after the completion"
         );
+        assert_eq!(io::ops_inflight(), 0, "the completion was reaped");
     });
     assert_eq!(
         r.ops_inflight(),
@@ -191,4 +214,54 @@ fn a_dropped_write_returns_its_pool_buffer_after_the_completion() {
     );
     drop(r);
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_dropped_receive_keeps_its_pool_buffer_until_the_completion() {
+    // Goal: a receive into a pool buffer whose future is dropped keeps the buffer out of the
+    // pool for as long as the kernel may write into it, however long that is, and returns it
+    // when the completion comes.
+    // Steps: a socket pair on which nothing is ever sent; a task receives into the pool's
+    // only buffer; before any completion can be reaped, check the op is in flight and the
+    // pool empty; drop the task and check the same (the buffer is parked in the op slot);
+    // then wait for the cancel's completion and check the buffer is back and reusable.
+    let (a, b) = UnixStream::pair().unwrap();
+    let r = Reactor::new(0, &ReactorConfig::default()).unwrap();
+    r.block_on(async move {
+        let pool = FixedBufs::new(1, 64 * 1024);
+        let fd = io::Fd::from_owned(std::os::fd::OwnedFd::from(a));
+        let buf = pool.take().unwrap();
+        assert!(pool.take().is_none(), "the pool's only buffer is out");
+        let rx = io::spawn(async move {
+            let _ = io::recv_aligned(&fd, buf, 4096).await;
+        });
+        io::yield_now().await; // the task submits its receive
+        assert_eq!(io::ops_inflight(), 1, "the receive is in flight");
+        drop(rx);
+        io::yield_now().await; // the cancelled task drops its future (nothing reaped yet)
+        assert_eq!(
+            io::ops_inflight(),
+            1,
+            "the dropped receive waits for its completion"
+        );
+        assert!(pool.take().is_none(), "the buffer is parked in the op slot");
+        // The dropped op asked for a cancel: its completion comes and returns the buffer.
+        for _ in 0..100 {
+            if pool.available() == 1 {
+                break;
+            }
+            io::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            pool.available(),
+            1,
+            "the buffer came back after the completion"
+        );
+        assert_eq!(io::ops_inflight(), 0, "the completion was reaped");
+        let mut again = pool.take().expect("the buffer is reusable");
+        again.extend_from_slice(b"x");
+        assert_eq!(again.len(), 1);
+    });
+    drop(r);
+    drop(b);
 }

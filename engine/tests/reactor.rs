@@ -163,9 +163,23 @@ fn dropped_recv_is_cancelled_and_buffer_kept() {
         let conn = io::accept(&listener).await.unwrap();
         let recv =
             io::spawn(async move { io::recv(&conn, Vec::with_capacity(64)).await.0.is_ok() });
-        io::sleep(Duration::from_millis(20)).await;
+        // The task submits its receive; the peer sends nothing for 300 ms: it is in flight.
+        io::yield_now().await;
+        assert_eq!(io::ops_inflight(), 1, "the receive is in flight");
         drop(recv); // cancels the task and its op
-        io::sleep(Duration::from_millis(20)).await;
+        io::yield_now().await; // the cancelled task drops its future (nothing reaped yet)
+        assert_eq!(
+            io::ops_inflight(),
+            1,
+            "the dropped receive keeps its slot (and buffer) until its completion"
+        );
+        for _ in 0..100 {
+            if io::ops_inflight() == 0 {
+                break;
+            }
+            io::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(io::ops_inflight(), 0, "the cancel's completion was reaped");
     });
     assert_eq!(
         r.ops_inflight(),
@@ -460,4 +474,60 @@ fn multishot_recv_cancel_keeps_received_bytes_and_a_dropped_stream_returns_buffe
         "the dropped stream's buffers went back"
     );
     assert_eq!(r.ops_inflight(), 0);
+}
+
+#[test]
+fn teardown_cancels_and_reaps_what_tasks_leave_in_flight() {
+    // Goal: dropping a reactor whose tasks still wait on ops (a long timer, a receive that
+    // would never complete, a dropped receive whose cancel is not yet reaped) cancels them and
+    // reaps their completions: the teardown's zero-in-flight assertion holds.
+    // Steps: spawn and detach a task sleeping an hour and one receiving on a socket nobody
+    // writes to; drop a third in flight; leave block_on with all three in flight; drop the
+    // reactor (it would panic if an op were left).
+    let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let (c, d) = std::os::unix::net::UnixStream::pair().unwrap();
+    let r = Reactor::new(0, &ReactorConfig::default()).unwrap();
+    r.block_on(async move {
+        io::spawn(async { io::sleep(Duration::from_secs(3600)).await }).detach();
+        let fd = io::Fd::from_owned(std::os::fd::OwnedFd::from(a));
+        io::spawn(async move {
+            let _ = io::recv(&fd, Vec::with_capacity(64)).await;
+        })
+        .detach();
+        let fd = io::Fd::from_owned(std::os::fd::OwnedFd::from(c));
+        let dropped = io::spawn(async move {
+            let _ = io::recv(&fd, Vec::with_capacity(64)).await;
+        });
+        io::yield_now().await;
+        drop(dropped);
+        assert_eq!(
+            io::ops_inflight(),
+            3,
+            "three ops in flight when block_on returns"
+        );
+    });
+    assert_eq!(r.ops_inflight(), 3);
+    drop(r);
+    drop((b, d));
+}
+
+#[test]
+#[should_panic(expected = "ops in flight at reactor teardown")]
+fn teardown_asserts_when_a_future_outlives_its_reactor() {
+    // Goal: an op whose future is kept alive past its reactor is a leak the teardown reports
+    // (its slot can never be freed) instead of ignoring.
+    // Steps: poll a timer future once inside the reactor (its op is submitted), carry it out
+    // of block_on, forget it (dropping it off the reactor thread is itself refused), drop the
+    // reactor: the teardown cancels the timer, reaps its completion, and asserts.
+    let r = Reactor::new(0, &ReactorConfig::default()).unwrap();
+    let kept = r.block_on(async {
+        use std::future::Future;
+        let mut fut = Box::pin(io::sleep(Duration::from_secs(3600)));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(io::ops_inflight(), 1);
+        Some(fut)
+    });
+    std::mem::forget(kept);
+    drop(r);
 }

@@ -281,4 +281,72 @@ mod tests {
             assert!(parse_size_or_off(bad).is_err(), "{bad:?} accepted");
         }
     }
+
+    fn send(policy: BodyPolicy) -> BodySend {
+        BodySend {
+            policy,
+            copy_max: 16 * 1024,
+            sendfile_max: 256 * 1024,
+        }
+    }
+
+    #[test]
+    fn body_method_auto_copies_small_bodies_without_asking_the_cache() {
+        // Goal: under `auto`, a body up to `copy_max` is copied, whatever its cache state,
+        // and the cache probe is not even called (it costs system calls).
+        let s = send(BodyPolicy::Auto);
+        for len in [0, 1, 4096, 16 * 1024] {
+            let m = s.method(len, || panic!("cache probed for a {len}-byte body"));
+            assert_eq!(m, BodyPolicy::Copy, "{len}");
+        }
+    }
+
+    #[test]
+    fn body_method_auto_past_copy_max_follows_the_cache_then_the_size() {
+        // Goal: past `copy_max`, cached → sendfile, not cached → splice, and when the kernel
+        // cannot tell, sendfile up to `sendfile_max` and splice beyond; the limits are
+        // inclusive and move with their settings.
+        let s = send(BodyPolicy::Auto);
+        let len = 16 * 1024 + 1;
+        assert_eq!(s.method(len, || Some(true)), BodyPolicy::Sendfile);
+        assert_eq!(s.method(len, || Some(false)), BodyPolicy::Splice);
+        assert_eq!(s.method(len, || None), BodyPolicy::Sendfile);
+        assert_eq!(s.method(256 * 1024, || None), BodyPolicy::Sendfile);
+        assert_eq!(s.method(256 * 1024 + 1, || None), BodyPolicy::Splice);
+        // A large cached body still goes by sendfile, a large cold one by splice.
+        assert_eq!(s.method(1 << 30, || Some(true)), BodyPolicy::Sendfile);
+        assert_eq!(s.method(1 << 30, || Some(false)), BodyPolicy::Splice);
+        // Moved limits move the boundaries.
+        let moved = BodySend {
+            policy: BodyPolicy::Auto,
+            copy_max: 100,
+            sendfile_max: 1000,
+        };
+        assert_eq!(moved.method(100, || None), BodyPolicy::Copy);
+        assert_eq!(moved.method(101, || None), BodyPolicy::Sendfile);
+        assert_eq!(moved.method(1000, || None), BodyPolicy::Sendfile);
+        assert_eq!(moved.method(1001, || None), BodyPolicy::Splice);
+        assert_eq!(moved.method(101, || Some(false)), BodyPolicy::Splice);
+        let none = BodySend {
+            policy: BodyPolicy::Auto,
+            copy_max: 0,
+            sendfile_max: 0,
+        };
+        assert_eq!(none.method(0, || None), BodyPolicy::Copy);
+        assert_eq!(none.method(1, || Some(true)), BodyPolicy::Sendfile);
+        assert_eq!(none.method(1, || None), BodyPolicy::Splice);
+    }
+
+    #[test]
+    fn body_method_forced_policies_ignore_size_and_cache() {
+        // Goal: `copy`, `sendfile` and `splice` are used for every body, small or large,
+        // cached or not, without probing the cache.
+        for p in [BodyPolicy::Copy, BodyPolicy::Sendfile, BodyPolicy::Splice] {
+            let s = send(p);
+            for len in [0, 1, 16 * 1024, 16 * 1024 + 1, 256 * 1024 + 1, 1 << 30] {
+                let m = s.method(len, || panic!("cache probed under {p:?}"));
+                assert_eq!(m, p, "{p:?} {len}");
+            }
+        }
+    }
 }

@@ -26,6 +26,9 @@ use crate::stats::CoreRecorder;
 
 /// Connections one core serves at once; past this, new connections wait in the backlog.
 pub const CONNS_PER_CORE_MAX: usize = 16 * 1024;
+/// A connection has at most a few ops in flight at once (a receive, a send or splice pair, a
+/// poll): the core's connections stay far inside its reactor's bound on ops in flight.
+const _: () = assert!(CONNS_PER_CORE_MAX * 8 < engine::io::OPS_INFLIGHT_MAX);
 
 /// Which core owns mountpath `index` when there are `cores` cores: round robin, so every
 /// core gets a share and the assignment is recomputed from the list alone.

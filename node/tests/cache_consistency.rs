@@ -53,6 +53,7 @@ fn get_after_put_and_delete_sees_the_change_on_every_core() {
         conns.push(c);
     }
     let mut version = 0u64;
+    let hits_before = node.metric_sum("aisle_core_cache_hit_count");
     for round in 0..40u64 {
         let data = bytes(round, 1000 + (round as usize * 37) % 5000);
         let w = (round as usize) % conns.len();
@@ -74,6 +75,14 @@ fn get_after_put_and_delete_sees_the_change_on_every_core() {
             }
         }
     }
+    // The caches filled and served: at least every second GET of a round was a hit (a cache
+    // that never fills would pass the checks above by always opening the file).
+    let hits = node.metric_sum("aisle_core_cache_hit_count") - hits_before;
+    let second_gets = 40 * conns.len() as u64;
+    assert!(
+        hits >= second_gets,
+        "{hits} cache hits, expected at least {second_gets}"
+    );
     assert_eq!(
         conns[3]
             .request("DELETE", "/v1/objects/raw/obj", &[], b"")

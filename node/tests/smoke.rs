@@ -24,9 +24,12 @@ fn large_get_to_slow_reader_is_complete() {
     // Goal (regression): a spliced GET body larger than the socket buffers reaches a slow reader
     // complete. Splice into the non-blocking socket used to fail with EAGAIN mid-body, which
     // closed the connection after ~4 MB.
-    // Steps: PUT 12 MiB, GET it reading in small pieces with pauses, compare bytes.
+    // Steps: start a node that splices every GET body (`--get-body splice`: under `auto` a
+    // just-written hot object would go by sendfile and the test would prove nothing), PUT
+    // 12 MiB, GET it reading in small pieces with pauses, compare bytes, and check through
+    // /metrics that the body was spliced (one piece, by splice, none by another method).
     use std::io::{Read, Write};
-    let node = Node::start(1);
+    let node = Node::start_with_args(1, &["--get-body", "splice"]);
     node.create_bucket("slow");
     let data = bytes(7, 12 << 20);
     assert_eq!(node.put("slow", "big", &data).status, 200);
@@ -49,6 +52,9 @@ fn large_get_to_slow_reader_is_complete() {
     assert_eq!(resp.status, 200);
     assert_eq!(resp.body.len(), data.len());
     assert!(resp.body == data, "body differs");
+    assert_eq!(node.metric_sum("aisle_core_body_splice_count"), 1);
+    assert_eq!(node.metric_sum("aisle_core_body_sendfile_count"), 0);
+    assert_eq!(node.metric_sum("aisle_core_body_copy_count"), 0);
 }
 
 #[test]

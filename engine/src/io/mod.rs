@@ -27,4 +27,7 @@ pub use fd::Fd;
 pub use multi::{recv_multi_available, AcceptMulti, Received, RecvMulti};
 pub use ops::*;
 pub use probe::{probe, ProbeError, ProbeReport};
-pub use reactor::{core_index, spawn, yield_now, JoinHandle, Reactor, ReactorConfig, RemoteHandle};
+pub use reactor::{
+    core_index, ops_inflight, spawn, yield_now, JoinHandle, Reactor, ReactorConfig, RemoteHandle,
+    OPS_INFLIGHT_MAX,
+};

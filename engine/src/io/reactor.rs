@@ -18,6 +18,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 use async_task::Runnable;
 use crossbeam::queue::SegQueue;
@@ -34,6 +35,23 @@ const UD_CANCEL: u64 = u64::MAX;
 const RUN_BATCH_MAX: usize = 128;
 /// `IORING_ENTER_GETEVENTS`: runs deferred task work and reaps completions.
 const ENTER_GETEVENTS: u32 = 1;
+
+/// Ops one reactor may have in flight: slots in its op table, each a submitted op whose last
+/// completion is not yet reaped (or whose future has not yet taken it). Asserted at every
+/// push. The bound comes from the op table's sizing: a slot index is the low 32 bits of
+/// `user_data`, and must never reach the reserved values (`UD_EVENTFD`, `UD_CANCEL`, whose low
+/// halves are `0xffff_fffe` and `0xffff_ffff`) whatever the generation in the high half; 2^20
+/// slots (about 48 MiB of table) is far above what the users need (a node core serves at most
+/// `CONNS_PER_CORE_MAX` = 16 Ki connections with a few ops each) and far below that limit.
+/// Completions beyond the completion queue's size wait in the kernel's overflow list
+/// (IORING_FEAT_NODROP), so the ring itself sets no lower bound.
+pub const OPS_INFLIGHT_MAX: usize = 1 << 20;
+const _: () = assert!((OPS_INFLIGHT_MAX as u64) < (UD_EVENTFD & 0xffff_ffff));
+const _: () = assert!((OPS_INFLIGHT_MAX as u64) < (UD_CANCEL & 0xffff_ffff));
+/// How long a reactor's teardown waits, in all, for the completions of the ops it cancels.
+const TEARDOWN_WAIT_MAX: Duration = Duration::from_secs(10);
+/// One wait of the teardown for completions.
+const TEARDOWN_WAIT_STEP: Duration = Duration::from_millis(100);
 
 /// A task handle; dropping it cancels the task, `detach()` lets it run on.
 pub type JoinHandle<T> = async_task::Task<T>;
@@ -231,7 +249,20 @@ impl Inner {
     pub(crate) fn push_op_with(&self, sqe: squeue::Entry, slot: Slot) -> (usize, u32) {
         let generation = self.generation.get().wrapping_add(1);
         self.generation.set(generation);
-        let key = self.ops.borrow_mut().insert(Entry { generation, slot });
+        let key = {
+            let mut ops = self.ops.borrow_mut();
+            assert!(
+                ops.len() < OPS_INFLIGHT_MAX,
+                "ops in flight would pass OPS_INFLIGHT_MAX ({OPS_INFLIGHT_MAX})"
+            );
+            let key = ops.insert(Entry { generation, slot });
+            // A slab fills its vacant keys first: a key is below the number of slots.
+            assert!(
+                key < OPS_INFLIGHT_MAX,
+                "op slot {key} past OPS_INFLIGHT_MAX"
+            );
+            key
+        };
         let user_data = ((generation as u64) << 32) | key as u64;
         self.push_sqe(sqe.user_data(user_data));
         (key, generation)
@@ -298,6 +329,49 @@ impl Inner {
                 Some(libc::EINTR) | Some(libc::EBUSY) | Some(libc::EAGAIN) | Some(libc::ETIME) => {}
                 _ => panic!("io_uring_enter failed: {e}"),
             }
+        }
+    }
+
+    /// Submits queued SQEs and waits up to `timeout` for one completion.
+    fn submit_wait_for(&self, timeout: Duration) {
+        let ring = self.ring.borrow();
+        let ts = types::Timespec::from(timeout);
+        let args = types::SubmitArgs::new().timespec(&ts);
+        if let Err(e) = ring.submitter().submit_with_args(1, &args) {
+            match e.raw_os_error() {
+                Some(libc::EINTR) | Some(libc::EBUSY) | Some(libc::EAGAIN) | Some(libc::ETIME) => {}
+                _ => panic!("io_uring_enter failed: {e}"),
+            }
+        }
+    }
+
+    /// The ops whose slots still wait for a completion from the kernel (a single-shot op not
+    /// yet complete, or a multishot op not yet finished), as `(slot index, generation)`.
+    fn awaiting_completion(&self) -> Vec<(usize, u32)> {
+        self.ops
+            .borrow()
+            .iter()
+            .filter(|(_, e)| match &e.slot {
+                Slot::Pending(_) | Slot::Ignored(_) | Slot::MultiIgnored { .. } => true,
+                Slot::Multi { finished, .. } => !finished,
+                Slot::Done(..) => false,
+            })
+            .map(|(k, e)| (k, e.generation))
+            .collect()
+    }
+
+    /// Drops every queued runnable (cancelling its task: its future is dropped, and ops it
+    /// owned park their resources and ask for a cancel), until none is queued.
+    fn drop_queued(&self) {
+        loop {
+            let mut queued: Vec<Runnable> = self.local.borrow_mut().drain(..).collect();
+            while let Some(r) = self.shared.remote.pop() {
+                queued.push(r);
+            }
+            if queued.is_empty() {
+                return;
+            }
+            drop(queued);
         }
     }
 
@@ -493,16 +567,52 @@ impl Reactor {
 }
 
 impl Drop for Reactor {
+    /// Teardown: cancels every task still queued and every op still in flight, reaps their
+    /// completions until none is in flight (a bounded wait), then uninstalls the reactor and
+    /// asserts that no op is left: a leftover op is a buffer, path or descriptor the kernel
+    /// may still hold, and a leak.
     fn drop(&mut self) {
-        // Drop queued tasks (cancelling them), then uninstall: wakes after this point drop
-        // their runnables instead of queueing them.
-        let queued: Vec<Runnable> = self.inner.local.borrow_mut().drain(..).collect();
-        drop(queued);
-        while let Some(r) = self.inner.shared.remote.pop() {
-            drop(r);
+        let inner = &self.inner;
+        if std::thread::panicking() {
+            // Unwinding already: no waits, no second panic; the ring's close ends the ops.
+            inner.drop_queued();
+            CURRENT.with(|c| c.borrow_mut().take());
+            CURRENT_ID.with(|c| c.set(0));
+            return;
         }
+        let deadline = Instant::now() + TEARDOWN_WAIT_MAX;
+        let mut cancelled: Vec<(usize, u32)> = Vec::new();
+        let mut wakers = Vec::new();
+        loop {
+            inner.drop_queued();
+            let awaiting = inner.awaiting_completion();
+            if awaiting.is_empty() || Instant::now() >= deadline {
+                break;
+            }
+            for op in awaiting {
+                if !cancelled.contains(&op) {
+                    inner.cancel_op(op.0, op.1);
+                    cancelled.push(op);
+                }
+            }
+            inner.submit_wait_for(TEARDOWN_WAIT_STEP);
+            inner.reap(&mut wakers);
+            // A woken task is queued, and dropped (cancelled) on the next turn: its future
+            // takes its completed ops out of the table.
+            for w in wakers.drain(..) {
+                w.wake();
+            }
+        }
+        inner.drop_queued();
+        // Uninstall: wakes after this point drop their runnables instead of queueing them.
         CURRENT.with(|c| c.borrow_mut().take());
         CURRENT_ID.with(|c| c.set(0));
+        let left = inner.ops.borrow().len();
+        assert_eq!(
+            left, 0,
+            "{left} ops in flight at reactor teardown after cancelling and reaping (futures \
+             kept alive past their reactor, or completions that never came)"
+        );
     }
 }
 
@@ -513,6 +623,12 @@ pub fn spawn<T: 'static>(fut: impl Future<Output = T> + 'static) -> JoinHandle<T
     let (runnable, task) = async_task::spawn_local(fut, schedule);
     runnable.schedule();
     task
+}
+
+/// Number of ops in flight on this thread's reactor (`Reactor::ops_inflight`, for code that
+/// runs inside it, such as tests checking that an op still owns its buffer).
+pub fn ops_inflight() -> usize {
+    with_inner(|i| i.ops.borrow().len())
 }
 
 /// Yields to the other tasks of this core once.

@@ -167,6 +167,27 @@ impl Node {
         self.req("GET", &format!("/v1/objects/{b}/{o}"), &[], b"")
     }
 
+    /// The sum over every sample (all cores, all mountpaths) of counter `name` in `/metrics`;
+    /// panics if the node exports no sample of it.
+    pub fn metric_sum(&self, name: &str) -> u64 {
+        let r = self.req("GET", "/metrics", &[], b"");
+        assert_eq!(r.status, 200, "/metrics: {}", r.text());
+        let prefix = format!("{name}{{");
+        let samples: Vec<u64> = r
+            .text()
+            .lines()
+            .filter(|l| l.starts_with(&prefix))
+            .map(|l| {
+                l.rsplit(' ')
+                    .next()
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or_else(|| panic!("bad sample {l:?}"))
+            })
+            .collect();
+        assert!(!samples.is_empty(), "no {name} in /metrics:\n{}", r.text());
+        samples.iter().sum()
+    }
+
     /// Files under the mountpaths whose path contains `needle` (e.g. "%wk" for work files).
     pub fn files_containing(&self, needle: &str) -> Vec<PathBuf> {
         let mut out = Vec::new();
