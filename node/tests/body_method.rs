@@ -30,14 +30,26 @@ fn get_counted(node: &Node, b: &str, o: &str, want: &[u8]) -> (u64, u64, u64) {
 }
 
 /// Evicts the page-cache pages of object `o`'s file: syncs it (dirty pages cannot be dropped),
-/// then `posix_fadvise(POSIX_FADV_DONTNEED)`.
+/// then `posix_fadvise(POSIX_FADV_DONTNEED)`, until `cachestat(2)` says no page of it is cached
+/// (a page the kernel still holds in a per-CPU batch, or under writeback, survives one
+/// DONTNEED; seen once in a fresh-clone run). The precondition of a "cold" GET is checked, not
+/// assumed.
 fn evict(node: &Node, o: &str) {
     let files = node.files_containing(o);
     assert_eq!(files.len(), 1, "object file of {o}: {files:?}");
     let f = std::fs::File::open(&files[0]).unwrap();
-    f.sync_all().unwrap();
-    let fd = engine::io::Fd::from_owned(std::os::fd::OwnedFd::from(f));
-    engine::io::sys::drop_cached_pages(&fd).expect("posix_fadvise(DONTNEED)");
+    let len = f.metadata().unwrap().len();
+    let fd = engine::io::Fd::from_owned(std::os::fd::OwnedFd::from(f.try_clone().unwrap()));
+    for _ in 0..100 {
+        f.sync_all().unwrap();
+        engine::io::sys::drop_cached_pages(&fd).expect("posix_fadvise(DONTNEED)");
+        match engine::io::sys::cached_pages(&fd, 0, len) {
+            Some((0, _)) => return,
+            Some(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            None => panic!("cachestat(2) unavailable: the test suite needs Linux >= 6.5"),
+        }
+    }
+    panic!("could not evict the pages of {o} from the page cache");
 }
 
 #[test]
@@ -87,7 +99,7 @@ fn auto_copies_small_bodies_sendfiles_hot_ones_and_splices_cold_ones() {
 #[test]
 fn copy_max_moves_the_copy_boundary() {
     // Goal: `--copy-max` decides which bodies are copied: raised, a 64 KiB hot body is copied;
-    // lowered to 0, even a 1-byte body goes by sendfile (cached) or splice (evicted).
+    // lowered to 0, even a 1-byte (cached) body goes by sendfile.
     // Steps: two nodes with the limit moved; PUT and GET objects on each side of it.
     let node = Node::start_with_args(1, &["--copy-max", "65536"]);
     node.create_bucket("m");
@@ -106,8 +118,12 @@ fn copy_max_moves_the_copy_boundary() {
     let data = bytes(5, 1);
     assert_eq!(node.put("m", "tiny", &data).status, 200);
     assert_eq!(get_counted(&node, "m", "tiny", &data), (0, 1, 0), "hot");
-    evict(&node, "tiny");
-    assert_eq!(get_counted(&node, "m", "tiny", &data), (0, 0, 1), "cold");
+    // Not asserted: that an evicted 1-byte body is spliced. The page-cache probe is a one-byte
+    // preadv2(RWF_NOWAIT), and a NOWAIT read that misses still starts readahead
+    // (filemap_get_pages: only IOCB_NOIO returns before it); on a fast disk that one page is
+    // often in before the probe checks it, so the probe says cached and sendfile is right.
+    // Seen in a fresh-clone run; kernel-notes/splice_sendfile.md. Cold vs hot is pinned on a
+    // 1 MiB object in the test above.
 }
 
 #[test]
