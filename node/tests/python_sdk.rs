@@ -1,5 +1,6 @@
-//! NVIDIA's Python SDK (`aistore`) as an acceptance test: `sdk/sdk_test.py` drives a real node
-//! with the unmodified SDK. The interpreter comes from `AISLE_PYTHON` (set by
+//! NVIDIA's Python SDK (`aistore`) as an acceptance test: the scripts in `sdk/` drive a real
+//! node with the unmodified SDK (`sdk_test.py`: the basics; `sdk_objects.py`: append and custom
+//! metadata; `copy_test.py`: object copy and the list-objects flags). The interpreter comes from `AISLE_PYTHON` (set by
 //! `scripts/test.sh`), else `<workspace>/.venv/bin/python`. A missing interpreter or SDK fails
 //! the test: it must never pass without having run.
 mod common;
@@ -23,7 +24,7 @@ fn python_sdk_acceptance() {
     // Goal: the real `aistore` SDK works against aisle-node: bucket create/exists errors, put,
     // get (whole, range, direct), head, paged listing, deletes with not-found errors, cluster
     // info and readiness, list buckets (the asserts live in sdk/sdk_test.py).
-    run_script("sdk_test.py", "SDK acceptance test: OK");
+    run_script("sdk_test.py", &[], 2, "SDK acceptance test: OK");
 }
 
 #[test]
@@ -31,13 +32,29 @@ fn python_sdk_append_and_custom_metadata() {
     // Goal: the SDK's append (append_content with flush, as_file in 'a' and 'w' modes) and
     // custom metadata (Ais-Custom-Md on PUT, HEAD/GET, set_custom_props merge and replace)
     // behave as against AIS (the asserts live in sdk/sdk_objects.py).
-    run_script("sdk_objects.py", "SDK objects test: OK");
+    run_script("sdk_objects.py", &[], 2, "SDK objects test: OK");
 }
 
-/// Runs `tests/sdk/<script>` against a fresh two-mountpath node; requires exit 0 and `done`.
-fn run_script(script_name: &str, done: &str) {
+#[test]
+fn python_sdk_object_copy() {
+    // Goal: `Object.copy()` copies (other bucket, same bucket, over an existing object), leaves
+    // the source untouched, and raises ErrBckNotFound / ErrObjNotFound changing nothing.
+    run_script("copy_test.py", &["copy"], 3, "SDK copy/listing test: OK");
+}
+
+#[test]
+fn python_sdk_list_flags() {
+    // Goal: NO_RECURSION (with prefixes, paged, with NO_DIRS), NAME_ONLY and ARCH_DIR (501)
+    // through the SDK, as AIS's lso_test.go expects. Three mountpaths: a virtual directory
+    // exists on several of them and is listed once.
+    run_script("copy_test.py", &["list"], 3, "SDK copy/listing test: OK");
+}
+
+/// Runs `tests/sdk/<script> <node url> <args>` against a fresh node with `mountpaths`
+/// mountpaths; requires exit 0 and `done` in its output.
+fn run_script(script_name: &str, args: &[&str], mountpaths: usize, done: &str) {
     // Steps: find the interpreter and check it imports the SDK (else fail with how to fix);
-    // start a node with two mountpaths; run the script with the node URL; require exit 0.
+    // start a node; run the script with the node URL; require exit 0.
     let py = python();
     assert!(
         py.exists(),
@@ -60,13 +77,14 @@ fn run_script(script_name: &str, done: &str) {
         String::from_utf8_lossy(&probe.stdout).trim()
     );
 
-    let node = Node::start(2);
+    let node = Node::start(mountpaths);
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/sdk")
         .join(script_name);
     let out = Command::new(&py)
         .arg(&script)
         .arg(node.url())
+        .args(args)
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("PYTHONUNBUFFERED", "1")
         .output()

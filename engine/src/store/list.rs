@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::{Store, StoreError, LIST_PAGE_SIZE_MAX};
 use crate::io::{self as rio, sys};
 use crate::lom::{Lom, XATTR_LOM};
-use crate::mountpath::MountpathSet;
+use crate::mountpath::{Mountpath, MountpathSet};
 use crate::{fqn, names};
 
 /// One listed object.
@@ -75,6 +75,52 @@ impl Store {
     }
 }
 
+/// The page size a query asks for: 0 means, and anything larger is capped at,
+/// `LIST_PAGE_SIZE_MAX`.
+pub(super) fn page_size_of(q: &ListQuery) -> usize {
+    if q.page_size == 0 {
+        LIST_PAGE_SIZE_MAX
+    } else {
+        q.page_size.min(LIST_PAGE_SIZE_MAX)
+    }
+}
+
+/// The listing entry of object `name`, the file `ent` on `mp`: size and atime from its
+/// metadata, and with `with_lom` checksum, version and custom metadata from its LOM (an
+/// unreadable LOM leaves them empty). `None` when the file was deleted meanwhile.
+pub(super) fn object_entry(
+    mp: &Mountpath,
+    name: String,
+    ent: &std::fs::DirEntry,
+    with_lom: bool,
+) -> Result<Option<ListEntry>, StoreError> {
+    let path = ent.path();
+    let md = match ent.metadata() {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(StoreError::io("stat", &path, e)),
+    };
+    let mut e = ListEntry {
+        name,
+        size: md.len(),
+        atime_ns: std::os::unix::fs::MetadataExt::atime(&md) * 1_000_000_000
+            + std::os::unix::fs::MetadataExt::atime_nsec(&md),
+        location: mp.path.to_string_lossy().to_string(),
+        ..Default::default()
+    };
+    if with_lom {
+        let mut buf = Vec::new();
+        if let Ok(true) = sys::getxattr(&path, XATTR_LOM, &mut buf) {
+            if let Ok(lom) = Lom::decode(&buf) {
+                e.checksum = lom.cksum_value;
+                e.version = lom.version.clone().unwrap_or_default();
+                e.custom = super::custom::custom_for_listing(&lom.custom);
+            }
+        }
+    }
+    Ok(Some(e))
+}
+
 /// Walks `%ob` of `bucket` on every mountpath and keeps the `page_size` smallest names after
 /// `q.after` that start with `q.prefix`. Directories that cannot hold a matching name are not
 /// entered.
@@ -82,11 +128,7 @@ fn list_blocking(mps: &MountpathSet, bucket: &str, q: &ListQuery) -> Result<List
     if q.no_recursion {
         return super::lsdir::list_no_recursion(mps, bucket, q);
     }
-    let page_size = if q.page_size == 0 {
-        LIST_PAGE_SIZE_MAX
-    } else {
-        q.page_size.min(LIST_PAGE_SIZE_MAX)
-    };
+    let page_size = page_size_of(q);
     let mut heap: BinaryHeap<ListEntry> = BinaryHeap::with_capacity(page_size + 1);
     for mp in mps.iter() {
         let root = fqn::obj_dir(&mp.path, bucket);
@@ -137,30 +179,9 @@ fn list_blocking(mps: &MountpathSet, bucket: &str, q: &ListQuery) -> Result<List
                     }
                     continue;
                 }
-                let path = ent.path();
-                let md = match ent.metadata() {
-                    Ok(m) => m,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue, // deleted meanwhile
-                    Err(e) => return Err(StoreError::io("stat", &path, e)),
+                let Some(e) = object_entry(mp, name, &ent, q.with_lom)? else {
+                    continue; // deleted meanwhile
                 };
-                let mut e = ListEntry {
-                    name,
-                    size: md.len(),
-                    atime_ns: std::os::unix::fs::MetadataExt::atime(&md) * 1_000_000_000
-                        + std::os::unix::fs::MetadataExt::atime_nsec(&md),
-                    location: mp.path.to_string_lossy().to_string(),
-                    ..Default::default()
-                };
-                if q.with_lom {
-                    let mut buf = Vec::new();
-                    if let Ok(true) = sys::getxattr(&path, XATTR_LOM, &mut buf) {
-                        if let Ok(lom) = Lom::decode(&buf) {
-                            e.checksum = lom.cksum_value;
-                            e.version = lom.version.clone().unwrap_or_default();
-                            e.custom = super::custom::custom_for_listing(&lom.custom);
-                        }
-                    }
-                }
                 heap.push(e);
                 if heap.len() > page_size {
                     heap.pop();

@@ -13,16 +13,10 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::path::Path;
 
-use super::{ListEntry, ListPage, ListQuery, StoreError, LIST_PAGE_SIZE_MAX};
-use crate::lom::{Lom, XATTR_LOM};
+use super::{ListEntry, ListPage, ListQuery, StoreError};
 use crate::mountpath::{Mountpath, MountpathSet};
-use crate::{fqn, io::sys, names};
-
-fn io_err(op: &'static str, path: &Path, err: io::Error) -> StoreError {
-    StoreError::io(op, path, err)
-}
+use crate::{fqn, names};
 
 /// The directory of `level` (a validated name, or empty for the bucket's root) on `mp`.
 fn level_dir(mp: &Mountpath, bucket: &str, level: &str) -> std::path::PathBuf {
@@ -44,11 +38,7 @@ pub(super) fn list_no_recursion(
     bucket: &str,
     q: &ListQuery,
 ) -> Result<ListPage, StoreError> {
-    let page_size = if q.page_size == 0 {
-        LIST_PAGE_SIZE_MAX
-    } else {
-        q.page_size.min(LIST_PAGE_SIZE_MAX)
-    };
+    let page_size = super::list::page_size_of(q);
     let mut prefix = q.prefix.clone();
     if !prefix.is_empty()
         && !prefix.ends_with('/')
@@ -81,10 +71,10 @@ pub(super) fn list_no_recursion(
             {
                 continue
             }
-            Err(e) => return Err(io_err("readdir", &dir, e)),
+            Err(e) => return Err(StoreError::io("readdir", &dir, e)),
         };
         for ent in rd {
-            let ent = ent.map_err(|e| io_err("readdir", &dir, e))?;
+            let ent = ent.map_err(|e| StoreError::io("readdir", &dir, e))?;
             let Some(fname) = ent.file_name().to_str().map(str::to_string) else {
                 continue;
             };
@@ -93,7 +83,7 @@ pub(super) fn list_no_recursion(
             }
             let ft = ent
                 .file_type()
-                .map_err(|e| io_err("stat", &ent.path(), e))?;
+                .map_err(|e| StoreError::io("stat", &ent.path(), e))?;
             let (name, is_dir) = if ft.is_dir() {
                 (format!("{base}{fname}/"), true)
             } else if ft.is_file() {
@@ -117,30 +107,10 @@ pub(super) fn list_no_recursion(
                     ..Default::default()
                 }
             } else {
-                let path = ent.path();
-                let md = match ent.metadata() {
-                    Ok(m) => m,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(io_err("stat", &path, e)),
-                };
-                let mut e = ListEntry {
-                    name: name.clone(),
-                    size: md.len(),
-                    atime_ns: std::os::unix::fs::MetadataExt::atime(&md) * 1_000_000_000
-                        + std::os::unix::fs::MetadataExt::atime_nsec(&md),
-                    location: mp.path.to_string_lossy().to_string(),
-                    ..Default::default()
-                };
-                if q.with_lom {
-                    let mut buf = Vec::new();
-                    if let Ok(true) = sys::getxattr(&path, XATTR_LOM, &mut buf) {
-                        if let Ok(lom) = Lom::decode(&buf) {
-                            e.checksum = lom.cksum_value;
-                            e.version = lom.version.unwrap_or_default();
-                        }
-                    }
+                match super::list::object_entry(mp, name.clone(), &ent, q.with_lom)? {
+                    Some(e) => e,
+                    None => continue, // deleted meanwhile
                 }
-                e
             };
             page.insert(name, entry);
             if page.len() > page_size {

@@ -9,46 +9,19 @@ page by page, with or without NO_DIRS (AIS lists the virtual directories of ais:
 whenever NO_RECURSION is set); NAME_ONLY returns names without sizes; ARCH_DIR is
 refused (no archives on this node).
 
-Usage: python copy_test.py http://127.0.0.1:PORT   (run by node/tests/python_sdk_copy.rs)
+Usage: python copy_test.py http://127.0.0.1:PORT copy|list   (run by node/tests/python_sdk.rs)
 """
 
 import sys
 
 import xxhash
-from requests.exceptions import ConnectionError as RequestsConnectionError
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_fixed
-from urllib3.util.retry import Retry
 
-from aistore.sdk import Client, ListObjectFlag
+from aistore.sdk import ListObjectFlag
 from aistore.sdk.errors import AISError, ErrBckNotFound, ErrObjNotFound
-from aistore.sdk.retry_config import RetryConfig
+from sdkutil import step, content, expect_raises, sdk_client
 
 # AIS's entry flag for a virtual directory (`apc.EntryIsDir`).
 ENTRY_IS_DIR = 1 << 8
-
-
-def step(msg):
-    print(f"- {msg}", flush=True)
-
-
-def content(seed, n):
-    """Deterministic bytes, different per seed."""
-    x = (seed * 2654435761 + 1) & 0xFFFFFFFF
-    out = bytearray(n)
-    for i in range(n):
-        x = (x * 1103515245 + 12345) & 0xFFFFFFFF
-        out[i] = x >> 24
-    return bytes(out)
-
-
-def expect_raises(exc_type, fn, what):
-    try:
-        fn()
-    except exc_type as e:
-        return e
-    except Exception as e:  # the wrong error class is a failure too
-        raise AssertionError(f"{what}: expected {exc_type.__name__}, got {type(e).__name__}: {e}") from e
-    raise AssertionError(f"{what}: expected {exc_type.__name__}, but it succeeded")
 
 
 def copy_tests(client):
@@ -158,16 +131,7 @@ def listing_tests(client):
 
 def main():
     url = sys.argv[1]
-    retry = RetryConfig(
-        http_retry=Retry(total=0, connect=0, read=0, status_forcelist=[]),
-        network_retry=Retrying(
-            retry=retry_if_exception_type(RequestsConnectionError),
-            stop=stop_after_attempt(3),
-            wait=wait_fixed(0.2),
-            reraise=True,
-        ),
-    )
-    client = Client(url, retry_config=retry, timeout=(3, 60))
+    client = sdk_client(url)
     which = sys.argv[2] if len(sys.argv) > 2 else "all"
     if which in ("all", "copy"):
         copy_tests(client)

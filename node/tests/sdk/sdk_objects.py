@@ -14,27 +14,9 @@ import sys
 from urllib.parse import quote, urlparse
 
 import xxhash
-from requests.exceptions import ConnectionError as RequestsConnectionError
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_fixed
-from urllib3.util.retry import Retry
 
-from aistore.sdk import Client
 from aistore.sdk.errors import AISError, ErrObjNotFound
-from aistore.sdk.retry_config import RetryConfig
-
-
-def step(msg):
-    print(f"- {msg}", flush=True)
-
-
-def expect_raises(exc_type, fn, what):
-    try:
-        fn()
-    except exc_type as e:
-        return e
-    except Exception as e:
-        raise AssertionError(f"{what}: expected {exc_type.__name__}, got {type(e).__name__}: {e}") from e
-    raise AssertionError(f"{what}: expected {exc_type.__name__}, but it succeeded")
+from sdkutil import step, expect_raises, sdk_client
 
 
 def raw(url, method, path, headers=(), body=b""):
@@ -55,16 +37,7 @@ def raw(url, method, path, headers=(), body=b""):
 
 def main():
     url = sys.argv[1]
-    retry = RetryConfig(
-        http_retry=Retry(total=0, connect=0, read=0, status_forcelist=[]),
-        network_retry=Retrying(
-            retry=retry_if_exception_type(RequestsConnectionError),
-            stop=stop_after_attempt(3),
-            wait=wait_fixed(0.2),
-            reraise=True,
-        ),
-    )
-    client = Client(url, retry_config=retry, timeout=(3, 60))
+    client = sdk_client(url)
     bck = client.bucket("objs")
     bck.create(exist_ok=True)
 

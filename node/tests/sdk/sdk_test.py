@@ -14,37 +14,10 @@ import sys
 from importlib.metadata import version
 
 import xxhash
-from requests.exceptions import ConnectionError as RequestsConnectionError
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_fixed
-from urllib3.util.retry import Retry
 
 from aistore.sdk import Client
 from aistore.sdk.errors import AISError, ErrBckAlreadyExists, ErrBckNotFound, ErrObjNotFound
-from aistore.sdk.retry_config import RetryConfig
-
-
-def step(msg):
-    print(f"- {msg}", flush=True)
-
-
-def content(seed, n):
-    """Deterministic bytes (an LCG), different per seed."""
-    x = (seed * 2654435761 + 1) & 0xFFFFFFFF
-    out = bytearray(n)
-    for i in range(n):
-        x = (x * 1103515245 + 12345) & 0xFFFFFFFF
-        out[i] = x >> 24
-    return bytes(out)
-
-
-def expect_raises(exc_type, fn, what):
-    try:
-        fn()
-    except exc_type as e:
-        return e
-    except Exception as e:  # the wrong error class is a failure too
-        raise AssertionError(f"{what}: expected {exc_type.__name__}, got {type(e).__name__}: {e}") from e
-    raise AssertionError(f"{what}: expected {exc_type.__name__}, but it succeeded")
+from sdkutil import step, content, expect_raises, sdk_client
 
 
 def main():
@@ -55,16 +28,7 @@ def main():
     # times with 1-30 s random waits, so an expected 404 would take minutes. Retry only
     # connection errors, briefly, and no HTTP status, so expected errors surface at once
     # and unexpected 5xx fail the test instead of being retried away.
-    retry = RetryConfig(
-        http_retry=Retry(total=0, connect=0, read=0, status_forcelist=[]),
-        network_retry=Retrying(
-            retry=retry_if_exception_type(RequestsConnectionError),
-            stop=stop_after_attempt(3),
-            wait=wait_fixed(0.2),
-            reraise=True,
-        ),
-    )
-    client = Client(url, retry_config=retry, timeout=(3, 60))
+    client = sdk_client(url)
 
     step("cluster().is_ready() and get_info()")
     cluster = client.cluster()
