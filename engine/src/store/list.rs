@@ -75,6 +75,23 @@ impl Store {
     }
 }
 
+impl ListPage {
+    /// A page of `entries` (sorted by name, at most `page_size`): a full page ends with a
+    /// continuation token (its last name), as more may follow.
+    pub(super) fn of_sorted(entries: Vec<ListEntry>, page_size: usize) -> ListPage {
+        debug_assert!(entries.len() <= page_size);
+        let continuation_token = if entries.len() == page_size {
+            entries.last().map(|e| e.name.clone()).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        ListPage {
+            entries,
+            continuation_token,
+        }
+    }
+}
+
 /// The page size a query asks for: 0 means, and anything larger is capped at,
 /// `LIST_PAGE_SIZE_MAX`.
 pub(super) fn page_size_of(q: &ListQuery) -> usize {
@@ -189,15 +206,5 @@ fn list_blocking(mps: &MountpathSet, bucket: &str, q: &ListQuery) -> Result<List
             }
         }
     }
-    let full = heap.len() == page_size;
-    let entries = heap.into_sorted_vec();
-    let continuation_token = if full {
-        entries.last().map(|e| e.name.clone()).unwrap_or_default()
-    } else {
-        String::new()
-    };
-    Ok(ListPage {
-        entries,
-        continuation_token,
-    })
+    Ok(ListPage::of_sorted(heap.into_sorted_vec(), page_size))
 }

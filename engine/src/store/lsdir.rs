@@ -118,15 +118,5 @@ pub(super) fn list_no_recursion(
             }
         }
     }
-    let full = page.len() == page_size;
-    let entries: Vec<ListEntry> = page.into_values().collect();
-    let continuation_token = if full {
-        entries.last().map(|e| e.name.clone()).unwrap_or_default()
-    } else {
-        String::new()
-    };
-    Ok(ListPage {
-        entries,
-        continuation_token,
-    })
+    Ok(ListPage::of_sorted(page.into_values().collect(), page_size))
 }

@@ -64,35 +64,21 @@ pub async fn refuse(conn: &mut Conn, req: &Req<'_>) -> Option<bool> {
         let m = format!("{feature} is not implemented by this node yet");
         return Some(reply::error(conn, req.head, 501, &m, true).await);
     }
-    if matches!(path, "/v1/cluster" | "/v1/daemon" | "/v1/reverse/daemon") {
-        return match method {
-            Method::Get => {
-                let what = req.q("what").unwrap_or_default().to_string();
-                let (_, feature) = WHAT_NOT_YET.iter().find(|(w, _)| *w == what)?;
-                let m = format!("{feature} (what={what:?}) is not served by this node yet");
-                Some(reply::error(conn, req.head, 501, &m, true).await)
-            }
-            // AIS's PUT on the cluster and on a node carries an action (start/stop a job, set
-            // config, shut down, ...): a known one is not implemented here yet (501), an unknown
-            // one is a client error (400).
-            Method::Put => {
-                Some(action_refusal(conn, req, path, super::ADMIN_ACTIONS_NOT_YET, None).await)
-            }
-            _ => {
-                let m = format!(
-                    "method {} not allowed on {path} (GET and PUT only)",
-                    req.head.method_str
-                );
-                Some(reply::error(conn, req.head, 405, &m, true).await)
-            }
-        };
+    // `what=` queries AIS defines but this node does not answer yet; PUT actions and other
+    // methods on these paths are the daemon handler's (`daemon::daemon`).
+    if method == Method::Get && matches!(path, "/v1/cluster" | "/v1/daemon" | "/v1/reverse/daemon")
+    {
+        let what = req.q("what").unwrap_or_default().to_string();
+        let (_, feature) = WHAT_NOT_YET.iter().find(|(w, _)| *w == what)?;
+        let m = format!("{feature} (what={what:?}) is not served by this node yet");
+        return Some(reply::error(conn, req.head, 501, &m, true).await);
     }
     if method == Method::Put {
         // PUT on a bucket is AIS's "archive objects into a shard" (the only action it takes).
         if let Some(b) = bucket_only(path, "/v1/buckets/") {
             let what = format!("bucket \"ais://{b}\"");
             let other = format!("method PUT not allowed on ais://{b} (but for action \"archive\")");
-            return Some(action_refusal(conn, req, &what, &["archive"], Some((405, other))).await);
+            return Some(action_refusal(conn, req, &what, "archive", (405, other)).await);
         }
     }
     if method == Method::Post {
@@ -100,49 +86,30 @@ pub async fn refuse(conn: &mut Conn, req: &Req<'_>) -> Option<bool> {
         if let Some(b) = bucket_only(path, "/v1/objects/") {
             let what = format!("ais://{b}");
             let other = format!("missing object name in ais://{b}");
-            return Some(action_refusal(conn, req, &what, &["promote"], Some((400, other))).await);
+            return Some(action_refusal(conn, req, &what, "promote", (400, other)).await);
         }
     }
     None
 }
 
-/// Reads the action message of `req` and refuses it: 501 for an action of `not_yet` (or for
-/// any action when `not_yet` is empty); `otherwise` (status, message) for any other request
-/// when given; else 400 for a missing, malformed or unknown action.
+/// Reads the action message of `req`: action `not_yet` is refused with 501 (the feature is
+/// still to come); any other request gets `otherwise` (status, message), what it got before.
 async fn action_refusal(
     conn: &mut Conn,
     req: &Req<'_>,
     what: &str,
-    not_yet: &[&str],
-    otherwise: Option<(u16, String)>,
+    not_yet: &str,
+    otherwise: (u16, String),
 ) -> bool {
     let body = match conn.read_small_body().await {
         Ok(b) => b,
         Err(e) => return super::bucket::body_error(conn, req, e).await,
     };
-    let action = match super::parse_action(&body) {
-        Ok(Some(m)) => m.action,
-        Ok(None) => String::new(),
-        Err(m) => match &otherwise {
-            Some(_) => String::new(),
-            None => return reply::error(conn, req.head, 400, &m, true).await,
-        },
-    };
-    let refused = not_yet.is_empty() || not_yet.contains(&action.as_str());
-    if let (false, Some((status, m))) = (refused, &otherwise) {
-        return reply::error(conn, req.head, *status, m, true).await;
+    match super::parse_action(&body) {
+        Ok(Some(m)) if m.action == not_yet => {
+            let m = format!("{what}: action {not_yet:?} is not implemented by this node yet");
+            reply::error(conn, req.head, 501, &m, true).await
+        }
+        _ => reply::error(conn, req.head, otherwise.0, &otherwise.1, true).await,
     }
-    if action.is_empty() {
-        let m = format!("{what}: missing action");
-        return reply::error(conn, req.head, 400, &m, true).await;
-    }
-    if refused {
-        let m = format!("{what}: action {action:?} is not implemented by this node yet");
-        return reply::error(conn, req.head, 501, &m, true).await;
-    }
-    let m = format!(
-        "{what}: invalid action {action:?} for {}",
-        req.head.method_str
-    );
-    reply::error(conn, req.head, 400, &m, true).await
 }

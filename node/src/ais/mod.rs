@@ -97,9 +97,6 @@ pub async fn handle(conn: &mut Conn, head: &RequestHead) -> bool {
     if let Some(rest) = path.strip_prefix("/v1/objects/") {
         return match split_names(rest) {
             Ok((b, Some(o))) => object::handle(conn, &req, &b, &o).await,
-            Ok((b, None)) if req.head.method == Method::Post => {
-                objects_bucket_action(conn, &req, &b).await
-            }
             Ok((b, None)) => {
                 let msg = format!("missing object name in ais://{b}");
                 reply::error(conn, req.head, 400, &msg, true).await
@@ -167,26 +164,6 @@ fn params_target(path: &str) -> Option<params::Target> {
         Some((_, o)) if !o.is_empty() => Some(params::Target::Object),
         _ => Some(params::Target::Bucket),
     }
-}
-
-/// `POST /v1/objects/<bucket>`: AIS's bucket-wide object actions (the SDK's promote). Known
-/// ones are not implemented yet (501); anything else lacks an object name (400).
-async fn objects_bucket_action(conn: &mut Conn, req: &Req<'_>, bucket: &str) -> bool {
-    let body = match conn.read_small_body().await {
-        Ok(b) => b,
-        Err(e) => return bucket::body_error(conn, req, e).await,
-    };
-    if let Ok(Some(m)) = parse_action(&body) {
-        if ACTIONS_NOT_YET.contains(&m.action.as_str()) {
-            let msg = format!(
-                "ais://{bucket}: action {:?} is not implemented by this node yet",
-                m.action
-            );
-            return reply::error(conn, req.head, 501, &msg, true).await;
-        }
-    }
-    let msg = format!("missing object name in ais://{bucket}");
-    reply::error(conn, req.head, 400, &msg, true).await
 }
 
 /// The `action` of an AIS action message body, with its `name` and `value`.
