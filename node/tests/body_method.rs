@@ -1,8 +1,8 @@
 //! Which method sends a GET body, read from the per-method counters in `/metrics`
 //! (`aisle_core_body_{copy,sendfile,splice}_count`): under the default `auto` policy a body up
 //! to `--copy-max` is copied behind the head, a larger object whose pages are cached goes by
-//! sendfile, a cold one (pages not in the page cache) is spliced; `--copy-max` moves the first
-//! boundary. And the per-core object cache fills and then serves repeated GETs
+//! sendfile, a cold one by splice or sendfile (see the first test for why not always splice);
+//! `--copy-max` moves the first boundary; a forced method is used for every body. And the per-core object cache fills and then serves repeated GETs
 //! (`aisle_core_cache_{hit,miss}_count`).
 mod common;
 use common::*;
@@ -53,10 +53,15 @@ fn evict(node: &Node, o: &str) {
 }
 
 #[test]
-fn auto_copies_small_bodies_sendfiles_hot_ones_and_splices_cold_ones() {
-    // Goal: the default `auto` policy picks copy for bodies up to 16 KiB, sendfile for a
-    // larger object whose pages are cached, splice for one whose pages are not, and the same
-    // object goes by sendfile once the spliced read has cached it.
+fn auto_copies_small_bodies_and_sendfiles_hot_ones() {
+    // Goal: the default `auto` policy picks copy for bodies up to 16 KiB and sendfile for a
+    // larger object whose pages are cached; an evicted (cold) object is never copied and goes
+    // by splice or sendfile, and by sendfile once read. Which of the two for a cold one is
+    // not asserted: the policy's probe is a one-byte preadv2(RWF_NOWAIT) at each end, and a
+    // NOWAIT read that misses still starts readahead, which on a fast disk often brings the
+    // page in before the probe looks (two fresh-clone runs, 2026-12-03: a 1-byte and a 1 MiB
+    // cold object went by sendfile). `forced_methods_are_used_for_every_size` pins splice
+    // itself; kernel-notes/splice_sendfile.md has the readahead detail.
     // Steps: PUT 1 B, 16 KiB (copy limit, inclusive), 16 KiB + 1 and 64 KiB (buffered PUTs:
     // pages stay cached) and 1 MiB (a direct PUT, and evicted to be sure); GET each and check
     // exactly one counter moved, by one; GET the 1 MiB object again.
@@ -80,10 +85,11 @@ fn auto_copies_small_bodies_sendfiles_hot_ones_and_splices_cold_ones() {
     let data = bytes(9, 1024 * KIB);
     assert_eq!(node.put("m", "cold", &data).status, 200);
     evict(&node, "cold");
+    let (copied, sendfile, spliced) = get_counted(&node, "m", "cold", &data);
     assert_eq!(
-        get_counted(&node, "m", "cold", &data),
-        (0, 0, 1),
-        "a cold 1 MiB object is spliced"
+        (copied, sendfile + spliced),
+        (0, 1),
+        "a cold 1 MiB object: one piece, by splice or sendfile, never copied"
     );
     assert_eq!(
         get_counted(&node, "m", "cold", &data),
@@ -93,7 +99,12 @@ fn auto_copies_small_bodies_sendfiles_hot_ones_and_splices_cold_ones() {
     // A hot object evicted later turns cold again.
     evict(&node, "hot");
     let hot = bytes(3, 64 * KIB);
-    assert_eq!(get_counted(&node, "m", "hot", &hot), (0, 0, 1), "evicted");
+    let (copied, sendfile, spliced) = get_counted(&node, "m", "hot", &hot);
+    assert_eq!(
+        (copied, sendfile + spliced),
+        (0, 1),
+        "evicted: one piece, not copied"
+    );
 }
 
 #[test]
