@@ -38,6 +38,109 @@ pub struct BucketProps {
     pub fsync: bool,
     #[serde(default = "versioning_default")]
     pub versioning: bool,
+    /// How large objects are stored as chunks (`chunks.*`).
+    #[serde(default)]
+    pub chunks: ChunksConf,
+}
+
+/// The bucket's `chunks` section (AIS `ChunksConf`, with AIS's ranges).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ChunksConf {
+    /// A PUT whose declared size is at least this (when > 0) is stored chunked. AIS applies
+    /// it only in its `rechunk` job; aisle applies it to PUTs too, as AIS documents it.
+    pub objsize_limit: u64,
+    /// A PUT whose declared size exceeds this is stored chunked (hard limit, [1 GiB, 1 TiB]).
+    pub max_monolithic_size: u64,
+    /// Chunk size of a chunked PUT ([1 KiB, 5 GiB]).
+    pub chunk_size: u64,
+    /// Persist a multipart upload's partial manifest every N parts (0: memory only; ≤ 1024).
+    pub checkpoint_every: u32,
+    /// Reserved (AIS).
+    pub flags: u64,
+}
+
+/// AIS `MaxMonolithicSize` and `minMaxMonolithicSize`.
+pub const MAX_MONOLITHIC_SIZE_MAX: u64 = 1 << 40;
+pub const MAX_MONOLITHIC_SIZE_MIN: u64 = 1 << 30;
+/// AIS `ChunkSizeDflt`.
+pub const CHUNK_SIZE_DEFAULT: u64 = 1 << 30;
+/// AIS `checkpointEveryMax`.
+pub const CHECKPOINT_EVERY_MAX: u32 = 1024;
+
+impl Default for ChunksConf {
+    fn default() -> Self {
+        ChunksConf {
+            objsize_limit: 0,
+            max_monolithic_size: MAX_MONOLITHIC_SIZE_MAX,
+            chunk_size: CHUNK_SIZE_DEFAULT,
+            checkpoint_every: 0,
+            flags: 0,
+        }
+    }
+}
+
+impl ChunksConf {
+    /// Whether a PUT that declares `size` bytes is stored chunked.
+    pub fn chunk_put(&self, size: u64) -> bool {
+        size > self.max_monolithic_size || (self.objsize_limit > 0 && size >= self.objsize_limit)
+    }
+
+    /// AIS's rules (`ChunksConf.Validate`); 0 for a size means its default, as in AIS.
+    fn normalize(&mut self) -> Result<(), String> {
+        if self.max_monolithic_size == 0 {
+            self.max_monolithic_size = MAX_MONOLITHIC_SIZE_MAX;
+        }
+        if !(MAX_MONOLITHIC_SIZE_MIN..=MAX_MONOLITHIC_SIZE_MAX).contains(&self.max_monolithic_size)
+        {
+            return Err(format!(
+                "chunks.max_monolithic_size {} must be in [1GiB, 1TiB]",
+                self.max_monolithic_size
+            ));
+        }
+        if self.objsize_limit > self.max_monolithic_size {
+            return Err(format!(
+                "chunks.objsize_limit {} cannot be greater than chunks.max_monolithic_size {}",
+                self.objsize_limit, self.max_monolithic_size
+            ));
+        }
+        if self.chunk_size == 0 {
+            self.chunk_size = CHUNK_SIZE_DEFAULT;
+        }
+        if !(crate::ufest::CHUNK_SIZE_MIN..=crate::ufest::CHUNK_SIZE_MAX).contains(&self.chunk_size) {
+            return Err(format!(
+                "chunks.chunk_size {} must be in [1KiB, 5GiB]",
+                self.chunk_size
+            ));
+        }
+        if self.checkpoint_every > CHECKPOINT_EVERY_MAX {
+            return Err(format!(
+                "chunks.checkpoint_every {} must be in [0, {CHECKPOINT_EVERY_MAX}]",
+                self.checkpoint_every
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A size as AIS's `cos.SizeIEC` takes it in JSON: a number, or a string of digits with an
+/// optional IEC/SI suffix (`64MiB`, `1GB`, `512k`).
+fn parse_size(v: &Value) -> Option<u64> {
+    if let Some(n) = v.as_u64() {
+        return Some(n);
+    }
+    let s = v.as_str()?.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        _ => return None,
+    };
+    n.checked_mul(mult)
 }
 
 fn cksum_type_default() -> String {
@@ -57,6 +160,7 @@ impl BucketProps {
             cksum_type: cksum_type_default(),
             fsync: false,
             versioning: versioning_default(),
+            chunks: ChunksConf::default(),
         }
     }
 
@@ -321,11 +425,11 @@ pub fn ais_props_json(name: &str, p: &BucketProps) -> Value {
             "disk_only": false,
         },
         "chunks": {
-            "objsize_limit": 0,
-            "max_monolithic_size": 1_099_511_627_776u64,
-            "chunk_size": 1_073_741_824u64,
-            "checkpoint_every": 0,
-            "flags": 0,
+            "objsize_limit": p.chunks.objsize_limit,
+            "max_monolithic_size": p.chunks.max_monolithic_size,
+            "chunk_size": p.chunks.chunk_size,
+            "checkpoint_every": p.chunks.checkpoint_every,
+            "flags": p.chunks.flags,
         },
         "mirror": {"copies": 1, "burst_buffer": 128, "enabled": false},
         "lru": {"enabled": false},
@@ -378,6 +482,27 @@ fn apply_patch(name: &str, props: &mut BucketProps, patch: &Value) -> Result<(),
                         same_as_reported(&format!("{key}.{sub}"), v, reported[key].get(sub))?;
                     }
                 }
+            }
+            "chunks" => {
+                let mut c = props.chunks;
+                for (sub, v) in section(key, value)? {
+                    let bad = || bad_props(format!("{key}.{sub}: {v}"));
+                    match sub.as_str() {
+                        "objsize_limit" => c.objsize_limit = parse_size(v).ok_or_else(bad)?,
+                        "max_monolithic_size" => {
+                            c.max_monolithic_size = parse_size(v).ok_or_else(bad)?
+                        }
+                        "chunk_size" => c.chunk_size = parse_size(v).ok_or_else(bad)?,
+                        "checkpoint_every" => {
+                            c.checkpoint_every = parse_size(v)
+                                .and_then(|n| u32::try_from(n).ok())
+                                .ok_or_else(bad)?
+                        }
+                        _ => same_as_reported(&format!("{key}.{sub}"), v, reported[key].get(sub))?,
+                    }
+                }
+                c.normalize().map_err(bad_props)?;
+                props.chunks = c;
             }
             "fsync" => {
                 props.fsync = value

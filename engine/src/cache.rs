@@ -74,6 +74,12 @@ impl Generations {
     }
 }
 
+/// One chunk of a chunked object, open for reading.
+pub struct ChunkFile {
+    pub fd: Fd,
+    pub size: u64,
+}
+
 /// An object opened for reading: the open file and its verified metadata.
 pub struct ObjectHandle {
     /// The open data file.
@@ -96,9 +102,17 @@ pub struct ObjectHandle {
     /// The whole content of a small object, read when the entry was filled (so a cached GET of
     /// it needs no system call for the data); `None` for larger objects or past the budget.
     pub body: Option<Box<[u8]>>,
+    /// A chunked object's chunks in order, all open (the first is `fd` again); empty for a
+    /// monolithic object. `size` is their total.
+    pub chunks: Vec<ChunkFile>,
     pub(crate) bucket: String,
     pub(crate) obj: String,
     pub(crate) stamp: Stamp,
+}
+
+/// Descriptors an entry holds open.
+fn fds_of(h: &ObjectHandle) -> usize {
+    h.chunks.len().max(1)
 }
 
 /// Objects up to this size keep their content in the cache entry.
@@ -114,6 +128,10 @@ pub struct CoreView {
     objects: RefCell<LruCache<u64, Rc<ObjectHandle>>>,
     /// Content bytes held by `objects` (bounded by `BODY_CACHE_BYTES_PER_CORE_MAX`).
     body_bytes: Cell<usize>,
+    /// Descriptors held by `objects` (a chunked object holds one per chunk), bounded by
+    /// `fds_max`.
+    fds: Cell<usize>,
+    fds_max: usize,
     /// Lookups served from the cache.
     pub hits: Cell<u64>,
     /// Lookups that opened the file.
@@ -131,6 +149,8 @@ impl CoreView {
                 NonZeroUsize::new(objects_max.max(1)).expect("max(1) > 0"),
             )),
             body_bytes: Cell::new(0),
+            fds: Cell::new(0),
+            fds_max: objects_max.max(1),
             hits: Cell::new(0),
             misses: Cell::new(0),
         }
@@ -194,17 +214,30 @@ impl CoreView {
     }
 
     pub(crate) fn insert(&self, digest: u64, h: Rc<ObjectHandle>) {
+        let fds = fds_of(&h);
+        if fds > self.fds_max {
+            return; // more chunks than the whole cache may hold open: served uncached
+        }
         self.body_bytes
             .set(self.body_bytes.get() + h.body.as_ref().map_or(0, |b| b.len()));
+        self.fds.set(self.fds.get() + fds);
+        let mut objects = self.objects.borrow_mut();
         // `push` hands back what it replaced or evicted.
-        if let Some((_, old)) = self.objects.borrow_mut().push(digest, h) {
+        if let Some((_, old)) = objects.push(digest, h) {
             self.release(&old);
+        }
+        while self.fds.get() > self.fds_max {
+            match objects.pop_lru() {
+                Some((_, old)) => self.release(&old),
+                None => break,
+            }
         }
     }
 
     fn release(&self, old: &ObjectHandle) {
         self.body_bytes
             .set(self.body_bytes.get() - old.body.as_ref().map_or(0, |b| b.len()));
+        self.fds.set(self.fds.get() - fds_of(old));
     }
 
     /// Whether `len` more content bytes fit the core's budget.
@@ -237,6 +270,7 @@ mod tests {
             mtime_ns: 0,
             mp: Arc::new(Mountpath::new(MountpathId::new(0), PathBuf::from("/mp"))),
             body: Some(vec![1u8; body].into_boxed_slice()),
+            chunks: Vec::new(),
             bucket: "b".into(),
             obj: obj.into(),
             stamp,

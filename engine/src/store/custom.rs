@@ -58,13 +58,19 @@ fn set_key(kvs: &mut Vec<(String, String)>, k: &str, v: &str) {
 }
 
 /// Checks client-supplied custom metadata.
+/// Keys the node keeps in the LOM for itself: refused from clients, hidden from them, kept
+/// when a client replaces the custom metadata.
+pub fn is_internal(k: &str) -> bool {
+    k == CUSTOM_ORIG_FNTL || k == super::CUSTOM_UFEST_ID
+}
+
 pub fn validate(kvs: &[(String, String)]) -> Result<(), StoreError> {
     let mut size = 0;
     for (k, v) in kvs {
         if k.is_empty() {
             return Err(StoreError::BadCustom(format!("empty key (value={v:?})")));
         }
-        if k == CUSTOM_ORIG_FNTL {
+        if is_internal(k) {
             return Err(StoreError::BadCustom(format!("key {k:?} is reserved")));
         }
         // The LOM's record separator (E3 2F BD) cannot occur in UTF-8; 0x01 separates entries.
@@ -111,7 +117,7 @@ pub(crate) fn custom_for_listing(kvs: &[(String, String)]) -> String {
         "md5",
         "version",
     ];
-    let visible = |k: &str| k != CUSTOM_ORIG_FNTL;
+    let visible = |k: &str| !is_internal(k);
     let mut parts: Vec<String> = Vec::new();
     for std in STD {
         if let Some((k, v)) = kvs.iter().find(|(k, _)| k == std) {
@@ -189,7 +195,7 @@ impl Store {
             return Err(StoreError::ObjNotFound(bucket.into(), obj.into()));
         }
         if replace {
-            lom.custom.retain(|(k, _)| k == CUSTOM_ORIG_FNTL);
+            lom.custom.retain(|(k, _)| is_internal(k));
         }
         for (k, v) in &kvs {
             set_key(&mut lom.custom, k, v);
@@ -197,7 +203,7 @@ impl Store {
         let client: Vec<(String, String)> = lom
             .custom
             .iter()
-            .filter(|(k, _)| k != CUSTOM_ORIG_FNTL)
+            .filter(|(k, _)| !is_internal(k))
             .cloned()
             .collect();
         validate(&client)?;

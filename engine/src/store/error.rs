@@ -46,6 +46,14 @@ pub enum StoreError {
     BadAppendHandle(String, String, String),
     #[error("too many appends in progress on this node (at most {0}); flush or wait")]
     AppendsBusy(usize),
+    #[error("ais://{0}/{1}: no multipart upload with id {2:?} (unknown, completed or aborted)")]
+    UploadNotFound(String, String, String),
+    #[error("ais://{0}/{1}: {2}")]
+    BadUpload(String, String, String),
+    #[error("ais://{0}/{1}: {2}")]
+    UploadBusy(String, String, String),
+    #[error("too many multipart uploads in progress on this node (at most {0}); complete or abort some")]
+    UploadsBusy(usize),
     #[error("invalid custom metadata: {0}")]
     BadCustom(String),
     #[error("out of space on {path}: {err}")]

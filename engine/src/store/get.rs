@@ -1,12 +1,16 @@
 //! Reads and deletes: `open_object` (GET/HEAD: from the core's object cache while current,
-//! else open the file on its HRW mountpath, verify the LOM, cache it) and `delete_object`.
+//! else open the file on its HRW mountpath, verify the LOM — and for a chunked object its
+//! manifest and chunks — and cache it) and `delete_object`.
 
 use std::rc::Rc;
+use std::sync::Arc;
 
 use super::{Store, StoreError};
-use crate::cache::{CoreView, ObjectHandle};
-use crate::io::{self as rio, sys};
+use crate::cache::{ChunkFile, CoreView, ObjectHandle};
+use crate::io::{self as rio, sys, Fd};
 use crate::lom::{Lom, XATTR_LOM};
+use crate::mountpath::Mountpath;
+use crate::ufest::Manifest;
 use crate::{fqn, hrw};
 
 impl Store {
@@ -33,83 +37,255 @@ impl Store {
         let mp = view
             .with_mountpaths(|m| m.place(digest).cloned())
             .ok_or(StoreError::NoMountpaths)?;
+        // A chunked object is its LOM'd first chunk plus a manifest and more chunks, replaced
+        // by a completion in several renames: a fill that sees a mix tries again.
+        let mut attempt = 0;
+        let h = loop {
+            attempt += 1;
+            match self.open_fill(view, &mp, bucket, obj, bid, digest, stamp, attempt).await {
+                Ok(h) => break h,
+                Err(Fill::Again(_)) if attempt < FILL_ATTEMPTS_MAX => {
+                    rio::sleep(std::time::Duration::from_millis(attempt as u64)).await;
+                }
+                Err(Fill::Again(why)) => {
+                    return Err(StoreError::MetaCorrupt(bucket.into(), obj.into(), why))
+                }
+                Err(Fill::Fail(e)) => return Err(e),
+            }
+        };
+        let h = Rc::new(h);
+        view.insert(digest, h.clone());
+        Ok(h)
+    }
+
+    /// Opens the object's file (and chunks) and checks its metadata, for the cache.
+    #[allow(clippy::too_many_arguments)]
+    async fn open_fill(
+        &self,
+        view: &CoreView,
+        mp: &Arc<Mountpath>,
+        bucket: &str,
+        obj: &str,
+        bid: u64,
+        digest: u64,
+        stamp: crate::cache::Stamp,
+        attempt: u32,
+    ) -> Result<ObjectHandle, Fill> {
         let path = fqn::object_fqn(&mp.path, bucket, obj);
         let fd = match rio::open(&path, libc::O_RDONLY, 0).await {
             Ok(fd) => fd,
-            Err(e) => return Err(StoreError::of_object("open", &path, bucket, obj, e)),
+            Err(e) => return Err(Fill::Fail(StoreError::of_object("open", &path, bucket, obj, e))),
         };
         let st = sys::fstat(&fd).map_err(|e| StoreError::io("fstat", &path, e))?;
         if !st.is_file {
             // A virtual directory (prefix of other objects), not an object.
-            return Err(StoreError::ObjNotFound(bucket.into(), obj.into()));
+            return Err(Fill::Fail(StoreError::ObjNotFound(bucket.into(), obj.into())));
         }
         let mut buf = Vec::new();
         let present = sys::fgetxattr(&fd, XATTR_LOM, &mut buf)
             .map_err(|e| StoreError::io("getxattr", &path, e))?;
         if !present {
-            return Err(StoreError::MetaMissing(bucket.into(), obj.into()));
+            return Err(Fill::Fail(StoreError::MetaMissing(bucket.into(), obj.into())));
         }
         let lom = Lom::decode(&buf)
             .map_err(|e| StoreError::MetaCorrupt(bucket.into(), obj.into(), e.to_string()))?;
         if lom.bid() != bid {
             // Left over from an earlier incarnation of the bucket: never served.
-            return Err(StoreError::ObjNotFound(bucket.into(), obj.into()));
+            return Err(Fill::Fail(StoreError::ObjNotFound(bucket.into(), obj.into())));
         }
-        if lom.size < 0 || lom.size as u64 != st.size {
-            return Err(StoreError::MetaCorrupt(
+        if lom.size < 0 || (!lom.is_chunked() && lom.size as u64 != st.size) {
+            return Err(Fill::Fail(StoreError::MetaCorrupt(
                 bucket.into(),
                 obj.into(),
                 format!("size {} in metadata, {} on disk", lom.size, st.size),
-            ));
+            )));
         }
-        let body = if view.body_fits(st.size) {
+        let chunks = if lom.is_chunked() {
+            self.open_chunks(view, mp, bucket, obj, &lom, &fd, st.size, attempt)
+                .await?
+        } else {
+            Vec::new()
+        };
+        let size = lom.size as u64;
+        let body = if chunks.is_empty() && view.body_fits(st.size) {
             let mut b = Vec::with_capacity(st.size as usize);
             while (b.len() as u64) < st.size {
                 let (at, want) = (b.len() as u64, st.size as usize - b.len());
                 match sys::pread_append(&fd, &mut b, at, want) {
                     Ok(0) => break,
                     Ok(_) => {}
-                    Err(e) => return Err(StoreError::io("read", &path, e)),
+                    Err(e) => return Err(Fill::Fail(StoreError::io("read", &path, e))),
                 }
             }
             if (b.len() as u64) != st.size {
-                return Err(StoreError::MetaCorrupt(
+                return Err(Fill::Fail(StoreError::MetaCorrupt(
                     bucket.into(),
                     obj.into(),
                     "file shorter than its size".into(),
-                ));
+                )));
             }
             Some(b.into_boxed_slice())
         } else {
             None
         };
-        let h = Rc::new(ObjectHandle {
+        Ok(ObjectHandle {
             fd,
             lom,
             body,
-            size: st.size,
+            chunks,
+            size,
             atime_ns: st.atime_ns,
             atime_fs_ns: std::cell::Cell::new(st.atime_ns),
             digest,
             mtime_ns: st.mtime_ns,
-            mp,
+            mp: mp.clone(),
             bucket: bucket.to_string(),
             obj: obj.to_string(),
             stamp,
-        });
-        view.insert(digest, h.clone());
-        Ok(h)
+        })
     }
 
-    /// Deletes an object.
+    /// Loads a chunked object's manifest and opens its chunks, checking each against the
+    /// manifest and the manifest against the LOM. A manifest that fails its checksum or makes
+    /// no sense is corrupt (never trusted); one of another upload, or a missing chunk, may be
+    /// a completion or delete in progress (`Fill::Again`).
+    #[allow(clippy::too_many_arguments)]
+    async fn open_chunks(
+        &self,
+        view: &CoreView,
+        mp: &Mountpath,
+        bucket: &str,
+        obj: &str,
+        lom: &Lom,
+        first: &Fd,
+        first_size: u64,
+        attempt: u32,
+    ) -> Result<Vec<ChunkFile>, Fill> {
+        let corrupt = |why: String| {
+            Fill::Fail(StoreError::MetaCorrupt(bucket.into(), obj.into(), why))
+        };
+        let want = lom.custom_get(super::CUSTOM_UFEST_ID);
+        let mut paths = vec![fqn::ufest_fqn(&mp.path, bucket, obj, None)];
+        if let Some(w) = want {
+            // Between a completion's steps 3 and 4 the manifest is still its intent record.
+            paths.push(fqn::ufest_fqn(&mp.path, bucket, obj, Some(w)));
+        }
+        let mut found = None;
+        let mut why = String::new();
+        for p in &paths {
+            let bytes = match std::fs::read(p) {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    why = format!("chunk manifest {} is missing", p.display());
+                    continue;
+                }
+                Err(e) => return Err(Fill::Fail(StoreError::io("read", p, e))),
+            };
+            let m = Manifest::decode(&bytes)
+                .map_err(|e| corrupt(format!("chunk manifest {}: {e}", p.display())))?;
+            if want.is_some_and(|w| w != m.id) {
+                why = format!("chunk manifest {} is of upload {:?}, not {want:?}", p.display(), m.id);
+                continue;
+            }
+            found = Some(m);
+            break;
+        }
+        let Some(m) = found else {
+            // Missing or another upload's: a completion or a delete may be under way.
+            return Err(if attempt < FILL_ATTEMPTS_MAX { Fill::Again(why) } else { corrupt(why) });
+        };
+        if !m.is_completed() {
+            return Err(corrupt(format!("chunk manifest of upload {:?} is not completed", m.id)));
+        }
+        if m.total_size() != lom.size as u64 {
+            return Err(Fill::Again(format!(
+                "chunk manifest totals {} bytes, metadata says {}",
+                m.total_size(),
+                lom.size
+            )));
+        }
+        if m.chunks.first().map(|c| c.size) != Some(first_size) {
+            return Err(Fill::Again(format!(
+                "chunk 1 is {first_size} bytes, the manifest says {:?}",
+                m.chunks.first().map(|c| c.size)
+            )));
+        }
+        let mut files = Vec::with_capacity(m.chunks.len());
+        files.push(ChunkFile { fd: first.clone(), size: first_size });
+        let set = self.mountpaths();
+        for c in &m.chunks[1..] {
+            let p = std::path::PathBuf::from(&c.path);
+            if !super::mpu::chunk_path_ok(&set, bucket, &p) {
+                return Err(corrupt(format!(
+                    "chunk {} path {} is outside the bucket's chunk folders",
+                    c.num, c.path
+                )));
+            }
+            let fd = match rio::open(&p, libc::O_RDONLY, 0).await {
+                Ok(fd) => fd,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(Fill::Again(format!(
+                        "chunk {} of {} is missing: {}",
+                        c.num,
+                        m.chunks.len(),
+                        p.display()
+                    )))
+                }
+                Err(e) => return Err(Fill::Fail(StoreError::io("open", &p, e))),
+            };
+            let st = sys::fstat(&fd).map_err(|e| StoreError::io("fstat", &p, e))?;
+            if st.size != c.size {
+                return Err(corrupt(format!(
+                    "chunk {} is {} bytes, the manifest says {}: {}",
+                    c.num,
+                    st.size,
+                    c.size,
+                    p.display()
+                )));
+            }
+            files.push(ChunkFile { fd, size: c.size });
+        }
+        Ok(files)
+    }
+
+    /// Deletes an object (a chunked one with its manifest and chunks).
     pub async fn delete_object(&self, bucket: &str, obj: &str) -> Result<(), StoreError> {
         Store::check_names(bucket, obj)?;
-        self.bucket(bucket)?;
+        let props = self.bucket(bucket)?;
         let (_, mp) = self.place(bucket, obj)?;
         let path = fqn::object_fqn(&mp.path, bucket, obj);
+        let old = {
+            let mut buf = Vec::new();
+            match sys::getxattr(&path, XATTR_LOM, &mut buf) {
+                Ok(true) => Lom::decode(&buf)
+                    .ok()
+                    .filter(|l| l.is_chunked() && l.bid() == props.bid),
+                _ => None,
+            }
+        };
         let res = rio::unlink(&path, false).await;
         self.atimes.forget(hrw::obj_digest(bucket, obj));
         self.generations.bump(hrw::obj_digest(bucket, obj));
-        res.map_err(|e| StoreError::of_object("unlink", &path, bucket, obj, e))
+        res.map_err(|e| StoreError::of_object("unlink", &path, bucket, obj, e))?;
+        if let Some(o) = old {
+            self.remove_chunked_leftovers(&mp.path, bucket, obj, &o).await;
+        }
+        Ok(())
+    }
+}
+
+/// Times a cache fill tries when it sees a chunked object change under it.
+const FILL_ATTEMPTS_MAX: u32 = 4;
+
+/// Why a cache fill did not produce a handle.
+enum Fill {
+    /// What it read was inconsistent, as while a completion or delete runs: try again.
+    Again(String),
+    Fail(StoreError),
+}
+
+impl From<StoreError> for Fill {
+    fn from(e: StoreError) -> Self {
+        Fill::Fail(e)
     }
 }

@@ -3,7 +3,7 @@
 //! One file per concern: `error` (StoreError), `bucket` (create/destroy/props), `put`
 //! (PutHandle, buffered and direct), `get` (open for GET/HEAD, DELETE), `list` (listing walks),
 //! `trash` (startup tidy, moving aside and emptying the trash), `copy` (object copy and
-//! rename), `lsdir` (non-recursive listing).
+//! rename), `lsdir` (non-recursive listing), `mpu` (multipart uploads and chunked objects).
 //!
 //! Shared by all cores behind an `Arc`. The hot path takes read-only snapshots (`Arc` clones)
 //! of the mountpath set and the bucket metadata; changes build a new snapshot and swap it in.
@@ -27,6 +27,7 @@ mod error;
 mod get;
 mod list;
 mod lsdir;
+mod mpu;
 mod put;
 mod trash;
 
@@ -44,9 +45,10 @@ use crate::names;
 
 pub use append::{APPENDS_OPEN_MAX, APPEND_IDLE_SECS_MAX};
 pub use copy::{CopiedMeta, CopyOutcome, COPY_CHUNK};
-pub use custom::parse_custom_header;
+pub use custom::{is_internal as is_internal_custom, parse_custom_header};
 pub use error::StoreError;
 pub use list::{ListEntry, ListPage, ListQuery};
+pub use mpu::{PartDone, CUSTOM_UFEST_ID, PART_NUM_MAX, UPLOADS_OPEN_MAX};
 pub use put::{ClientChecksum, PutHandle};
 
 /// Default and maximum page size of an object listing (AIS's `MaxPageSizeAIS`).
@@ -82,6 +84,8 @@ pub struct Store {
     atimes: atime::Atimes,
     /// Serialises read-modify-write of an object's custom metadata (`custom.rs`).
     custom_locks: custom::CustomLocks,
+    /// Multipart uploads in progress (`mpu.rs`).
+    uploads: mpu::Uploads,
 }
 
 fn now_ns() -> i64 {
@@ -113,8 +117,10 @@ impl Store {
             appends: append::Appends::default(),
             atimes: atime::Atimes::default(),
             custom_locks: custom::CustomLocks::default(),
+            uploads: mpu::Uploads::default(),
         };
         store.startup_tidy();
+        store.recover_completions();
         Ok(store)
     }
 

@@ -35,6 +35,28 @@ impl Store {
         obj: &str,
         size: Option<u64>,
     ) -> Result<PutHandle, StoreError> {
+        Store::check_put_name(bucket, obj)?;
+        let props = self.bucket(bucket)?;
+        let set = self.mountpaths();
+        let digest = crate::hrw::obj_digest(bucket, obj);
+        let mp = set.place(digest).ok_or(StoreError::NoMountpaths)?.clone();
+        let dest = fqn::object_fqn(&mp.path, bucket, obj);
+        self.begin_at(
+            props,
+            set.version(),
+            digest,
+            mp,
+            (bucket, obj),
+            dest,
+            size,
+            Target::Object,
+        )
+        .await
+    }
+
+    /// Checks the names of an object about to be written (a shortened long name must fit its
+    /// LOM).
+    pub(super) fn check_put_name(bucket: &str, obj: &str) -> Result<(), StoreError> {
         Store::check_names(bucket, obj)?;
         if fqn::is_fntl(obj) && obj.len() > FNTL_NAME_BYTES_MAX {
             return Err(StoreError::NameTooLong(
@@ -47,12 +69,25 @@ impl Store {
                 ),
             ));
         }
-        let props = self.bucket(bucket)?;
+        Ok(())
+    }
+
+    /// Creates the work file of a PUT whose destination `dest` is on `mp` (placed by `digest`
+    /// under mountpath-set version `set_version`): an object's `%ob` path or a chunk's `%ch`
+    /// path, as `target` says.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn begin_at(
+        self: &Arc<Self>,
+        props: BucketProps,
+        set_version: u64,
+        digest: u64,
+        mp: Arc<Mountpath>,
+        (bucket, obj): (&str, &str),
+        dest: PathBuf,
+        size: Option<u64>,
+        target: Target,
+    ) -> Result<PutHandle, StoreError> {
         let cksum_type = CksumType::parse(&props.cksum_type).unwrap_or(CksumType::Xxhash2);
-        let set = self.mountpaths();
-        let set_version = set.version();
-        let digest = crate::hrw::obj_digest(bucket, obj);
-        let mp = set.place(digest).ok_or(StoreError::NoMountpaths)?.clone();
         let seq = self.work_seq.fetch_add(1, Ordering::Relaxed);
         let tie = format!("{:x}{:x}", rio::core_index(), seq);
         let work = fqn::work_fqn(&mp.path, bucket, digest, &tie);
@@ -97,17 +132,25 @@ impl Store {
                 }
             }
         }
+        let (hasher, crc) = match target {
+            Target::Object => (Some(Hasher::new(cksum_type)), None),
+            // A chunk always gets its CRC32C; the caller may hand it the upload's streaming
+            // hash of the whole object (`set_stream_hasher`).
+            Target::Chunk(_) => (None, Some(0)),
+        };
         Ok(PutHandle {
             store: self.clone(),
             digest,
             set_version,
             bucket: bucket.to_string(),
             obj: obj.to_string(),
-            fqn: fqn::object_fqn(&mp.path, bucket, obj),
+            fqn: dest,
             fntl: fqn::is_fntl(obj),
             work,
             fd: Some(fd),
-            hasher: Some(Hasher::new(cksum_type)),
+            hasher,
+            crc,
+            target,
             cksum_type,
             client_hasher: None,
             size: 0,
@@ -145,8 +188,18 @@ impl Store {
     }
 }
 
-/// A PUT in progress. Feed the body with `write`, then `finish`; dropping it unfinished
-/// removes the work file, so nothing of a failed PUT is ever visible.
+/// What a PUT's work file becomes.
+pub(super) enum Target {
+    /// A whole object: LOM, then `rename(2)` over its `%ob` path (`PutHandle::finish`).
+    Object,
+    /// Chunk `num` of a multipart (or chunked) upload: renamed to its `%ch` path and recorded
+    /// in the upload (`PutHandle::finish_part`, `mpu.rs`).
+    Chunk(super::mpu::PartSlot),
+}
+
+/// A PUT in progress. Feed the body with `write`, then `finish` (or `finish_part` for a part
+/// of a multipart upload); dropping it unfinished removes the work file, so nothing of a
+/// failed PUT is ever visible.
 pub struct PutHandle {
     pub(super) store: Arc<Store>,
     pub(super) digest: u64,
@@ -156,8 +209,12 @@ pub struct PutHandle {
     pub(super) set_version: u64,
     pub(super) bucket: String,
     pub(super) obj: String,
+    /// Where the work file goes: the object's `%ob` path, or the chunk's `%ch` path.
     pub(super) fqn: PathBuf,
     pub(super) fntl: bool,
+    pub(super) target: Target,
+    /// CRC32C of the body so far (chunks only: the manifest records one per chunk).
+    pub(super) crc: Option<u32>,
     pub(super) work: PathBuf,
     pub(super) fd: Option<Fd>,
     pub(super) hasher: Option<Hasher>,
@@ -211,11 +268,12 @@ impl PutHandle {
         if c.cksum_type == CksumType::None {
             return;
         }
-        if c.cksum_type == self.cksum_type
+        let same = c.cksum_type == self.cksum_type
             || (matches!(c.cksum_type, CksumType::Xxhash | CksumType::Xxhash2)
-                && matches!(self.cksum_type, CksumType::Xxhash | CksumType::Xxhash2))
-        {
+                && matches!(self.cksum_type, CksumType::Xxhash | CksumType::Xxhash2));
+        if same && matches!(self.target, Target::Object) {
             // Same digest as the stored checksum: compare at the end without a second hasher.
+            // (A chunk's own hasher, if any, hashes the whole object, not this chunk.)
             self.client_hasher = Some((c, None));
         } else {
             let h = Hasher::new(c.cksum_type);
@@ -246,6 +304,9 @@ impl PutHandle {
 
     /// Updates the checksums with the next body bytes.
     fn hash(&mut self, data: &[u8]) {
+        if let Some(c) = self.crc.as_mut() {
+            *c = crc32c::crc32c_append(*c, data);
+        }
         if let Some(h) = self.hasher.as_mut() {
             h.update(data);
         }
@@ -372,18 +433,23 @@ impl PutHandle {
             }
         }
         let copied = self.copied.take();
+        // The object this PUT replaces: its version goes on, and if it is chunked its chunks
+        // and manifest go once the new object is in place.
+        let old = {
+            let mut buf = Vec::new();
+            match sys::getxattr(&self.fqn, XATTR_LOM, &mut buf) {
+                Ok(true) => Lom::decode(&buf).ok().filter(|o| o.bid() == self.props.bid),
+                _ => None,
+            }
+        };
         let mut version = 1u64;
         if self.props.versioning && copied.is_none() {
-            let mut buf = Vec::new();
-            if let Ok(true) = sys::getxattr(&self.fqn, XATTR_LOM, &mut buf) {
-                if let Ok(old) = Lom::decode(&buf) {
-                    if old.bid() == self.props.bid {
-                        if let Some(v) = old.version.as_deref().and_then(|v| v.parse::<u64>().ok())
-                        {
-                            version = v + 1;
-                        }
-                    }
-                }
+            if let Some(v) = old
+                .as_ref()
+                .and_then(|o| o.version.as_deref())
+                .and_then(|v| v.parse::<u64>().ok())
+            {
+                version = v + 1;
             }
         }
         let mut lom = Lom {
@@ -429,10 +495,16 @@ impl PutHandle {
                 self.obj
             );
         }
-        self.rename_into_place().await?;
+        super::mpu::rename_into_place(&self.work, &self.fqn, &self.bucket, &self.obj).await?;
         // Cached copies of the old object on every core are stale from now on.
         self.store.atimes.set(self.digest, super::now_ns());
         self.store.generations.bump(self.digest);
+        if let Some(o) = old.as_ref().filter(|o| o.is_chunked()) {
+            let store = self.store.clone();
+            store
+                .remove_chunked_leftovers(&self.mp.path, &self.bucket, &self.obj, o)
+                .await;
+        }
         if self.props.fsync {
             if let Some(dir) = self.fqn.parent() {
                 let d = rio::open(dir, libc::O_RDONLY | libc::O_DIRECTORY, 0)
@@ -445,38 +517,6 @@ impl PutHandle {
         }
         self.finished = true;
         Ok(lom)
-    }
-
-    async fn rename_into_place(&self) -> Result<(), StoreError> {
-        let err = |e| StoreError::of_rename(&self.fqn, &self.bucket, &self.obj, e);
-        match rio::rename(&self.work, &self.fqn).await {
-            Ok(()) => return Ok(()),
-            Err(e) => {
-                if let Some(e) = err(e) {
-                    return Err(e);
-                }
-            }
-        }
-        // The object's virtual directory does not exist yet.
-        let dir = self.fqn.parent().expect("an object path has a parent");
-        match rio::mkdir_all(dir, 0o755).await {
-            Ok(()) => {}
-            Err(e)
-                if e.raw_os_error() == Some(libc::ENOTDIR)
-                    || e.raw_os_error() == Some(libc::EEXIST) =>
-            {
-                return Err(StoreError::NameConflict(
-                    self.bucket.clone(),
-                    self.obj.clone(),
-                ))
-            }
-            Err(e) => return Err(StoreError::io("mkdir", dir, e)),
-        }
-        rio::rename(&self.work, &self.fqn).await.map_err(|e| {
-            err(e).unwrap_or_else(|| {
-                StoreError::io("rename", &self.fqn, io::ErrorKind::NotFound.into())
-            })
-        })
     }
 }
 

@@ -20,7 +20,7 @@ pub fn from_headers(req: &Req<'_>) -> Result<Vec<(String, String)>, StoreError> 
 
 /// Whether the client keys a stored custom entry is shown under (internal keys hidden).
 pub fn visible(key: &str) -> bool {
-    key != engine::store::CUSTOM_ORIG_FNTL
+    !engine::store::is_internal_custom(key)
 }
 
 /// AIS `cos.IsParseBool`.

@@ -10,8 +10,12 @@ use crate::http::Conn;
 /// The HTTP status of a store error. Each code has this one place to check.
 pub fn status_of(e: &StoreError) -> u16 {
     match e {
-        StoreError::BucketNotFound(_) | StoreError::ObjNotFound(..) => 404,
-        StoreError::BucketExists(_) | StoreError::NameConflict(..) => 409,
+        StoreError::BucketNotFound(_)
+        | StoreError::ObjNotFound(..)
+        | StoreError::UploadNotFound(..) => 404,
+        StoreError::BucketExists(_) | StoreError::NameConflict(..) | StoreError::UploadBusy(..) => {
+            409
+        }
         StoreError::BadBucketName(..)
         | StoreError::BadObjName(..)
         | StoreError::BadChecksum { .. }
@@ -19,9 +23,10 @@ pub fn status_of(e: &StoreError) -> u16 {
         | StoreError::NameTooLong(..)
         | StoreError::BadProps(_)
         | StoreError::BadAppendHandle(..)
-        | StoreError::BadCustom(_) => 400,
+        | StoreError::BadCustom(_)
+        | StoreError::BadUpload(..) => 400,
         StoreError::MetaMissing(..) | StoreError::MetaCorrupt(..) | StoreError::Io { .. } => 500,
-        StoreError::NoMountpaths | StoreError::AppendsBusy(_) => 503,
+        StoreError::NoMountpaths | StoreError::AppendsBusy(_) | StoreError::UploadsBusy(_) => 503,
         StoreError::NoSpace { .. } => 507,
     }
 }
