@@ -6,6 +6,8 @@
 //! <mountpath>/@ais/<bucket>/%ob/<object name, '/' as real directories>
 //! <mountpath>/@ais/<bucket>/%ob/.x<sha256 hex of the full FQN>   (names too long, §3.2)
 //! <mountpath>/@ais/<bucket>/%wk/put.<obj digest hex>.<tie>.<pid hex>
+//! <mountpath>/@ais/<bucket>/%ch/<object name>.<upload id>.<NNNN>       (chunk files)
+//! <mountpath>/@ais/<bucket>/%ut/<object name>[.<upload id>]          (chunk manifests)
 //! <mountpath>/.$deleted/                                          (trash)
 //! ```
 //!
@@ -26,6 +28,10 @@ pub const PROVIDER_DIR: &str = "@ais";
 pub const OBJ_DIR: &str = "%ob";
 /// Content-type directory of work (temporary) files.
 pub const WORK_DIR: &str = "%wk";
+/// Content-type directory of chunk files of chunked objects (AIS `ChunkCT`).
+pub const CHUNK_DIR: &str = "%ch";
+/// Content-type directory of chunk manifests (AIS `ChunkMetaCT`).
+pub const UFEST_DIR: &str = "%ut";
 /// Per-mountpath trash directory; destroyed buckets are renamed into it.
 pub const DELETED_DIR: &str = ".$deleted";
 
@@ -50,6 +56,16 @@ pub fn obj_dir(mp: &Path, bucket: &str) -> PathBuf {
 /// `<mp>/@ais/<bucket>/%wk`.
 pub fn work_dir(mp: &Path, bucket: &str) -> PathBuf {
     bucket_dir(mp, bucket).join(WORK_DIR)
+}
+
+/// `<mp>/@ais/<bucket>/%ch`.
+pub fn chunk_dir(mp: &Path, bucket: &str) -> PathBuf {
+    bucket_dir(mp, bucket).join(CHUNK_DIR)
+}
+
+/// `<mp>/@ais/<bucket>/%ut`.
+pub fn ufest_dir(mp: &Path, bucket: &str) -> PathBuf {
+    bucket_dir(mp, bucket).join(UFEST_DIR)
 }
 
 /// `<mp>/.$deleted`.
@@ -96,6 +112,46 @@ fn shortened(obj_dir: &Path, obj: &str) -> Option<String> {
     let full = obj_dir.join(obj);
     let sum = sha2::Sha256::digest(full.as_os_str().as_bytes());
     Some(format!(".x{}", hex(&sum)))
+}
+
+/// The name under a content-type directory of a derived file (chunk, manifest), as AIS's
+/// `CSM.Gen` builds it: the object name, itself replaced by `.x<sha256 hex of the name>`
+/// when too long, then `suffix`; and the whole result replaced by `.x<sha256 hex of it>`
+/// when that is too long. Unlike `%ob` (which hashes the FQN) only names are hashed here.
+fn derived_ubase(obj: &str, suffix: &str) -> String {
+    let oname = if is_fntl(obj) {
+        format!(".x{}", hex(&sha2::Sha256::digest(obj.as_bytes())))
+    } else {
+        obj.to_string()
+    };
+    let ubase = oname + suffix;
+    if is_fntl(&ubase) {
+        format!(".x{}", hex(&sha2::Sha256::digest(ubase.as_bytes())))
+    } else {
+        ubase
+    }
+}
+
+/// The chunk number as AIS prints it in names and HRW keys: 4 zero-padded digits.
+pub fn chunk_num_str(num: u16) -> String {
+    format!("{num:04}")
+}
+
+/// The file of chunk `num` of upload `id`: `<mp>/@ais/<bucket>/%ch/<obj>.<id>.<NNNN>`,
+/// with '/' in the object name as real directories. A too-long object name is first
+/// replaced by `.x<sha256 hex of the name>`; a too-long result as a whole by
+/// `.x<sha256 hex of <obj>.<id>.<NNNN>>` (AIS `fs.CSM.Gen`). `id` must pass
+/// `ufest::check_id` (no '/').
+pub fn chunk_fqn(mp: &Path, bucket: &str, obj: &str, id: &str, num: u16) -> PathBuf {
+    let suffix = format!(".{id}.{}", chunk_num_str(num));
+    chunk_dir(mp, bucket).join(derived_ubase(obj, &suffix))
+}
+
+/// The chunk manifest of an object: the completed one `%ut/<obj>` (`id` None) or the
+/// partial one of an upload `%ut/<obj>.<id>`; long names shortened as in `chunk_fqn`.
+pub fn ufest_fqn(mp: &Path, bucket: &str, obj: &str, id: Option<&str>) -> PathBuf {
+    let suffix = id.map(|id| format!(".{id}")).unwrap_or_default();
+    ufest_dir(mp, bucket).join(derived_ubase(obj, &suffix))
 }
 
 /// The work file of a PUT: `<bucket_dir>/%wk/put.<016x obj_digest>.<tie>.<pid hex>`.

@@ -1,7 +1,7 @@
 //! aisle storage engine: the per-core io_uring reactor (`io`), HRW placement (`hrw`), the
 //! on-disk layout (`fqn`), object metadata (`lom`), checksums (`cksum`), name rules (`names`),
 //! bucket metadata (`bmd`), mountpaths (`mountpath`), the per-core caches (`cache`) and the
-//! object store built on them (`store`).
+//! object store built on them (`store`), and the chunk manifest codec (`ufest`).
 #![deny(unsafe_code)]
 
 pub mod bmd;
@@ -15,3 +15,4 @@ pub mod lom;
 pub mod mountpath;
 pub mod names;
 pub mod store;
+pub mod ufest;

@@ -1,0 +1,703 @@
+//! The chunk manifest ("Ufest") of a chunked object in AIS's on-disk format: pack/unpack,
+//! LZ4 frame compression, the XXH64 trailer, limits, upload ids, chunk placement digests and
+//! the CRC32C helpers chunked objects use (AISTORE.md §4, engine/FORMAT.md "Chunk manifest").
+//!
+//! On disk a manifest is `LZ4 frame(packed body) || XXH64(frame, seed 1103515245) as u64 BE`.
+//! The packed body (all integers big-endian, "str" = u16 length + bytes):
+//!
+//! ```text
+//! u8 meta-version (1) | str id | u64 created ns | u16 count | u16 flags
+//! per chunk: u64 size | str path | str cksum type [| str cksum value if type != ""]
+//!            | u16 num | u16 flags | str md5 (0 or 16 bytes) | str etag
+//! ```
+//!
+//! `encode` writes the frame AIS's writer (pierrec/lz4 v4 defaults) writes: 4 MiB blocks,
+//! independent, content checksum, no block checksums, no content size. `decode` accepts any
+//! valid LZ4 frame (or several, with skippable frames), walking the frame format itself so
+//! that truncation, trailing bytes and every checksum are checked strictly and the output is
+//! bounded.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use xxhash_rust::xxh32::xxh32;
+use xxhash_rust::xxh64::xxh64;
+
+use crate::hrw;
+
+/// Meta-version of the packed body (AIS `umetaver`).
+pub const UFEST_META_VERSION: u8 = 1;
+/// Most chunks (parts) an object may have; chunk numbers are 1..=9999.
+pub const CHUNK_COUNT_MAX: usize = 9999;
+/// Smallest value of the `chunk_size` setting (uploaded parts may be smaller).
+pub const CHUNK_SIZE_MIN: u64 = 1024;
+/// Largest value of the `chunk_size` setting.
+pub const CHUNK_SIZE_MAX: u64 = 5 << 30;
+/// Manifest flag: the manifest is completed (the object is visible).
+pub const FLAG_COMPLETED: u16 = 1;
+
+/// Shortest manifest (upload) id.
+pub const ID_LEN_MIN: usize = 8;
+/// Longest manifest (upload) id.
+pub const ID_LEN_MAX: usize = 128;
+/// Length of the XXH64 trailer.
+pub const TRAILER_LEN: usize = 8;
+/// Seed of the trailer's XXH64 (AIS `cos.MLCG32`).
+pub const TRAILER_SEED: u64 = hrw::MLCG32;
+/// The LZ4 frame header `encode` writes (pierrec/lz4 v4 `NewWriter` defaults): magic,
+/// FLG 0x64 (version 1, independent blocks, content checksum), BD 0x70 (4 MiB), HC.
+pub const FRAME_HEADER: [u8; 7] = [0x04, 0x22, 0x4D, 0x18, 0x64, 0x70, 0xB9];
+/// Largest packed body `decode` inflates; a full 9999-chunk manifest is about 5 MiB.
+pub const DECODED_BYTES_MAX: usize = 64 << 20;
+
+/// Block size `encode` uses (the frame header's 4 MiB maximum).
+const ENCODE_BLOCK: usize = 4 << 20;
+const LZ4_MAGIC: u32 = 0x184D_2204;
+const LZ4_LEGACY_MAGIC: u32 = 0x184C_2102;
+const SKIPPABLE_MAGIC_MASK: u32 = 0xFFFF_FFF0;
+const SKIPPABLE_MAGIC: u32 = 0x184D_2A50;
+const BLOCK_UNCOMPRESSED: u32 = 0x8000_0000;
+/// How far back a linked block may reference (the LZ4 window).
+const LZ4_WINDOW: usize = 64 << 10;
+/// The fixed part of a packed body: version, id length, created, count, flags.
+const HEAD_FIXED: usize = 1 + 2 + 8 + 2 + 2;
+
+/// One chunk (part) of a chunked object.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Chunk {
+    /// Chunk number, 1-based.
+    pub num: u16,
+    pub size: u64,
+    /// Absolute FQN of the chunk file (as AIS records it).
+    pub path: String,
+    /// "" = no checksum; else e.g. "crc32c".
+    pub cksum_type: String,
+    /// Omitted on disk when `cksum_type` is empty (and must then be empty).
+    pub cksum_value: String,
+    pub flags: u16,
+    /// The part's MD5 (S3 uploads): 0 or 16 bytes.
+    pub md5: Vec<u8>,
+    /// The part's ETag (S3 uploads).
+    pub etag: String,
+}
+
+/// A chunk manifest: a partial one (upload in progress) or a completed one.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Manifest {
+    /// Upload (manifest) id.
+    pub id: String,
+    /// Creation time, unix nanoseconds.
+    pub created_ns: u64,
+    pub flags: u16,
+    /// Chunks in strictly ascending `num` order.
+    pub chunks: Vec<Chunk>,
+}
+
+/// Why a manifest cannot be encoded or decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum UfestError {
+    /// Stored bytes that fail a checksum, are truncated, or decode to nonsense.
+    #[error("corrupt chunk manifest: {0}")]
+    Corrupt(String),
+    /// A limit is exceeded (chunk count, chunk number, string length, total size).
+    #[error("chunk manifest limit exceeded: {0}")]
+    Limit(String),
+    /// The upload (manifest) id breaks AIS's id rules.
+    #[error("invalid chunk manifest id: {0}")]
+    BadId(String),
+    /// An in-memory manifest that cannot be stored (no chunks, order, md5 length...).
+    #[error("invalid chunk manifest: {0}")]
+    Invalid(String),
+}
+
+impl Manifest {
+    /// Whether the completed flag is set.
+    pub fn is_completed(&self) -> bool {
+        self.flags & FLAG_COMPLETED != 0
+    }
+
+    /// Sum of the chunk sizes (saturating; `encode`/`decode` refuse sums past `i64::MAX`).
+    pub fn total_size(&self) -> u64 {
+        self.chunks
+            .iter()
+            .fold(0u64, |acc, c| acc.saturating_add(c.size))
+    }
+
+    /// The chunk numbered `num`, if present.
+    pub fn chunk(&self, num: u16) -> Option<&Chunk> {
+        self.chunks
+            .binary_search_by_key(&num, |c| c.num)
+            .ok()
+            .map(|i| &self.chunks[i])
+    }
+
+    /// Checks what `encode` requires: a valid id, 1..=9999 chunks numbered strictly
+    /// ascending in 1..=9999 (exactly 1..=count when completed), md5 of 0 or 16 bytes, a
+    /// value only with a checksum type, strings that fit a u16 length, sizes summing to at
+    /// most `i64::MAX` (AIS stores sizes as int64).
+    pub fn validate(&self) -> Result<(), UfestError> {
+        check_id(&self.id)?;
+        if self.chunks.is_empty() {
+            return Err(UfestError::Invalid("no chunks".into()));
+        }
+        if self.chunks.len() > CHUNK_COUNT_MAX {
+            return Err(UfestError::Limit(format!(
+                "{} chunks, at most {CHUNK_COUNT_MAX}",
+                self.chunks.len()
+            )));
+        }
+        let mut prev = 0u16;
+        let mut total = 0u64;
+        for (i, c) in self.chunks.iter().enumerate() {
+            if c.num == 0 || usize::from(c.num) > CHUNK_COUNT_MAX {
+                return Err(UfestError::Limit(format!(
+                    "chunk number {} outside 1..={CHUNK_COUNT_MAX}",
+                    c.num
+                )));
+            }
+            if c.num <= prev {
+                return Err(UfestError::Invalid(format!(
+                    "chunk numbers not strictly ascending: {prev} then {}",
+                    c.num
+                )));
+            }
+            if self.is_completed() && usize::from(c.num) != i + 1 {
+                return Err(UfestError::Invalid(format!(
+                    "completed manifest has chunk {} at position {}",
+                    c.num,
+                    i + 1
+                )));
+            }
+            prev = c.num;
+            total = total
+                .checked_add(c.size)
+                .filter(|t| *t <= i64::MAX as u64)
+                .ok_or_else(|| UfestError::Limit("total size exceeds i64::MAX".into()))?;
+            if !c.md5.is_empty() && c.md5.len() != 16 {
+                return Err(UfestError::Invalid(format!(
+                    "chunk {}: md5 of {} bytes (0 or 16)",
+                    c.num,
+                    c.md5.len()
+                )));
+            }
+            if c.cksum_type.is_empty() && !c.cksum_value.is_empty() {
+                return Err(UfestError::Invalid(format!(
+                    "chunk {}: checksum value without a type",
+                    c.num
+                )));
+            }
+            if c.cksum_type == "none" {
+                return Err(UfestError::Invalid(format!(
+                    "chunk {}: checksum type \"none\" (use \"\")",
+                    c.num
+                )));
+            }
+            for (what, len) in [
+                ("path", c.path.len()),
+                ("checksum type", c.cksum_type.len()),
+                ("checksum value", c.cksum_value.len()),
+                ("etag", c.etag.len()),
+            ] {
+                if len > usize::from(u16::MAX) {
+                    return Err(UfestError::Limit(format!(
+                        "chunk {}: {what} of {len} bytes (at most {})",
+                        c.num,
+                        u16::MAX
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Validates, packs, LZ4-frame-compresses (pierrec defaults, header `FRAME_HEADER`) and
+    /// appends the 8-byte big-endian XXH64 (seed 1103515245) of the compressed bytes.
+    pub fn encode(&self) -> Result<Vec<u8>, UfestError> {
+        self.validate()?;
+        let body = self.pack();
+        let mut out = lz4_frame_encode(&body);
+        let sum = xxh64(&out, TRAILER_SEED);
+        out.extend_from_slice(&sum.to_be_bytes());
+        Ok(out)
+    }
+
+    /// Verifies the trailer, inflates any valid LZ4 frame (at most `DECODED_BYTES_MAX`
+    /// bytes), unpacks and validates. Anything wrong is `Corrupt`; never panics.
+    pub fn decode(bytes: &[u8]) -> Result<Manifest, UfestError> {
+        if bytes.len() < TRAILER_LEN + 4 {
+            return Err(corrupt(format!("{} bytes is too short", bytes.len())));
+        }
+        let (frame, trailer) = bytes.split_at(bytes.len() - TRAILER_LEN);
+        let mut want = [0u8; TRAILER_LEN];
+        want.copy_from_slice(trailer);
+        let want = u64::from_be_bytes(want);
+        let got = xxh64(frame, TRAILER_SEED);
+        if want != got {
+            return Err(corrupt(format!(
+                "checksum mismatch: stored {want:016x}, computed {got:016x}"
+            )));
+        }
+        let body = lz4_frame_decode(frame, DECODED_BYTES_MAX).map_err(corrupt)?;
+        let m = Manifest::unpack(&body).map_err(corrupt)?;
+        m.validate().map_err(|e| corrupt(e.to_string()))?;
+        Ok(m)
+    }
+
+    /// The packed (uncompressed) body; the manifest must be valid.
+    fn pack(&self) -> Vec<u8> {
+        let per_chunk: usize = self
+            .chunks
+            .iter()
+            .map(|c| {
+                8 + 2
+                    + c.path.len()
+                    + 4
+                    + c.cksum_type.len()
+                    + c.cksum_value.len()
+                    + 4
+                    + 2
+                    + c.md5.len()
+                    + 2
+                    + c.etag.len()
+            })
+            .sum();
+        let mut b = Vec::with_capacity(HEAD_FIXED + self.id.len() + per_chunk);
+        b.push(UFEST_META_VERSION);
+        put_str(&mut b, self.id.as_bytes());
+        b.extend_from_slice(&self.created_ns.to_be_bytes());
+        // validate() bounds the count by 9999.
+        b.extend_from_slice(&(self.chunks.len() as u16).to_be_bytes());
+        b.extend_from_slice(&self.flags.to_be_bytes());
+        for c in &self.chunks {
+            b.extend_from_slice(&c.size.to_be_bytes());
+            put_str(&mut b, c.path.as_bytes());
+            put_str(&mut b, c.cksum_type.as_bytes());
+            if !c.cksum_type.is_empty() {
+                put_str(&mut b, c.cksum_value.as_bytes());
+            }
+            b.extend_from_slice(&c.num.to_be_bytes());
+            b.extend_from_slice(&c.flags.to_be_bytes());
+            put_str(&mut b, &c.md5);
+            put_str(&mut b, c.etag.as_bytes());
+        }
+        b
+    }
+
+    fn unpack(body: &[u8]) -> Result<Manifest, String> {
+        let mut r = Reader { b: body, pos: 0 };
+        let ver = r.u8("meta-version")?;
+        if ver != UFEST_META_VERSION {
+            return Err(format!("meta-version {ver}, expected {UFEST_META_VERSION}"));
+        }
+        let id = r.string("id")?;
+        let created_ns = r.u64("creation time")?;
+        let count = usize::from(r.u16("chunk count")?);
+        if count == 0 || count > CHUNK_COUNT_MAX {
+            return Err(format!("chunk count {count} outside 1..={CHUNK_COUNT_MAX}"));
+        }
+        let flags = r.u16("flags")?;
+        // Every chunk takes at least 24 bytes: do not trust the count for the allocation.
+        let mut chunks = Vec::with_capacity(count.min(r.remaining() / 24));
+        for i in 0..count {
+            let size = r.u64("chunk size")?;
+            if size > i64::MAX as u64 {
+                return Err(format!("chunk at {i}: negative size"));
+            }
+            let path = r.string("chunk path")?;
+            let mut cksum_type = r.string("chunk checksum type")?;
+            let mut cksum_value = if cksum_type.is_empty() {
+                String::new()
+            } else {
+                r.string("chunk checksum value")?
+            };
+            if cksum_type == "none" {
+                // AIS treats a "none" checksum as no checksum (it never writes one).
+                cksum_type.clear();
+                cksum_value.clear();
+            }
+            let num = r.u16("chunk number")?;
+            let cflags = r.u16("chunk flags")?;
+            let md5 = r.bytes("chunk md5")?.to_vec();
+            let etag = r.string("chunk etag")?;
+            chunks.push(Chunk {
+                num,
+                size,
+                path,
+                cksum_type,
+                cksum_value,
+                flags: cflags,
+                md5,
+                etag,
+            });
+        }
+        if r.remaining() != 0 {
+            return Err(format!("{} bytes after the last chunk", r.remaining()));
+        }
+        Ok(Manifest {
+            id,
+            created_ns,
+            flags,
+            chunks,
+        })
+    }
+}
+
+fn corrupt(msg: impl Into<String>) -> UfestError {
+    UfestError::Corrupt(msg.into())
+}
+
+/// Appends a u16 length (the caller has bounded it) and the bytes.
+fn put_str(b: &mut Vec<u8>, s: &[u8]) {
+    b.extend_from_slice(&(s.len() as u16).to_be_bytes());
+    b.extend_from_slice(s);
+}
+
+/// A bounds-checked big-endian cursor over the packed body.
+struct Reader<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn remaining(&self) -> usize {
+        self.b.len() - self.pos
+    }
+
+    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], String> {
+        if self.remaining() < n {
+            return Err(format!(
+                "truncated reading {what} at offset {} ({n} bytes wanted, {} left)",
+                self.pos,
+                self.remaining()
+            ));
+        }
+        let s = &self.b[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+
+    fn u8(&mut self, what: &str) -> Result<u8, String> {
+        Ok(self.take(1, what)?[0])
+    }
+
+    fn u16(&mut self, what: &str) -> Result<u16, String> {
+        let s = self.take(2, what)?;
+        Ok(u16::from_be_bytes([s[0], s[1]]))
+    }
+
+    fn u64(&mut self, what: &str) -> Result<u64, String> {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(self.take(8, what)?);
+        Ok(u64::from_be_bytes(a))
+    }
+
+    fn bytes(&mut self, what: &str) -> Result<&'a [u8], String> {
+        let n = usize::from(self.u16(what)?);
+        self.take(n, what)
+    }
+
+    fn string(&mut self, what: &str) -> Result<String, String> {
+        let b = self.bytes(what)?;
+        std::str::from_utf8(b)
+            .map(str::to_string)
+            .map_err(|_| format!("{what} is not UTF-8"))
+    }
+}
+
+/// One LZ4 frame of `body` with pierrec/lz4 v4's writer options: 4 MiB independent blocks,
+/// content checksum, no block checksums, no content size. A block that does not shrink is
+/// stored uncompressed, as pierrec does.
+fn lz4_frame_encode(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(FRAME_HEADER.len() + body.len() / 2 + 64);
+    out.extend_from_slice(&FRAME_HEADER);
+    let mut scratch = Vec::new();
+    for block in body.chunks(ENCODE_BLOCK) {
+        scratch.resize(lz4_flex::block::get_maximum_output_size(block.len()), 0);
+        let n = lz4_flex::block::compress_into(block, &mut scratch).unwrap_or(0);
+        if n > 0 && n < block.len() {
+            out.extend_from_slice(&(n as u32).to_le_bytes());
+            out.extend_from_slice(&scratch[..n]);
+        } else {
+            out.extend_from_slice(&(block.len() as u32 | BLOCK_UNCOMPRESSED).to_le_bytes());
+            out.extend_from_slice(block);
+        }
+    }
+    out.extend_from_slice(&0u32.to_le_bytes()); // end mark
+    out.extend_from_slice(&xxh32(body, 0).to_le_bytes());
+    out
+}
+
+fn le32(src: &[u8], at: usize, what: &str) -> Result<u32, String> {
+    src.get(at..at + 4)
+        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+        .ok_or_else(|| format!("LZ4: truncated {what} at offset {at}"))
+}
+
+/// Inflates a sequence of LZ4 frames (skippable frames are skipped; at least one data frame)
+/// that must end exactly at the end of `src`, checking header, block and content checksums
+/// and the content size when present. Output above `limit` bytes is refused.
+pub(crate) fn lz4_frame_decode(src: &[u8], limit: usize) -> Result<Vec<u8>, String> {
+    let mut out: Vec<u8> = Vec::new();
+    let mut pos = 0usize;
+    let mut frames = 0usize;
+    while pos < src.len() {
+        let magic = le32(src, pos, "magic")?;
+        if magic & SKIPPABLE_MAGIC_MASK == SKIPPABLE_MAGIC {
+            let len = le32(src, pos + 4, "skippable frame size")? as usize;
+            pos = (pos + 8)
+                .checked_add(len)
+                .filter(|end| *end <= src.len())
+                .ok_or_else(|| format!("LZ4: truncated skippable frame at offset {pos}"))?;
+            continue;
+        }
+        if magic == LZ4_LEGACY_MAGIC {
+            return Err("LZ4: legacy frame format is not supported".into());
+        }
+        if magic != LZ4_MAGIC {
+            return Err(format!("LZ4: bad magic {magic:08x} at offset {pos}"));
+        }
+        pos = decode_frame(src, pos + 4, &mut out, limit)?;
+        frames += 1;
+    }
+    if frames == 0 {
+        return Err("LZ4: no data frame".into());
+    }
+    Ok(out)
+}
+
+/// Decodes one frame whose descriptor starts at `pos`; returns the offset after it.
+fn decode_frame(
+    src: &[u8],
+    mut pos: usize,
+    out: &mut Vec<u8>,
+    limit: usize,
+) -> Result<usize, String> {
+    let desc_start = pos;
+    let (flg, bd) = match src.get(pos..pos + 2) {
+        Some(s) => (s[0], s[1]),
+        None => return Err("LZ4: truncated frame descriptor".into()),
+    };
+    pos += 2;
+    if flg >> 6 != 1 {
+        return Err(format!("LZ4: frame version {}", flg >> 6));
+    }
+    if flg & 0x02 != 0 || bd & 0x8F != 0 {
+        return Err("LZ4: reserved descriptor bits set".into());
+    }
+    let independent = flg & 0x20 != 0;
+    let block_checksums = flg & 0x10 != 0;
+    let has_content_size = flg & 0x08 != 0;
+    let content_checksum = flg & 0x04 != 0;
+    if flg & 0x01 != 0 {
+        return Err("LZ4: frames with a dictionary id are not supported".into());
+    }
+    let block_max = match (bd >> 4) & 0x7 {
+        4 => 64 << 10,
+        5 => 256 << 10,
+        6 => 1 << 20,
+        7 => 4 << 20,
+        other => return Err(format!("LZ4: block size id {other}")),
+    };
+    let content_size = if has_content_size {
+        let s = src.get(pos..pos + 8).ok_or("LZ4: truncated content size")?;
+        pos += 8;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(s);
+        Some(u64::from_le_bytes(a))
+    } else {
+        None
+    };
+    let hc = *src.get(pos).ok_or("LZ4: truncated header checksum")?;
+    if (xxh32(&src[desc_start..pos], 0) >> 8) as u8 != hc {
+        return Err("LZ4: header checksum mismatch".into());
+    }
+    pos += 1;
+
+    let frame_start = out.len();
+    loop {
+        let word = le32(src, pos, "block size")?;
+        pos += 4;
+        if word == 0 {
+            break;
+        }
+        let len = (word & !BLOCK_UNCOMPRESSED) as usize;
+        if len > block_max {
+            return Err(format!(
+                "LZ4: block of {len} bytes over the {block_max} maximum"
+            ));
+        }
+        let data = src
+            .get(pos..pos + len)
+            .ok_or_else(|| format!("LZ4: truncated block at offset {pos}"))?;
+        pos += len;
+        if block_checksums {
+            let want = le32(src, pos, "block checksum")?;
+            pos += 4;
+            if xxh32(data, 0) != want {
+                return Err("LZ4: block checksum mismatch".into());
+            }
+        }
+        let room = limit - out.len();
+        if word & BLOCK_UNCOMPRESSED != 0 {
+            if len > room {
+                return Err(format!("LZ4: content over {limit} bytes"));
+            }
+            out.extend_from_slice(data);
+        } else {
+            decode_block(data, out, frame_start, independent, block_max.min(room))?;
+        }
+    }
+    if content_checksum {
+        let want = le32(src, pos, "content checksum")?;
+        pos += 4;
+        if xxh32(&out[frame_start..], 0) != want {
+            return Err("LZ4: content checksum mismatch".into());
+        }
+    }
+    if let Some(size) = content_size {
+        if size != (out.len() - frame_start) as u64 {
+            return Err(format!(
+                "LZ4: content size {size} recorded, {} decoded",
+                out.len() - frame_start
+            ));
+        }
+    }
+    Ok(pos)
+}
+
+/// Inflates one compressed block onto `out`, with at most `max` bytes of output. A linked
+/// block may reference up to 64 KiB of this frame's earlier output.
+fn decode_block(
+    data: &[u8],
+    out: &mut Vec<u8>,
+    frame_start: usize,
+    independent: bool,
+    max: usize,
+) -> Result<(), String> {
+    let old = out.len();
+    // Try a modest output size first (most blocks inflate a few times at most), then the
+    // block maximum, so that small manifests do not zero 4 MiB.
+    let guess = data.len().saturating_mul(8).max(4096).min(max);
+    for cap in [guess, max] {
+        out.resize(old + cap, 0);
+        let (prev, tail) = out.split_at_mut(old);
+        let res = if independent {
+            lz4_flex::block::decompress_into(data, tail)
+        } else {
+            let dict = &prev[frame_start.max(old.saturating_sub(LZ4_WINDOW))..];
+            lz4_flex::block::decompress_into_with_dict(data, tail, dict)
+        };
+        match res {
+            Ok(n) => {
+                out.truncate(old + n);
+                return Ok(());
+            }
+            Err(e) if cap == max => {
+                out.truncate(old);
+                return Err(format!("LZ4: bad block: {e}"));
+            }
+            Err(_) => {}
+        }
+    }
+    out.truncate(old);
+    Err("LZ4: bad block".into())
+}
+
+/// AIS's manifest/upload id rules (`cos.ValidateManifestID`): 8-128 printable ASCII
+/// characters, no space, no '/' or '\\'.
+pub fn check_id(id: &str) -> Result<(), UfestError> {
+    let len = id.len();
+    if len < ID_LEN_MIN {
+        return Err(UfestError::BadId(format!(
+            "{id:?} is too short (at least {ID_LEN_MIN} characters)"
+        )));
+    }
+    if len > ID_LEN_MAX {
+        return Err(UfestError::BadId(format!(
+            "id of {len} bytes is too long (at most {ID_LEN_MAX} characters)"
+        )));
+    }
+    if let Some(i) = id
+        .bytes()
+        .position(|c| !(33..=126).contains(&c) || c == b'/' || c == b'\\')
+    {
+        return Err(UfestError::BadId(format!(
+            "{id:?} has an invalid character at position {i} (printable ASCII, no space, no slashes)"
+        )));
+    }
+    Ok(())
+}
+
+/// The alphabet of AIS's short ids (`cos.uuidABC`).
+const UUID_ABC: &[u8; 64] = b"-5nZJDft6LuzsjGNpPwY7rQa39vehq4i1cV2FROo8yHSlC0BUEdWbIxMmTgKXAk_";
+/// Length of a short id before the cosmetic prefix/suffix (`cos.LenShortID`).
+const SHORT_ID_LEN: usize = 9;
+
+/// A fresh upload id shaped like AIS's `cos.GenUUID` for ais buckets: 9 characters of the
+/// short-id alphabet, prefixed with an upper-case letter when the first character is not a
+/// letter (or the id looks like a rebalance id, 'g' and digits), suffixed with a lower-case
+/// letter when the last is '-' or '_'; 9-11 characters in all, and it passes `check_id`.
+pub fn new_upload_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    // RandomState is seeded from the OS once per thread and differs per instance.
+    let mut h = RandomState::new().build_hasher();
+    h.write_u64(n);
+    h.write_u64(nanos);
+    h.write_u32(std::process::id());
+    let mut bits = h.finish();
+    let tie = bits >> 58;
+    let mut core = [0u8; SHORT_ID_LEN];
+    for c in core.iter_mut() {
+        *c = UUID_ABC[(bits & 0x3f) as usize];
+        bits >>= 6;
+    }
+    let mut id = String::with_capacity(SHORT_ID_LEN + 2);
+    let first = core[0];
+    let looks_like_reb = first == b'g' && core[1..].iter().all(u8::is_ascii_digit);
+    if looks_like_reb || !first.is_ascii_alphabetic() {
+        id.push((b'A' + (tie % 26) as u8) as char);
+    }
+    id.extend(core.iter().map(|&c| c as char));
+    let last = core[SHORT_ID_LEN - 1];
+    if last == b'-' || last == b'_' {
+        id.push((b'a' + ((tie + 1) % 26) as u8) as char);
+    }
+    id
+}
+
+/// The HRW digest that places chunk `num` (>= 2) of upload `id`, as AIS computes it in
+/// `Ufest.newChunk2N`: XXH64 (seed 1103515245) of the id followed by the chunk number as
+/// 4 zero-padded digits (`hrw::chunk_key`). Feed it to `hrw::select_by` /
+/// `MountpathSet::place`. Chunk 1 is not placed by this: it lives on the object's mountpath.
+pub fn chunk_digest(id: &str, num: u16) -> u64 {
+    hrw::digest(hrw::chunk_key(id, num).as_bytes())
+}
+
+/// CRC32C (Castagnoli) of `b`.
+pub fn crc32c(b: &[u8]) -> u32 {
+    crc32c::crc32c(b)
+}
+
+/// The CRC32C of `A || b` given `crc` = CRC32C of `A`.
+pub fn crc32c_append(crc: u32, b: &[u8]) -> u32 {
+    crc32c::crc32c_append(crc, b)
+}
+
+/// The CRC32C of `A || B` from `a` = CRC32C(A), `b` = CRC32C(B) and the length of `B`
+/// (AIS `cos.CRC32CCombine`; combining onto 0 gives `b`).
+pub fn crc32c_combine(a: u32, b: u32, len_b: u64) -> u32 {
+    // Object sizes fit usize on the 64-bit targets this engine runs on.
+    crc32c::crc32c_combine(a, b, len_b as usize)
+}
+
+/// A CRC32C as AIS prints it: 8 lowercase hex digits.
+pub fn crc32c_hex(v: u32) -> String {
+    format!("{v:08x}")
+}
