@@ -106,7 +106,8 @@ impl ChunksConf {
         if self.chunk_size == 0 {
             self.chunk_size = CHUNK_SIZE_DEFAULT;
         }
-        if !(crate::ufest::CHUNK_SIZE_MIN..=crate::ufest::CHUNK_SIZE_MAX).contains(&self.chunk_size) {
+        if !(crate::ufest::CHUNK_SIZE_MIN..=crate::ufest::CHUNK_SIZE_MAX).contains(&self.chunk_size)
+        {
             return Err(format!(
                 "chunks.chunk_size {} must be in [1KiB, 5GiB]",
                 self.chunk_size

@@ -1,15 +1,19 @@
 //! The object layer: protocol-neutral object operations that the AIS front end (`ais/`) and,
 //! next, the S3 front end call — storing a request body as an object (buffered, or O_DIRECT
-//! from aligned buffers), opening an object for reading and resolving a byte range of it.
+//! from aligned buffers; chunked when the bucket's `chunks` props say so), opening an object
+//! for reading and resolving a byte range of it.
 //! Errors come back typed; each front end renders them in its own dialect.
 
 use std::rc::Rc;
 
 use engine::cache::ObjectHandle;
+use engine::cksum::Hasher;
+use engine::io as rio;
 use engine::lom::Lom;
 use engine::store::{ClientChecksum, PutHandle, Store, StoreError};
 use net::range::parse_range;
 
+use crate::ctx::PUT_DIRECT_BUF_BYTES;
 use crate::http::{BodyError, Conn};
 
 /// PUT data goes to the file as soon as this much has arrived (the buffer holds twice that).
@@ -53,6 +57,12 @@ pub struct PutSpec<'a> {
 /// the PUT remains (the work file is removed).
 pub async fn put(conn: &mut Conn, spec: PutSpec<'_>) -> Result<Lom, PutError> {
     let store = conn.core.store.clone();
+    if let Some(size) = spec.declared {
+        let chunks = store.bucket(spec.bucket).map_err(PutError::Store)?.chunks;
+        if chunks.chunk_put(size) {
+            return put_chunked(conn, spec, size, chunks.chunk_size).await;
+        }
+    }
     let mut put = store
         .put_begin(spec.bucket, spec.obj, spec.declared)
         .await
@@ -77,6 +87,200 @@ pub async fn put(conn: &mut Conn, spec: PutSpec<'_>) -> Result<Lom, PutError> {
         }
     }
     Ok(lom)
+}
+
+/// Stores a body of `size` bytes as a chunked object: a multipart upload whose parts of
+/// `chunk_size` bytes are written, in order, as the body arrives (never more than one buffer
+/// of it in memory), then completed. On any error the upload is aborted: nothing of it stays.
+async fn put_chunked(
+    conn: &mut Conn,
+    spec: PutSpec<'_>,
+    size: u64,
+    chunk_size: u64,
+) -> Result<Lom, PutError> {
+    let store = conn.core.store.clone();
+    let (bucket, obj) = (spec.bucket, spec.obj);
+    let id = store
+        .mpu_create(bucket, obj, spec.custom)
+        .await
+        .map_err(PutError::Store)?;
+    let mut guard = AbortOnDrop {
+        store: store.clone(),
+        bucket: bucket.to_string(),
+        obj: obj.to_string(),
+        id: id.clone(),
+        armed: true,
+    };
+    let mut client = spec.client_cksum.map(|c| (Hasher::new(c.cksum_type), c));
+    // Direct I/O when every chunk but the last is whole buffers: a chunk boundary is then a
+    // buffer boundary, and no read crosses it.
+    let direct = chunk_size.is_multiple_of(PUT_DIRECT_BUF_BYTES as u64);
+    let mut carry = conn.core.take_body_buf();
+    let (mut left, mut num) = (size, 1u32);
+    let mut res = Ok(());
+    while left > 0 {
+        let quota = chunk_size.min(left);
+        let part = match store
+            .mpu_part_begin(bucket, obj, &id, num, direct.then_some(quota))
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                res = Err(PutError::Store(e));
+                break;
+            }
+        };
+        if num == 1 {
+            conn.outcome.mountpath = Some(part.mountpath_id());
+        }
+        let r = if part.is_direct() {
+            part_direct(conn, part, quota, &mut client).await
+        } else {
+            part_buffered(conn, part, quota, &mut carry, &mut client).await
+        };
+        let part = match r {
+            Ok(p) => p,
+            Err(e) => {
+                res = Err(e);
+                break;
+            }
+        };
+        if let Err(e) = part.finish_part().await {
+            res = Err(PutError::Store(e));
+            break;
+        }
+        left -= quota;
+        num += 1;
+    }
+    conn.core.put_body_buf(carry);
+    res?;
+    if let Some((h, c)) = client {
+        let computed = h.finish();
+        if !computed.eq_ignore_ascii_case(&c.value) {
+            return Err(PutError::Store(StoreError::BadChecksum {
+                bucket: bucket.into(),
+                obj: obj.into(),
+                cksum_type: c.cksum_type.as_str().into(),
+                expected: c.value,
+                computed,
+            }));
+        }
+    }
+    let nums: Vec<u32> = (1..num).collect();
+    let lom = store
+        .mpu_complete(bucket, obj, &id, &nums)
+        .await
+        .map_err(PutError::Store)?;
+    guard.armed = false;
+    conn.outcome.bytes = size;
+    Ok(lom)
+}
+
+/// Aborts an upload that did not complete (its parts and checkpoint removed).
+struct AbortOnDrop {
+    store: std::sync::Arc<Store>,
+    bucket: String,
+    obj: String,
+    id: String,
+    armed: bool,
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let store = self.store.clone();
+        let (b, o, id) = (
+            std::mem::take(&mut self.bucket),
+            std::mem::take(&mut self.obj),
+            std::mem::take(&mut self.id),
+        );
+        rio::spawn(async move {
+            if let Err(e) = store.mpu_abort(&b, &o, &id).await {
+                tracing::debug!(
+                    bucket = b,
+                    obj = o,
+                    id,
+                    "abort of a failed chunked PUT: {e}"
+                );
+            }
+        })
+        .detach();
+    }
+}
+
+/// Receives exactly `quota` body bytes into a buffered part; bytes read past it stay in
+/// `carry` for the next part.
+async fn part_buffered(
+    conn: &mut Conn,
+    mut part: PutHandle,
+    quota: u64,
+    carry: &mut Vec<u8>,
+    client: &mut Option<(Hasher, ClientChecksum)>,
+) -> Result<PutHandle, PutError> {
+    let mut got = 0u64;
+    while got < quota {
+        if carry.is_empty() {
+            match conn.read_body(carry).await {
+                Ok(0) => return Err(PutError::Body(BodyError::Truncated)),
+                Ok(_) => {}
+                Err(e) => return Err(PutError::Body(e)),
+            }
+        }
+        let take = (carry.len() as u64).min(quota - got) as usize;
+        if take < carry.len() {
+            // The rest belongs to the next part.
+            let rest = carry.split_off(take);
+            if let Some((h, _)) = client.as_mut() {
+                h.update(carry);
+            }
+            let (r, _) = part.write(std::mem::replace(carry, rest)).await;
+            r.map_err(PutError::Store)?;
+        } else {
+            if let Some((h, _)) = client.as_mut() {
+                h.update(carry);
+            }
+            let (r, b) = part.write(std::mem::take(carry)).await;
+            *carry = b;
+            carry.clear();
+            r.map_err(PutError::Store)?;
+        }
+        got += take as u64;
+    }
+    Ok(part)
+}
+
+/// Receives exactly `quota` body bytes into a direct part, whole aligned buffers at a time.
+async fn part_direct(
+    conn: &mut Conn,
+    mut part: PutHandle,
+    quota: u64,
+    client: &mut Option<(Hasher, ClientChecksum)>,
+) -> Result<PutHandle, PutError> {
+    let mut buf = conn.core.take_aligned_buf();
+    let mut got = 0u64;
+    loop {
+        let (r, b) = conn.read_body_aligned(buf).await;
+        buf = b;
+        let n = r.map_err(PutError::Body)?;
+        let end = got + buf.len() as u64 >= quota;
+        if n == 0 && !end {
+            return Err(PutError::Body(BodyError::Truncated));
+        }
+        if buf.is_full() || end {
+            if let Some((h, _)) = client.as_mut() {
+                h.update(&buf);
+            }
+            got += buf.len() as u64;
+            let (r, b) = part.write_aligned(buf, end).await;
+            buf = b;
+            r.map_err(PutError::Store)?;
+            if end {
+                return Ok(part);
+            }
+        }
+    }
 }
 
 /// Receives the request body on `conn` into `put` (the direct path when the work file is

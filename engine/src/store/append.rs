@@ -121,6 +121,8 @@ impl Store {
             obj: obj.to_string(),
             fqn: fqn::object_fqn(&mp.path, bucket, obj),
             fntl: fqn::is_fntl(obj),
+            target: super::put::Target::Object,
+            crc: None,
             work: s.work,
             fd: Some(fd),
             hasher: Some(s.hasher),

@@ -14,7 +14,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{ClientChecksum, Store, StoreError, CUSTOM_ORIG_FNTL};
+use super::{ClientChecksum, Store, StoreError};
 use crate::cache::CoreView;
 use crate::cksum::CksumType;
 use crate::fqn;
@@ -56,6 +56,16 @@ fn existing_lom(path: &Path, bid: u64) -> Option<Lom> {
         .filter(|m| m.is_file())?
         .len();
     (lom.bid() == bid && lom.size >= 0 && lom.size as u64 == len).then_some(lom)
+}
+
+/// The LOM at `path` if it is one of the bucket incarnation `bid` (any size: a chunked
+/// object's first file is one chunk).
+fn existing_lom_any(path: &Path, bid: u64) -> Option<Lom> {
+    let mut buf = Vec::new();
+    match sys::getxattr(path, XATTR_LOM, &mut buf) {
+        Ok(true) => Lom::decode(&buf).ok().filter(|l| l.bid() == bid),
+        _ => None,
+    }
 }
 
 impl Store {
@@ -105,34 +115,43 @@ impl Store {
             .lom
             .custom
             .iter()
-            .filter(|(k, _)| k != CUSTOM_ORIG_FNTL)
+            .filter(|(k, _)| !super::custom::is_internal(k))
             .cloned()
             .collect();
         put.set_copied_meta(CopiedMeta { version, custom });
         let mut buf = Vec::with_capacity(COPY_CHUNK.min(src.size.max(1) as usize));
-        let mut off = 0u64;
-        while off < src.size {
-            buf.clear();
-            let (r, b) = rio::read_at(&src.fd, buf, off).await;
-            buf = b;
-            let n = match r {
-                Ok(0) => {
-                    return Err(StoreError::MetaCorrupt(
-                        src_bucket.into(),
-                        src_obj.into(),
-                        format!("file ends at {off}, its size is {}", src.size),
-                    ))
-                }
-                Ok(n) => n,
-                Err(e) => {
-                    let p = fqn::object_fqn(&src.mp.path, src_bucket, src_obj);
-                    return Err(StoreError::io("read", &p, e));
-                }
-            };
-            off += n as u64;
-            let (r, b) = put.write(buf).await;
-            buf = b;
-            r?;
+        // A monolithic source is one file; a chunked one its chunks in order.
+        let pieces: Vec<(&crate::io::Fd, u64)> = if src.chunks.is_empty() {
+            vec![(&src.fd, src.size)]
+        } else {
+            src.chunks.iter().map(|c| (&c.fd, c.size)).collect()
+        };
+        for (fd, size) in pieces {
+            let mut off = 0u64;
+            while off < size {
+                buf.clear();
+                let (r, b) = rio::read_at(fd, buf, off).await;
+                buf = b;
+                let n = match r {
+                    Ok(0) => {
+                        return Err(StoreError::MetaCorrupt(
+                            src_bucket.into(),
+                            src_obj.into(),
+                            format!("file ends at {off}, its size is {size}"),
+                        ))
+                    }
+                    Ok(n) => n.min((size - off) as usize),
+                    Err(e) => {
+                        let p = fqn::object_fqn(&src.mp.path, src_bucket, src_obj);
+                        return Err(StoreError::io("read", &p, e));
+                    }
+                };
+                buf.truncate(n);
+                off += n as u64;
+                let (r, b) = put.write(buf).await;
+                buf = b;
+                r?;
+            }
         }
         // The source is checked against its size in `open_object`; a file that grew since
         // (changed behind the node's back) is copied only up to that size.
@@ -166,10 +185,11 @@ impl Store {
     ) -> Result<(), StoreError> {
         names_ok(bucket, dst)?;
         // Checks the source: exists, has valid metadata of this bucket incarnation.
-        self.open_object(view, bucket, src).await?;
+        let chunked = self.open_object(view, bucket, src).await?.lom.is_chunked();
         let (sd, smp) = self.place(bucket, src)?;
         let (dd, dmp) = self.place(bucket, dst)?;
-        if smp.id != dmp.id || fqn::is_fntl(src) || fqn::is_fntl(dst) {
+        // A chunked object's manifest and chunks are named after it: copied, not renamed.
+        if smp.id != dmp.id || fqn::is_fntl(src) || fqn::is_fntl(dst) || chunked {
             self.copy_object(view, bucket, src, bucket, dst).await?;
             if let Err(e) = self.delete_object(bucket, src).await {
                 // As AIS: the new name is in place; the old one could not be removed.
@@ -184,6 +204,8 @@ impl Store {
         }
         let from = fqn::object_fqn(&smp.path, bucket, src);
         let to = fqn::object_fqn(&dmp.path, bucket, dst);
+        let props = self.bucket(bucket)?;
+        let replaced = existing_lom_any(&to, props.bid).filter(|l| l.is_chunked());
         let mut r = rio::rename(&from, &to).await;
         if matches!(&r, Err(e) if e.raw_os_error() == Some(libc::ENOENT)) && from.exists() {
             // The destination's virtual directory does not exist yet.
@@ -200,7 +222,13 @@ impl Store {
         self.generations.bump(sd);
         self.generations.bump(dd);
         match r {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                if let Some(old) = replaced {
+                    self.remove_chunked_leftovers(&dmp.path, bucket, dst, &old)
+                        .await;
+                }
+                Ok(())
+            }
             // The source went away meanwhile.
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
                 Err(StoreError::ObjNotFound(bucket.into(), src.into()))

@@ -52,7 +52,9 @@ pub enum StoreError {
     BadUpload(String, String, String),
     #[error("ais://{0}/{1}: {2}")]
     UploadBusy(String, String, String),
-    #[error("too many multipart uploads in progress on this node (at most {0}); complete or abort some")]
+    #[error(
+        "too many multipart uploads in progress on this node (at most {0}); complete or abort some"
+    )]
     UploadsBusy(usize),
     #[error("invalid custom metadata: {0}")]
     BadCustom(String),

@@ -42,7 +42,10 @@ impl Store {
         let mut attempt = 0;
         let h = loop {
             attempt += 1;
-            match self.open_fill(view, &mp, bucket, obj, bid, digest, stamp, attempt).await {
+            match self
+                .open_fill(view, &mp, bucket, obj, bid, digest, stamp, attempt)
+                .await
+            {
                 Ok(h) => break h,
                 Err(Fill::Again(_)) if attempt < FILL_ATTEMPTS_MAX => {
                     rio::sleep(std::time::Duration::from_millis(attempt as u64)).await;
@@ -74,24 +77,37 @@ impl Store {
         let path = fqn::object_fqn(&mp.path, bucket, obj);
         let fd = match rio::open(&path, libc::O_RDONLY, 0).await {
             Ok(fd) => fd,
-            Err(e) => return Err(Fill::Fail(StoreError::of_object("open", &path, bucket, obj, e))),
+            Err(e) => {
+                return Err(Fill::Fail(StoreError::of_object(
+                    "open", &path, bucket, obj, e,
+                )))
+            }
         };
         let st = sys::fstat(&fd).map_err(|e| StoreError::io("fstat", &path, e))?;
         if !st.is_file {
             // A virtual directory (prefix of other objects), not an object.
-            return Err(Fill::Fail(StoreError::ObjNotFound(bucket.into(), obj.into())));
+            return Err(Fill::Fail(StoreError::ObjNotFound(
+                bucket.into(),
+                obj.into(),
+            )));
         }
         let mut buf = Vec::new();
         let present = sys::fgetxattr(&fd, XATTR_LOM, &mut buf)
             .map_err(|e| StoreError::io("getxattr", &path, e))?;
         if !present {
-            return Err(Fill::Fail(StoreError::MetaMissing(bucket.into(), obj.into())));
+            return Err(Fill::Fail(StoreError::MetaMissing(
+                bucket.into(),
+                obj.into(),
+            )));
         }
         let lom = Lom::decode(&buf)
             .map_err(|e| StoreError::MetaCorrupt(bucket.into(), obj.into(), e.to_string()))?;
         if lom.bid() != bid {
             // Left over from an earlier incarnation of the bucket: never served.
-            return Err(Fill::Fail(StoreError::ObjNotFound(bucket.into(), obj.into())));
+            return Err(Fill::Fail(StoreError::ObjNotFound(
+                bucket.into(),
+                obj.into(),
+            )));
         }
         if lom.size < 0 || (!lom.is_chunked() && lom.size as u64 != st.size) {
             return Err(Fill::Fail(StoreError::MetaCorrupt(
@@ -101,7 +117,7 @@ impl Store {
             )));
         }
         let chunks = if lom.is_chunked() {
-            self.open_chunks(view, mp, bucket, obj, &lom, &fd, st.size, attempt)
+            self.open_chunks(mp, bucket, obj, &lom, &fd, st.size, attempt)
                 .await?
         } else {
             Vec::new()
@@ -152,7 +168,6 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     async fn open_chunks(
         &self,
-        view: &CoreView,
         mp: &Mountpath,
         bucket: &str,
         obj: &str,
@@ -161,9 +176,8 @@ impl Store {
         first_size: u64,
         attempt: u32,
     ) -> Result<Vec<ChunkFile>, Fill> {
-        let corrupt = |why: String| {
-            Fill::Fail(StoreError::MetaCorrupt(bucket.into(), obj.into(), why))
-        };
+        let corrupt =
+            |why: String| Fill::Fail(StoreError::MetaCorrupt(bucket.into(), obj.into(), why));
         let want = lom.custom_get(super::CUSTOM_UFEST_ID);
         let mut paths = vec![fqn::ufest_fqn(&mp.path, bucket, obj, None)];
         if let Some(w) = want {
@@ -184,7 +198,11 @@ impl Store {
             let m = Manifest::decode(&bytes)
                 .map_err(|e| corrupt(format!("chunk manifest {}: {e}", p.display())))?;
             if want.is_some_and(|w| w != m.id) {
-                why = format!("chunk manifest {} is of upload {:?}, not {want:?}", p.display(), m.id);
+                why = format!(
+                    "chunk manifest {} is of upload {:?}, not {want:?}",
+                    p.display(),
+                    m.id
+                );
                 continue;
             }
             found = Some(m);
@@ -192,10 +210,17 @@ impl Store {
         }
         let Some(m) = found else {
             // Missing or another upload's: a completion or a delete may be under way.
-            return Err(if attempt < FILL_ATTEMPTS_MAX { Fill::Again(why) } else { corrupt(why) });
+            return Err(if attempt < FILL_ATTEMPTS_MAX {
+                Fill::Again(why)
+            } else {
+                corrupt(why)
+            });
         };
         if !m.is_completed() {
-            return Err(corrupt(format!("chunk manifest of upload {:?} is not completed", m.id)));
+            return Err(corrupt(format!(
+                "chunk manifest of upload {:?} is not completed",
+                m.id
+            )));
         }
         if m.total_size() != lom.size as u64 {
             return Err(Fill::Again(format!(
@@ -211,7 +236,10 @@ impl Store {
             )));
         }
         let mut files = Vec::with_capacity(m.chunks.len());
-        files.push(ChunkFile { fd: first.clone(), size: first_size });
+        files.push(ChunkFile {
+            fd: first.clone(),
+            size: first_size,
+        });
         let set = self.mountpaths();
         for c in &m.chunks[1..] {
             let p = std::path::PathBuf::from(&c.path);
@@ -268,7 +296,8 @@ impl Store {
         self.generations.bump(hrw::obj_digest(bucket, obj));
         res.map_err(|e| StoreError::of_object("unlink", &path, bucket, obj, e))?;
         if let Some(o) = old {
-            self.remove_chunked_leftovers(&mp.path, bucket, obj, &o).await;
+            self.remove_chunked_leftovers(&mp.path, bucket, obj, &o)
+                .await;
         }
         Ok(())
     }

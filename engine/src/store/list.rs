@@ -31,6 +31,8 @@ pub struct ListEntry {
     pub custom: String,
     /// A virtual directory (non-recursive listing): `name` ends with `/`, no other field.
     pub is_dir: bool,
+    /// Stored chunked (its size is the LOM's, not the first chunk file's).
+    pub chunked: bool,
 }
 
 /// What a listing should return.
@@ -125,10 +127,15 @@ pub(super) fn object_entry(
         location: mp.path.to_string_lossy().to_string(),
         ..Default::default()
     };
-    if with_lom {
-        let mut buf = Vec::new();
-        if let Ok(true) = sys::getxattr(&path, XATTR_LOM, &mut buf) {
-            if let Ok(lom) = Lom::decode(&buf) {
+    // The LOM is read even without `with_lom`: a chunked object's size is in it alone.
+    let mut buf = Vec::new();
+    if let Ok(true) = sys::getxattr(&path, XATTR_LOM, &mut buf) {
+        if let Ok(lom) = Lom::decode(&buf) {
+            if lom.is_chunked() {
+                e.chunked = true;
+                e.size = lom.size.max(0) as u64;
+            }
+            if with_lom {
                 e.checksum = lom.cksum_value;
                 e.version = lom.version.clone().unwrap_or_default();
                 e.custom = super::custom::custom_for_listing(&lom.custom);

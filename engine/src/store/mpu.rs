@@ -181,7 +181,11 @@ impl Store {
             Err(e) => return Err(StoreError::io("read", &path, e)),
         };
         let m = Manifest::decode(&bytes).map_err(|e| {
-            StoreError::MetaCorrupt(bucket.into(), obj.into(), format!("{}: {e}", path.display()))
+            StoreError::MetaCorrupt(
+                bucket.into(),
+                obj.into(),
+                format!("{}: {e}", path.display()),
+            )
         })?;
         if m.is_completed() || m.id != id {
             return Err(not_found());
@@ -194,11 +198,22 @@ impl Store {
                 return Err(StoreError::MetaCorrupt(
                     bucket.into(),
                     obj.into(),
-                    format!("{}: chunk {} outside the bucket's chunk folders", path.display(), c.num),
+                    format!(
+                        "{}: chunk {} outside the bucket's chunk folders",
+                        path.display(),
+                        c.num
+                    ),
                 ));
             }
             let crc = u32::from_str_radix(&c.cksum_value, 16).unwrap_or(0);
-            parts.insert(c.num, Part { size: c.size, path, crc });
+            parts.insert(
+                c.num,
+                Part {
+                    size: c.size,
+                    path,
+                    crc,
+                },
+            );
         }
         if map.len() >= UPLOADS_OPEN_MAX {
             return Err(StoreError::UploadsBusy(UPLOADS_OPEN_MAX));
@@ -218,7 +233,13 @@ impl Store {
             since_checkpoint: 0,
             custom: Vec::new(),
         }));
-        tracing::info!(bucket, obj, id, parts = m.chunks.len(), "multipart upload restored from its checkpoint");
+        tracing::info!(
+            bucket,
+            obj,
+            id,
+            parts = m.chunks.len(),
+            "multipart upload restored from its checkpoint"
+        );
         map.insert(id.into(), up.clone());
         Ok(up)
     }
@@ -247,7 +268,11 @@ impl Store {
         let (obj_mp, stream) = {
             let mut u = up.lock().expect("upload lock");
             if u.bid != props.bid {
-                return Err(StoreError::UploadNotFound(bucket.into(), obj.into(), id.into()));
+                return Err(StoreError::UploadNotFound(
+                    bucket.into(),
+                    obj.into(),
+                    id.into(),
+                ));
             }
             if u.state != State::Open {
                 return Err(busy(&u));
@@ -262,7 +287,11 @@ impl Store {
             };
             (u.mp.clone(), stream)
         };
-        let slot = PartSlot { up, num, done: false };
+        let slot = PartSlot {
+            up,
+            num,
+            done: false,
+        };
         let set = self.mountpaths();
         let (digest, mp) = if num == 1 {
             (hrw::obj_digest(bucket, obj), obj_mp)
@@ -303,7 +332,11 @@ impl Store {
         let claimed = {
             let mut u = up.lock().expect("upload lock");
             if u.bid != props.bid {
-                return Err(StoreError::UploadNotFound(bucket.into(), obj.into(), id.into()));
+                return Err(StoreError::UploadNotFound(
+                    bucket.into(),
+                    obj.into(),
+                    id.into(),
+                ));
             }
             if u.state != State::Open {
                 return Err(busy(&u));
@@ -349,7 +382,10 @@ impl Store {
                 custom: u.custom.clone(),
             }
         };
-        match self.complete_claimed(bucket, obj, id, &props, claimed).await {
+        match self
+            .complete_claimed(bucket, obj, id, &props, claimed)
+            .await
+        {
             Ok(lom) => {
                 self.uploads.map.lock().expect("uploads lock").remove(id);
                 Ok(lom)
@@ -381,7 +417,10 @@ impl Store {
                 for p in &c.parts[1..] {
                     acc = ufest::crc32c_combine(acc, p.crc, p.size);
                 }
-                (CksumType::Crc32c.as_str().to_string(), ufest::crc32c_hex(acc))
+                (
+                    CksumType::Crc32c.as_str().to_string(),
+                    ufest::crc32c_hex(acc),
+                )
             }
         };
         let obj_fqn = fqn::object_fqn(&c.mp.path, bucket, obj);
@@ -511,13 +550,25 @@ impl Store {
 
     /// After `%ob/<obj>` on `mp` stopped being the chunked object `old` (overwritten by a
     /// monolithic PUT, or deleted): removes its manifest and chunks 2..N.
-    pub(super) async fn remove_chunked_leftovers(&self, mp: &Path, bucket: &str, obj: &str, old: &Lom) {
+    pub(super) async fn remove_chunked_leftovers(
+        &self,
+        mp: &Path,
+        bucket: &str,
+        obj: &str,
+        old: &Lom,
+    ) {
         let set = self.mountpaths();
         let mut files = old_chunks(&set, mp, bucket, obj, old);
         let done = fqn::ufest_fqn(mp, bucket, obj, None);
         // The manifest goes too, unless a newer completion replaced it meanwhile.
-        if let Ok(m) = std::fs::read(&done).map_err(|_| ()).and_then(|b| Manifest::decode(&b).map_err(|_| ())) {
-            if old.custom_get(CUSTOM_UFEST_ID).is_none_or(|want| want == m.id) {
+        if let Ok(m) = std::fs::read(&done)
+            .map_err(|_| ())
+            .and_then(|b| Manifest::decode(&b).map_err(|_| ()))
+        {
+            if old
+                .custom_get(CUSTOM_UFEST_ID)
+                .is_none_or(|want| want == m.id)
+            {
                 files.push(done);
             }
         }
@@ -578,10 +629,14 @@ impl Store {
             if let Some(dir) = obj_fqn.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| StoreError::io("mkdir", dir, e))?;
             }
-            std::fs::rename(&chunk1, &obj_fqn).map_err(|e| StoreError::io("rename", &obj_fqn, e))?;
+            std::fs::rename(&chunk1, &obj_fqn)
+                .map_err(|e| StoreError::io("rename", &obj_fqn, e))?;
         } else if cur.as_ref().is_some_and(ours) {
             // Crashed between steps 3 and 4: `%ut/<obj>` still describes the old version.
-            if let Ok(old) = std::fs::read(&done).map_err(|_| ()).and_then(|b| Manifest::decode(&b).map_err(|_| ())) {
+            if let Ok(old) = std::fs::read(&done)
+                .map_err(|_| ())
+                .and_then(|b| Manifest::decode(&b).map_err(|_| ()))
+            {
                 if old.id != m.id {
                     leftovers = old
                         .chunks
@@ -612,7 +667,12 @@ impl Store {
             let _ = std::fs::remove_file(f);
         }
         self.generations.bump(hrw::obj_digest(bucket, &obj));
-        tracing::info!(bucket, obj, id = m.id, "finished a multipart completion interrupted by a crash");
+        tracing::info!(
+            bucket,
+            obj,
+            id = m.id,
+            "finished a multipart completion interrupted by a crash"
+        );
         Ok(())
     }
 }
@@ -631,13 +691,24 @@ fn busy(u: &Upload) -> StoreError {
         State::Completing => "being completed",
         State::Aborted => "aborted",
     };
-    StoreError::UploadBusy(u.bucket.clone(), u.obj.clone(), format!("upload {} is {what}", u.id))
+    StoreError::UploadBusy(
+        u.bucket.clone(),
+        u.obj.clone(),
+        format!("upload {} is {what}", u.id),
+    )
 }
 
 impl PartSlot {
     /// Moves a finished part's work file to its chunk path and records it (under the upload's
     /// lock, so the recorded part is the file that stays); checkpoints when due.
-    fn record(&mut self, work: &Path, dest: &Path, size: u64, crc: u32, stream: Option<Hasher>) -> Result<(), StoreError> {
+    fn record(
+        &mut self,
+        work: &Path,
+        dest: &Path,
+        size: u64,
+        crc: u32,
+        stream: Option<Hasher>,
+    ) -> Result<(), StoreError> {
         let mut u = self.up.lock().expect("upload lock");
         if u.state != State::Open {
             return Err(busy(&u));
@@ -646,7 +717,11 @@ impl PartSlot {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::io("mkdir", dir, e))?;
         }
         std::fs::rename(work, dest).map_err(|e| StoreError::io("rename", dest, e))?;
-        let part = Part { size, path: dest.to_path_buf(), crc };
+        let part = Part {
+            size,
+            path: dest.to_path_buf(),
+            crc,
+        };
         if let Some(old) = u.parts.insert(self.num, part) {
             if old.path != dest {
                 let _ = std::fs::remove_file(&old.path);
@@ -693,7 +768,8 @@ fn checkpoint(u: &Upload) -> Result<(), StoreError> {
         .encode()
         .map_err(|e| StoreError::MetaCorrupt(u.bucket.clone(), u.obj.clone(), e.to_string()))?;
     let path = fqn::ufest_fqn(&u.mp.path, &u.bucket, &u.obj, Some(&u.id));
-    write_whole(&u.mp.path, &u.bucket, &path, &bytes, false).map_err(|e| StoreError::io("write manifest", &path, e))
+    write_whole(&u.mp.path, &u.bucket, &path, &bytes, false)
+        .map_err(|e| StoreError::io("write manifest", &path, e))
 }
 
 impl super::PutHandle {
@@ -728,7 +804,11 @@ impl super::PutHandle {
         let num = slot.num;
         slot.record(&work, &dest, size, crc, stream)?;
         self.finished = true;
-        Ok(PartDone { num, size, crc32c: ufest::crc32c_hex(crc) })
+        Ok(PartDone {
+            num,
+            size,
+            crc32c: ufest::crc32c_hex(crc),
+        })
     }
 }
 
@@ -750,8 +830,12 @@ fn old_chunks(set: &MountpathSet, mp: &Path, bucket: &str, obj: &str, old: &Lom)
         candidates.push(fqn::ufest_fqn(mp, bucket, obj, Some(w)));
     }
     for p in candidates {
-        let Ok(bytes) = std::fs::read(&p) else { continue };
-        let Ok(m) = Manifest::decode(&bytes) else { continue };
+        let Ok(bytes) = std::fs::read(&p) else {
+            continue;
+        };
+        let Ok(m) = Manifest::decode(&bytes) else {
+            continue;
+        };
         if !m.is_completed() || want.is_some_and(|w| w != m.id) {
             continue;
         }
@@ -769,7 +853,10 @@ fn old_chunks(set: &MountpathSet, mp: &Path, bucket: &str, obj: &str, old: &Lom)
 /// Whether `path` (read from a manifest) is a file under some mountpath's `%ch` folder of
 /// `bucket`, with no `.`/`..` component: a manifest never names a file outside.
 pub(super) fn chunk_path_ok(set: &MountpathSet, bucket: &str, path: &Path) -> bool {
-    if path.components().any(|c| matches!(c, Component::ParentDir | Component::CurDir)) {
+    if path
+        .components()
+        .any(|c| matches!(c, Component::ParentDir | Component::CurDir))
+    {
         return false;
     }
     set.iter().any(|mp| {
@@ -784,7 +871,12 @@ fn write_whole(mp: &Path, bucket: &str, dest: &Path, bytes: &[u8], fsync: bool) 
     use std::io::Write as _;
     static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let work = fqn::work_fqn(mp, bucket, hrw::digest(dest.as_os_str().as_encoded_bytes()), &format!("m{seq:x}"));
+    let work = fqn::work_fqn(
+        mp,
+        bucket,
+        hrw::digest(dest.as_os_str().as_encoded_bytes()),
+        &format!("m{seq:x}"),
+    );
     if let Some(dir) = work.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -806,7 +898,12 @@ fn write_whole(mp: &Path, bucket: &str, dest: &Path, bytes: &[u8], fsync: bool) 
 }
 
 /// Renames `from` over the object path `to`, making its virtual directory when missing.
-pub(super) async fn rename_into_place(from: &Path, to: &Path, bucket: &str, obj: &str) -> Result<(), StoreError> {
+pub(super) async fn rename_into_place(
+    from: &Path,
+    to: &Path,
+    bucket: &str,
+    obj: &str,
+) -> Result<(), StoreError> {
     let err = |e| StoreError::of_rename(to, bucket, obj, e);
     match rio::rename(from, to).await {
         Ok(()) => return Ok(()),
@@ -819,7 +916,10 @@ pub(super) async fn rename_into_place(from: &Path, to: &Path, bucket: &str, obj:
     let dir = to.parent().expect("an object path has a parent");
     match rio::mkdir_all(dir, 0o755).await {
         Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) || e.raw_os_error() == Some(libc::EEXIST) => {
+        Err(e)
+            if e.raw_os_error() == Some(libc::ENOTDIR)
+                || e.raw_os_error() == Some(libc::EEXIST) =>
+        {
             return Err(StoreError::NameConflict(bucket.into(), obj.into()))
         }
         Err(e) => return Err(StoreError::io("mkdir", dir, e)),
@@ -851,7 +951,9 @@ fn walk_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             match e.file_type() {
                 Ok(t) if t.is_dir() => stack.push(e.path()),

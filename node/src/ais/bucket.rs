@@ -224,6 +224,8 @@ fn de_pagesize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> 
 const ENTRY_IS_CACHED: u16 = 1 << 6;
 /// AIS entry flag: a virtual directory (non-recursive listing).
 const ENTRY_IS_DIR: u16 = 1 << 8;
+/// AIS entry flag (v4.0): the object is stored chunked.
+const ENTRY_IS_CHUNKED: u16 = 1 << 13;
 
 #[derive(Serialize)]
 struct MsgpackEntry<'a> {
@@ -447,6 +449,8 @@ async fn list_objects(
     let eflags = |e: &ListEntry| {
         if e.is_dir {
             ENTRY_IS_DIR
+        } else if e.chunked {
+            ENTRY_IS_CACHED | ENTRY_IS_CHUNKED
         } else {
             ENTRY_IS_CACHED
         }

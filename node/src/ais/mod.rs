@@ -12,6 +12,7 @@ mod custom;
 mod daemon;
 mod later;
 mod lsflags;
+mod mpt;
 mod object;
 pub mod params;
 pub mod reply;
@@ -221,9 +222,6 @@ pub const ACTIONS_NOT_YET: &[&str] = &[
     "promote",
     "blob-download",
     "check-lock",
-    "mpt-upload",
-    "mpt-complete",
-    "mpt-abort",
     "rechunk",
     "reset-bprops",
     "start",

@@ -120,7 +120,13 @@ async fn get(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
     }
     attr_headers(&mut buf, &h, conn.core.store.atime_read(&h));
     response::finish(&mut buf);
-    let body = BodySource::object(&h, start, len);
+    let pieces;
+    let body = if h.chunks.is_empty() {
+        BodySource::object(&h, start, len)
+    } else {
+        pieces = crate::http::chunk_ranges(&h, start, len);
+        BodySource::Files(&pieces)
+    };
     if let Err(e) = conn.send_head_and_body(buf, body).await {
         tracing::debug!(bucket, obj, "GET: {e}");
         return false;
@@ -214,6 +220,11 @@ async fn head(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
                 response::header(&mut buf, "Ais-Mirror-Copies", b"1");
                 response::header(&mut buf, "Ais-Mirror-Paths", mp.as_bytes());
             }
+            if has("chunked") && !h.chunks.is_empty() {
+                let max = h.chunks.iter().map(|c| c.size).max().unwrap_or(0);
+                response::header_u64(&mut buf, "Ais-Chunks-Count", h.chunks.len() as u64);
+                response::header_u64(&mut buf, "Ais-Chunks-Max-Chunk-Size", max);
+            }
             if has("last-modified") {
                 response::header(
                     &mut buf,
@@ -264,6 +275,13 @@ async fn put(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
     }
     if req.q("append_type").is_some_and(|t| !t.is_empty()) {
         return super::append::put(conn, req, bucket, obj).await;
+    }
+    if let Some(id) = req.q("uploadId").filter(|t| !t.is_empty()) {
+        return super::mpt::put_part(conn, req, bucket, obj, &id).await;
+    }
+    if req.q("partNumber").is_some_and(|t| !t.is_empty()) {
+        let msg = format!("ais://{bucket}/{obj}: partNumber without uploadId");
+        return reply::error(conn, req.head, 400, &msg, false).await;
     }
     if req.q("append_handle").is_some_and(|h| !h.is_empty()) {
         let msg = format!("ais://{bucket}/{obj}: append_handle without append_type");
@@ -324,6 +342,9 @@ pub(super) async fn body_failed(
 }
 
 async fn delete(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
+    if let Some(id) = req.q("uploadId").filter(|t| !t.is_empty()) {
+        return super::mpt::abort(conn, req, bucket, obj, &id).await;
+    }
     let store = conn.core.store.clone();
     match store.delete_object(bucket, obj).await {
         Ok(()) => reply::ok(conn, req.head, 200, None, &[], b"").await,
@@ -353,6 +374,11 @@ async fn action(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool
     if req.head.method == Method::Patch {
         // AIS: PATCH on an object sets its custom metadata, whatever the action's name.
         return super::custom::patch(conn, req, bucket, obj, &msg).await;
+    }
+    match msg.action.as_str() {
+        "mpt-upload" => return super::mpt::create(conn, req, bucket, obj).await,
+        "mpt-complete" => return super::mpt::complete(conn, req, bucket, obj, &msg).await,
+        _ => {}
     }
     if msg.action == "rename-obj" {
         return super::copy::rename(conn, req, bucket, obj, &msg.name).await;

@@ -284,22 +284,12 @@ pub const QUERY: &[Param] = &[
     Param {
         name: "uploads",
         scope: Objects,
-        disposition: Refused("start a multipart upload; issue 7"),
+        disposition: Refused("S3's way to start a multipart upload; the native API starts one with the action mpt-upload"),
         takes: Takes::Present,
         example: "",
     },
-    p(
-        "uploadId",
-        Objects,
-        Refused("PUT one part of, complete or abort a multipart upload; issue 7"),
-        "u1",
-    ),
-    p(
-        "partNumber",
-        Objects,
-        Refused("the part of a multipart upload this PUT carries; issue 7"),
-        "1",
-    ),
+    p("uploadId", Objects, Implemented, "u1"),
+    p("partNumber", Objects, Implemented, "1"),
     p(
         "owt",
         Objects,

@@ -39,6 +39,28 @@ pub enum BodySource<'a> {
     Files(&'a [FileRange<'a>]),
 }
 
+/// The pieces of a chunked object's chunks that hold its `len` bytes from `offset`.
+pub fn chunk_ranges(h: &ObjectHandle, offset: u64, len: u64) -> Vec<FileRange<'_>> {
+    let (mut at, end) = (0u64, offset + len);
+    let mut out = Vec::new();
+    for c in &h.chunks {
+        let (c_start, c_end) = (at, at + c.size);
+        at = c_end;
+        if c_end <= offset || c_start >= end || c.size == 0 {
+            continue;
+        }
+        let from = offset.max(c_start);
+        let to = end.min(c_end);
+        out.push(FileRange {
+            fd: &c.fd,
+            offset: from - c_start,
+            len: to - from,
+            held: None,
+        });
+    }
+    out
+}
+
 impl<'a> BodySource<'a> {
     /// `len` bytes of an open object from `offset` (its held content when the cache keeps it).
     pub fn object(h: &'a ObjectHandle, offset: u64, len: u64) -> BodySource<'a> {
