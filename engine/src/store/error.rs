@@ -46,7 +46,7 @@ pub enum StoreError {
     BadAppendHandle(String, String, String),
     #[error("too many appends in progress on this node (at most {0}); flush or wait")]
     AppendsBusy(usize),
-    #[error("ais://{0}/{1}: no multipart upload with id {2:?} (unknown, completed or aborted)")]
+    #[error("ais://{0}/{1}: multipart upload {2:?} does not exist (unknown, completed or aborted)")]
     UploadNotFound(String, String, String),
     #[error("ais://{0}/{1}: {2}")]
     BadUpload(String, String, String),

@@ -348,8 +348,16 @@ impl Store {
                     format!("upload {id}: {} part(s) still being uploaded", u.inflight),
                 ));
             }
-            if nums.is_empty() {
-                return Err(bad(format!("upload {id}: complete lists no parts")));
+            if u.parts.is_empty() || nums.is_empty() {
+                return Err(bad(format!("upload {id}: no chunks (no parts were uploaded or listed)")));
+            }
+            if nums.len() != u.parts.len() {
+                // AIS's words: a completion names every uploaded part, each once.
+                return Err(bad(format!(
+                    "upload {id}: partial completion is not allowed: requested {} parts, have {}",
+                    nums.len(),
+                    u.parts.len()
+                )));
             }
             let mut sorted = nums.to_vec();
             sorted.sort_unstable();
@@ -365,12 +373,6 @@ impl Store {
                 if !u.parts.contains_key(&(want as u16)) {
                     return Err(bad(format!("upload {id}: part {want} was not uploaded")));
                 }
-            }
-            if let Some(extra) = u.parts.keys().find(|k| **k as usize > sorted.len()) {
-                return Err(bad(format!(
-                    "upload {id}: part {extra} was uploaded but is not in the completion \
-                     (partial completion is not supported)"
-                )));
             }
             u.state = State::Completing;
             let stream = std::mem::replace(&mut u.stream, Stream::Dead);

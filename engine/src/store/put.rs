@@ -525,12 +525,14 @@ impl Drop for PutHandle {
         if self.finished {
             return;
         }
-        // Nothing of an unfinished PUT may remain: remove the work file in the background.
-        let work = std::mem::take(&mut self.work);
+        // Nothing of an unfinished PUT may remain: the work file goes before the error is
+        // answered (one unlink on the core thread, a metadata operation, so a client that
+        // got the error never finds it).
         self.fd.take();
-        rio::spawn(async move {
-            let _ = rio::unlink(&work, false).await;
-        })
-        .detach();
+        if let Err(e) = std::fs::remove_file(&self.work) {
+            if e.kind() != io::ErrorKind::NotFound {
+                tracing::warn!(work = %self.work.display(), "removing a failed PUT's work file: {e}");
+            }
+        }
     }
 }

@@ -32,9 +32,11 @@ pub async fn put_part(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str, i
     };
     let size = match req.head.content_length.filter(|_| !req.head.chunked) {
         Some(n) if n > 0 => n,
-        _ => {
+        n => {
             let msg = format!(
-                "ais://{bucket}/{obj}: upload {id}: part {num} needs a Content-Length greater than zero"
+                "ais://{bucket}/{obj}: upload {id}: put-part invalid size ({}): part {num} needs \
+                 a Content-Length greater than zero",
+                n.unwrap_or(0)
             );
             return reply::error(conn, req.head, 400, &msg, false).await;
         }

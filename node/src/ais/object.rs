@@ -273,11 +273,12 @@ async fn put(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
     if let Some(to) = req.q("object_to").filter(|t| !t.is_empty()) {
         return super::copy::copy(conn, req, bucket, obj, &to).await;
     }
-    if req.q("append_type").is_some_and(|t| !t.is_empty()) {
-        return super::append::put(conn, req, bucket, obj).await;
-    }
+    // As AIS: a multipart part before an append (the SDK's file writer on a part appends).
     if let Some(id) = req.q("uploadId").filter(|t| !t.is_empty()) {
         return super::mpt::put_part(conn, req, bucket, obj, &id).await;
+    }
+    if req.q("append_type").is_some_and(|t| !t.is_empty()) {
+        return super::append::put(conn, req, bucket, obj).await;
     }
     if req.q("partNumber").is_some_and(|t| !t.is_empty()) {
         let msg = format!("ais://{bucket}/{obj}: partNumber without uploadId");
