@@ -1142,8 +1142,9 @@ mod tests {
 
     /// Goal: chunk placement digests match AIS. Vector derived by hand from AIS
     /// `Ufest.newChunk2N` + `fs.Hrw`: python-xxhash (the C library) XXH64 of "Xq7Zk2Lm90002"
-    /// with seed 1103515245, and the winners among /ais/mp1..4 with a Python port of AIS's
-    /// `xoshiro256.Hash` (see the report in FORMAT.md).
+    /// with seed 1103515245, and the winners among /ais/mp1..4 computed in Python from AIS's
+    /// `fs.Hrw` (XXH64 of each mountpath, `xoshiro256.Hash(path digest ^ digest)`, highest
+    /// wins, ties to the later) with `cmn/xoshiro256.Hash` ported line by line from Go.
     #[test]
     fn chunk_placement_vector() {
         assert_eq!(chunk_digest("Xq7Zk2Lm9", 2), 5748789801598053394);
