@@ -133,6 +133,50 @@ impl Manifest {
             .map(|i| &self.chunks[i])
     }
 
+    /// The whole-object CRC32C combined from the chunks' CRC32Cs in number order (AIS
+    /// `combineCRC32C`); `None` when a chunk has no valid `crc32c` checksum.
+    pub fn combined_crc32c(&self) -> Option<u32> {
+        self.chunks.iter().try_fold(0u32, |acc, c| {
+            let ok = c.cksum_type == "crc32c"
+                && c.cksum_value.len() == 8
+                && c.cksum_value.bytes().all(|b| b.is_ascii_hexdigit());
+            let crc = if ok {
+                u32::from_str_radix(&c.cksum_value, 16).ok()?
+            } else {
+                return None;
+            };
+            Some(crc32c_combine(acc, crc, c.size))
+        })
+    }
+
+    /// The S3 multipart ETag, quoted: `"<hex md5(md5_1 || ... || md5_n)>-<n>"` (AIS
+    /// `Ufest.ETagS3`). A part contributes its recorded md5, else its ETag (quotes removed,
+    /// 32 hex digits); `None` when a part has neither.
+    pub fn etag_s3(&self) -> Option<String> {
+        use md5::Digest as _;
+        let mut h = md5::Md5::new();
+        for c in &self.chunks {
+            if c.md5.len() == 16 {
+                h.update(&c.md5);
+                continue;
+            }
+            let hexed = c.etag.trim_matches('"');
+            if hexed.len() != 32 || !hexed.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+            let mut raw = [0u8; 16];
+            for (i, out) in raw.iter_mut().enumerate() {
+                *out = u8::from_str_radix(&hexed[2 * i..2 * i + 2], 16).ok()?;
+            }
+            h.update(raw);
+        }
+        Some(format!(
+            "\"{}-{}\"",
+            crate::cksum::hex(&h.finalize()),
+            self.chunks.len()
+        ))
+    }
+
     /// Checks what `encode` requires: a valid id, 1..=9999 chunks numbered strictly
     /// ascending in 1..=9999 (exactly 1..=count when completed), md5 of 0 or 16 bytes, a
     /// value only with a checksum type, strings that fit a u16 length, sizes summing to at
@@ -891,9 +935,12 @@ mod tests {
         }
         let legacy = fixture("ufest-big-legacy.lz4");
         assert!(is_corrupt(Manifest::decode(&seal(&legacy))));
-        // The linked-block fixture really has more than one block.
+        // The linked-block fixture really is linked and has more than one block.
         let linked = fixture("ufest-big-linked-64k.lz4");
         assert_eq!(linked[4] & 0x20, 0, "independent flag must be clear");
+        let first = le32(&linked, 7, "first block").expect("block size") & !BLOCK_UNCOMPRESSED;
+        let second = le32(&linked, 11 + first as usize, "second block").expect("block size");
+        assert_ne!(second, 0, "a second block follows the first");
     }
 
     /// Goal: output is bounded. Steps: a body over the limit is refused, and a frame whose
@@ -1163,6 +1210,55 @@ mod tests {
             let win = hrw::select_by(d, mps.iter().map(|m| (*m, hrw::path_digest(m))));
             assert_eq!(win, Some(mp), "chunk {num}");
         }
+    }
+
+    /// Goal: the whole-object CRC32C from chunk CRC32Cs equals the CRC32C of the whole;
+    /// a chunk without one (or with a malformed one) gives `None`.
+    #[test]
+    fn combined_crc32c_of_chunks() {
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 253) as u8).collect();
+        let sizes = [100_000usize, 1, 65_536, 134_463];
+        let mut m = pinned();
+        m.chunks.clear();
+        let mut at = 0;
+        for (i, n) in sizes.iter().enumerate() {
+            let part = &data[at..at + n];
+            at += n;
+            m.chunks.push(Chunk {
+                num: i as u16 + 1,
+                size: *n as u64,
+                cksum_type: "crc32c".into(),
+                cksum_value: crc32c_hex(crc32c(part)),
+                ..Chunk::default()
+            });
+        }
+        assert_eq!(at, data.len());
+        assert_eq!(m.combined_crc32c(), Some(crc32c(&data)));
+        let mut bad = m.clone();
+        bad.chunks[2].cksum_type = "xxhash2".into();
+        assert_eq!(bad.combined_crc32c(), None);
+        let mut bad = m.clone();
+        bad.chunks[1].cksum_value = "+1234567".into();
+        assert_eq!(bad.combined_crc32c(), None);
+    }
+
+    /// Goal: the S3 multipart ETag. Vector from Python hashlib: parts "part-one" and
+    /// "part-two"; one part given by md5, the other by quoted ETag only.
+    #[test]
+    fn etag_s3_vector() {
+        let mut m = pinned();
+        m.chunks.truncate(2);
+        m.chunks[0].md5 = vec![
+            0xde, 0xde, 0x9d, 0xb2, 0x22, 0xee, 0x61, 0x28, 0x53, 0xf4, 0x4e, 0x6e, 0x6b, 0x1c,
+            0xa7, 0x92,
+        ];
+        m.chunks[1].etag = "\"093064bee9fa39309997041a6e03f29f\"".into();
+        assert_eq!(
+            m.etag_s3().as_deref(),
+            Some("\"4e0f3bff4d24863cbef6c3d3dc5c2b7e-2\"")
+        );
+        m.chunks[1].etag = "not-an-md5".into();
+        assert_eq!(m.etag_s3(), None);
     }
 
     /// Goal: CRC32C helpers: the standard check value, append, combine (including onto 0 as
