@@ -297,6 +297,108 @@ mod tests {
         assert!(validate_object(&format!(".x{}", "a".repeat(64))).is_err());
     }
 
+    /// Goal: chunk and manifest paths have AIS's shapes (`fs/content.go`): `%ch/<obj>.<id>.
+    /// <NNNN>` with a 4-digit number (numbers past 9999 in full, as AIS's `formatCnum`),
+    /// `%ut/<obj>` and `%ut/<obj>.<id>`, '/' in names as directories.
+    #[test]
+    fn chunk_and_manifest_paths() {
+        assert_eq!(chunk_dir(&mp(), "b"), Path::new("/ais/mp1/@ais/b/%ch"));
+        assert_eq!(ufest_dir(&mp(), "b"), Path::new("/ais/mp1/@ais/b/%ut"));
+        let cases = [
+            (1, "/ais/mp1/@ais/b/%ch/x/y/z.bin.Xq7Zk2Lm9.0001"),
+            (2, "/ais/mp1/@ais/b/%ch/x/y/z.bin.Xq7Zk2Lm9.0002"),
+            (42, "/ais/mp1/@ais/b/%ch/x/y/z.bin.Xq7Zk2Lm9.0042"),
+            (9999, "/ais/mp1/@ais/b/%ch/x/y/z.bin.Xq7Zk2Lm9.9999"),
+            (10000, "/ais/mp1/@ais/b/%ch/x/y/z.bin.Xq7Zk2Lm9.10000"),
+        ];
+        for (num, want) in cases {
+            assert_eq!(
+                chunk_fqn(&mp(), "b", "x/y/z.bin", "Xq7Zk2Lm9", num),
+                Path::new(want)
+            );
+        }
+        assert_eq!(chunk_num_str(7), "0007");
+        assert_eq!(
+            ufest_fqn(&mp(), "b", "x/y/z.bin", None),
+            Path::new("/ais/mp1/@ais/b/%ut/x/y/z.bin")
+        );
+        assert_eq!(
+            ufest_fqn(&mp(), "b", "x/y/z.bin", Some("Xq7Zk2Lm9")),
+            Path::new("/ais/mp1/@ais/b/%ut/x/y/z.bin.Xq7Zk2Lm9")
+        );
+        // The chunk key's number and the file's number are the same string.
+        assert!(crate::hrw::chunk_key("Xq7Zk2Lm9", 2).ends_with(&chunk_num_str(2)));
+        let fqn = chunk_fqn(&mp(), "b", "a/b/c", "Xq7Zk2Lm9", 3);
+        let rel = fqn.strip_prefix(chunk_dir(&mp(), "b")).expect("under %ch");
+        assert_eq!(rel.components().count(), 3);
+        assert!(rel.components().all(|c| matches!(c, Component::Normal(_))));
+    }
+
+    /// Goal: long names are shortened as AIS's `CSM.Gen` does. Steps: (1) a name that fits
+    /// but whose chunk name does not: the whole `<obj>.<id>.<NNNN>` becomes `.x<sha256>`
+    /// directly under `%ch`; (2) a name too long itself: it becomes `.x<sha256 of the name>`
+    /// and the suffix is kept; (3) a partial manifest whose id pushes the name over. The
+    /// hashes were computed independently with Python's hashlib.
+    #[test]
+    fn chunk_and_manifest_long_names() {
+        let fits = format!("dir/{}", "a".repeat(250));
+        assert!(!is_fntl(&fits));
+        assert_eq!(
+            chunk_fqn(&mp(), "b", &fits, "Xq7Zk2Lm9", 2),
+            Path::new(
+                "/ais/mp1/@ais/b/%ch/.x87d11062cc53b4873c145f823f5a49b91199390000320ada8ea9a5e9420ed842"
+            )
+        );
+        // The completed manifest of the same object keeps its name.
+        assert_eq!(
+            ufest_fqn(&mp(), "b", &fits, None),
+            ufest_dir(&mp(), "b").join(&fits)
+        );
+        let long = format!("d/{}", "n".repeat(300));
+        let short = ".xc7ce6bfd7ece5f4fd94ab3b5a4cb6fd2bb52302756af6f8ed3fa5c2f49eae2af";
+        assert_eq!(
+            chunk_fqn(&mp(), "b", &long, "Xq7Zk2Lm9", 17),
+            chunk_dir(&mp(), "b").join(format!("{short}.Xq7Zk2Lm9.0017"))
+        );
+        assert_eq!(
+            ufest_fqn(&mp(), "b", &long, None),
+            ufest_dir(&mp(), "b").join(short)
+        );
+        assert_eq!(
+            ufest_fqn(&mp(), "b", &long, Some("Xq7Zk2Lm9")),
+            ufest_dir(&mp(), "b").join(format!("{short}.Xq7Zk2Lm9"))
+        );
+        // Unlike %ob, the name (not the FQN) is hashed: the same on every mountpath.
+        assert_eq!(
+            chunk_fqn(Path::new("/ais/mp2"), "b", &long, "Xq7Zk2Lm9", 17)
+                .file_name()
+                .map(OsStr::to_os_string),
+            chunk_fqn(&mp(), "b", &long, "Xq7Zk2Lm9", 17)
+                .file_name()
+                .map(OsStr::to_os_string)
+        );
+        let id = "i".repeat(128);
+        let obj = format!("x/{}", "m".repeat(200));
+        let want = format!(
+            ".x{}",
+            hex(&sha2::Sha256::digest(format!("{obj}.{id}").as_bytes()))
+        );
+        assert_eq!(
+            ufest_fqn(&mp(), "b", &obj, Some(&id)),
+            ufest_dir(&mp(), "b").join(want)
+        );
+        // Every generated file name fits NAME_MAX.
+        for obj in [fits.as_str(), long.as_str(), obj.as_str()] {
+            for p in [
+                chunk_fqn(&mp(), "b", obj, &id, 9999),
+                ufest_fqn(&mp(), "b", obj, Some(&id)),
+                ufest_fqn(&mp(), "b", obj, None),
+            ] {
+                assert!(file_name_bytes(&p).len() <= FILE_NAME_BYTES_MAX, "{p:?}");
+            }
+        }
+    }
+
     /// Goal: unshortened FQNs map back to their object names.
     #[test]
     fn obj_name_round_trip() {
