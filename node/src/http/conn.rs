@@ -83,6 +83,9 @@ pub struct Conn {
     pub slot: usize,
     /// What the current request did (status sent, bytes moved, error kinds), for the counters.
     pub outcome: ReqOutcome,
+    /// Where the current request asked to panic (test-only: `ctx::test_panic_point`); set
+    /// only on a node started with the trigger armed.
+    pub test_panic_at: Option<String>,
 }
 
 /// Filled in while a request is served; read by the statistics afterwards.
@@ -121,6 +124,7 @@ impl Conn {
             carry: Vec::new(),
             slot,
             outcome: ReqOutcome::default(),
+            test_panic_at: None,
         }
     }
 
