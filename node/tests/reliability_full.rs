@@ -51,7 +51,11 @@ fn put_on_a_full_mountpath_is_507_and_leaves_nothing_partial() {
     assert!(big > 0, "no 1 MiB object fitted at all");
     let (_, refused_small) = fill(&node, "small", 64 * 1024, 1000);
 
-    assert!(node.work_files("b").is_empty(), "{:?}", node.work_files("b"));
+    assert!(
+        node.work_files("b").is_empty(),
+        "{:?}",
+        node.work_files("b")
+    );
     for name in [&refused_big, &refused_small] {
         assert_eq!(node.get("b", name).status, 404, "{name} must not exist");
     }
@@ -60,7 +64,11 @@ fn put_on_a_full_mountpath_is_507_and_leaves_nothing_partial() {
     let r = node.get("b", "keep");
     assert_eq!(r.status, 200);
     assert_eq!(r.body, keep, "keep changed by a refused overwrite");
-    assert!(node.work_files("b").is_empty(), "{:?}", node.work_files("b"));
+    assert!(
+        node.work_files("b").is_empty(),
+        "{:?}",
+        node.work_files("b")
+    );
     // Reads and listings work on the full disk.
     assert_eq!(node.get("b", "big0").body, bytes(100, 1 << 20));
     assert!(node.list_names("b").contains(&"big0".to_string()));
