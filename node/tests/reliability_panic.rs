@@ -92,10 +92,6 @@ fn a_panicking_request_closes_only_its_connection() {
     }
     assert_eq!(node.put("b", "o", &v2).status, 200);
     assert_eq!(node.get("b", "o").body, v2);
-    assert_eq!(
-        node.metric_sum("aisle_core_conns_accepted_count") >= 18,
-        true
-    );
     let log = std::fs::read_to_string(&node.log).unwrap();
     assert_eq!(
         log.matches("panic while serving a connection").count(),

@@ -36,7 +36,7 @@ pub enum StoreError {
     DataCorrupt {
         bucket: String,
         obj: String,
-        cksum_type: String,
+        cksum_type: &'static str,
         stored: String,
         computed: String,
     },

@@ -59,7 +59,7 @@ impl Store {
             return Err(StoreError::DataCorrupt {
                 bucket: bucket.into(),
                 obj: obj.into(),
-                cksum_type: t.as_str().into(),
+                cksum_type: t.as_str(),
                 stored: h.lom.cksum_value.clone(),
                 computed,
             });
