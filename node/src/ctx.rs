@@ -47,7 +47,7 @@ pub struct NodeInfo {
     pub put_fixed_bufs: bool,
     /// Test-only panic trigger armed (`AISLE_TEST_PANIC=1` in the environment at start-up):
     /// a request with header `X-Aisle-Test-Panic: <point>` then panics at that point
-    /// (`test_panic_point`). Off unless the operator opts in; for the panic-isolation tests.
+    /// (`Conn::test_panic_point`). Off unless the operator opts in; for the panic-isolation tests.
     pub test_panic: bool,
 }
 
@@ -55,14 +55,6 @@ pub struct NodeInfo {
 pub const TEST_PANIC_ENV: &str = "AISLE_TEST_PANIC";
 /// Request header naming the point where an armed node panics.
 pub const TEST_PANIC_HEADER: &str = "x-aisle-test-panic";
-
-/// Panics if the current request on `conn` asked for a panic at `point` and the node was
-/// started with the trigger armed (both are needed; neither alone does anything).
-pub fn test_panic_point(conn: &crate::http::Conn, point: &str) {
-    if conn.test_panic_at.as_deref() == Some(point) {
-        panic!("test panic at {point:?} (armed by {TEST_PANIC_ENV}, asked by {TEST_PANIC_HEADER})");
-    }
-}
 
 /// Upper bound of each core's cache of open objects.
 pub const OBJECTS_CACHED_PER_CORE_MAX: usize = 64 * 1024;

@@ -73,7 +73,7 @@ pub async fn handle(conn: &mut Conn, head: &RequestHead) -> bool {
         conn.test_panic_at = head
             .header(crate::ctx::TEST_PANIC_HEADER)
             .map(|v| String::from_utf8_lossy(v).into_owned());
-        crate::ctx::test_panic_point(conn, "handle");
+        conn.test_panic_point("handle");
     }
     if let Some(p) = req.q("provider") {
         if !p.is_empty() && p != "ais" {

@@ -128,6 +128,19 @@ impl Conn {
         }
     }
 
+    /// Panics if the current request asked for a panic at `point` and the node was started
+    /// with the trigger armed (`NodeInfo::test_panic`; both are needed, neither alone does
+    /// anything). For the panic-isolation tests only.
+    pub fn test_panic_point(&self, point: &str) {
+        if self.test_panic_at.as_deref() == Some(point) {
+            panic!(
+                "test panic at {point:?} (armed by {}, asked by {})",
+                crate::ctx::TEST_PANIC_ENV,
+                crate::ctx::TEST_PANIC_HEADER
+            );
+        }
+    }
+
     /// Moves unread bytes to the front of the read buffer.
     fn compact(&mut self) {
         if self.rpos > 0 {
