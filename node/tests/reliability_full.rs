@@ -7,6 +7,22 @@ use common::*;
 use loopfs::*;
 use std::time::Duration;
 
+/// A refused PUT removes its work file in the background (`PutHandle`'s drop); it must be
+/// gone within a few seconds.
+fn no_work_files_soon(node: &Node) {
+    let r = eventually(Duration::from_secs(5), || {
+        let w = node.work_files("b");
+        if w.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{w:?}"))
+        }
+    });
+    if let Err(e) = r {
+        panic!("work files left: {e}");
+    }
+}
+
 fn assert_507(r: &Resp, what: &str) {
     assert_eq!(r.status, 507, "{what}: {}", r.text());
     let j = r.json();
@@ -51,11 +67,7 @@ fn put_on_a_full_mountpath_is_507_and_leaves_nothing_partial() {
     assert!(big > 0, "no 1 MiB object fitted at all");
     let (_, refused_small) = fill(&node, "small", 64 * 1024, 1000);
 
-    assert!(
-        node.work_files("b").is_empty(),
-        "{:?}",
-        node.work_files("b")
-    );
+    no_work_files_soon(&node);
     for name in [&refused_big, &refused_small] {
         assert_eq!(node.get("b", name).status, 404, "{name} must not exist");
     }
@@ -64,11 +76,7 @@ fn put_on_a_full_mountpath_is_507_and_leaves_nothing_partial() {
     let r = node.get("b", "keep");
     assert_eq!(r.status, 200);
     assert_eq!(r.body, keep, "keep changed by a refused overwrite");
-    assert!(
-        node.work_files("b").is_empty(),
-        "{:?}",
-        node.work_files("b")
-    );
+    no_work_files_soon(&node);
     // Reads and listings work on the full disk.
     assert_eq!(node.get("b", "big0").body, bytes(100, 1 << 20));
     assert!(node.list_names("b").contains(&"big0".to_string()));
@@ -90,7 +98,7 @@ fn put_on_a_full_mountpath_is_507_and_leaves_nothing_partial() {
     });
     r.unwrap_or_else(|e| panic!("PUT after freeing space: {e}"));
     assert_eq!(node.get("b", "again").body, again);
-    assert!(node.work_files("b").is_empty());
+    no_work_files_soon(&node);
     assert_eq!(node.req("GET", "/v1/health", &[], b"").status, 200);
     drop(node);
     drop(fs);
