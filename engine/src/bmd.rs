@@ -38,6 +38,10 @@ pub struct BucketProps {
     pub fsync: bool,
     #[serde(default = "versioning_default")]
     pub versioning: bool,
+    /// GET verifies the object's content against its LOM checksum before sending it
+    /// (`checksum.validate_warm_get`; off by default, as in AIS).
+    #[serde(default)]
+    pub validate_warm_get: bool,
     /// How large objects are stored as chunks (`chunks.*`).
     #[serde(default)]
     pub chunks: ChunksConf,
@@ -161,6 +165,7 @@ impl BucketProps {
             cksum_type: cksum_type_default(),
             fsync: false,
             versioning: versioning_default(),
+            validate_warm_get: false,
             chunks: ChunksConf::default(),
         }
     }
@@ -410,7 +415,7 @@ pub fn ais_props_json(name: &str, p: &BucketProps) -> Value {
         "checksum": {
             "type": p.cksum_type,
             "validate_cold_get": false,
-            "validate_warm_get": false,
+            "validate_warm_get": p.validate_warm_get,
             "validate_obj_move": false,
             "enable_read_range": false,
         },
@@ -468,6 +473,10 @@ fn apply_patch(name: &str, props: &mut BucketProps, patch: &Value) -> Result<(),
                             .and_then(CksumType::parse)
                             .ok_or_else(|| bad_props(format!("unknown checksum type {v}")))?;
                         props.cksum_type = t.as_str().to_string();
+                    } else if sub == "validate_warm_get" {
+                        props.validate_warm_get = v
+                            .as_bool()
+                            .ok_or_else(|| bad_props(format!("checksum.validate_warm_get: {v}")))?;
                     } else {
                         same_as_reported(&format!("{key}.{sub}"), v, reported[key].get(sub))?;
                     }

@@ -11,6 +11,11 @@
 //! and records it; a lookup serves an entry only if the slot still has the recorded value. So a
 //! GET that starts after a PUT/DELETE was acknowledged, on any core, never sees the old object.
 //! Destroying or creating a bucket bumps the epoch, which invalidates every entry.
+//!
+//! Space comes back: a stale entry holds the old file open, so a deleted or replaced file's
+//! blocks would stay allocated until that core looked the object up again. Every bump also
+//! advances one node-wide `changes` counter; each core checks it on a timer (`sweep_stale`,
+//! off the GET path) and, when it moved, closes every entry whose stamp no longer holds.
 
 use std::cell::{Cell, RefCell};
 use std::num::NonZeroUsize;
@@ -39,6 +44,8 @@ pub struct Stamp {
 pub struct Generations {
     slots: Box<[AtomicU64]>,
     epoch: AtomicU64,
+    /// Advanced by every `bump` and `bump_all`: "some entry somewhere may be stale".
+    changes: AtomicU64,
 }
 
 impl Default for Generations {
@@ -46,6 +53,7 @@ impl Default for Generations {
         Generations {
             slots: (0..GENERATION_SLOTS).map(|_| AtomicU64::new(0)).collect(),
             epoch: AtomicU64::new(0),
+            changes: AtomicU64::new(0),
         }
     }
 }
@@ -66,11 +74,18 @@ impl Generations {
     /// The object changed (after the rename or unlink, before the acknowledgement).
     pub fn bump(&self, digest: u64) {
         self.slot(digest).fetch_add(1, Ordering::AcqRel);
+        self.changes.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Everything may have changed (bucket destroyed or created).
     pub fn bump_all(&self) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.changes.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// How many invalidations there have been (read it before sweeping).
+    pub fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
     }
 }
 
@@ -108,6 +123,9 @@ pub struct ObjectHandle {
     pub(crate) bucket: String,
     pub(crate) obj: String,
     pub(crate) stamp: Stamp,
+    /// The content was hashed and matched the LOM's checksum under this entry's stamp
+    /// (`Store::verify_content`): a verified entry is not hashed again while it is current.
+    pub cksum_verified: Cell<bool>,
 }
 
 /// Descriptors an entry holds open.
@@ -132,6 +150,10 @@ pub struct CoreView {
     /// `fds_max`.
     fds: Cell<usize>,
     fds_max: usize,
+    /// `Generations::changes` when this view was last swept.
+    swept: Cell<u64>,
+    /// Stale entries closed by sweeps.
+    pub swept_entries: Cell<u64>,
     /// Lookups served from the cache.
     pub hits: Cell<u64>,
     /// Lookups that opened the file.
@@ -151,6 +173,8 @@ impl CoreView {
             body_bytes: Cell::new(0),
             fds: Cell::new(0),
             fds_max: objects_max.max(1),
+            swept: Cell::new(0),
+            swept_entries: Cell::new(0),
             hits: Cell::new(0),
             misses: Cell::new(0),
         }
@@ -246,6 +270,34 @@ impl CoreView {
             && self.body_bytes.get() + len as usize <= BODY_CACHE_BYTES_PER_CORE_MAX
     }
 
+    /// Closes every entry whose stamp moved on (its file was deleted or replaced, or its
+    /// bucket destroyed), so the old file's blocks are freed; a no-op (one atomic load) when
+    /// nothing was invalidated since the last sweep. Returns how many entries it dropped.
+    /// A GET still holding an entry keeps its file open until it finishes.
+    pub fn sweep_stale(&self, gens: &Generations) -> usize {
+        let changes = gens.changes();
+        if changes == self.swept.get() {
+            return 0;
+        }
+        // Read before scanning: a bump during the scan advances `changes` again, so the next
+        // sweep looks once more.
+        self.swept.set(changes);
+        let mut objects = self.objects.borrow_mut();
+        let stale: Vec<u64> = objects
+            .iter()
+            .filter(|(&d, e)| gens.stamp(d) != e.stamp)
+            .map(|(&d, _)| d)
+            .collect();
+        for d in &stale {
+            if let Some(old) = objects.pop(d) {
+                self.release(&old);
+            }
+        }
+        self.swept_entries
+            .set(self.swept_entries.get() + stale.len() as u64);
+        stale.len()
+    }
+
     /// Number of cached objects.
     pub fn cached(&self) -> usize {
         self.objects.borrow().len()
@@ -274,6 +326,7 @@ mod tests {
             bucket: "b".into(),
             obj: obj.into(),
             stamp,
+            cksum_verified: Cell::new(false),
         })
     }
 
@@ -300,5 +353,30 @@ mod tests {
         assert!(v.lookup(3, "b", "c", g.stamp(3)).is_some());
         assert!(v.body_fits(BODY_CACHED_BYTES_MAX));
         assert!(!v.body_fits(BODY_CACHED_BYTES_MAX + 1));
+    }
+
+    #[test]
+    fn sweep_closes_exactly_the_stale_entries() {
+        // Goal: a sweep drops entries whose object changed (and only those), releases their
+        // content bytes, and does nothing when nothing was invalidated.
+        let g = Generations::default();
+        let v = CoreView::new(8);
+        for d in 1..=4u64 {
+            v.insert(d, handle(&format!("o{d}"), 10, g.stamp(d)));
+        }
+        assert_eq!(v.sweep_stale(&g), 0, "nothing invalidated yet");
+        g.bump(2);
+        g.bump(4);
+        assert_eq!(v.sweep_stale(&g), 2);
+        assert_eq!(v.cached(), 2);
+        assert_eq!(v.body_bytes.get(), 20);
+        assert!(v.lookup(1, "b", "o1", g.stamp(1)).is_some());
+        assert!(v.lookup(3, "b", "o3", g.stamp(3)).is_some());
+        assert_eq!(v.sweep_stale(&g), 0, "already swept");
+        g.bump_all();
+        assert_eq!(v.sweep_stale(&g), 2, "a new epoch makes every entry stale");
+        assert_eq!(v.cached(), 0);
+        assert_eq!(v.body_bytes.get(), 0);
+        assert_eq!(v.swept_entries.get(), 4);
     }
 }

@@ -7,9 +7,13 @@
 //! - A core owns the background work of the mountpaths assigned to it (`owner_of`).
 
 use std::cell::{Cell, OnceCell, RefCell};
+use std::future::Future;
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use engine::cache::CoreView;
@@ -124,6 +128,7 @@ async fn core_main(ctx: Rc<CoreCtx>, listener: Fd, mine: Vec<usize>, shutdown_ti
     }
     let acceptor = rio::spawn(accept_loop(ctx.clone(), listener));
     let sweeper = rio::spawn(sweep_waiting(ctx.clone()));
+    let cache_sweeper = rio::spawn(sweep_cache(ctx.clone()));
     // The control loop: bus messages until shutdown.
     loop {
         let (from, msg) = ctx.bus.recv(ctx.core).await;
@@ -146,6 +151,7 @@ async fn core_main(ctx: Rc<CoreCtx>, listener: Fd, mine: Vec<usize>, shutdown_ti
     // wake idle connections so they close, let busy ones finish their request.
     drop(acceptor);
     drop(sweeper);
+    drop(cache_sweeper);
     ctx.shutting_down.set(true);
     for (_, c) in ctx.conns.borrow().iter() {
         if c.idle {
@@ -187,6 +193,22 @@ async fn sweep_waiting(ctx: Rc<CoreCtx>) {
             if head_late || body_late {
                 sys::shutdown_read(&c.fd);
             }
+        }
+    }
+}
+
+/// How often a core closes its cached objects that were deleted or replaced (on any core):
+/// their files' blocks are freed within about this long of the DELETE or overwrite. A tick
+/// with nothing invalidated node-wide costs one atomic load.
+const CACHE_SWEEP_TICK: Duration = Duration::from_millis(100);
+
+/// Closes this core's stale cache entries promptly, so deleted and replaced files do not stay
+/// open (and their space allocated) until looked up again.
+async fn sweep_cache(ctx: Rc<CoreCtx>) {
+    loop {
+        rio::sleep(CACHE_SWEEP_TICK).await;
+        if ctx.store.sweep_view(&ctx.view) > 0 {
+            ctx.rec.stats.cache_swept.set(ctx.view.swept_entries.get());
         }
     }
 }
@@ -256,12 +278,51 @@ async fn accept_loop(ctx: Rc<CoreCtx>, listener: Fd) {
         ctx.rec.stats.conns_accepted.add(1);
         let c = ctx.clone();
         rio::spawn(async move {
-            let conn = Conn::new(fd, c.clone(), peer, slot);
-            serve(conn).await;
+            let conn = Conn::new(fd, c.clone(), peer.clone(), slot);
+            // A panic while serving closes this connection only (its state is dropped, its
+            // socket closed); the core and its other connections go on.
+            if let Err(msg) = (CatchUnwind(Box::pin(serve(conn)))).await {
+                c.rec.stats.conn_panics.add(1);
+                tracing::error!(
+                    core = c.core,
+                    peer,
+                    "panic while serving a connection (closed): {msg}"
+                );
+            }
             c.conns.borrow_mut().remove(slot);
             c.rec.stats.conns_closed.add(1);
         })
         .detach();
+    }
+}
+
+/// A future that turns a panic while polling its inner future into `Err(message)`; the inner
+/// future is never polled again after a panic (it is dropped with this).
+struct CatchUnwind<F>(Pin<Box<F>>);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, String>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        // Unwind safety: after a panic the inner future is only dropped, never polled again,
+        // so no broken invariant of its state is observed; core-wide state is behind `RefCell`s
+        // whose guards are released by the unwinding.
+        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(p) => Poll::Ready(Err(panic_message(p.as_ref()))),
+        }
+    }
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(non-string panic payload)".to_string()
     }
 }
 

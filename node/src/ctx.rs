@@ -45,7 +45,16 @@ pub struct NodeInfo {
     pub put_direct_bufs: usize,
     /// Register those buffers with each core's ring (WRITE_FIXED).
     pub put_fixed_bufs: bool,
+    /// Test-only panic trigger armed (`AISLE_TEST_PANIC=1` in the environment at start-up):
+    /// a request with header `X-Aisle-Test-Panic: <point>` then panics at that point
+    /// (`Conn::test_panic_point`). Off unless the operator opts in; for the panic-isolation tests.
+    pub test_panic: bool,
 }
+
+/// Environment variable that arms the test-only panic trigger (`NodeInfo::test_panic`).
+pub const TEST_PANIC_ENV: &str = "AISLE_TEST_PANIC";
+/// Request header naming the point where an armed node panics.
+pub const TEST_PANIC_HEADER: &str = "x-aisle-test-panic";
 
 /// Upper bound of each core's cache of open objects.
 pub const OBJECTS_CACHED_PER_CORE_MAX: usize = 64 * 1024;

@@ -87,7 +87,15 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
             0
         },
         put_fixed_bufs: cfg.put_fixed_bufs,
+        test_panic: std::env::var(crate::ctx::TEST_PANIC_ENV).is_ok_and(|v| v == "1"),
     });
+    if node.test_panic {
+        tracing::warn!(
+            "{} is set: requests with header {} panic on purpose (tests only)",
+            crate::ctx::TEST_PANIC_ENV,
+            crate::ctx::TEST_PANIC_HEADER
+        );
+    }
     let bus = Bus::new(cfg.cores);
     let cpus = sys::allowed_cpus();
     let timeout = Duration::from_secs(cfg.shutdown_timeout_secs);

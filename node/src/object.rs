@@ -75,6 +75,7 @@ pub async fn put(conn: &mut Conn, spec: PutSpec<'_>) -> Result<Lom, PutError> {
     }
     conn.outcome.mountpath = Some(put.mountpath_id());
     let (put, path) = receive_body(conn, put).await?;
+    conn.test_panic_point("put-received");
     conn.outcome.bytes = put.size();
     let lom = put.finish().await.map_err(PutError::Store)?;
     let stats = &conn.core.rec.stats;

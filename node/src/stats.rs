@@ -158,6 +158,11 @@ pub struct CoreStats {
     /// the file (copied from the core's `CoreView` after each open).
     pub cache_hits: Counter,
     pub cache_misses: Counter,
+    /// Cached objects closed by the core's sweep because their file was deleted or replaced
+    /// (copied from the core's `CoreView`).
+    pub cache_swept: Counter,
+    /// Connections closed because serving a request on them panicked.
+    pub conn_panics: Counter,
 }
 
 impl CoreStats {
@@ -176,6 +181,8 @@ impl CoreStats {
             body_splice: Counter::default(),
             cache_hits: Counter::default(),
             cache_misses: Counter::default(),
+            cache_swept: Counter::default(),
+            conn_panics: Counter::default(),
         }
     }
 
@@ -443,6 +450,8 @@ pub fn render(cores: &[Arc<CoreStats>], bmd: &Bmd, info: &ScrapeInfo<'_>) -> Str
         ("aisle_core_body_splice_count", |c| c.body_splice.get()),
         ("aisle_core_cache_hit_count", |c| c.cache_hits.get()),
         ("aisle_core_cache_miss_count", |c| c.cache_misses.get()),
+        ("aisle_core_cache_swept_count", |c| c.cache_swept.get()),
+        ("aisle_core_panic_count", |c| c.conn_panics.get()),
     ] {
         let _ = writeln!(out, "# TYPE {name} counter");
         for c in cores {

@@ -28,6 +28,18 @@ pub enum StoreError {
         expected: String,
         computed: String,
     },
+    /// Object content that no longer matches its stored checksum (bit rot), found on GET
+    /// with `checksum.validate_warm_get`; AIS's message shape (`cos.ErrBadCksum`).
+    #[error(
+        "BAD DATA CHECKSUM: {cksum_type}({computed} != {stored}) (context: ais://{bucket}/{obj})"
+    )]
+    DataCorrupt {
+        bucket: String,
+        obj: String,
+        cksum_type: &'static str,
+        stored: String,
+        computed: String,
+    },
     #[error("unsupported checksum type {0:?}")]
     UnsupportedChecksum(String),
     #[error("ais://{0}/{1}: object metadata is missing")]

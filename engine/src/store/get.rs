@@ -158,6 +158,7 @@ impl Store {
             bucket: bucket.to_string(),
             obj: obj.to_string(),
             stamp,
+            cksum_verified: std::cell::Cell::new(false),
         })
     }
 

@@ -30,6 +30,7 @@ mod lsdir;
 mod mpu;
 mod put;
 mod trash;
+mod verify;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -179,6 +180,12 @@ impl Store {
         view.refresh(self.version.load(Ordering::Acquire), || {
             (self.bmd(), self.mountpaths())
         });
+    }
+
+    /// Closes a core's cached objects that were deleted or replaced since (see
+    /// `CoreView::sweep_stale`); call it on the core's timer, not per request.
+    pub fn sweep_view(&self, view: &CoreView) -> usize {
+        view.sweep_stale(&self.generations)
     }
 
     fn changed(&self) {

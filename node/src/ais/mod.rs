@@ -69,6 +69,13 @@ fn split_names(rest: &str) -> Result<(Cow<'_, str>, Option<Cow<'_, str>>), Strin
 /// Serves one request; returns whether the connection may carry another.
 pub async fn handle(conn: &mut Conn, head: &RequestHead) -> bool {
     let req = Req { head };
+    conn.test_panic_at = None;
+    if conn.core.node.test_panic {
+        conn.test_panic_at = head
+            .header(crate::ctx::TEST_PANIC_HEADER)
+            .map(|v| String::from_utf8_lossy(v).into_owned());
+        conn.test_panic_point("handle");
+    }
     if let Some(p) = req.q("provider") {
         if !p.is_empty() && p != "ais" {
             let msg = format!("provider {p:?} is not supported by this node (only ais)");

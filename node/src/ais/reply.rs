@@ -25,7 +25,10 @@ pub fn status_of(e: &StoreError) -> u16 {
         | StoreError::BadAppendHandle(..)
         | StoreError::BadCustom(_)
         | StoreError::BadUpload(..) => 400,
-        StoreError::MetaMissing(..) | StoreError::MetaCorrupt(..) | StoreError::Io { .. } => 500,
+        StoreError::MetaMissing(..)
+        | StoreError::MetaCorrupt(..)
+        | StoreError::DataCorrupt { .. }
+        | StoreError::Io { .. } => 500,
         StoreError::NoMountpaths | StoreError::AppendsBusy(_) | StoreError::UploadsBusy(_) => 503,
         StoreError::NoSpace { .. } => 507,
     }
@@ -118,7 +121,13 @@ pub async fn error_with(
 /// Sends a store error with its status.
 pub async fn store_error(conn: &mut Conn, head: &RequestHead, e: &StoreError) -> bool {
     conn.outcome.err_io = matches!(e, StoreError::Io { .. } | StoreError::NoSpace { .. });
-    conn.outcome.err_cksum = matches!(e, StoreError::BadChecksum { .. });
+    // Damaged content or a damaged LOM count as checksum errors like a bad client checksum.
+    conn.outcome.err_cksum = matches!(
+        e,
+        StoreError::BadChecksum { .. }
+            | StoreError::DataCorrupt { .. }
+            | StoreError::MetaCorrupt(..)
+    );
     error(conn, head, status_of(e), &e.to_string(), true).await
 }
 

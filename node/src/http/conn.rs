@@ -83,6 +83,9 @@ pub struct Conn {
     pub slot: usize,
     /// What the current request did (status sent, bytes moved, error kinds), for the counters.
     pub outcome: ReqOutcome,
+    /// Where the current request asked to panic (test-only: `ctx::test_panic_point`); set
+    /// only on a node started with the trigger armed.
+    pub test_panic_at: Option<String>,
 }
 
 /// Filled in while a request is served; read by the statistics afterwards.
@@ -121,6 +124,20 @@ impl Conn {
             carry: Vec::new(),
             slot,
             outcome: ReqOutcome::default(),
+            test_panic_at: None,
+        }
+    }
+
+    /// Panics if the current request asked for a panic at `point` and the node was started
+    /// with the trigger armed (`NodeInfo::test_panic`; both are needed, neither alone does
+    /// anything). For the panic-isolation tests only.
+    pub fn test_panic_point(&self, point: &str) {
+        if self.test_panic_at.as_deref() == Some(point) {
+            panic!(
+                "test panic at {point:?} (armed by {}, asked by {})",
+                crate::ctx::TEST_PANIC_ENV,
+                crate::ctx::TEST_PANIC_HEADER
+            );
         }
     }
 
