@@ -45,6 +45,8 @@ pub struct NodeInfo {
     pub put_direct_bufs: usize,
     /// Register those buffers with each core's ring (WRITE_FIXED).
     pub put_fixed_bufs: bool,
+    /// Serve the S3 API at `/` as well as at `/s3`.
+    pub s3_at_root: bool,
 }
 
 /// Upper bound of each core's cache of open objects.

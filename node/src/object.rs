@@ -52,6 +52,16 @@ pub struct PutSpec<'a> {
 /// checksums, LOM, rename into place. Returns the stored metadata. On any error nothing of
 /// the PUT remains (the work file is removed).
 pub async fn put(conn: &mut Conn, spec: PutSpec<'_>) -> Result<Lom, PutError> {
+    put_with(conn, spec, |_| {}).await
+}
+
+/// `put`, with `prepare` called on the PUT handle before the body is received (e.g. the S3
+/// front end asks for the body's MD5 with `PutHandle::want_md5`).
+pub async fn put_with(
+    conn: &mut Conn,
+    spec: PutSpec<'_>,
+    prepare: impl FnOnce(&mut PutHandle),
+) -> Result<Lom, PutError> {
     let store = conn.core.store.clone();
     let mut put = store
         .put_begin(spec.bucket, spec.obj, spec.declared)
@@ -63,6 +73,7 @@ pub async fn put(conn: &mut Conn, spec: PutSpec<'_>) -> Result<Lom, PutError> {
     if !spec.custom.is_empty() {
         Store::put_set_custom(&mut put, spec.custom).map_err(PutError::Store)?;
     }
+    prepare(&mut put);
     conn.outcome.mountpath = Some(put.mountpath_id());
     let (put, path) = receive_body(conn, put).await?;
     conn.outcome.bytes = put.size();

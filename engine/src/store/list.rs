@@ -31,6 +31,12 @@ pub struct ListEntry {
     pub custom: String,
     /// A virtual directory (non-recursive listing): `name` ends with `/`, no other field.
     pub is_dir: bool,
+    /// Modification time, unix ns (0 for a directory or a name-only listing).
+    pub mtime_ns: i64,
+    /// Checksum type, when the LOM was read.
+    pub cksum_type: String,
+    /// The custom `ETag` (unquoted), when the LOM was read and has one.
+    pub etag: String,
 }
 
 /// What a listing should return.
@@ -122,6 +128,8 @@ pub(super) fn object_entry(
         size: md.len(),
         atime_ns: std::os::unix::fs::MetadataExt::atime(&md) * 1_000_000_000
             + std::os::unix::fs::MetadataExt::atime_nsec(&md),
+        mtime_ns: std::os::unix::fs::MetadataExt::mtime(&md) * 1_000_000_000
+            + std::os::unix::fs::MetadataExt::mtime_nsec(&md),
         location: mp.path.to_string_lossy().to_string(),
         ..Default::default()
     };
@@ -130,6 +138,10 @@ pub(super) fn object_entry(
         if let Ok(true) = sys::getxattr(&path, XATTR_LOM, &mut buf) {
             if let Ok(lom) = Lom::decode(&buf) {
                 e.checksum = lom.cksum_value;
+                e.cksum_type = lom.cksum_type.clone();
+                if let Some((_, v)) = lom.custom.iter().find(|(k, _)| k == super::CUSTOM_ETAG) {
+                    e.etag = v.clone();
+                }
                 e.version = lom.version.clone().unwrap_or_default();
                 e.custom = super::custom::custom_for_listing(&lom.custom);
             }

@@ -53,6 +53,8 @@ pub use put::{ClientChecksum, PutHandle};
 pub const LIST_PAGE_SIZE_MAX: usize = 10_000;
 /// Custom-metadata key that keeps the original name of a shortened (fntl) object.
 pub const CUSTOM_ORIG_FNTL: &str = "orig_fntl";
+/// Custom key of an object's S3 ETag (unquoted; AIS `cmn.ETag`), set by `PutHandle::want_md5`.
+pub const CUSTOM_ETAG: &str = "ETag";
 /// Longest name of a shortened object: its full name must fit the LOM's custom metadata
 /// (`orig_fntl` + separator + name). Names up to 3072 bytes with components of at most 255
 /// bytes are stored as they are and are not limited by this.
