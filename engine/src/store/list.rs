@@ -173,7 +173,10 @@ fn list_blocking(mps: &MountpathSet, bucket: &str, q: &ListQuery) -> Result<List
                 let Some(fname) = ent.file_name().to_str().map(str::to_string) else {
                     continue;
                 };
-                let name = if rel.is_empty() {
+                let name = if fname == fqn::DIR_MARKER && !rel.is_empty() {
+                    // An S3 folder marker: the directory's name with a trailing '/'.
+                    format!("{rel}/")
+                } else if rel.is_empty() {
                     fname
                 } else {
                     format!("{rel}/{fname}")

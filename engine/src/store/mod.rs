@@ -183,6 +183,6 @@ impl Store {
 
     fn check_names(bucket: &str, obj: &str) -> Result<(), StoreError> {
         names::validate_bucket(bucket).map_err(|e| StoreError::BadBucketName(bucket.into(), e))?;
-        names::validate_object(obj).map_err(|e| StoreError::BadObjName(bucket.into(), e))
+        names::validate_object_or_marker(obj).map_err(|e| StoreError::BadObjName(bucket.into(), e))
     }
 }

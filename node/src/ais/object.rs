@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use engine::cksum::CksumType;
-use engine::store::{ClientChecksum, ObjectHandle};
+use engine::store::{ClientChecksum, ObjectHandle, StoreError};
 use net::head::Method;
 use net::response;
 
@@ -15,7 +15,21 @@ use crate::http::{BodyError, BodySource, Conn, ReqOutcome};
 use crate::object::{self, PutError, PutSpec, ReadRange};
 use crate::stats::{Op, Outcome};
 
+/// AIS refuses an object name with a trailing '/'; the store takes it as an S3 folder marker,
+/// which only the S3 front end makes.
+pub(super) fn refuse_marker(bucket: &str, obj: &str) -> Result<(), StoreError> {
+    match engine::names::validate_object(obj) {
+        Err(e @ engine::names::NameError::TrailingSlash) => {
+            Err(StoreError::BadObjName(bucket.into(), e))
+        }
+        _ => Ok(()),
+    }
+}
+
 pub async fn handle(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
+    if let Err(e) = refuse_marker(bucket, obj) {
+        return reply::store_error(conn, req.head, &e).await;
+    }
     let t0 = Instant::now();
     conn.outcome = ReqOutcome::default();
     let (op, keep) = match req.head.method {

@@ -108,14 +108,13 @@ fn attr_headers(buf: &mut Vec<u8>, h: &ObjectHandle) {
         .unwrap_or(b"binary/octet-stream");
     response::header(buf, "Content-Type", ct);
     for (k, v) in &h.lom.custom {
-        if k.starts_with(META_PREFIX)
-            || (STORED_HEADERS.contains(&k.as_str()) && k != "Content-Type")
-        {
+        if k.starts_with(META_PREFIX) {
+            // Stored canonical (as AIS does); sent lowercase, as S3 does, so clients get back
+            // the names they sent (boto3 keeps the case of what it receives).
+            response::header(buf, &k.to_ascii_lowercase(), v.as_bytes());
+        } else if STORED_HEADERS.contains(&k.as_str()) && k != "Content-Type" {
             response::header(buf, k, v.as_bytes());
         }
-    }
-    if let Some(v) = &h.lom.version {
-        response::header(buf, "x-amz-meta-ais-version", v.as_bytes());
     }
     response::header(
         buf,
