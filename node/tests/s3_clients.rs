@@ -181,6 +181,10 @@ fn s3_errors_are_xml_with_s3_codes() {
         assert!(r.text().starts_with("<?xml"), "{m} {p}: {}", r.text());
         assert_eq!(code(&r), c, "{m} {p}");
     }
+    // A conditional write is refused (not silently turned into an overwrite); nothing stored.
+    let r = node.req("PUT", "/s3/eb/cw", &[("If-None-Match", "*")], b"x");
+    assert_eq!((r.status, code(&r).as_str()), (501, "NotImplemented"));
+    assert_eq!(node.req("HEAD", "/s3/eb/cw", &[], b"").status, 404);
     let r = node.req("HEAD", "/s3/eb/missing", &[], b"");
     assert_eq!(r.status, 404);
     assert!(r.body.is_empty());

@@ -347,6 +347,11 @@ async fn put_inner(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bool {
         let e = S3Error::not_implemented(&format!("a request body with {what}"));
         return error::send(conn, req.head, &e).await;
     }
+    if req.head.header("if-none-match").is_some() || req.head.header("if-match").is_some() {
+        // A conditional write ignored would overwrite what the client meant to protect.
+        let e = S3Error::not_implemented("a conditional PutObject (If-Match / If-None-Match)");
+        return error::send(conn, req.head, &e).await;
+    }
     let client_cksum = match content_md5(req.head) {
         Ok(c) => c,
         Err(e) => return error::send(conn, req.head, &e).await,
