@@ -90,13 +90,22 @@ pub fn is_fntl(obj: &str) -> bool {
             .any(|component| component.len() > FILE_NAME_BYTES_MAX)
 }
 
+/// The file name of an S3 folder marker (object `a/` is the file `%ob/a/<DIR_MARKER>`): it
+/// starts with a control byte, which no object name may contain (`names.rs`), so it never
+/// collides with an object; listings show it as its directory's name with a trailing `/`.
+pub const DIR_MARKER: &str = "\u{1}dir";
+
 /// The FQN of an object: `%ob/<obj>`, or `%ob/.x<sha256 hex>` for a name too long, where the
 /// SHA-256 is of the FQN the object would have had unshortened (`lom.ShortenFntl` in AIS).
+/// A folder marker `a/` (`names::validate_object_or_marker`) is `%ob/a/<DIR_MARKER>`.
 pub fn object_fqn(mp: &Path, bucket: &str, obj: &str) -> PathBuf {
     let dir = obj_dir(mp, bucket);
     match shortened(&dir, obj) {
         Some(ubase) => dir.join(ubase),
-        None => dir.join(obj),
+        None => match obj.strip_suffix('/') {
+            Some(d) => dir.join(d).join(DIR_MARKER),
+            None => dir.join(obj),
+        },
     }
 }
 

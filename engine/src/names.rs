@@ -108,6 +108,21 @@ pub fn validate_object(name: &str) -> Result<(), NameError> {
     Ok(())
 }
 
+/// An object name or an S3 folder marker: a valid object name followed by one `/` (`a/`,
+/// `a/b/`; a 0-byte key that S3 clients make to show a folder). A marker is stored as the file
+/// `fqn::DIR_MARKER` inside its directory, so it coexists with the names under it. The store
+/// accepts both; the AIS front end refuses markers, as AIS does (a trailing `/`).
+pub fn validate_object_or_marker(name: &str) -> Result<(), NameError> {
+    match name.strip_suffix('/') {
+        Some(dir) if !dir.is_empty() => validate_object(dir).map_err(|e| match e {
+            // `a//`: the directory part ends with '/' itself.
+            NameError::TrailingSlash => NameError::EmptyComponent,
+            e => e,
+        }),
+        _ => validate_object(name),
+    }
+}
+
 /// True for `.x` followed by exactly 64 lowercase hex digits: the file name `fqn.rs` gives
 /// an object whose name is too long for the filesystem.
 pub fn is_shortened_name(component: &str) -> bool {
@@ -213,6 +228,27 @@ mod tests {
         ];
         for (name, want) in cases {
             assert_eq!(validate_object(&name), want, "object {name:?}");
+        }
+    }
+
+    /// Goal: a folder marker is one valid name plus one '/'; everything else a name may not
+    /// be, a marker may not be either.
+    #[test]
+    fn folder_markers() {
+        for ok in ["a/", "a/b/", "a b/c/"] {
+            assert_eq!(validate_object_or_marker(ok), Ok(()), "{ok:?}");
+            assert_eq!(validate_object(ok), Err(NameError::TrailingSlash), "{ok:?}");
+        }
+        assert_eq!(validate_object_or_marker("a/b"), Ok(()));
+        for (bad, want) in [
+            ("/", NameError::LeadingSlash),
+            ("a//", NameError::EmptyComponent),
+            ("//", NameError::LeadingSlash),
+            ("../", NameError::DotComponent),
+            ("a/./", NameError::DotComponent),
+            ("a\x01/", NameError::ControlByte { byte: 1, pos: 1 }),
+        ] {
+            assert_eq!(validate_object_or_marker(bad), Err(want), "{bad:?}");
         }
     }
 

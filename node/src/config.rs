@@ -60,6 +60,10 @@ pub struct Flags {
     /// bench/RESULTS.md "multishot receive".
     #[arg(long, value_enum, default_value_t = RecvMode::Single)]
     pub recv: RecvMode,
+    /// Serve the S3 API at `/` as well as at `/s3` (every path that is not the AIS API's:
+    /// `/v1/...`, `/ais/...`, `/metrics`). Like AIS's feature `S3-API-via-Root`.
+    #[arg(long)]
+    pub s3_at_root: bool,
     /// PUTs whose Content-Length is at least this many bytes bypass the page cache: the body is
     /// received into aligned buffers and written with O_DIRECT (the last partial 4 KiB block
     /// buffered). A size such as `262144`, `256K`, `1M`; `off` disables. Chunked bodies and
@@ -189,6 +193,8 @@ pub struct Config {
     pub body_send: BodySend,
     pub put_write: PutWrite,
     pub recv: RecvMode,
+    /// S3 at `/` too (`--s3-at-root`).
+    pub s3_at_root: bool,
     /// Direct (O_DIRECT) PUTs from this declared size on; `None`: never.
     pub put_direct_min: Option<u64>,
     /// Aligned PUT buffers per core.
@@ -250,6 +256,7 @@ impl Config {
             body_send,
             put_write: f.put_write,
             recv: f.recv,
+            s3_at_root: f.s3_at_root,
             put_direct_min: f.put_direct_min.0,
             put_direct_bufs: f.put_direct_bufs,
             put_fixed_bufs: !f.no_put_fixed_bufs,

@@ -22,11 +22,11 @@ use engine::mountpath::MountpathId;
 use engine::store::Store;
 use slab::Slab;
 
-use crate::ais;
 use crate::bus::{Bus, BusMsg};
 use crate::ctx::{ConnEntry, CoreCtx, NodeInfo, RECV_BUFS};
 use crate::http::{Conn, NextHead};
 use crate::stats::CoreRecorder;
+use crate::{ais, s3};
 
 /// Connections one core serves at once; past this, new connections wait in the backlog.
 pub const CONNS_PER_CORE_MAX: usize = 16 * 1024;
@@ -338,7 +338,10 @@ async fn serve(mut conn: Conn) {
                 return;
             }
             NextHead::Request => {
-                let keep = ais::handle(&mut conn, &head).await;
+                let keep = match s3::route(&head.path, conn.core.node.s3_at_root) {
+                    Some(rest) => s3::handle(&mut conn, &head, rest).await,
+                    None => ais::handle(&mut conn, &head).await,
+                };
                 if !keep {
                     if !conn.body_done() || conn.has_buffered() {
                         conn.linger_close().await;

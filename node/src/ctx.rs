@@ -49,6 +49,8 @@ pub struct NodeInfo {
     /// a request with header `X-Aisle-Test-Panic: <point>` then panics at that point
     /// (`Conn::test_panic_point`). Off unless the operator opts in; for the panic-isolation tests.
     pub test_panic: bool,
+    /// Serve the S3 API at `/` as well as at `/s3`.
+    pub s3_at_root: bool,
 }
 
 /// Environment variable that arms the test-only panic trigger (`NodeInfo::test_panic`).

@@ -12,4 +12,5 @@ pub mod ctx;
 pub mod http;
 pub mod node;
 pub mod object;
+pub mod s3;
 pub mod stats;

@@ -56,6 +56,16 @@ pub struct PutSpec<'a> {
 /// checksums, LOM, rename into place. Returns the stored metadata. On any error nothing of
 /// the PUT remains (the work file is removed).
 pub async fn put(conn: &mut Conn, spec: PutSpec<'_>) -> Result<Lom, PutError> {
+    put_with(conn, spec, |_| {}).await
+}
+
+/// `put`, with `prepare` called on the PUT handle before the body is received (e.g. the S3
+/// front end asks for the body's MD5 with `PutHandle::want_md5`).
+pub async fn put_with(
+    conn: &mut Conn,
+    spec: PutSpec<'_>,
+    prepare: impl FnOnce(&mut PutHandle),
+) -> Result<Lom, PutError> {
     let store = conn.core.store.clone();
     if let Some(size) = spec.declared {
         let chunks = store.bucket(spec.bucket).map_err(PutError::Store)?.chunks;
@@ -73,6 +83,7 @@ pub async fn put(conn: &mut Conn, spec: PutSpec<'_>) -> Result<Lom, PutError> {
     if !spec.custom.is_empty() {
         Store::put_set_custom(&mut put, spec.custom).map_err(PutError::Store)?;
     }
+    prepare(&mut put);
     conn.outcome.mountpath = Some(put.mountpath_id());
     let (put, path) = receive_body(conn, put).await?;
     conn.test_panic_point("put-received");
@@ -372,6 +383,22 @@ pub async fn open(conn: &Conn, bucket: &str, obj: &str) -> Result<Rc<ObjectHandl
     core.rec.stats.cache_hits.set(core.view.hits.get());
     core.rec.stats.cache_misses.set(core.view.misses.get());
     r
+}
+
+/// Opens an object for a GET: as `open`, then, if its bucket asks for it
+/// (`checksum.validate_warm_get`), verifies its content against its checksum (bad content is
+/// an error, never sent).
+pub async fn open_for_get(
+    conn: &Conn,
+    bucket: &str,
+    obj: &str,
+) -> Result<Rc<ObjectHandle>, StoreError> {
+    let h = open(conn, bucket, obj).await?;
+    let store = conn.core.store.clone();
+    store
+        .verify_content(&conn.core.view, bucket, obj, &h)
+        .await?;
+    Ok(h)
 }
 
 /// The part of an object a read asks for.

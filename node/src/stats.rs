@@ -78,6 +78,75 @@ pub struct OpCounters {
     pub err_cksum: Counter,
 }
 
+/// S3 operations, counted per request in `aisle_s3_requests_total{op=...}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum S3Op {
+    ListBuckets,
+    CreateBucket,
+    HeadBucket,
+    DeleteBucket,
+    GetBucketLocation,
+    GetBucketVersioning,
+    PutBucketVersioning,
+    ListObjects,
+    ListObjectsV2,
+    GetObject,
+    HeadObject,
+    PutObject,
+    CopyObject,
+    DeleteObject,
+    DeleteObjects,
+    /// Multipart upload requests (refused for now).
+    Multipart,
+    /// Anything else (unsupported sub-resources, methods not allowed, bad paths).
+    Other,
+}
+
+impl S3Op {
+    pub const ALL: [S3Op; 17] = [
+        S3Op::ListBuckets,
+        S3Op::CreateBucket,
+        S3Op::HeadBucket,
+        S3Op::DeleteBucket,
+        S3Op::GetBucketLocation,
+        S3Op::GetBucketVersioning,
+        S3Op::PutBucketVersioning,
+        S3Op::ListObjects,
+        S3Op::ListObjectsV2,
+        S3Op::GetObject,
+        S3Op::HeadObject,
+        S3Op::PutObject,
+        S3Op::CopyObject,
+        S3Op::DeleteObject,
+        S3Op::DeleteObjects,
+        S3Op::Multipart,
+        S3Op::Other,
+    ];
+
+    /// The `op` label.
+    pub fn name(self) -> &'static str {
+        match self {
+            S3Op::ListBuckets => "ListBuckets",
+            S3Op::CreateBucket => "CreateBucket",
+            S3Op::HeadBucket => "HeadBucket",
+            S3Op::DeleteBucket => "DeleteBucket",
+            S3Op::GetBucketLocation => "GetBucketLocation",
+            S3Op::GetBucketVersioning => "GetBucketVersioning",
+            S3Op::PutBucketVersioning => "PutBucketVersioning",
+            S3Op::ListObjects => "ListObjects",
+            S3Op::ListObjectsV2 => "ListObjectsV2",
+            S3Op::GetObject => "GetObject",
+            S3Op::HeadObject => "HeadObject",
+            S3Op::PutObject => "PutObject",
+            S3Op::CopyObject => "CopyObject",
+            S3Op::DeleteObject => "DeleteObject",
+            S3Op::DeleteObjects => "DeleteObjects",
+            S3Op::Multipart => "Multipart",
+            S3Op::Other => "Other",
+        }
+    }
+}
+
 /// What one request did, for the counters.
 pub struct Outcome {
     pub op: Op,
@@ -163,6 +232,8 @@ pub struct CoreStats {
     pub cache_swept: Counter,
     /// Connections closed because serving a request on them panicked.
     pub conn_panics: Counter,
+    /// S3 requests by operation (index: position in `S3Op::ALL`).
+    pub s3_ops: [Counter; S3Op::ALL.len()],
 }
 
 impl CoreStats {
@@ -183,7 +254,13 @@ impl CoreStats {
             cache_misses: Counter::default(),
             cache_swept: Counter::default(),
             conn_panics: Counter::default(),
+            s3_ops: Default::default(),
         }
+    }
+
+    /// Counts one S3 request of `op`.
+    pub fn count_s3(&self, op: S3Op) {
+        self.s3_ops[op as usize].add(1);
     }
 
     /// Counts one body piece sent by `method`.
@@ -457,6 +534,16 @@ pub fn render(cores: &[Arc<CoreStats>], bmd: &Bmd, info: &ScrapeInfo<'_>) -> Str
         for c in cores {
             line(&mut out, name, &format!("{node},core=\"{}\"", c.core), f(c));
         }
+    }
+    let _ = writeln!(out, "# TYPE aisle_s3_requests_total counter");
+    for op in S3Op::ALL {
+        let v: u64 = cores.iter().map(|c| c.s3_ops[op as usize].get()).sum();
+        line(
+            &mut out,
+            "aisle_s3_requests_total",
+            &format!("{node},op=\"{}\"", op.name()),
+            v,
+        );
     }
     let mp_fams = [
         "get_count",

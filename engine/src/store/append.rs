@@ -135,6 +135,7 @@ impl Store {
             o_direct: false,
             custom: Vec::new(),
             copied: None,
+            md5: None,
             mp,
         };
         let ticket = AppendTicket {

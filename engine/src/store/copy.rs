@@ -243,5 +243,6 @@ impl Store {
 fn names_ok(bucket: &str, obj: &str) -> Result<(), StoreError> {
     crate::names::validate_bucket(bucket)
         .map_err(|e| StoreError::BadBucketName(bucket.into(), e))?;
-    crate::names::validate_object(obj).map_err(|e| StoreError::BadObjName(bucket.into(), e))
+    crate::names::validate_object_or_marker(obj)
+        .map_err(|e| StoreError::BadObjName(bucket.into(), e))
 }

@@ -58,7 +58,9 @@ pub enum StoreError {
     BadAppendHandle(String, String, String),
     #[error("too many appends in progress on this node (at most {0}); flush or wait")]
     AppendsBusy(usize),
-    #[error("ais://{0}/{1}: multipart upload {2:?} does not exist (unknown, completed or aborted)")]
+    #[error(
+        "ais://{0}/{1}: multipart upload {2:?} does not exist (unknown, completed or aborted)"
+    )]
     UploadNotFound(String, String, String),
     #[error("ais://{0}/{1}: {2}")]
     BadUpload(String, String, String),

@@ -33,6 +33,12 @@ pub struct ListEntry {
     pub is_dir: bool,
     /// Stored chunked (its size is the LOM's, not the first chunk file's).
     pub chunked: bool,
+    /// Modification time, unix ns (0 for a directory or a name-only listing).
+    pub mtime_ns: i64,
+    /// Checksum type, when the LOM was read.
+    pub cksum_type: String,
+    /// The custom `ETag` (unquoted), when the LOM was read and has one.
+    pub etag: String,
 }
 
 /// What a listing should return.
@@ -124,6 +130,8 @@ pub(super) fn object_entry(
         size: md.len(),
         atime_ns: std::os::unix::fs::MetadataExt::atime(&md) * 1_000_000_000
             + std::os::unix::fs::MetadataExt::atime_nsec(&md),
+        mtime_ns: std::os::unix::fs::MetadataExt::mtime(&md) * 1_000_000_000
+            + std::os::unix::fs::MetadataExt::mtime_nsec(&md),
         location: mp.path.to_string_lossy().to_string(),
         ..Default::default()
     };
@@ -137,6 +145,10 @@ pub(super) fn object_entry(
             }
             if with_lom {
                 e.checksum = lom.cksum_value;
+                e.cksum_type = lom.cksum_type.clone();
+                if let Some((_, v)) = lom.custom.iter().find(|(k, _)| k == super::CUSTOM_ETAG) {
+                    e.etag = v.clone();
+                }
                 e.version = lom.version.clone().unwrap_or_default();
                 e.custom = super::custom::custom_for_listing(&lom.custom);
             }
@@ -168,7 +180,10 @@ fn list_blocking(mps: &MountpathSet, bucket: &str, q: &ListQuery) -> Result<List
                 let Some(fname) = ent.file_name().to_str().map(str::to_string) else {
                     continue;
                 };
-                let name = if rel.is_empty() {
+                let name = if fname == fqn::DIR_MARKER && !rel.is_empty() {
+                    // An S3 folder marker: the directory's name with a trailing '/'.
+                    format!("{rel}/")
+                } else if rel.is_empty() {
                     fname
                 } else {
                     format!("{rel}/{fname}")

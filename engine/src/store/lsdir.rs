@@ -78,7 +78,8 @@ pub(super) fn list_no_recursion(
             let Some(fname) = ent.file_name().to_str().map(str::to_string) else {
                 continue;
             };
-            if !fname.starts_with(partial) {
+            if !fname.starts_with(partial) || fname == fqn::DIR_MARKER {
+                // (An S3 folder marker is its directory, listed as `name/` one level up.)
                 continue;
             }
             let ft = ent

@@ -56,6 +56,8 @@ pub use put::{ClientChecksum, PutHandle};
 pub const LIST_PAGE_SIZE_MAX: usize = 10_000;
 /// Custom-metadata key that keeps the original name of a shortened (fntl) object.
 pub const CUSTOM_ORIG_FNTL: &str = "orig_fntl";
+/// Custom key of an object's S3 ETag (unquoted; AIS `cmn.ETag`), set by `PutHandle::want_md5`.
+pub const CUSTOM_ETAG: &str = "ETag";
 /// Longest name of a shortened object: its full name must fit the LOM's custom metadata
 /// (`orig_fntl` + separator + name). Names up to 3072 bytes with components of at most 255
 /// bytes are stored as they are and are not limited by this.
@@ -194,6 +196,6 @@ impl Store {
 
     fn check_names(bucket: &str, obj: &str) -> Result<(), StoreError> {
         names::validate_bucket(bucket).map_err(|e| StoreError::BadBucketName(bucket.into(), e))?;
-        names::validate_object(obj).map_err(|e| StoreError::BadObjName(bucket.into(), e))
+        names::validate_object_or_marker(obj).map_err(|e| StoreError::BadObjName(bucket.into(), e))
     }
 }

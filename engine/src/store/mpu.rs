@@ -349,7 +349,9 @@ impl Store {
                 ));
             }
             if u.parts.is_empty() || nums.is_empty() {
-                return Err(bad(format!("upload {id}: no chunks (no parts were uploaded or listed)")));
+                return Err(bad(format!(
+                    "upload {id}: no chunks (no parts were uploaded or listed)"
+                )));
             }
             if nums.len() != u.parts.len() {
                 // AIS's words: a completion names every uploaded part, each once.

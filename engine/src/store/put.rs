@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::{Store, StoreError, CUSTOM_ORIG_FNTL, FNTL_NAME_BYTES_MAX};
+use super::{Store, StoreError, CUSTOM_ETAG, CUSTOM_ORIG_FNTL, FNTL_NAME_BYTES_MAX};
 use crate::bmd::BucketProps;
 use crate::cksum::{CksumType, Hasher};
 use crate::fqn;
@@ -160,6 +160,7 @@ impl Store {
             o_direct: direct,
             custom: Vec::new(),
             copied: None,
+            md5: None,
             mp,
         })
     }
@@ -231,6 +232,9 @@ pub struct PutHandle {
     pub(super) custom: Vec<(String, String)>,
     /// Version and custom metadata taken from a copy's source (`copy.rs`), else `None`.
     pub(super) copied: Option<super::copy::CopiedMeta>,
+    /// MD5 of the body, computed alongside when asked (`want_md5`): stored as the `ETag`
+    /// custom key, as AIS keeps an S3 object's ETag.
+    pub(super) md5: Option<Hasher>,
 }
 
 /// Records what a direct PUT learnt about mountpath `mp`; logs a refusal once.
@@ -281,6 +285,14 @@ impl PutHandle {
         }
     }
 
+    /// Asks for the MD5 of the body as well (call before `write`): `finish` stores its hex in
+    /// the custom key `ETag` (AIS's `cmn.ETag`, unquoted), replacing any given one.
+    pub fn want_md5(&mut self) {
+        if self.md5.is_none() {
+            self.md5 = Some(Hasher::new(CksumType::Md5));
+        }
+    }
+
     /// Stores `meta` (from a copy's source: version, custom metadata) instead of a new version
     /// and none (see `copy.rs`).
     pub(super) fn set_copied_meta(&mut self, meta: super::copy::CopiedMeta) {
@@ -311,6 +323,9 @@ impl PutHandle {
             h.update(data);
         }
         if let Some((_, Some(h))) = self.client_hasher.as_mut() {
+            h.update(data);
+        }
+        if let Some(h) = self.md5.as_mut() {
             h.update(data);
         }
     }
@@ -465,6 +480,10 @@ impl PutHandle {
         if let Some(c) = copied {
             lom.version = c.version;
             lom.custom = c.custom;
+        }
+        if let Some(h) = self.md5.take() {
+            lom.custom.retain(|(k, _)| k != CUSTOM_ETAG);
+            lom.custom.push((CUSTOM_ETAG.to_string(), h.finish()));
         }
         if self.fntl {
             lom.custom

@@ -68,7 +68,7 @@ impl Store {
         Ok(())
     }
 
-    /// Hashes the first `h.size` bytes of the open file with ring reads.
+    /// Hashes the object's bytes (its file, or its chunks in order) with ring reads.
     async fn hash_file(
         &self,
         bucket: &str,
@@ -78,28 +78,35 @@ impl Store {
     ) -> Result<String, StoreError> {
         let mut hs = Hasher::new(t);
         let mut buf = Vec::with_capacity(VERIFY_CHUNK.min(h.size.max(1) as usize));
-        let mut off = 0u64;
-        while off < h.size {
-            buf.clear();
-            let want = (h.size - off).min(buf.capacity() as u64) as usize;
-            let (r, b) = rio::read_at(&h.fd, buf, off).await;
-            buf = b;
-            match r {
-                Ok(0) => {
-                    return Err(StoreError::MetaCorrupt(
-                        bucket.into(),
-                        obj.into(),
-                        format!("file ends at {off}, its size is {}", h.size),
-                    ))
-                }
-                Ok(n) => {
-                    let n = n.min(want);
-                    hs.update(&buf[..n]);
-                    off += n as u64;
-                }
-                Err(e) => {
-                    let p = fqn::object_fqn(&h.mp.path, bucket, obj);
-                    return Err(StoreError::io("read", &p, e));
+        let pieces: Vec<(&crate::io::Fd, u64)> = if h.chunks.is_empty() {
+            vec![(&h.fd, h.size)]
+        } else {
+            h.chunks.iter().map(|c| (&c.fd, c.size)).collect()
+        };
+        for (fd, size) in pieces {
+            let mut off = 0u64;
+            while off < size {
+                buf.clear();
+                let want = (size - off).min(buf.capacity() as u64) as usize;
+                let (r, b) = rio::read_at(fd, buf, off).await;
+                buf = b;
+                match r {
+                    Ok(0) => {
+                        return Err(StoreError::MetaCorrupt(
+                            bucket.into(),
+                            obj.into(),
+                            format!("file ends at {off}, its size is {size}"),
+                        ))
+                    }
+                    Ok(n) => {
+                        let n = n.min(want);
+                        hs.update(&buf[..n]);
+                        off += n as u64;
+                    }
+                    Err(e) => {
+                        let p = fqn::object_fqn(&h.mp.path, bucket, obj);
+                        return Err(StoreError::io("read", &p, e));
+                    }
                 }
             }
         }

@@ -61,6 +61,9 @@ pub async fn copy(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str, to: &
         Ok(d) => d,
         Err(m) => return reply::error(conn, req.head, 400, &m, true).await,
     };
+    if let Err(e) = super::object::refuse_marker(dst.bucket, dst.obj) {
+        return reply::store_error(conn, req.head, &e).await;
+    }
     if !conn.discard_body().await {
         // A large body (not part of a copy request): refuse rather than read it all.
         let m = format!("ais://{bucket}/{obj}: a copy request (object_to) takes no body");
@@ -92,6 +95,9 @@ pub async fn rename(
     if new_name == obj {
         let m = format!("cannot rename ais://{bucket}/{obj} to self, nothing to do");
         return reply::error(conn, req.head, 400, &m, true).await;
+    }
+    if let Err(e) = super::object::refuse_marker(bucket, new_name) {
+        return reply::store_error(conn, req.head, &e).await;
     }
     let store = conn.core.store.clone();
     match store

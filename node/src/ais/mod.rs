@@ -18,6 +18,8 @@ pub mod params;
 pub mod reply;
 mod time;
 
+pub use time::http_date;
+
 use std::borrow::Cow;
 
 use net::head::{Method, RequestHead};

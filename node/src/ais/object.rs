@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use engine::cksum::CksumType;
-use engine::store::{ClientChecksum, ObjectHandle};
+use engine::store::{ClientChecksum, ObjectHandle, StoreError};
 use net::head::Method;
 use net::response;
 
@@ -15,7 +15,21 @@ use crate::http::{BodyError, BodySource, Conn, ReqOutcome};
 use crate::object::{self, PutError, PutSpec, ReadRange};
 use crate::stats::{Op, Outcome};
 
+/// AIS refuses an object name with a trailing '/'; the store takes it as an S3 folder marker,
+/// which only the S3 front end makes.
+pub(super) fn refuse_marker(bucket: &str, obj: &str) -> Result<(), StoreError> {
+    match engine::names::validate_object(obj) {
+        Err(e @ engine::names::NameError::TrailingSlash) => {
+            Err(StoreError::BadObjName(bucket.into(), e))
+        }
+        _ => Ok(()),
+    }
+}
+
 pub async fn handle(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
+    if let Err(e) = refuse_marker(bucket, obj) {
+        return reply::store_error(conn, req.head, &e).await;
+    }
     let t0 = Instant::now();
     conn.outcome = ReqOutcome::default();
     let (op, keep) = match req.head.method {
@@ -79,15 +93,11 @@ fn custom_headers(buf: &mut Vec<u8>, h: &ObjectHandle) {
 }
 
 async fn get(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
-    let h = match object::open(conn, bucket, obj).await {
+    // Bit rot: with `checksum.validate_warm_get`, bad content is an error, never sent.
+    let h = match object::open_for_get(conn, bucket, obj).await {
         Ok(h) => h,
         Err(e) => return reply::store_error(conn, req.head, &e).await,
     };
-    // Bit rot: with `checksum.validate_warm_get`, bad content is an error, never sent.
-    let store = conn.core.store.clone();
-    if let Err(e) = store.verify_content(&conn.core.view, bucket, obj, &h).await {
-        return reply::store_error(conn, req.head, &e).await;
-    }
     let range = match object::read_range(h.size, req.head.header("range")) {
         Ok(r) => r,
         Err(object::BadRange) => {
@@ -125,13 +135,8 @@ async fn get(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
     }
     attr_headers(&mut buf, &h, conn.core.store.atime_read(&h));
     response::finish(&mut buf);
-    let pieces;
-    let body = if h.chunks.is_empty() {
-        BodySource::object(&h, start, len)
-    } else {
-        pieces = crate::http::chunk_ranges(&h, start, len);
-        BodySource::Files(&pieces)
-    };
+    let mut pieces = Vec::new();
+    let body = BodySource::object(&h, start, len, &mut pieces);
     if let Err(e) = conn.send_head_and_body(buf, body).await {
         tracing::debug!(bucket, obj, "GET: {e}");
         return false;

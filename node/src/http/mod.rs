@@ -5,4 +5,4 @@ pub mod conn;
 pub mod send;
 
 pub use conn::{BodyError, Conn, NextHead, ReqOutcome};
-pub use send::{chunk_ranges, BodySource, FileRange};
+pub use send::{BodySource, FileRange};

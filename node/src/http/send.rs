@@ -40,7 +40,7 @@ pub enum BodySource<'a> {
 }
 
 /// The pieces of a chunked object's chunks that hold its `len` bytes from `offset`.
-pub fn chunk_ranges(h: &ObjectHandle, offset: u64, len: u64) -> Vec<FileRange<'_>> {
+fn chunk_ranges(h: &ObjectHandle, offset: u64, len: u64) -> Vec<FileRange<'_>> {
     let (mut at, end) = (0u64, offset + len);
     let mut out = Vec::new();
     for c in &h.chunks {
@@ -62,8 +62,18 @@ pub fn chunk_ranges(h: &ObjectHandle, offset: u64, len: u64) -> Vec<FileRange<'_
 }
 
 impl<'a> BodySource<'a> {
-    /// `len` bytes of an open object from `offset` (its held content when the cache keeps it).
-    pub fn object(h: &'a ObjectHandle, offset: u64, len: u64) -> BodySource<'a> {
+    /// `len` bytes of an open object from `offset`: a range of its file (or of the content the
+    /// cache holds), or, for a chunked object, the pieces of its chunks, kept in `pieces`.
+    pub fn object(
+        h: &'a ObjectHandle,
+        offset: u64,
+        len: u64,
+        pieces: &'a mut Vec<FileRange<'a>>,
+    ) -> BodySource<'a> {
+        if !h.chunks.is_empty() {
+            *pieces = chunk_ranges(h, offset, len);
+            return BodySource::Files(pieces);
+        }
         let held = h
             .body
             .as_deref()

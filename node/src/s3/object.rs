@@ -1,0 +1,614 @@
+//! S3 object requests: PutObject (ETag = MD5 of the body, computed while streaming and kept
+//! in the LOM's custom `ETag`; `Content-MD5` checked), GetObject and HeadObject (one range,
+//! conditional headers), DeleteObject, DeleteObjects (`?delete`), CopyObject (metadata
+//! directive). User metadata (`x-amz-meta-*`) and the standard content headers are kept in
+//! the object's custom metadata under their canonical header names, as AIS does.
+
+use std::time::Instant;
+
+use base64::Engine as _;
+use engine::cksum::CksumType;
+use engine::store::{ClientChecksum, CopyOutcome, ObjectHandle, StoreError, CUSTOM_ETAG};
+use net::head::RequestHead;
+use net::response;
+
+use super::error::{self, S3Error};
+use super::time;
+use super::xml::{self, Xml};
+use super::Req;
+use crate::ais::reply;
+use crate::http::{BodyError, BodySource, Conn, ReqOutcome};
+use crate::object::{self, PutError, PutSpec, ReadRange};
+use crate::stats::{Op, Outcome, S3Op};
+
+/// Prefix of user metadata headers, in the canonical form AIS stores (`X-Amz-Meta-`).
+const META_PREFIX: &str = "X-Amz-Meta-";
+/// Standard headers whose PUT values are kept and returned on GET/HEAD.
+const STORED_HEADERS: [&str; 6] = [
+    "Content-Type",
+    "Cache-Control",
+    "Content-Disposition",
+    "Content-Encoding",
+    "Content-Language",
+    "Expires",
+];
+/// The most keys one DeleteObjects may name (S3's limit).
+const DELETE_KEYS_MAX: usize = 1000;
+
+/// Go's `CanonicalMIMEHeaderKey`: each dash-separated word capitalised.
+fn canonical(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut up = true;
+    for c in name.chars() {
+        if up {
+            out.extend(c.to_uppercase());
+        } else {
+            out.extend(c.to_lowercase());
+        }
+        up = c == '-';
+    }
+    out
+}
+
+/// The custom metadata a PUT (or a REPLACE copy) carries: `x-amz-meta-*` and the standard
+/// content headers (without `aws-chunked`, a transfer detail).
+fn custom_of(head: &RequestHead) -> Result<Vec<(String, String)>, S3Error> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (n, v) in &head.headers {
+        let Ok(v) = std::str::from_utf8(v) else {
+            return Err(S3Error::invalid_argument(format!(
+                "header {n} is not valid UTF-8"
+            )));
+        };
+        let key = if let Some(rest) = n.strip_prefix("x-amz-meta-") {
+            if rest.is_empty() {
+                return Err(S3Error::invalid_argument("empty x-amz-meta- name"));
+            }
+            format!("{META_PREFIX}{}", canonical(rest))
+        } else if let Some(std) = STORED_HEADERS.iter().find(|h| h.eq_ignore_ascii_case(n)) {
+            if *std == "Content-Encoding" {
+                let kept: Vec<&str> = v
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("aws-chunked"))
+                    .collect();
+                if kept.is_empty() {
+                    continue;
+                }
+                out.push((std.to_string(), kept.join(",")));
+                continue;
+            }
+            std.to_string()
+        } else {
+            continue;
+        };
+        match out.iter_mut().find(|(k, _)| *k == key) {
+            // A repeated metadata header: S3 joins the values with commas.
+            Some(e) => {
+                e.1.push(',');
+                e.1.push_str(v);
+            }
+            None => out.push((key, v.to_string())),
+        }
+    }
+    Ok(out)
+}
+
+/// The headers GET and HEAD share: ETag, Last-Modified, content headers, user metadata.
+fn attr_headers(buf: &mut Vec<u8>, h: &ObjectHandle) {
+    let etag = format!("\"{}\"", super::etag_of(&h.lom, h.mtime_ns));
+    response::header(buf, "ETag", etag.as_bytes());
+    response::header(buf, "Last-Modified", http_date(h.mtime_ns).as_bytes());
+    let ct = h
+        .lom
+        .custom
+        .iter()
+        .find(|(k, _)| k == "Content-Type")
+        .map(|(_, v)| v.as_bytes())
+        .unwrap_or(b"binary/octet-stream");
+    response::header(buf, "Content-Type", ct);
+    for (k, v) in &h.lom.custom {
+        if k.starts_with(META_PREFIX) {
+            // Stored canonical (as AIS does); sent lowercase, as S3 does, so clients get back
+            // the names they sent (boto3 keeps the case of what it receives).
+            response::header(buf, &k.to_ascii_lowercase(), v.as_bytes());
+        } else if STORED_HEADERS.contains(&k.as_str()) && k != "Content-Type" {
+            response::header(buf, k, v.as_bytes());
+        }
+    }
+    response::header(
+        buf,
+        "x-amz-meta-ais-cksum-type",
+        h.lom.cksum_type.as_bytes(),
+    );
+    response::header(
+        buf,
+        "x-amz-meta-ais-cksum-val",
+        h.lom.cksum_value.as_bytes(),
+    );
+}
+
+fn http_date(ns: i64) -> String {
+    // Reuse the AIS API's formatter through a tiny shim (IMF-fixdate).
+    crate::ais::http_date(ns)
+}
+
+/// The outcome of the conditional headers against an object.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Cond {
+    Proceed,
+    NotModified,
+    Failed(&'static str),
+}
+
+/// Whether the ETag list `hv` (`*`, or comma-separated quoted tags, weak or strong) names `etag`.
+fn etag_matches(hv: &str, etag: &str) -> bool {
+    hv.split(',').map(str::trim).any(|t| {
+        let t = t.strip_prefix("W/").unwrap_or(t);
+        t == "*" || t.trim_matches('"') == etag
+    })
+}
+
+/// RFC 9110 §13.2.2 order, as S3 applies it: If-Match (else If-Unmodified-Since) fails with
+/// 412; If-None-Match (else If-Modified-Since) gives 304. Header names are `prefix` + the
+/// standard name (`x-amz-copy-source-` for a copy's source, which answers 412 for both).
+pub fn conditions(
+    get: impl Fn(&str) -> Option<String>,
+    prefix: &str,
+    etag: &str,
+    mtime_ns: i64,
+) -> Cond {
+    let h = |n: &str| get(&format!("{prefix}{n}"));
+    let mtime_s = mtime_ns.div_euclid(1_000_000_000);
+    let if_match = h("if-match");
+    if let Some(v) = &if_match {
+        if !etag_matches(v, etag) {
+            return Cond::Failed("If-Match");
+        }
+    } else if let Some(t) = h("if-unmodified-since").and_then(|v| time::parse_http_date(&v)) {
+        if mtime_s > t {
+            return Cond::Failed("If-Unmodified-Since");
+        }
+    }
+    let if_none = h("if-none-match");
+    if let Some(v) = &if_none {
+        if etag_matches(v, etag) {
+            return Cond::NotModified;
+        }
+    } else if let Some(t) = h("if-modified-since").and_then(|v| time::parse_http_date(&v)) {
+        if mtime_s <= t {
+            return Cond::NotModified;
+        }
+    }
+    Cond::Proceed
+}
+
+fn header_getter(head: &RequestHead) -> impl Fn(&str) -> Option<String> + '_ {
+    move |n| head.header_str(n).map(str::to_string)
+}
+
+/// Records a GET/HEAD/PUT outcome in the AIS counters too (the same bucket statistics).
+fn record(conn: &Conn, bucket: &str, op: Op, t0: Instant, keep: bool, head: &RequestHead) {
+    let o = conn.outcome;
+    let ok =
+        (200..300).contains(&o.status) && (keep || !head.keep_alive || conn.core.shutting_down());
+    let outcome = Outcome {
+        op,
+        ok,
+        bytes: o.bytes,
+        ns: t0.elapsed().as_nanos() as u64,
+        err_io: o.err_io,
+        err_cksum: o.err_cksum,
+    };
+    conn.core.record(bucket, o.mountpath, &outcome);
+}
+
+pub async fn get(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bool {
+    conn.core.rec.stats.count_s3(S3Op::GetObject);
+    let t0 = Instant::now();
+    conn.outcome = ReqOutcome::default();
+    let keep = get_or_head(conn, req, b, k, true).await;
+    record(conn, b, Op::Get, t0, keep, req.head);
+    keep
+}
+
+pub async fn head(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bool {
+    conn.core.rec.stats.count_s3(S3Op::HeadObject);
+    let t0 = Instant::now();
+    conn.outcome = ReqOutcome::default();
+    let keep = get_or_head(conn, req, b, k, false).await;
+    record(conn, b, Op::Head, t0, keep, req.head);
+    keep
+}
+
+async fn get_or_head(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str, body: bool) -> bool {
+    let opened = if body {
+        // Bit rot: with `checksum.validate_warm_get`, bad content is an error, never sent.
+        object::open_for_get(conn, b, k).await
+    } else {
+        object::open(conn, b, k).await
+    };
+    let h = match opened {
+        Ok(h) => h,
+        Err(e) => return error::send(conn, req.head, &S3Error::of_store(&e)).await,
+    };
+    let etag = super::etag_of(&h.lom, h.mtime_ns);
+    match conditions(header_getter(req.head), "", &etag, h.mtime_ns) {
+        Cond::Proceed => {}
+        Cond::Failed(which) => {
+            return error::send(conn, req.head, &S3Error::precondition_failed(which)).await
+        }
+        Cond::NotModified => {
+            let keep = req.head.keep_alive && !conn.core.shutting_down();
+            let keep = keep && conn.discard_body().await;
+            conn.outcome.status = 304;
+            let mut buf = conn.take_wbuf();
+            reply::start(&mut buf, 304, keep, req.head.minor_version);
+            let q = format!("\"{etag}\"");
+            response::header(&mut buf, "ETag", q.as_bytes());
+            response::header(&mut buf, "Last-Modified", http_date(h.mtime_ns).as_bytes());
+            response::finish(&mut buf);
+            return conn.send_buf(buf, false).await.is_ok() && keep;
+        }
+    }
+    // HEAD honours Range too (S3 answers 206 with the part's length).
+    let range = match object::read_range(h.size, req.head.header("range")) {
+        Ok(r) => r,
+        Err(object::BadRange) => {
+            let cr = format!("bytes */{}", h.size);
+            let e = S3Error::new(
+                416,
+                "InvalidRange",
+                format!(
+                    "The requested range is not satisfiable: {:?} (size {}; one range only)",
+                    String::from_utf8_lossy(req.head.header("range").unwrap_or_default()),
+                    h.size
+                ),
+            );
+            return error::send_with(conn, req.head, &e, &[("Content-Range", cr.as_bytes())]).await;
+        }
+    };
+    let status = if range == ReadRange::Whole { 200 } else { 206 };
+    let (start, len) = range.bounds(h.size);
+    let keep = req.head.keep_alive && !conn.core.shutting_down();
+    let keep = keep && conn.discard_body().await;
+    conn.outcome.mountpath = Some(h.mp.id);
+    let mut buf = conn.take_wbuf();
+    reply::start(&mut buf, status, keep, req.head.minor_version);
+    response::header_u64(&mut buf, "Content-Length", len);
+    response::header(&mut buf, "Accept-Ranges", b"bytes");
+    if status == 206 {
+        let cr = format!("bytes {}-{}/{}", start, start + len - 1, h.size);
+        response::header(&mut buf, "Content-Range", cr.as_bytes());
+    }
+    attr_headers(&mut buf, &h);
+    let rid = super::request_id();
+    response::header(&mut buf, "x-amz-request-id", rid.as_bytes());
+    response::finish(&mut buf);
+    if !body {
+        conn.outcome.status = status;
+        return conn.send_buf(buf, false).await.is_ok() && keep;
+    }
+    let mut pieces = Vec::new();
+    let src = BodySource::object(&h, start, len, &mut pieces);
+    if let Err(e) = conn.send_head_and_body(buf, src).await {
+        tracing::debug!(bucket = b, key = k, "S3 GET: {e}");
+        return false;
+    }
+    conn.outcome.status = status;
+    conn.outcome.bytes = len;
+    keep
+}
+
+/// The body framing a PUT uses that this node cannot decode yet (`aws-chunked`), if any.
+fn undecodable_body(head: &RequestHead) -> Option<&'static str> {
+    let ce = head.header_str("content-encoding").unwrap_or("");
+    if ce
+        .split(',')
+        .any(|e| e.trim().eq_ignore_ascii_case("aws-chunked"))
+    {
+        return Some("Content-Encoding: aws-chunked");
+    }
+    let sha = head.header_str("x-amz-content-sha256").unwrap_or("");
+    if sha.starts_with("STREAMING-") {
+        return Some("x-amz-content-sha256: STREAMING-*");
+    }
+    None
+}
+
+/// `Content-MD5` (base64 of 16 bytes) as a checksum to verify the body against.
+fn content_md5(head: &RequestHead) -> Result<Option<ClientChecksum>, S3Error> {
+    let Some(v) = head.header_str("content-md5") else {
+        return Ok(None);
+    };
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(v.trim())
+        .ok()
+        .filter(|r| r.len() == 16)
+        .ok_or_else(|| {
+            S3Error::new(
+                400,
+                "InvalidDigest",
+                "The Content-MD5 you specified was invalid",
+            )
+        })?;
+    let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(Some(ClientChecksum {
+        cksum_type: CksumType::Md5,
+        value: hex,
+    }))
+}
+
+pub async fn put(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bool {
+    conn.core.rec.stats.count_s3(S3Op::PutObject);
+    let t0 = Instant::now();
+    conn.outcome = ReqOutcome::default();
+    let keep = put_inner(conn, req, b, k).await;
+    record(conn, b, Op::Put, t0, keep, req.head);
+    keep
+}
+
+async fn put_inner(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bool {
+    if let Some(what) = undecodable_body(req.head) {
+        // Storing the framed bytes would corrupt the object: refuse, store nothing.
+        let e = S3Error::not_implemented(&format!("a request body with {what}"));
+        return error::send(conn, req.head, &e).await;
+    }
+    if req.head.header("if-none-match").is_some() || req.head.header("if-match").is_some() {
+        // A conditional write ignored would overwrite what the client meant to protect.
+        let e = S3Error::not_implemented("a conditional PutObject (If-Match / If-None-Match)");
+        return error::send(conn, req.head, &e).await;
+    }
+    let client_cksum = match content_md5(req.head) {
+        Ok(c) => c,
+        Err(e) => return error::send(conn, req.head, &e).await,
+    };
+    let custom = match custom_of(req.head) {
+        Ok(c) => c,
+        Err(e) => return error::send(conn, req.head, &e).await,
+    };
+    let spec = PutSpec {
+        bucket: b,
+        obj: k,
+        declared: req.head.content_length.filter(|_| !req.head.chunked),
+        client_cksum,
+        custom,
+    };
+    let lom = match object::put_with(conn, spec, |p| p.want_md5()).await {
+        Ok(l) => l,
+        Err(PutError::Store(e)) => {
+            conn.outcome.err_io = matches!(e, StoreError::Io { .. } | StoreError::NoSpace { .. });
+            conn.outcome.err_cksum = matches!(e, StoreError::BadChecksum { .. });
+            return error::send(conn, req.head, &S3Error::of_store(&e)).await;
+        }
+        Err(PutError::Body(e)) => return body_failed(conn, req.head, b, k, e).await,
+    };
+    let etag = lom
+        .custom
+        .iter()
+        .find(|(k, _)| k == CUSTOM_ETAG)
+        .map(|(_, v)| format!("\"{v}\""))
+        .unwrap_or_default();
+    let rid = super::request_id();
+    let h: [(&str, &[u8]); 2] = [
+        ("ETag", etag.as_bytes()),
+        ("x-amz-request-id", rid.as_bytes()),
+    ];
+    super::ok_empty(conn, req.head, 200, &h).await
+}
+
+async fn body_failed(conn: &mut Conn, head: &RequestHead, b: &str, k: &str, e: BodyError) -> bool {
+    match e {
+        BodyError::Malformed(_) | BodyError::TooLarge => error::body_error(conn, head, e).await,
+        e => {
+            tracing::debug!(bucket = b, key = k, "S3 PUT body incomplete: {e:?}");
+            false
+        }
+    }
+}
+
+/// DeleteObject: S3 answers 204 whether or not the key existed.
+pub async fn delete(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bool {
+    let store = conn.core.store.clone();
+    let t0 = Instant::now();
+    conn.outcome = ReqOutcome::default();
+    let keep = match store.delete_object(b, k).await {
+        Ok(()) | Err(StoreError::ObjNotFound(..)) => {
+            super::ok_empty(conn, req.head, 204, &[]).await
+        }
+        Err(e) => error::send(conn, req.head, &S3Error::of_store(&e)).await,
+    };
+    record(conn, b, Op::Delete, t0, keep, req.head);
+    keep
+}
+
+/// The keys and Quiet flag of a DeleteObjects body.
+fn parse_delete(body: &[u8]) -> Result<(Vec<String>, bool), S3Error> {
+    let kv = xml::flatten(body).map_err(|xml::Malformed(m)| S3Error::malformed_xml(m))?;
+    if kv.first().map(|(p, _)| p.as_str()) != Some("Delete") {
+        return Err(S3Error::malformed_xml("expecting a Delete document"));
+    }
+    let mut keys = Vec::new();
+    let mut quiet = false;
+    for (p, v) in kv {
+        match p.as_str() {
+            "Delete/Object/Key" => keys.push(v),
+            "Delete/Quiet" => quiet = v.eq_ignore_ascii_case("true"),
+            _ => {}
+        }
+    }
+    if keys.is_empty() {
+        return Err(S3Error::malformed_xml("no Object/Key in Delete"));
+    }
+    if keys.len() > DELETE_KEYS_MAX {
+        return Err(S3Error::malformed_xml(format!(
+            "{} keys: at most {DELETE_KEYS_MAX} per request",
+            keys.len()
+        )));
+    }
+    Ok((keys, quiet))
+}
+
+/// DeleteObjects (`POST ?delete`): each key deleted (a missing one counts as deleted, as in
+/// S3); the reply lists the deleted keys (unless Quiet) and the failures.
+pub async fn delete_many(conn: &mut Conn, req: &Req<'_>, b: &str) -> bool {
+    let body = match conn.read_small_body().await {
+        Ok(b) => b,
+        Err(e) => return error::body_error(conn, req.head, e).await,
+    };
+    if let Ok(Some(c)) = content_md5(req.head) {
+        let got: String = {
+            use md5::Digest as _;
+            md5::Md5::digest(&body)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        };
+        if got != c.value {
+            let e = S3Error::new(
+                400,
+                "BadDigest",
+                "The Content-MD5 you specified did not match what we received",
+            );
+            return error::send(conn, req.head, &e).await;
+        }
+    } else if let Err(e) = content_md5(req.head) {
+        return error::send(conn, req.head, &e).await;
+    }
+    let (keys, quiet) = match parse_delete(&body) {
+        Ok(v) => v,
+        Err(e) => return error::send(conn, req.head, &e).await,
+    };
+    let store = conn.core.store.clone();
+    if let Err(e) = store.bucket(b) {
+        return error::send(conn, req.head, &S3Error::of_store(&e)).await;
+    }
+    let mut x = Xml::new();
+    x.root("DeleteResult");
+    for k in &keys {
+        match store.delete_object(b, k).await {
+            Ok(()) | Err(StoreError::ObjNotFound(..)) => {
+                if !quiet {
+                    x.open("Deleted").elem("Key", k).close("Deleted");
+                }
+            }
+            Err(e) => {
+                let s = S3Error::of_store(&e);
+                x.open("Error")
+                    .elem("Key", k)
+                    .elem("Code", s.code)
+                    .elem("Message", &s.message)
+                    .close("Error");
+            }
+        }
+    }
+    x.close("DeleteResult");
+    super::ok_xml(conn, req.head, x.finish()).await
+}
+
+/// The bucket and key of `x-amz-copy-source` (`[/]bucket/key[?versionId=...]`, URL-encoded).
+fn copy_source(v: &str) -> Result<(String, String), S3Error> {
+    let v = v.split_once("?versionId=").map(|(a, _)| a).unwrap_or(v);
+    let dec = net::url::percent_decode(v)
+        .map_err(|e| S3Error::invalid_argument(format!("x-amz-copy-source: {e}")))?;
+    let dec = dec.trim_start_matches('/');
+    match dec.split_once('/') {
+        Some((b, k)) if !b.is_empty() && !k.is_empty() => Ok((b.to_string(), k.to_string())),
+        _ => Err(S3Error::invalid_argument(
+            "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+        )),
+    }
+}
+
+/// CopyObject: the destination gets the source's data; its metadata is the source's
+/// (`x-amz-metadata-directive: COPY`, the default) or the request's (`REPLACE`).
+pub async fn copy(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bool {
+    let head = req.head;
+    let (sb, sk) = match copy_source(head.header_str("x-amz-copy-source").unwrap_or("")) {
+        Ok(v) => v,
+        Err(e) => return error::send(conn, head, &e).await,
+    };
+    let replace = match head.header_str("x-amz-metadata-directive") {
+        None => false,
+        Some(d) if d.eq_ignore_ascii_case("COPY") => false,
+        Some(d) if d.eq_ignore_ascii_case("REPLACE") => true,
+        Some(d) => {
+            let e = S3Error::invalid_argument(format!("Unknown metadata directive {d:?}"));
+            return error::send(conn, head, &e).await;
+        }
+    };
+    if head.header("x-amz-tagging-directive").is_some() {
+        let e = S3Error::not_implemented("x-amz-tagging-directive");
+        return error::send(conn, head, &e).await;
+    }
+    let new_custom = if replace {
+        match custom_of(head) {
+            Ok(c) => Some(c),
+            Err(e) => return error::send(conn, head, &e).await,
+        }
+    } else {
+        None
+    };
+    // The source's conditions (x-amz-copy-source-if-*), all answered with 412.
+    let src = match object::open(conn, &sb, &sk).await {
+        Ok(h) => h,
+        Err(e) => return error::send(conn, head, &S3Error::of_store(&e)).await,
+    };
+    let src_etag = super::etag_of(&src.lom, src.mtime_ns);
+    if conditions(
+        header_getter(head),
+        "x-amz-copy-source-",
+        &src_etag,
+        src.mtime_ns,
+    ) != Cond::Proceed
+    {
+        let e = S3Error::precondition_failed("x-amz-copy-source-if-*");
+        return error::send(conn, head, &e).await;
+    }
+    let src_stored_etag = src
+        .lom
+        .custom
+        .iter()
+        .find(|(k, _)| k == CUSTOM_ETAG)
+        .map(|(_, v)| v.clone());
+    drop(src);
+    if sb == b && sk == k && !replace {
+        let e = S3Error::new(
+            400,
+            "InvalidRequest",
+            "This copy request is illegal because it is trying to copy an object to itself \
+             without changing the object's metadata, storage class, website redirect location \
+             or encryption attributes.",
+        );
+        return error::send(conn, head, &e).await;
+    }
+    let store = conn.core.store.clone();
+    let r: Result<CopyOutcome, StoreError> =
+        store.copy_object(&conn.core.view, &sb, &sk, b, k).await;
+    if let Err(e) = r {
+        return error::send(conn, head, &S3Error::of_store(&e)).await;
+    }
+    if let Some(mut kvs) = new_custom {
+        // Keep the data's ETag; replace every other client key.
+        kvs.retain(|(k, _)| k != CUSTOM_ETAG);
+        if let Some(t) = src_stored_etag {
+            kvs.push((CUSTOM_ETAG.to_string(), t));
+        }
+        if let Err(e) = store.set_custom(b, k, kvs, true).await {
+            return error::send(conn, head, &S3Error::of_store(&e)).await;
+        }
+    }
+    let dst = match object::open(conn, b, k).await {
+        Ok(h) => h,
+        Err(e) => return error::send(conn, head, &S3Error::of_store(&e)).await,
+    };
+    let mut x = Xml::new();
+    x.root("CopyObjectResult")
+        .elem("LastModified", &time::iso8601(dst.mtime_ns))
+        .elem(
+            "ETag",
+            &format!("\"{}\"", super::etag_of(&dst.lom, dst.mtime_ns)),
+        )
+        .close("CopyObjectResult");
+    super::ok_xml(conn, head, x.finish()).await
+}

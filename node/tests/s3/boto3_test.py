@@ -1,0 +1,267 @@
+"""boto3 at its default settings against aisle-node's S3 API (path-style, endpoint .../s3).
+
+Usage: boto3_test.py <node url> <case>; prints "boto3 <case>: OK" at the end. Every check is
+an assert; any failure exits non-zero. Cases: buckets, objects, big, listing, copy, delete,
+conditional, transfer (upload_file/download_file of 100 MiB: multipart, next round).
+"""
+import datetime
+import hashlib
+import io
+import os
+import sys
+
+import boto3
+import botocore
+from botocore.exceptions import ClientError
+
+URL = sys.argv[1]
+CASE = sys.argv[2]
+
+
+def client():
+    return boto3.client(
+        "s3",
+        endpoint_url=URL + "/s3",
+        aws_access_key_id="any",
+        aws_secret_access_key="any",
+        region_name="us-east-1",
+    )
+
+
+s3 = client()
+
+
+def code_of(fn, *a, **kw):
+    """The S3 error code (and status) a call fails with."""
+    try:
+        fn(*a, **kw)
+    except ClientError as e:
+        return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
+    raise AssertionError(f"{fn.__name__} did not fail")
+
+
+def md5(b):
+    return '"' + hashlib.md5(b).hexdigest() + '"'
+
+
+def case_buckets():
+    s3.create_bucket(Bucket="bk1")
+    s3.create_bucket(Bucket="bk2")
+    assert code_of(s3.create_bucket, Bucket="bk1") == ("BucketAlreadyOwnedByYou", 409)
+    names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    assert names == ["bk1", "bk2"], names
+    h = s3.head_bucket(Bucket="bk1")
+    assert h["ResponseMetadata"]["HTTPHeaders"]["x-amz-bucket-region"] == "us-east-1"
+    assert code_of(s3.head_bucket, Bucket="nope") == ("404", 404)
+    loc = s3.get_bucket_location(Bucket="bk1")
+    assert loc.get("LocationConstraint") in (None, ""), loc
+    assert s3.get_bucket_versioning(Bucket="bk1").get("Status") == "Enabled"
+    s3.put_bucket_versioning(Bucket="bk1", VersioningConfiguration={"Status": "Suspended"})
+    assert "Status" not in s3.get_bucket_versioning(Bucket="bk1")
+    s3.put_bucket_versioning(Bucket="bk1", VersioningConfiguration={"Status": "Enabled"})
+    assert s3.get_bucket_versioning(Bucket="bk1")["Status"] == "Enabled"
+    s3.put_object(Bucket="bk1", Key="x", Body=b"x")
+    assert code_of(s3.delete_bucket, Bucket="bk1") == ("BucketNotEmpty", 409)
+    s3.delete_object(Bucket="bk1", Key="x")
+    s3.delete_bucket(Bucket="bk1")
+    assert code_of(s3.delete_bucket, Bucket="bk1") == ("NoSuchBucket", 404)
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["bk2"]
+    assert code_of(s3.get_object, Bucket="nope", Key="k") == ("NoSuchBucket", 404)
+    # Not implemented yet: a clear 501, not a wrong answer.
+    assert code_of(s3.get_bucket_acl, Bucket="bk2") == ("NotImplemented", 501)
+    assert code_of(s3.create_multipart_upload, Bucket="bk2", Key="m") == ("NotImplemented", 501)
+
+
+def case_objects():
+    s3.create_bucket(Bucket="ob")
+    keys = ["small", "dir/sub/with space+plus&amp<x>", "ü/ñ", "folder/"]
+    for i, k in enumerate(keys):
+        body = b"" if k.endswith("/") else os.urandom(1000 + i)
+        r = s3.put_object(
+            Bucket="ob",
+            Key=k,
+            Body=body,
+            Metadata={"color": "blue", "Mixed-Case": "v"},
+            ContentType="text/x-test",
+        )
+        assert r["ETag"] == md5(body), (k, r["ETag"])
+        g = s3.get_object(Bucket="ob", Key=k)
+        assert g["Body"].read() == body, k
+        assert g["ETag"] == md5(body)
+        assert g["ContentType"] == "text/x-test"
+        assert g["Metadata"].get("color") == "blue", g["Metadata"]
+        assert g["Metadata"].get("mixed-case") == "v", g["Metadata"]
+        h = s3.head_object(Bucket="ob", Key=k)
+        assert h["ContentLength"] == len(body)
+        assert h["ETag"] == md5(body)
+        assert isinstance(h["LastModified"], datetime.datetime)
+    # A folder marker coexists with the keys under it.
+    s3.put_object(Bucket="ob", Key="folder/inside", Body=b"in")
+    assert s3.get_object(Bucket="ob", Key="folder/")["ContentLength"] == 0
+    assert s3.get_object(Bucket="ob", Key="folder/inside")["Body"].read() == b"in"
+    # `a` and `a/b`: a clear error, and the first stays.
+    assert code_of(s3.put_object, Bucket="ob", Key="small/under", Body=b"u") == ("KeyConflict", 409)
+    assert s3.head_object(Bucket="ob", Key="small")["ContentLength"] == 1000
+    # Range
+    body = s3.get_object(Bucket="ob", Key="small")["Body"].read()
+    r = s3.get_object(Bucket="ob", Key="small", Range="bytes=100-199")
+    assert r["ContentRange"] == "bytes 100-199/1000" and r["Body"].read() == body[100:200]
+    r = s3.get_object(Bucket="ob", Key="small", Range="bytes=-10")
+    assert r["Body"].read() == body[-10:]
+    assert code_of(s3.get_object, Bucket="ob", Key="small", Range="bytes=5000-") == ("InvalidRange", 416)
+    # Content-MD5: checked; a wrong one stores nothing.
+    good = hashlib.md5(b"payload").digest()
+    import base64
+    s3.put_object(Bucket="ob", Key="md5", Body=b"payload", ContentMD5=base64.b64encode(good).decode())
+    bad = base64.b64encode(hashlib.md5(b"other").digest()).decode()
+    assert code_of(s3.put_object, Bucket="ob", Key="md5", Body=b"changed", ContentMD5=bad) == ("BadDigest", 400)
+    assert s3.get_object(Bucket="ob", Key="md5")["Body"].read() == b"payload"
+    assert code_of(s3.put_object, Bucket="ob", Key="md5-new", Body=b"x", ContentMD5=bad) == ("BadDigest", 400)
+    assert code_of(s3.head_object, Bucket="ob", Key="md5-new") == ("404", 404)
+    # Delete: S3 answers 204 whether or not the key existed.
+    s3.delete_object(Bucket="ob", Key="md5")
+    assert code_of(s3.get_object, Bucket="ob", Key="md5") == ("NoSuchKey", 404)
+    s3.delete_object(Bucket="ob", Key="md5")
+
+
+def case_big():
+    s3.create_bucket(Bucket="big")
+    data = os.urandom(50 << 20)
+    r = s3.put_object(Bucket="big", Key="fifty", Body=data)
+    assert r["ETag"] == md5(data)
+    g = s3.get_object(Bucket="big", Key="fifty")
+    got = g["Body"].read()
+    assert len(got) == len(data) and got == data
+    assert s3.head_object(Bucket="big", Key="fifty")["ContentLength"] == 50 << 20
+    r = s3.get_object(Bucket="big", Key="fifty", Range=f"bytes={(30 << 20)}-{(30 << 20) + 99}")
+    assert r["Body"].read() == data[30 << 20:(30 << 20) + 100]
+    s3.delete_object(Bucket="big", Key="fifty")
+    assert code_of(s3.head_object, Bucket="big", Key="fifty") == ("404", 404)
+
+
+def case_listing():
+    s3.create_bucket(Bucket="ls")
+    keys = []
+    for d in range(5):
+        for i in range(500):
+            keys.append(f"d{d}/o{i:04d}")
+    keys.append("top&<odd> key")
+    keys.append("d1/")  # folder marker
+    keys.sort()
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(8) as ex:
+        list(ex.map(lambda k: client().put_object(Bucket="ls", Key=k, Body=k.encode()), keys))
+    # V2, paginated: every key once, in order, 1000 per page.
+    pages = list(s3.get_paginator("list_objects_v2").paginate(Bucket="ls"))
+    got = [o["Key"] for p in pages for o in p.get("Contents", [])]
+    assert got == keys, (len(got), len(keys))
+    assert [p["KeyCount"] for p in pages] == [1000, 1000, 502], [p["KeyCount"] for p in pages]
+    assert [p["IsTruncated"] for p in pages] == [True, True, False]
+    # Small pages with max-keys.
+    pages = list(s3.get_paginator("list_objects_v2").paginate(Bucket="ls", Prefix="d3/", PaginationConfig={"PageSize": 70}))
+    got = [o["Key"] for p in pages for o in p.get("Contents", [])]
+    assert got == [k for k in keys if k.startswith("d3/")]
+    # Delimiter: common prefixes; pages of common prefixes only.
+    r = s3.list_objects_v2(Bucket="ls", Delimiter="/")
+    assert [c["Prefix"] for c in r["CommonPrefixes"]] == [f"d{d}/" for d in range(5)]
+    assert [o["Key"] for o in r["Contents"]] == ["top&<odd> key"]
+    assert r["KeyCount"] == 6 and not r["IsTruncated"]
+    seen = []
+    for p in s3.get_paginator("list_objects_v2").paginate(Bucket="ls", Delimiter="/", PaginationConfig={"PageSize": 2}):
+        assert p["KeyCount"] <= 2
+        seen += [c["Prefix"] for c in p.get("CommonPrefixes", [])] + [o["Key"] for o in p.get("Contents", [])]
+    assert sorted(seen) == sorted([f"d{d}/" for d in range(5)] + ["top&<odd> key"]), seen
+    # The folder marker is a key under its prefix.
+    r = s3.list_objects_v2(Bucket="ls", Prefix="d1/", MaxKeys=3)
+    assert [o["Key"] for o in r["Contents"]] == ["d1/", "d1/o0000", "d1/o0001"]
+    assert r["Contents"][1]["ETag"] == md5(b"d1/o0000") and r["Contents"][1]["Size"] == 8
+    # start-after
+    r = s3.list_objects_v2(Bucket="ls", StartAfter="d4/o0497")
+    assert [o["Key"] for o in r["Contents"]] == ["d4/o0498", "d4/o0499", "top&<odd> key"]
+    # V1 with marker, through the paginator (NextMarker / last key).
+    pages = list(s3.get_paginator("list_objects").paginate(Bucket="ls", PaginationConfig={"PageSize": 900}))
+    got = [o["Key"] for p in pages for o in p.get("Contents", [])]
+    assert got == keys
+    pages = list(s3.get_paginator("list_objects").paginate(Bucket="ls", Delimiter="/", PaginationConfig={"PageSize": 2}))
+    seen = [c["Prefix"] for p in pages for c in p.get("CommonPrefixes", [])]
+    assert seen == [f"d{d}/" for d in range(5)], seen
+    r = s3.list_objects(Bucket="ls", Marker="d4/o0498")
+    assert [o["Key"] for o in r["Contents"]] == ["d4/o0499", "top&<odd> key"]
+    assert code_of(s3.list_objects_v2, Bucket="nope") == ("NoSuchBucket", 404)
+
+
+def case_copy():
+    s3.create_bucket(Bucket="c1")
+    s3.create_bucket(Bucket="c2")
+    body = os.urandom(3000)
+    s3.put_object(Bucket="c1", Key="src key+", Body=body, Metadata={"a": "1"}, ContentType="text/a")
+    r = s3.copy_object(Bucket="c2", Key="dst", CopySource={"Bucket": "c1", "Key": "src key+"})
+    assert r["CopyObjectResult"]["ETag"] == md5(body)
+    g = s3.get_object(Bucket="c2", Key="dst")
+    assert g["Body"].read() == body and g["Metadata"] == {"a": "1", "ais-cksum-type": "xxhash2", "ais-cksum-val": g["Metadata"]["ais-cksum-val"]}
+    assert g["ContentType"] == "text/a"
+    r = s3.copy_object(
+        Bucket="c2", Key="dst2", CopySource="c1/src key+", MetadataDirective="REPLACE",
+        Metadata={"b": "2"}, ContentType="text/b",
+    )
+    g = s3.get_object(Bucket="c2", Key="dst2")
+    assert g["Body"].read() == body and g["Metadata"].get("b") == "2" and "a" not in g["Metadata"]
+    assert g["ContentType"] == "text/b" and g["ETag"] == md5(body)
+    # Onto itself: only with REPLACE.
+    assert code_of(s3.copy_object, Bucket="c1", Key="src key+", CopySource={"Bucket": "c1", "Key": "src key+"}) == ("InvalidRequest", 400)
+    s3.copy_object(Bucket="c1", Key="src key+", CopySource={"Bucket": "c1", "Key": "src key+"}, MetadataDirective="REPLACE", Metadata={"c": "3"})
+    g = s3.head_object(Bucket="c1", Key="src key+")
+    assert g["Metadata"].get("c") == "3" and "a" not in g["Metadata"] and g["ETag"] == md5(body)
+    assert code_of(s3.copy_object, Bucket="c2", Key="x", CopySource={"Bucket": "c1", "Key": "missing"}) == ("NoSuchKey", 404)
+    assert code_of(s3.copy_object, Bucket="c2", Key="x", CopySource={"Bucket": "c1", "Key": "src key+"}, CopySourceIfMatch='"nope"') == ("PreconditionFailed", 412)
+
+
+def case_delete():
+    s3.create_bucket(Bucket="del")
+    keys = [f"k{i}" for i in range(30)] + ["a&b<c>"]
+    for k in keys:
+        s3.put_object(Bucket="del", Key=k, Body=b"1")
+    r = s3.delete_objects(Bucket="del", Delete={"Objects": [{"Key": k} for k in keys[:10]] + [{"Key": "never"}]})
+    assert sorted(d["Key"] for d in r["Deleted"]) == sorted(keys[:10] + ["never"]), r
+    assert not r.get("Errors")
+    r = s3.delete_objects(Bucket="del", Delete={"Objects": [{"Key": k} for k in keys[10:]], "Quiet": True})
+    assert not r.get("Deleted") and not r.get("Errors"), r
+    assert s3.list_objects_v2(Bucket="del")["KeyCount"] == 0
+
+
+def case_conditional():
+    s3.create_bucket(Bucket="cond")
+    etag = s3.put_object(Bucket="cond", Key="k", Body=b"hello")["ETag"]
+    lm = s3.head_object(Bucket="cond", Key="k")["LastModified"]
+    assert s3.get_object(Bucket="cond", Key="k", IfMatch=etag)["Body"].read() == b"hello"
+    assert code_of(s3.get_object, Bucket="cond", Key="k", IfMatch='"other"') == ("PreconditionFailed", 412)
+    assert code_of(s3.get_object, Bucket="cond", Key="k", IfNoneMatch=etag) == ("304", 304)
+    assert s3.get_object(Bucket="cond", Key="k", IfNoneMatch='"other"')["Body"].read() == b"hello"
+    later = lm + datetime.timedelta(hours=1)
+    earlier = lm - datetime.timedelta(hours=1)
+    assert code_of(s3.get_object, Bucket="cond", Key="k", IfModifiedSince=later) == ("304", 304)
+    assert s3.get_object(Bucket="cond", Key="k", IfModifiedSince=earlier)["Body"].read() == b"hello"
+    assert code_of(s3.get_object, Bucket="cond", Key="k", IfUnmodifiedSince=earlier) == ("PreconditionFailed", 412)
+    assert s3.get_object(Bucket="cond", Key="k", IfUnmodifiedSince=later)["Body"].read() == b"hello"
+    assert code_of(s3.head_object, Bucket="cond", Key="k", IfNoneMatch=etag) == ("304", 304)
+    # If-Match true wins over a false If-Unmodified-Since (RFC 9110 order, as S3).
+    assert s3.get_object(Bucket="cond", Key="k", IfMatch=etag, IfUnmodifiedSince=earlier)["Body"].read() == b"hello"
+
+
+def case_transfer():
+    # upload_file/download_file of 100 MiB: s3transfer goes multipart (8 MiB parts).
+    s3.create_bucket(Bucket="tr")
+    path = "/tmp/aisle-s3-transfer.bin"
+    data = os.urandom(100 << 20)
+    with open(path, "wb") as f:
+        f.write(data)
+    s3.upload_file(path, "tr", "hundred")
+    s3.download_file("tr", "hundred", path + ".back")
+    with open(path + ".back", "rb") as f:
+        assert f.read() == data
+    os.remove(path)
+    os.remove(path + ".back")
+
+
+globals()["case_" + CASE]()
+print(f"boto3 {CASE}: OK")
