@@ -54,7 +54,9 @@ pub enum AwsChunkedError {
     #[error("aws-chunked body: a chunk signature does not match")]
     SignatureDoesNotMatch,
     /// The decoded data is longer or shorter than `x-amz-decoded-content-length`.
-    #[error("aws-chunked body: decoded {decoded} bytes, x-amz-decoded-content-length says {declared}")]
+    #[error(
+        "aws-chunked body: decoded {decoded} bytes, x-amz-decoded-content-length says {declared}"
+    )]
     LengthMismatch {
         /// From `x-amz-decoded-content-length`.
         declared: u64,

@@ -147,7 +147,9 @@ pub enum AuthError {
     #[error("missing required header for this request: x-amz-content-sha256")]
     MissingContentSha256,
     /// An `x-amz-content-sha256` that is neither a known keyword nor 64 hex digits.
-    #[error("x-amz-content-sha256 must be UNSIGNED-PAYLOAD, a STREAMING-* keyword, or a SHA-256 in hex")]
+    #[error(
+        "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, a STREAMING-* keyword, or a SHA-256 in hex"
+    )]
     BadContentSha256,
 }
 
@@ -252,7 +254,10 @@ impl Credential {
     }
 
     fn scope(&self) -> String {
-        format!("{}/{}/{}/aws4_request", self.date, self.region, self.service)
+        format!(
+            "{}/{}/{}/aws4_request",
+            self.date, self.region, self.service
+        )
     }
 }
 
@@ -265,10 +270,9 @@ struct AuthHeader {
 
 fn parse_auth_header(value: &str) -> Result<AuthHeader, AuthError> {
     let malformed = |what: &str| AuthError::Malformed(what.to_owned());
-    let (algorithm, rest) = value
-        .trim()
-        .split_once(' ')
-        .ok_or_else(|| malformed("expected '<algorithm> Credential=..., SignedHeaders=..., Signature=...'"))?;
+    let (algorithm, rest) = value.trim().split_once(' ').ok_or_else(|| {
+        malformed("expected '<algorithm> Credential=..., SignedHeaders=..., Signature=...'")
+    })?;
     if algorithm != ALGORITHM {
         return Err(AuthError::Unsupported(algorithm.to_owned()));
     }
@@ -292,8 +296,9 @@ fn parse_auth_header(value: &str) -> Result<AuthHeader, AuthError> {
     let credential = Credential::parse(credential).ok_or_else(|| {
         malformed("Credential must be <access-key>/<yyyymmdd>/<region>/<service>/aws4_request")
     })?;
-    let signed_headers = parse_signed_headers(signed.ok_or_else(|| malformed("missing SignedHeaders"))?)
-        .ok_or_else(|| malformed("SignedHeaders must be lowercase names joined by ';'"))?;
+    let signed_headers =
+        parse_signed_headers(signed.ok_or_else(|| malformed("missing SignedHeaders"))?)
+            .ok_or_else(|| malformed("SignedHeaders must be lowercase names joined by ';'"))?;
     let signature = parse_signature(signature.ok_or_else(|| malformed("missing Signature"))?)
         .ok_or_else(|| malformed("Signature must be 64 hex digits"))?;
     Ok(AuthHeader {
@@ -325,8 +330,8 @@ fn verify_header(
     secret_of: impl Fn(&str) -> Option<String>,
     now: SystemTime,
 ) -> Result<Verified, AuthError> {
-    let value = std::str::from_utf8(value)
-        .map_err(|_| AuthError::Malformed("not ASCII".to_owned()))?;
+    let value =
+        std::str::from_utf8(value).map_err(|_| AuthError::Malformed("not ASCII".to_owned()))?;
     let auth = parse_auth_header(value)?;
     let amz_date = header_str(req, "x-amz-date")
         .ok_or_else(|| AuthError::Malformed("missing x-amz-date header".to_owned()))?;
@@ -337,7 +342,8 @@ fn verify_header(
             "the credential date does not match x-amz-date".to_owned(),
         ));
     }
-    let content_sha = header_str(req, "x-amz-content-sha256").ok_or(AuthError::MissingContentSha256)?;
+    let content_sha =
+        header_str(req, "x-amz-content-sha256").ok_or(AuthError::MissingContentSha256)?;
     let payload = Payload::parse(content_sha.trim())?;
     let secret = secret_of(&auth.credential.access_key).ok_or(AuthError::InvalidAccessKeyId)?;
     let signed: Vec<&str> = auth.signed_headers.iter().map(String::as_str).collect();
@@ -378,7 +384,9 @@ fn verify_presigned(
     let bad = |what: &str| AuthError::QueryMalformed(what.to_owned());
     let params = decode_query(req.raw_query);
     let one = |name: &str| -> Result<String, AuthError> {
-        let mut found = params.iter().filter(|(k, _)| k.as_slice() == name.as_bytes());
+        let mut found = params
+            .iter()
+            .filter(|(k, _)| k.as_slice() == name.as_bytes());
         let (_, v) = found
             .next()
             .ok_or_else(|| bad(&format!("missing {name}")))?;
@@ -407,7 +415,9 @@ fn verify_presigned(
         .ok_or_else(|| bad("X-Amz-Expires must be a number of seconds"))?;
     let expires = Duration::from_secs(expires_secs);
     if expires > PRESIGNED_EXPIRES_MAX {
-        return Err(bad("X-Amz-Expires must be less than a week (604800 seconds)"));
+        return Err(bad(
+            "X-Amz-Expires must be less than a week (604800 seconds)",
+        ));
     }
     let signed_headers = parse_signed_headers(&one("X-Amz-SignedHeaders")?)
         .ok_or_else(|| bad("X-Amz-SignedHeaders must be lowercase names joined by ';'"))?;
@@ -418,7 +428,12 @@ fn verify_presigned(
     let canonical = canonical_request(req, &signed, UNSIGNED_PAYLOAD, true)
         .ok_or(AuthError::SignatureDoesNotMatch)?;
     let scope = credential.scope();
-    let key = signing_key(&secret, &credential.date, &credential.region, &credential.service);
+    let key = signing_key(
+        &secret,
+        &credential.date,
+        &credential.region,
+        &credential.service,
+    );
     let sts = string_to_sign(&amz_date, &scope, &canonical);
     check_signature(&key, sts.as_bytes(), &signature)?;
     if time > now + CLOCK_SKEW_MAX {
@@ -471,7 +486,11 @@ pub fn canonical_request(
         out.extend_from_slice(name.as_bytes());
         out.push(b':');
         let mut first = true;
-        for (_, value) in req.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)) {
+        for (_, value) in req
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
             if !first {
                 out.push(b',');
             }
@@ -562,7 +581,20 @@ pub fn parse_amz_date(text: &str) -> Option<SystemTime> {
     let (year, month, day) = (num(0..4)?, num(4..6)?, num(6..8)?);
     let (hour, minute, second) = (num(9..11)?, num(11..13)?, num(13..15)?);
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     let valid = (1970..=9999).contains(&year)
         && (1..=12).contains(&month)
         && day >= 1
@@ -634,10 +666,17 @@ fn header_str<'a>(req: &Request<'a>, name: &str) -> Option<&'a str> {
 fn uri_encode(bytes: &[u8], keep_slash: bool, out: &mut Vec<u8>) {
     const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
     for &b in bytes {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') || (keep_slash && b == b'/') {
+        if b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'.' | b'_' | b'~')
+            || (keep_slash && b == b'/')
+        {
             out.push(b);
         } else {
-            out.extend_from_slice(&[b'%', DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]]);
+            out.extend_from_slice(&[
+                b'%',
+                DIGITS[usize::from(b >> 4)],
+                DIGITS[usize::from(b & 15)],
+            ]);
         }
     }
 }
@@ -648,16 +687,14 @@ fn uri_decode(text: &[u8], plus_space: bool) -> Vec<u8> {
     let mut i = 0;
     while i < text.len() {
         match text[i] {
-            b'%' if i + 2 < text.len() => {
-                match (hex_value(text[i + 1]), hex_value(text[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push((h << 4) | l);
-                        i += 3;
-                        continue;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < text.len() => match (hex_value(text[i + 1]), hex_value(text[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h << 4) | l);
+                    i += 3;
+                    continue;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             b'+' if plus_space => out.push(b' '),
             b => out.push(b),
         }

@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use net::awschunked::{AwsChunkedDecoder, AwsChunkedError, Framing};
 use net::sigv4::{
-    self, canonical_request, format_amz_date, parse_amz_date, signing_key, string_to_sign,
-    verify, AuthError, Payload, Request,
+    self, canonical_request, format_amz_date, parse_amz_date, signing_key, string_to_sign, verify,
+    AuthError, Payload, Request,
 };
 
 const KEY: &str = "AKIAIOSFODNN7EXAMPLE";
@@ -119,7 +119,11 @@ fn aws_example_put_object_with_either_path_spelling() {
     // caller to check against "Welcome to Amazon S3.".
     let headers = put_object_headers();
     let h = pairs(&headers);
-    for raw_path in ["/test$file.text", "/test%24file.text", "/test%24file%2Etext"] {
+    for raw_path in [
+        "/test$file.text",
+        "/test%24file.text",
+        "/test%24file%2Etext",
+    ] {
         let req = Request {
             method: "PUT",
             raw_path,
@@ -130,7 +134,10 @@ fn aws_example_put_object_with_either_path_spelling() {
         let Payload::Sha256(sum) = v.payload else {
             panic!("payload {:?}", v.payload)
         };
-        assert_eq!(sigv4::hex(&sum), sigv4::hex(&sha256(b"Welcome to Amazon S3.")));
+        assert_eq!(
+            sigv4::hex(&sum),
+            sigv4::hex(&sha256(b"Welcome to Amazon S3."))
+        );
     }
 }
 
@@ -157,7 +164,10 @@ fn aws_example_bucket_lifecycle_and_list_objects() {
             ("Host", "examplebucket.s3.amazonaws.com".to_owned()),
             ("x-amz-date", "20130524T000000Z".to_owned()),
             ("x-amz-content-sha256", EMPTY_SHA.to_owned()),
-            ("Authorization", auth("host;x-amz-content-sha256;x-amz-date", sig)),
+            (
+                "Authorization",
+                auth("host;x-amz-content-sha256;x-amz-date", sig),
+            ),
         ];
         let h = pairs(&headers);
         let req = Request {
@@ -321,13 +331,21 @@ fn header_auth_refusals() {
         h
     };
     // A changed signed header; a different signature.
-    check(&with("Range", Some("bytes=0-10")), "SignatureDoesNotMatch", 403);
+    check(
+        &with("Range", Some("bytes=0-10")),
+        "SignatureDoesNotMatch",
+        403,
+    );
     let other = "0".repeat(64);
     check(&get_object_headers(&other), "SignatureDoesNotMatch", 403);
     // A signed header missing from the request.
     check(&with("Range", None), "SignatureDoesNotMatch", 403);
     // Missing or bad date; missing or bad payload hash.
-    check(&with("x-amz-date", None), "AuthorizationHeaderMalformed", 400);
+    check(
+        &with("x-amz-date", None),
+        "AuthorizationHeaderMalformed",
+        400,
+    );
     check(
         &with("x-amz-date", Some("2013-05-24T00:00:00Z")),
         "AuthorizationHeaderMalformed",
@@ -356,7 +374,10 @@ fn header_auth_refusals() {
         check(&with("Authorization", Some(bad)), "AuthorizationHeaderMalformed", 400);
     }
     check(
-        &with("Authorization", Some("AWS AKIAIOSFODNN7EXAMPLE:frJIUN8DYpKDtOLCwo//yllqDzg=")),
+        &with(
+            "Authorization",
+            Some("AWS AKIAIOSFODNN7EXAMPLE:frJIUN8DYpKDtOLCwo//yllqDzg="),
+        ),
         "InvalidRequest",
         400,
     );
