@@ -333,10 +333,25 @@ fn verify_header(
     let value =
         std::str::from_utf8(value).map_err(|_| AuthError::Malformed("not ASCII".to_owned()))?;
     let auth = parse_auth_header(value)?;
-    let amz_date = header_str(req, "x-amz-date")
-        .ok_or_else(|| AuthError::Malformed("missing x-amz-date header".to_owned()))?;
-    let time = parse_amz_date(amz_date)
-        .ok_or_else(|| AuthError::Malformed("x-amz-date must be yyyymmddThhmmssZ".to_owned()))?;
+    // x-amz-date, else Date (IMF-fixdate), which SigV4 allows and botocore uses when a
+    // Date header is present; the string to sign takes it in the x-amz-date form.
+    let (amz_date, time) = match header_str(req, "x-amz-date") {
+        Some(d) => {
+            let time = parse_amz_date(d).ok_or_else(|| {
+                AuthError::Malformed("x-amz-date must be yyyymmddThhmmssZ".to_owned())
+            })?;
+            (d.to_owned(), time)
+        }
+        None => {
+            let date = header_str(req, "date").ok_or_else(|| {
+                AuthError::Malformed("missing x-amz-date or Date header".to_owned())
+            })?;
+            let time = parse_http_date(date)
+                .ok_or_else(|| AuthError::Malformed("Date must be an IMF-fixdate".to_owned()))?;
+            (format_amz_date(time), time)
+        }
+    };
+    let amz_date = amz_date.as_str();
     if amz_date[..8] != auth.credential.date {
         return Err(AuthError::Malformed(
             "the credential date does not match x-amz-date".to_owned(),
@@ -608,6 +623,44 @@ pub fn parse_amz_date(text: &str) -> Option<SystemTime> {
     let days = days_from_civil(year, month, day);
     let secs = days * 86_400 + hour * 3600 + minute * 60 + second;
     Some(UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+/// Parses an HTTP IMF-fixdate such as `Fri, 24 May 2013 00:00:00 GMT` (RFC 9110 §5.6.7),
+/// also with the zone written `+0000` or `-0000` (Python's `email.utils.formatdate`, which
+/// botocore uses for the Date header).
+pub fn parse_http_date(text: &str) -> Option<SystemTime> {
+    let text = text.trim();
+    let text = match text
+        .strip_suffix(" +0000")
+        .or_else(|| text.strip_suffix(" -0000"))
+    {
+        Some(t) => format!("{t} GMT"),
+        None => text.to_owned(),
+    };
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let b = text.as_bytes();
+    // "Www, DD Mon YYYY HH:MM:SS GMT"
+    if b.len() != 29 || &b[3..5] != b", " || &b[25..] != b" GMT" {
+        return None;
+    }
+    let fixed = [(7, b' '), (11, b' '), (16, b' '), (19, b':'), (22, b':')];
+    if fixed.iter().any(|&(i, c)| b[i] != c) {
+        return None;
+    }
+    let month = MONTHS.iter().position(|m| m.as_bytes() == &b[8..11])?;
+    let s = std::str::from_utf8(b).ok()?;
+    let amz = format!(
+        "{}{:02}{}T{}{}{}Z",
+        &s[12..16],
+        month + 1,
+        &s[5..7],
+        &s[17..19],
+        &s[20..22],
+        &s[23..25]
+    );
+    parse_amz_date(&amz)
 }
 
 /// Formats a time as `yyyymmddThhmmssZ` (for signing in tests and clients).

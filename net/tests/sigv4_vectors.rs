@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use net::awschunked::{AwsChunkedDecoder, AwsChunkedError, Framing};
 use net::sigv4::{
-    self, canonical_request, format_amz_date, parse_amz_date, signing_key, string_to_sign, verify,
-    AuthError, Payload, Request,
+    self, canonical_request, format_amz_date, parse_amz_date, parse_http_date, signing_key,
+    string_to_sign, verify, AuthError, Payload, Request,
 };
 
 const KEY: &str = "AKIAIOSFODNN7EXAMPLE";
@@ -518,6 +518,23 @@ fn amz_dates_round_trip() {
     for s in ["20240229T235959Z", "19700101T000000Z", "20991231T120000Z"] {
         let t = parse_amz_date(s).expect(s);
         assert_eq!(format_amz_date(t), s);
+    }
+    for (http, amz) in [
+        ("Fri, 24 May 2013 00:00:00 GMT", "20130524T000000Z"),
+        ("Fri, 02 Jan 2026 03:04:05 -0000", "20260102T030405Z"),
+        (" Thu, 29 Feb 2024 23:59:59 +0000 ", "20240229T235959Z"),
+    ] {
+        assert_eq!(parse_http_date(http), parse_amz_date(amz), "{http}");
+        assert!(parse_http_date(http).is_some());
+    }
+    for bad in [
+        "Fri, 24 May 2013 00:00:00 UTC",
+        "Fri, 24 Mai 2013 00:00:00 GMT",
+        "Fri, 30 Feb 2013 00:00:00 GMT",
+        "Friday, 24-May-13 00:00:00 GMT",
+        "",
+    ] {
+        assert_eq!(parse_http_date(bad), None, "{bad}");
     }
     for bad in [
         "20230229T000000Z",
