@@ -212,13 +212,101 @@ pub fn verify(
     secret_of: impl Fn(&str) -> Option<String>,
     now: SystemTime,
 ) -> Result<Verified, AuthError> {
+    verify_cached(req, secret_of, now, &mut KeyCache::default())
+}
+
+/// [`verify`], reusing signing keys from `cache` (one per core, say): a key is derived once
+/// per access key, secret and day rather than once per request.
+pub fn verify_cached(
+    req: &Request,
+    secret_of: impl Fn(&str) -> Option<String>,
+    now: SystemTime,
+    cache: &mut KeyCache,
+) -> Result<Verified, AuthError> {
     let auth_header = header(req, "authorization");
     let presigned = presign_params_present(req.raw_query);
+    for name in ["authorization", "x-amz-date", "x-amz-content-sha256"] {
+        let count = req
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .count();
+        if count > 1 {
+            return Err(AuthError::Malformed(format!("repeated {name} header")));
+        }
+    }
     match (auth_header, presigned) {
         (Some(_), true) => Err(AuthError::Ambiguous),
-        (Some(value), false) => verify_header(req, value, secret_of, now),
-        (None, true) => verify_presigned(req, secret_of, now),
+        (Some(value), false) => verify_header(req, value, secret_of, now, cache),
+        (None, true) => verify_presigned(req, secret_of, now, cache),
         (None, false) => Err(AuthError::Missing),
+    }
+}
+
+/// Most signing keys a [`KeyCache`] holds.
+pub const KEY_CACHE_ENTRIES_MAX: usize = 16;
+
+/// Recently derived signing keys, by access key, secret and credential scope; a changed
+/// secret or a new day misses. Replacement is round-robin.
+#[derive(Default)]
+pub struct KeyCache {
+    entries: Vec<CachedKey>,
+    next: usize,
+}
+
+struct CachedKey {
+    access_key: String,
+    secret: String,
+    scope: String,
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for KeyCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyCache")
+            .field("entries", &self.entries.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyCache {
+    /// Number of keys held.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True if no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn key(&mut self, secret: &str, credential: &Credential, scope: &str) -> [u8; 32] {
+        let hit = self.entries.iter().find(|e| {
+            e.access_key == credential.access_key && e.secret == secret && e.scope == scope
+        });
+        if let Some(e) = hit {
+            return e.key;
+        }
+        let key = signing_key(
+            secret,
+            &credential.date,
+            &credential.region,
+            &credential.service,
+        );
+        let entry = CachedKey {
+            access_key: credential.access_key.clone(),
+            secret: secret.to_owned(),
+            scope: scope.to_owned(),
+            key,
+        };
+        if self.entries.len() < KEY_CACHE_ENTRIES_MAX {
+            self.entries.push(entry);
+        } else {
+            self.entries[self.next] = entry;
+            self.next = (self.next + 1) % KEY_CACHE_ENTRIES_MAX;
+        }
+        assert!(self.entries.len() <= KEY_CACHE_ENTRIES_MAX);
+        key
     }
 }
 
@@ -329,6 +417,7 @@ fn verify_header(
     value: &[u8],
     secret_of: impl Fn(&str) -> Option<String>,
     now: SystemTime,
+    cache: &mut KeyCache,
 ) -> Result<Verified, AuthError> {
     let value =
         std::str::from_utf8(value).map_err(|_| AuthError::Malformed("not ASCII".to_owned()))?;
@@ -365,16 +454,11 @@ fn verify_header(
     let canonical = canonical_request(req, &signed, content_sha.trim(), false)
         .ok_or(AuthError::SignatureDoesNotMatch)?;
     let scope = auth.credential.scope();
-    let key = signing_key(
-        &secret,
-        &auth.credential.date,
-        &auth.credential.region,
-        &auth.credential.service,
-    );
+    let key = cache.key(&secret, &auth.credential, &scope);
     let sts = string_to_sign(amz_date, &scope, &canonical);
     check_signature(&key, sts.as_bytes(), &auth.signature)?;
-    // The signature is right; only now say whether the clock is (as S3 does, so a guessed
-    // request learns nothing about the secret from the order of checks).
+    // The clock is judged only once the signature is right, so an unsigned guess learns
+    // nothing but SignatureDoesNotMatch.
     if skew(time, now) > CLOCK_SKEW_MAX {
         return Err(AuthError::RequestTimeTooSkewed);
     }
@@ -395,6 +479,7 @@ fn verify_presigned(
     req: &Request,
     secret_of: impl Fn(&str) -> Option<String>,
     now: SystemTime,
+    cache: &mut KeyCache,
 ) -> Result<Verified, AuthError> {
     let bad = |what: &str| AuthError::QueryMalformed(what.to_owned());
     let params = decode_query(req.raw_query);
@@ -443,12 +528,7 @@ fn verify_presigned(
     let canonical = canonical_request(req, &signed, UNSIGNED_PAYLOAD, true)
         .ok_or(AuthError::SignatureDoesNotMatch)?;
     let scope = credential.scope();
-    let key = signing_key(
-        &secret,
-        &credential.date,
-        &credential.region,
-        &credential.service,
-    );
+    let key = cache.key(&secret, &credential, &scope);
     let sts = string_to_sign(&amz_date, &scope, &canonical);
     check_signature(&key, sts.as_bytes(), &signature)?;
     if time > now + CLOCK_SKEW_MAX {

@@ -381,6 +381,18 @@ fn header_auth_refusals() {
         "InvalidRequest",
         400,
     );
+    // A repeated Authorization, x-amz-date or x-amz-content-sha256 header.
+    for name in ["Authorization", "x-amz-date", "x-amz-content-sha256"] {
+        let mut twice = good.clone();
+        let value = good
+            .iter()
+            .find(|(n, _)| *n == name)
+            .expect("present")
+            .1
+            .clone();
+        twice.push((name, value));
+        check(&twice, "AuthorizationHeaderMalformed", 400);
+    }
     // Both an Authorization header and presigned parameters.
     let h = pairs(&good);
     let req = Request {
@@ -718,4 +730,43 @@ fn aws_example_streaming_upload_with_trailer() {
             "x-amz-trailer-signature".to_owned()
         ))
     );
+}
+
+#[test]
+fn key_cache_reuses_keys_and_misses_on_a_new_secret() {
+    // Goal: verify_cached gives verify's answers; a key is derived once per access key,
+    // secret and scope; a changed secret is not served from the cache; the cache is bounded.
+    let headers = get_object_headers(GET_OBJECT_SIG);
+    let h = pairs(&headers);
+    let req = Request {
+        method: "GET",
+        raw_path: "/test.txt",
+        raw_query: "",
+        headers: &h,
+    };
+    let mut cache = sigv4::KeyCache::default();
+    assert!(cache.is_empty());
+    for _ in 0..3 {
+        sigv4::verify_cached(&req, secrets, example_time(), &mut cache).expect("verifies");
+    }
+    assert_eq!(cache.len(), 1);
+    assert_eq!(
+        sigv4::verify_cached(
+            &req,
+            |_| Some("other".to_owned()),
+            example_time(),
+            &mut cache
+        )
+        .map(|_| ()),
+        Err(AuthError::SignatureDoesNotMatch)
+    );
+    assert_eq!(cache.len(), 2);
+    // Many secrets: the cache stays bounded and the right secret still verifies.
+    for i in 0..40 {
+        let secret = format!("secret-{i}");
+        let r = sigv4::verify_cached(&req, |_| Some(secret.clone()), example_time(), &mut cache);
+        assert_eq!(r.map(|_| ()), Err(AuthError::SignatureDoesNotMatch));
+        assert!(cache.len() <= sigv4::KEY_CACHE_ENTRIES_MAX);
+    }
+    sigv4::verify_cached(&req, secrets, example_time(), &mut cache).expect("still verifies");
 }
