@@ -770,3 +770,62 @@ fn key_cache_reuses_keys_and_misses_on_a_new_secret() {
     }
     sigv4::verify_cached(&req, secrets, example_time(), &mut cache).expect("still verifies");
 }
+
+mod arbitrary {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn text() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                any::<char>(),
+                Just('%'),
+                Just('/'),
+                Just('&'),
+                Just('='),
+                Just(','),
+                Just(';'),
+                Just(' '),
+                Just('+'),
+            ],
+            0..80,
+        )
+        .prop_map(|v| v.into_iter().collect())
+    }
+
+    proptest! {
+        #[test]
+        fn verify_never_panics(
+            path in text(),
+            query in text(),
+            auth_tail in text(),
+            date in text(),
+            sha in text(),
+            presign in any::<bool>(),
+        ) {
+            // Goal: arbitrary paths, queries and header values give an answer, never a panic;
+            // nothing made up verifies.
+            let authorization = format!("AWS4-HMAC-SHA256 Credential={KEY}/{auth_tail}");
+            let query = if presign {
+                format!("X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={auth_tail}&{query}")
+            } else {
+                query
+            };
+            let mut headers: Vec<(&str, &[u8])> = vec![
+                ("host", b"h"),
+                ("x-amz-date", date.as_bytes()),
+                ("x-amz-content-sha256", sha.as_bytes()),
+            ];
+            if !presign {
+                headers.push(("authorization", authorization.as_bytes()));
+            }
+            let req = Request {
+                method: "GET",
+                raw_path: &path,
+                raw_query: &query,
+                headers: &headers,
+            };
+            prop_assert!(verify(&req, secrets, example_time()).is_err());
+        }
+    }
+}
