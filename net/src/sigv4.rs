@@ -9,8 +9,8 @@
 //! by name, then value. Signed header values are trimmed and inner runs of blanks collapsed;
 //! repeated headers are joined with `,`.
 //!
-//! Not checked here: that every `x-amz-*` header is signed (AWS refuses unsigned ones; SDKs
-//! sign them all) and the `x-amz-security-token` of temporary credentials.
+//! Every `x-amz-*` header of a header-signed request must be signed, as AWS requires. Not
+//! checked here: the `x-amz-security-token` of temporary credentials.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -140,6 +140,9 @@ pub enum AuthError {
     /// A presigned URL dated in the future (beyond the clock-skew allowance).
     #[error("request is not valid yet")]
     NotYetValid,
+    /// A header-signed request with an `x-amz-*` header its signature does not cover.
+    #[error("there were headers present in the request which were not signed: {0}")]
+    HeadersNotSigned(String),
     /// A header-signed request dated more than [`CLOCK_SKEW_MAX`] from the server clock.
     #[error("the difference between the request time and the server's time is too large")]
     RequestTimeTooSkewed,
@@ -157,7 +160,10 @@ impl AuthError {
     /// The S3 error code for the XML `<Code>`.
     pub fn code(&self) -> &'static str {
         match self {
-            AuthError::Missing | AuthError::Expired | AuthError::NotYetValid => "AccessDenied",
+            AuthError::Missing
+            | AuthError::Expired
+            | AuthError::NotYetValid
+            | AuthError::HeadersNotSigned(_) => "AccessDenied",
             AuthError::Malformed(_) => "AuthorizationHeaderMalformed",
             AuthError::QueryMalformed(_) => "AuthorizationQueryParametersError",
             AuthError::Unsupported(_) | AuthError::MissingContentSha256 => "InvalidRequest",
@@ -178,6 +184,7 @@ impl AuthError {
             | AuthError::MissingContentSha256
             | AuthError::BadContentSha256 => 400,
             AuthError::Missing
+            | AuthError::HeadersNotSigned(_)
             | AuthError::InvalidAccessKeyId
             | AuthError::SignatureDoesNotMatch
             | AuthError::Expired
@@ -451,6 +458,15 @@ fn verify_header(
     let payload = Payload::parse(content_sha.trim())?;
     let secret = secret_of(&auth.credential.access_key).ok_or(AuthError::InvalidAccessKeyId)?;
     let signed: Vec<&str> = auth.signed_headers.iter().map(String::as_str).collect();
+    // Every x-amz-* header must be signed (AWS: "HeadersNotSigned"), else a replayed request
+    // could gain, say, x-amz-copy-source or x-amz-meta-* on the way.
+    if let Some((name, _)) = req.headers.iter().find(|(n, _)| {
+        n.len() > 6
+            && n.as_bytes()[..6].eq_ignore_ascii_case(b"x-amz-")
+            && !signed.iter().any(|s| s.eq_ignore_ascii_case(n))
+    }) {
+        return Err(AuthError::HeadersNotSigned(name.to_ascii_lowercase()));
+    }
     let canonical = canonical_request(req, &signed, content_sha.trim(), false)
         .ok_or(AuthError::SignatureDoesNotMatch)?;
     let scope = auth.credential.scope();

@@ -381,6 +381,25 @@ fn header_auth_refusals() {
         "InvalidRequest",
         400,
     );
+    // An x-amz-* header the signature does not cover (in any case); other headers may be
+    // added freely.
+    check(
+        &with("X-Amz-Copy-Source", Some("/other/key")),
+        "AccessDenied",
+        403,
+    );
+    let mut extra = good.clone();
+    extra.push(("User-Agent", "added after signing".to_owned()));
+    // A non-ASCII name across the "x-amz-" prefix boundary is just another header.
+    extra.push(("x-amz\u{fc}", "v".to_owned()));
+    let h = pairs(&extra);
+    let req = Request {
+        method: "GET",
+        raw_path: "/test.txt",
+        raw_query: "",
+        headers: &h,
+    };
+    verify(&req, secrets, example_time()).expect("unsigned non-amz headers are fine");
     // A repeated Authorization, x-amz-date or x-amz-content-sha256 header.
     for name in ["Authorization", "x-amz-date", "x-amz-content-sha256"] {
         let mut twice = good.clone();
@@ -819,6 +838,7 @@ mod arbitrary {
             if !presign {
                 headers.push(("authorization", authorization.as_bytes()));
             }
+            headers.push((&date, b"v"));
             let req = Request {
                 method: "GET",
                 raw_path: &path,
