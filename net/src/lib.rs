@@ -9,10 +9,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod amzcksum;
+pub mod awschunked;
 pub mod chunked;
 pub mod client;
 pub mod framer;
 pub mod head;
 pub mod range;
 pub mod response;
+pub mod sigv4;
 pub mod url;
