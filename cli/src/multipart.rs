@@ -195,6 +195,12 @@ pub fn upload(s: &mut Session, u: &Upload) -> anyhow::Result<Done> {
             checksum,
         }),
         Err(e) => {
+            // After Ctrl-C, the part that noticed it first is beside the point.
+            let e = if interrupted() {
+                anyhow::anyhow!("interrupted (Ctrl-C)")
+            } else {
+                e
+            };
             let abort = s
                 .send(&api::mpt_abort(u.bucket, u.object, &id), Payload::None)
                 .map(drain);

@@ -74,6 +74,8 @@ impl Progress {
             } else {
                 bar.abandon();
             }
+            // The bar's line has no newline of its own; end it before the command's report.
+            eprintln!();
         }
     }
 
