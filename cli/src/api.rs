@@ -111,9 +111,68 @@ pub fn get_object(bucket: &str, object: &str, range: Option<&str>) -> Request {
     }
 }
 
-/// `HEAD /v1/objects/B/O`.
+/// Object properties `aisle object head` asks for (HEAD v2 `props=`): everything AIS
+/// reports as `Ais-*` headers, including the chunking of a chunked object.
+pub const HEAD_PROPS: &str = "name,size,checksum,version,atime,custom,location,copies,chunked";
+
+/// `HEAD /v1/objects/B/O?props=...` (see [`HEAD_PROPS`]).
 pub fn head_object(bucket: &str, object: &str) -> Request {
-    Request::new("HEAD", object_path(bucket, object))
+    Request::new(
+        "HEAD",
+        format!("{}&props={HEAD_PROPS}", object_path(bucket, object)),
+    )
+}
+
+fn upload_path(bucket: &str, object: &str, upload_id: &str) -> String {
+    format!(
+        "{}&uploadId={}",
+        object_path(bucket, object),
+        percent_encode_path(upload_id)
+    )
+}
+
+/// `POST /v1/objects/B/O` mpt-upload: starts a multipart upload; the reply body is its id.
+pub fn mpt_create(bucket: &str, object: &str) -> Request {
+    Request::new("POST", object_path(bucket, object)).action("mpt-upload", serde_json::Value::Null)
+}
+
+/// `PUT /v1/objects/B/O?uploadId=ID&partNumber=N`: one part, its bytes streamed by the caller
+/// with a Content-Length; with `xxhash2` the server verifies the part.
+pub fn put_part(
+    bucket: &str,
+    object: &str,
+    upload_id: &str,
+    part: u32,
+    xxhash2: Option<u64>,
+) -> Request {
+    let path = format!(
+        "{}&partNumber={part}",
+        upload_path(bucket, object, upload_id)
+    );
+    let mut req = Request::new("PUT", path)
+        .header("Content-Type", "application/octet-stream")
+        .header("Expect", "100-continue");
+    if let Some(digest) = xxhash2 {
+        req = req
+            .header("Ais-Checksum-Type", "xxhash2")
+            .header("Ais-Checksum-Value", format!("{digest:016x}"));
+    }
+    req
+}
+
+/// `POST /v1/objects/B/O?uploadId=ID` mpt-complete with parts `1..=parts`.
+pub fn mpt_complete(bucket: &str, object: &str, upload_id: &str, parts: u32) -> Request {
+    let list: Vec<serde_json::Value> = (1..=parts)
+        .map(|n| json!({ "part-number": n, "etag": "" }))
+        .collect();
+    Request::new("POST", upload_path(bucket, object, upload_id))
+        .action("mpt-complete", serde_json::Value::Array(list))
+}
+
+/// `DELETE /v1/objects/B/O?uploadId=ID` mpt-abort: drops the upload and its parts.
+pub fn mpt_abort(bucket: &str, object: &str, upload_id: &str) -> Request {
+    Request::new("DELETE", upload_path(bucket, object, upload_id))
+        .action("mpt-abort", serde_json::Value::Null)
 }
 
 /// `DELETE /v1/objects/B/O`.
@@ -277,11 +336,60 @@ mod tests {
 
         assert_eq!(
             head_object("b", "é").path,
-            "/v1/objects/b/%C3%A9?provider=ais"
+            "/v1/objects/b/%C3%A9?provider=ais\
+             &props=name,size,checksum,version,atime,custom,location,copies,chunked"
         );
         assert_eq!(head_object("b", "o").method, "HEAD");
         assert_eq!(delete_object("b", "o").method, "DELETE");
         assert!(delete_object("b", "o").json.is_none());
+    }
+
+    #[test]
+    fn multipart_requests() {
+        // Goal: the four native multipart requests in AIS's wire form: mpt-upload on the
+        // object, parts with uploadId and partNumber, completion listing every part in order,
+        // abort as DELETE with mpt-abort; the upload id is encoded as a query value.
+        let req = mpt_create("b", "dir/o x");
+        assert_eq!(
+            (req.method, req.path.as_str()),
+            ("POST", "/v1/objects/b/dir/o%20x?provider=ais")
+        );
+        assert_eq!(
+            json_of(&req),
+            json!({"action":"mpt-upload","name":"","value":null})
+        );
+
+        let req = put_part("b", "o", "id&1", 7, None);
+        assert_eq!(
+            (req.method, req.path.as_str()),
+            (
+                "PUT",
+                "/v1/objects/b/o?provider=ais&uploadId=id%261&partNumber=7"
+            )
+        );
+        assert!(req.json.is_none());
+        assert!(has_header(&req, "Expect", "100-continue"));
+        let req = put_part("b", "o", "U", 1, Some(0xab));
+        assert!(has_header(&req, "Ais-Checksum-Type", "xxhash2"));
+        assert!(has_header(&req, "Ais-Checksum-Value", "00000000000000ab"));
+
+        let req = mpt_complete("b", "o", "U", 3);
+        assert_eq!(
+            (req.method, req.path.as_str()),
+            ("POST", "/v1/objects/b/o?provider=ais&uploadId=U")
+        );
+        assert_eq!(
+            json_of(&req),
+            json!({"action":"mpt-complete","name":"","value":[
+                {"part-number":1,"etag":""},{"part-number":2,"etag":""},{"part-number":3,"etag":""}]})
+        );
+
+        let req = mpt_abort("b", "o", "U");
+        assert_eq!(
+            (req.method, req.path.as_str()),
+            ("DELETE", "/v1/objects/b/o?provider=ais&uploadId=U")
+        );
+        assert_eq!(json_of(&req)["action"], "mpt-abort");
     }
 
     #[test]

@@ -2,14 +2,15 @@
 //! [`Session`], and prints results to `out`.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
-use crate::api;
+use crate::progress::{self, Progress};
 use crate::session::{drain, Payload, Session};
 use crate::uri::{self, AisUri};
+use crate::{api, multipart, size};
 
 fn parse_bucket(arg: &str) -> anyhow::Result<AisUri> {
     let uri = uri::parse(arg)?;
@@ -76,12 +77,28 @@ pub fn ls(s: &mut Session, arg: &str, out: &mut dyn Write) -> anyhow::Result<()>
     }
 }
 
-/// `aisle put FILE ais://b[/o]`; FILE `-` streams standard input.
+/// How `aisle put` sends a file.
+#[derive(Debug, Clone, Copy)]
+pub struct PutOptions {
+    /// Send the file's xxhash2 (per part, for a multipart upload) for the server to verify.
+    pub cksum: bool,
+    /// Files larger than this go as a multipart upload in parts of this size.
+    pub part_size: u64,
+    /// Parts in flight at once.
+    pub parallel: usize,
+    /// Never use multipart upload.
+    pub no_multipart: bool,
+    /// Draw a progress bar (when at a terminal).
+    pub show_progress: bool,
+}
+
+/// `aisle put FILE ais://b[/o]`; FILE `-` streams standard input. A regular file larger
+/// than `--part-size` is sent as a parallel multipart upload unless `--no-multipart`.
 pub fn put(
     s: &mut Session,
     file: &Path,
     dest: &str,
-    cksum: bool,
+    opts: &PutOptions,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let uri = uri::parse(dest)?;
@@ -89,7 +106,7 @@ pub fn put(
         let Some(object) = uri.object.as_deref() else {
             bail!("{dest:?}: name the object (ais://bucket/object) when reading standard input");
         };
-        if cksum {
+        if opts.cksum {
             bail!("--cksum needs a file; standard input cannot be read twice");
         }
         let stdin = io::stdin();
@@ -99,7 +116,7 @@ pub fn put(
         writeln!(out, "PUT (standard input) => {}/{object}", bucket_uri(&uri))?;
         return Ok(());
     }
-    let mut f = File::open(file).with_context(|| format!("open {}", file.display()))?;
+    let f = File::open(file).with_context(|| format!("open {}", file.display()))?;
     let meta = f
         .metadata()
         .with_context(|| format!("stat {}", file.display()))?;
@@ -116,43 +133,63 @@ pub fn put(
                 format!("{}: cannot use its name as an object name", file.display())
             })?,
     };
-    let digest = if cksum {
-        Some(xxhash2_of(&mut f, file)?)
+    let size = meta.len();
+    let label = format!("PUT {object}");
+    if !opts.no_multipart && size > opts.part_size {
+        let plan = multipart::Plan::new(size, opts.part_size)?;
+        let progress = Progress::new(&label, Some(size), opts.show_progress);
+        let upload = multipart::Upload {
+            file: &f,
+            path: file,
+            bucket: &uri.bucket,
+            object: &object,
+            plan,
+            parallel: opts.parallel,
+            cksum: opts.cksum,
+            progress: &progress,
+        };
+        let result = multipart::upload(s, &upload);
+        progress.finish(result.is_ok());
+        let done = result?;
+        write!(
+            out,
+            "PUT {} => {}/{object} ({size} bytes, {} parts of {}, {} in parallel",
+            file.display(),
+            bucket_uri(&uri),
+            done.parts,
+            size::format(opts.part_size),
+            opts.parallel.min(done.parts as usize)
+        )?;
+        match done.checksum {
+            Some(c) => writeln!(out, ", {c})")?,
+            None => writeln!(out, ")")?,
+        }
+        return Ok(());
+    }
+    let digest = if opts.cksum {
+        let digest = multipart::xxhash2_range(&f, 0, size)
+            .with_context(|| format!("checksum of {}", file.display()))?;
+        Some(digest)
     } else {
         None
     };
+    let progress = Progress::new(&label, Some(size), opts.show_progress);
+    let mut reader = multipart::PartReader::new(&f, 0, size, &progress);
     let req = api::put_object(&uri.bucket, &object, digest);
-    drain(s.send(&req, Payload::File(&mut f, meta.len()))?);
+    let result = s.send(&req, Payload::File(&mut reader, size));
+    progress.finish(result.is_ok());
+    drain(result?);
     writeln!(
         out,
-        "PUT {} => {}/{object} ({} bytes)",
+        "PUT {} => {}/{object} ({size} bytes)",
         file.display(),
         bucket_uri(&uri),
-        meta.len()
     )?;
     Ok(())
 }
 
 fn bucket_uri(uri: &AisUri) -> String {
     format!("ais://{}", uri.bucket)
-}
-
-/// XXH64 with seed 0 over the whole file (AIS's `xxhash2`), leaving the file rewound.
-fn xxhash2_of(f: &mut File, path: &Path) -> anyhow::Result<u64> {
-    let mut hasher = xxhash_rust::xxh64::Xxh64::new(0);
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = match f.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e).with_context(|| format!("read {}", path.display())),
-        };
-        hasher.update(&buf[..n]);
-    }
-    f.rewind()
-        .with_context(|| format!("rewind {}", path.display()))?;
-    Ok(hasher.digest())
 }
 
 /// `aisle get ais://b/o [FILE|-] [--range R]`. The object is written to a temporary file
@@ -162,6 +199,7 @@ pub fn get(
     src: &str,
     dest: Option<&Path>,
     range: Option<&str>,
+    quiet: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let uri = uri::parse(src)?;
@@ -180,8 +218,13 @@ pub fn get(
         lock.flush()?;
         return Ok(());
     };
-    let bytes = write_atomically(&target, |f| Ok(resp.copy_body_to(f)?))
-        .with_context(|| format!("GET {uri} => {}", target.display()))?;
+    let total = resp
+        .header("content-length")
+        .and_then(|v| v.parse::<u64>().ok());
+    let progress = Progress::new(&format!("GET {object}"), total, progress::wanted(quiet));
+    let result = write_atomically(&target, |f| Ok(resp.copy_body_to(&mut progress.writer(f))?));
+    progress.finish(result.is_ok());
+    let bytes = result.with_context(|| format!("GET {uri} => {}", target.display()))?;
     writeln!(out, "GET {uri} => {} ({bytes} bytes)", target.display())?;
     Ok(())
 }
@@ -236,6 +279,8 @@ pub fn object_rm(s: &mut Session, arg: &str, out: &mut dyn Write) -> anyhow::Res
 }
 
 /// `aisle object head ais://b/o`: `Ais-*` headers and Content-Length, `Name: value` lines.
+/// It asks for every property AIS reports (size, checksum, version, ..., and for a chunked
+/// object `Ais-Chunks-Count` and `Ais-Chunks-Max-Chunk-Size`).
 pub fn object_head(s: &mut Session, arg: &str, out: &mut dyn Write) -> anyhow::Result<()> {
     let uri = uri::parse(arg)?;
     let resp = s.send(

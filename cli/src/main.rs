@@ -8,7 +8,10 @@
 
 mod api;
 mod cmd;
+mod multipart;
+mod progress;
 mod session;
+mod size;
 mod uri;
 
 use std::io::{self, Write};
@@ -29,6 +32,9 @@ struct Cli {
         default_value = "http://127.0.0.1:8080"
     )]
     endpoint: String,
+    /// No progress bars (they are drawn only when standard output is a terminal anyway).
+    #[arg(long, short, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -44,9 +50,20 @@ enum Command {
         file: PathBuf,
         /// ais://bucket/object; with no object name, the file's base name is used.
         dest: String,
-        /// Send the file's xxhash2 checksum so the server verifies the upload.
+        /// Send the file's xxhash2 checksum (per part for a multipart upload) so the server
+        /// verifies the upload.
         #[arg(long)]
         cksum: bool,
+        /// A file larger than this is sent as a multipart upload in parts of this size
+        /// (binary units: 64MiB, 1G, 512k, or bytes).
+        #[arg(long, default_value = "64MiB", value_parser = parse_part_size)]
+        part_size: u64,
+        /// Parts sent at once, each over its own connection.
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+        parallel: u16,
+        /// Always send one plain PUT, however large the file.
+        #[arg(long)]
+        no_multipart: bool,
     },
     /// Download an object to FILE (default: the object's base name; `-` for standard output).
     Get {
@@ -91,7 +108,8 @@ enum ObjectCommand {
         /// ais://bucket/object
         object: String,
     },
-    /// Show an object's properties (Ais-* headers and Content-Length).
+    /// Show an object's properties (Ais-* headers and Content-Length): size, checksum,
+    /// version, and for a chunked object its chunk count and largest chunk size.
     Head {
         /// ais://bucket/object
         object: String,
@@ -105,9 +123,25 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Bucket(BucketCommand::Create { bucket }) => cmd::bucket_create(s, &bucket, out),
         Command::Bucket(BucketCommand::Ls) => cmd::bucket_ls(s, out),
         Command::Bucket(BucketCommand::Rm { bucket }) => cmd::bucket_rm(s, &bucket, out),
-        Command::Put { file, dest, cksum } => cmd::put(s, &file, &dest, cksum, out),
+        Command::Put {
+            file,
+            dest,
+            cksum,
+            part_size,
+            parallel,
+            no_multipart,
+        } => {
+            let opts = cmd::PutOptions {
+                cksum,
+                part_size,
+                parallel: usize::from(parallel),
+                no_multipart,
+                show_progress: progress::wanted(cli.quiet),
+            };
+            cmd::put(s, &file, &dest, &opts, out)
+        }
         Command::Get { src, dest, range } => {
-            cmd::get(s, &src, dest.as_deref(), range.as_deref(), out)
+            cmd::get(s, &src, dest.as_deref(), range.as_deref(), cli.quiet, out)
         }
         Command::Ls { bucket } => cmd::ls(s, &bucket, out),
         Command::Object(ObjectCommand::Rm { object }) => cmd::object_rm(s, &object, out),
@@ -115,6 +149,15 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
     }?;
     out.flush()?;
     Ok(())
+}
+
+/// `--part-size`: a size of at least 1 KiB (AIS's smallest chunk).
+fn parse_part_size(arg: &str) -> Result<u64, String> {
+    match size::parse(arg) {
+        Ok(n) if n >= 1024 => Ok(n),
+        Ok(_) => Err(format!("{arg:?}: a part must be at least 1KiB")),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn main() -> ExitCode {

@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 
 use anyhow::{bail, Context};
@@ -34,12 +33,18 @@ impl fmt::Display for HttpError {
 
 impl std::error::Error for HttpError {}
 
+/// A seekable source of request bytes (a file, or one part of it).
+pub trait ReadSeek: Read + Seek {}
+
+impl<T: Read + Seek> ReadSeek for T {}
+
 /// The data sent with a request, beyond a JSON action message.
 pub enum Payload<'a> {
     /// No data (the request's JSON body, if any, is sent).
     None,
-    /// A file from its current position, this many bytes; seekable, so always replayable.
-    File(&'a mut File, u64),
+    /// A file (or part of one) from its current position, this many bytes; seekable, so
+    /// always replayable.
+    File(&'a mut dyn ReadSeek, u64),
     /// A stream of unknown length, sent chunked; replayable only if not yet read from.
     Stream(&'a mut dyn Read),
 }
@@ -58,6 +63,11 @@ impl Session {
             main,
             redirected: HashMap::new(),
         })
+    }
+
+    /// A new session to the same endpoint with its own connections (for another thread).
+    pub fn fork(&self) -> anyhow::Result<Session> {
+        Session::new(self.main.endpoint())
     }
 
     /// Sends `req`, following redirects, and returns the response if its status is 2xx;

@@ -395,3 +395,292 @@ fn argument_errors() {
         .expect_err("https")
         .contains("https not supported"));
 }
+
+/// Like [`serve`], but each connection on its own thread (for parallel uploads); the
+/// handler records what it saw itself.
+fn serve_concurrent<F>(handler: F) -> String
+where
+    F: Fn(&RequestHead, &mut Conn) -> bool + Send + Sync + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let handler = std::sync::Arc::new(handler);
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let handler = handler.clone();
+            thread::spawn(move || {
+                let mut conn = Conn {
+                    stream,
+                    buf: Vec::new(),
+                };
+                while let Some(head) = conn.head() {
+                    if !handler(&head, &mut conn) {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+/// Requests a scripted server saw, recorded before each reply is sent (so all of them are
+/// there once the command has returned).
+type Log = std::sync::Arc<std::sync::Mutex<Vec<Seen>>>;
+
+fn taken(log: &Log) -> Vec<Seen> {
+    std::mem::take(&mut *log.lock().expect("log"))
+}
+
+/// A multipart server: mpt-upload answers `UPL-1`; parts are read and stored (part
+/// `fail_part` is refused with a 500 before its body); completion and abort answer 200.
+fn multipart_server(fail_part: Option<u32>) -> (String, Log) {
+    let log = Log::default();
+    let log2 = log.clone();
+    let url = serve_concurrent(move |head, conn| {
+        let target = head.target.clone();
+        let part = part_number(&target);
+        let record = |body: Vec<u8>| {
+            log2.lock().expect("log").push(Seen {
+                head: head.clone(),
+                body,
+            });
+        };
+        match (head.method_str.as_str(), part) {
+            ("PUT", Some(n)) if Some(n) == fail_part => {
+                record(Vec::new());
+                let json = br#"{"message":"disk on fire","status":500}"#;
+                conn.reply(
+                    "500 Internal Server Error",
+                    &[("Connection", "close")],
+                    json,
+                );
+                false
+            }
+            ("PUT", Some(_)) => {
+                conn.stream
+                    .write_all(net::response::CONTINUE_100)
+                    .expect("100");
+                record(conn.body(head));
+                conn.reply("200 OK", &[], b"");
+                true
+            }
+            ("POST", _) if !target.contains("uploadId=") => {
+                record(conn.body(head));
+                conn.reply("200 OK", &[("Content-Type", "text/plain")], b"UPL-1");
+                true
+            }
+            _ => {
+                record(conn.body(head));
+                conn.reply(
+                    "200 OK",
+                    &[
+                        ("Ais-Checksum-Type", "xxhash2"),
+                        ("Ais-Checksum-Value", "00000000000000aa"),
+                    ],
+                    b"",
+                );
+                true
+            }
+        }
+    });
+    (url, log)
+}
+
+fn part_number(target: &str) -> Option<u32> {
+    target
+        .split_once("partNumber=")
+        .and_then(|(_, n)| n.parse().ok())
+}
+
+#[test]
+fn large_put_goes_as_parallel_multipart_upload() {
+    // Goal: a file larger than --part-size is sent as mpt-upload, every part exactly once
+    // with its byte range (the last part short), then mpt-complete listing all parts.
+    let (url, seen) = multipart_server(None);
+    let dir = temp_dir("mpu-ok");
+    let file = dir.join("big.bin");
+    let data: Vec<u8> = (0..5 * 1024 + 100u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&file, &data).expect("write");
+    let out = aisle(
+        &url,
+        &[
+            "put",
+            file.to_str().expect("utf-8"),
+            "ais://b/obj",
+            "--part-size",
+            "1KiB",
+            "--parallel",
+            "3",
+            "--cksum",
+        ],
+    )
+    .expect("put");
+    assert!(
+        out.ends_with(
+            "=> ais://b/obj (5220 bytes, 6 parts of 1KiB, 3 in parallel, xxhash2:00000000000000aa)\n"
+        ),
+        "{out}"
+    );
+    let reqs = taken(&seen);
+    assert_eq!(reqs.len(), 8, "create + 6 parts + complete");
+    let create = &reqs[0];
+    assert_eq!(
+        (create.head.method_str.as_str(), create.head.target.as_str()),
+        ("POST", "/v1/objects/b/obj?provider=ais")
+    );
+    let mut parts: Vec<(u32, &Seen)> = reqs
+        .iter()
+        .filter_map(|r| part_number(&r.head.target).map(|n| (n, r)))
+        .collect();
+    parts.sort_by_key(|(n, _)| *n);
+    assert_eq!(
+        parts.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5, 6]
+    );
+    for (n, r) in &parts {
+        let start = (*n as usize - 1) * 1024;
+        let end = (start + 1024).min(data.len());
+        assert!(
+            r.head.target.contains("uploadId=UPL-1&"),
+            "{}",
+            r.head.target
+        );
+        assert_eq!(r.body, &data[start..end], "part {n}");
+        let want = format!("{:016x}", xxhash_rust::xxh64::xxh64(&data[start..end], 0));
+        assert_eq!(r.head.header_str("ais-checksum-value"), Some(want.as_str()));
+    }
+    let complete = reqs.last().expect("complete");
+    assert_eq!(
+        (
+            complete.head.method_str.as_str(),
+            complete.head.target.as_str()
+        ),
+        ("POST", "/v1/objects/b/obj?provider=ais&uploadId=UPL-1")
+    );
+    let msg: serde_json::Value = serde_json::from_slice(&complete.body).expect("json");
+    assert_eq!(msg["action"], "mpt-complete");
+    let listed: Vec<u64> = msg["value"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|p| p["part-number"].as_u64().expect("number"))
+        .collect();
+    assert_eq!(listed, vec![1, 2, 3, 4, 5, 6]);
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+#[test]
+fn failed_part_aborts_the_upload() {
+    // Goal: one refused part makes the command fail naming the part and the server's
+    // message; the upload is aborted (DELETE ?uploadId with mpt-abort) and never completed.
+    let (url, seen) = multipart_server(Some(3));
+    let dir = temp_dir("mpu-fail");
+    let file = dir.join("big.bin");
+    std::fs::write(&file, vec![7u8; 6 * 1024]).expect("write");
+    let err = aisle(
+        &url,
+        &[
+            "put",
+            file.to_str().expect("utf-8"),
+            "ais://b/obj",
+            "--part-size",
+            "1KiB",
+            "--parallel",
+            "2",
+        ],
+    )
+    .expect_err("part 3 fails");
+    assert!(
+        err.contains(
+            "failed; upload UPL-1 aborted: part 3 of 6 (bytes 2048-3071): 500 disk on fire"
+        ),
+        "{err}"
+    );
+    let reqs = taken(&seen);
+    let aborts: Vec<&Seen> = reqs
+        .iter()
+        .filter(|r| r.head.method_str == "DELETE")
+        .collect();
+    assert_eq!(aborts.len(), 1);
+    assert_eq!(
+        aborts[0].head.target,
+        "/v1/objects/b/obj?provider=ais&uploadId=UPL-1"
+    );
+    let msg: serde_json::Value = serde_json::from_slice(&aborts[0].body).expect("json");
+    assert_eq!(msg["action"], "mpt-abort");
+    assert!(
+        !reqs
+            .iter()
+            .any(|r| r.head.method_str == "POST" && r.head.target.contains("uploadId")),
+        "never completed"
+    );
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+#[test]
+fn no_multipart_and_small_files_use_one_put() {
+    // Goal: --no-multipart, or a file not larger than the part size, is one plain PUT.
+    let (url, seen) = multipart_server(None);
+    let dir = temp_dir("mpu-single");
+    let file = dir.join("f.bin");
+    std::fs::write(&file, vec![1u8; 4096]).expect("write");
+    let path = file.to_str().expect("utf-8");
+    for args in [
+        vec![
+            "put",
+            path,
+            "ais://b/o",
+            "--part-size",
+            "1KiB",
+            "--no-multipart",
+        ],
+        vec!["put", path, "ais://b/o", "--part-size", "4KiB"],
+    ] {
+        let out = aisle(&url, &args).expect("put");
+        assert!(out.ends_with("=> ais://b/o (4096 bytes)\n"), "{out}");
+        let reqs = taken(&seen);
+        assert_eq!(reqs.len(), 1, "{args:?}");
+        assert_eq!(
+            (
+                reqs[0].head.method_str.as_str(),
+                reqs[0].head.target.as_str()
+            ),
+            ("PUT", "/v1/objects/b/o?provider=ais")
+        );
+        assert_eq!(reqs[0].body.len(), 4096);
+    }
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+#[test]
+fn part_size_and_parallel_are_validated() {
+    // Goal: unusable sizes and parallelism are refused by the argument parser, before any
+    // connection; too many parts is refused before the upload starts.
+    let url = "http://127.0.0.1:1";
+    for (flag, value, want) in [
+        ("--part-size", "0", "at least 1KiB"),
+        ("--part-size", "12XB", "unknown size unit"),
+        ("--parallel", "0", "--parallel"),
+    ] {
+        let err = aisle(url, &["put", "/dev/null", "ais://b/o", flag, value]).expect_err(value);
+        assert!(err.contains(want), "{flag} {value}: {err}");
+    }
+    let dir = temp_dir("mpu-many");
+    let file = dir.join("f.bin");
+    std::fs::write(&file, vec![0u8; 10_000 * 1024]).expect("write");
+    let err = aisle(
+        url,
+        &[
+            "put",
+            file.to_str().expect("utf-8"),
+            "ais://b/o",
+            "--part-size",
+            "1KiB",
+        ],
+    )
+    .expect_err("too many parts");
+    assert!(err.contains("more than AIS's 9999"), "{err}");
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
