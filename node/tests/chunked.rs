@@ -942,8 +942,8 @@ fn bad_parts_and_completions_are_refused_and_change_nothing() {
 
 #[test]
 fn corrupt_manifest_or_missing_chunk_is_an_error_naming_the_object() {
-    // Goal: a chunked object whose manifest has a flipped byte, or one of whose chunk files is
-    // gone, answers GET, Range GET and HEAD with a 5xx whose message names the object — never
+    // Goal: a chunked object whose manifest has a flipped byte, one of whose chunk files is
+    // gone, or one of whose chunk files is shorter than its manifest says, answers GET, Range GET and HEAD with a 5xx whose message names the object — never
     // a 200 with a short or wrong body.
     let node = Node::start(3);
     node.create_bucket("flt");
@@ -952,7 +952,7 @@ fn corrupt_manifest_or_missing_chunk_is_an_error_naming_the_object() {
         "flt",
         r#"{"objsize_limit":"64KiB","chunk_size":"16KiB"}"#,
     );
-    for o in ["corrupt", "holey"] {
+    for o in ["corrupt", "holey", "short"] {
         let r = node.put("flt", o, &gen_vec(500, 0, 100_000));
         assert_eq!(r.status, 200, "{}", r.text());
     }
@@ -968,7 +968,16 @@ fn corrupt_manifest_or_missing_chunk_is_an_error_naming_the_object() {
     assert_eq!(chunks.len(), 6, "{chunks:?}");
     std::fs::remove_file(&chunks[chunks.len() / 2].1).unwrap();
 
-    for o in ["corrupt", "holey"] {
+    let chunks = chunk_files(&node, "flt", "short");
+    assert_eq!(chunks.len(), 6, "{chunks:?}");
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&chunks[1].1)
+        .unwrap();
+    f.set_len(10_000).unwrap();
+    drop(f);
+
+    for o in ["corrupt", "holey", "short"] {
         for _ in 0..2 {
             let r = node.get("flt", o);
             assert!(r.status >= 500, "GET {o}: {} {}", r.status, r.body.len());
@@ -982,4 +991,52 @@ fn corrupt_manifest_or_missing_chunk_is_an_error_naming_the_object() {
             assert!(m.contains(&format!("flt/{o}")), "HEAD {o}: message {m:?}");
         }
     }
+}
+
+#[test]
+fn chunked_put_cut_short_changes_nothing() {
+    // Goal: a chunked PUT whose client goes away after a few chunks leaves the old (chunked)
+    // object as it was, and none of the cut PUT's chunks, manifests or work files behind.
+    let node = Node::start(3);
+    let port = node.port;
+    node.create_bucket("cut");
+    set_chunks(
+        &node,
+        "cut",
+        r#"{"objsize_limit":"64KiB","chunk_size":"16KiB"}"#,
+    );
+    let old = gen_vec(600, 0, 200_000);
+    assert_eq!(node.put("cut", "o", &old).status, 200);
+    let ids = chunk_ids(&node, "cut", "o");
+    assert_eq!(ids.len(), 1);
+
+    let mut s = connect(port);
+    let head = format!(
+        "PUT {} HTTP/1.1\r\nHost: x\r\nContent-Length: 300000\r\n\r\n",
+        opath("cut", "o")
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(&gen_vec(601, 0, 70_000)).unwrap();
+    s.shutdown(Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+    drop(s);
+
+    eventually("the cut PUT leaves nothing", || {
+        let now = chunk_ids(&node, "cut", "o");
+        let (wk, mf) = (node.work_files("cut"), ufest_files(&node, "cut", "o"));
+        if now == ids && wk.is_empty() && mf.len() == 1 {
+            Ok(())
+        } else {
+            Err(format!(
+                "upload ids {now:?}, work files {wk:?}, manifests {mf:?}"
+            ))
+        }
+    });
+    check_body(&node.get("cut", "o"), &old, "GET after a cut chunked PUT");
+    assert_eq!(
+        chunk_files(&node, "cut", "o").len(),
+        12,
+        "13 chunks, first in %ob"
+    );
 }

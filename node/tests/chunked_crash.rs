@@ -113,6 +113,26 @@ fn check_read(name: &str, lo: u64, hi: u64, r: &Resp) -> Result<u64, String> {
     }
 }
 
+/// Completed manifests still at their intent name `%ut/<obj>.<id>` (a completion in progress).
+fn completed_intents(node: &Node) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for mp in &node.mountpaths {
+        for f in files_under(&mp.join("@ais/ck/%ut")) {
+            let name = f.file_name().unwrap().to_string_lossy().to_string();
+            if !name.contains('.') {
+                continue; // a completed manifest in its place
+            }
+            let Ok(bytes) = std::fs::read(&f) else {
+                continue;
+            };
+            if engine::ufest::Manifest::decode(&bytes).is_ok_and(|m| m.is_completed()) {
+                out.push(f);
+            }
+        }
+    }
+    out
+}
+
 fn opath(o: &str) -> String {
     format!("/v1/objects/ck/{o}")
 }
@@ -297,7 +317,7 @@ fn sigkill_during_chunked_puts_uploads_and_completions_never_exposes_a_partial_o
             .map(|n| (n, Window::default()))
             .collect(),
     ));
-    let mut totals = (0u64, 0u64);
+    let mut totals = (0u64, 0u64, 0u64);
     for round in 0..ROUNDS {
         let stop = Arc::new(AtomicBool::new(false));
         let writers: Vec<_> = (0..WRITERS)
@@ -333,24 +353,17 @@ fn sigkill_during_chunked_puts_uploads_and_completions_never_exposes_a_partial_o
             .join()
             .expect("reader thread")
             .unwrap_or_else(|e| panic!("round {round} (seed {seed}): reader: {e}"));
+        // Completion intents the kill left (the recovery must finish or drop each).
+        let intents = completed_intents(&node).len();
+        totals.2 += intents as u64;
         node.restart();
 
         // No completion intent survives the start-up recovery.
-        for mp in &node.mountpaths {
-            for f in files_under(&mp.join("@ais/ck/%ut")) {
-                let name = f.file_name().unwrap().to_string_lossy().to_string();
-                if !name.contains('.') {
-                    continue; // a completed manifest in its place
-                }
-                if let Ok(m) = engine::ufest::Manifest::decode(&std::fs::read(&f).unwrap()) {
-                    assert!(
-                        !m.is_completed(),
-                        "round {round} (seed {seed}): completion intent left: {}",
-                        f.display()
-                    );
-                }
-            }
-        }
+        let left = completed_intents(&node);
+        assert!(
+            left.is_empty(),
+            "round {round} (seed {seed}): completion intents left after restart: {left:?}"
+        );
         // Every object: exactly one possible generation; it becomes what is known stored.
         let names: Vec<String> = objs.lock().unwrap().keys().cloned().collect();
         let mut present = Vec::new();
@@ -396,15 +409,17 @@ fn sigkill_during_chunked_puts_uploads_and_completions_never_exposes_a_partial_o
             .collect();
         assert_eq!(listed, present, "round {round} (seed {seed}): listing");
         let acked: u64 = objs.lock().unwrap().values().map(|w| w.last).sum();
-        totals = (acked, totals.1 + reads);
+        totals = (acked, totals.1 + reads, totals.2);
         println!(
-            "round {round}: killed after {wait:?}; {reads} checked reads; {advanced} in-flight \
-             generation(s) found stored; {} objects present",
+            "round {round}: killed after {wait:?}; {reads} checked reads; {intents} completion \
+             intent(s) at the kill; {advanced} in-flight generation(s) found stored; {} objects \
+             present",
             present.len()
         );
     }
     println!(
-        "{ROUNDS} rounds: {} generations sent, {} reads checked during the rounds",
-        totals.0, totals.1
+        "{ROUNDS} rounds: {} generations sent, {} reads checked during the rounds, {} \
+         completion intents found at a kill",
+        totals.0, totals.1, totals.2
     );
 }
