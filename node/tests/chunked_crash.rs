@@ -48,7 +48,7 @@ fn content_seed(name: &str, gen: u64) -> u64 {
 fn content(name: &str, gen: u64) -> Vec<u8> {
     let s = content_seed(name, gen);
     let size = if name.starts_with('p') {
-        if s % 4 == 0 {
+        if s.is_multiple_of(4) {
             1 + (s >> 8) % (200 << 10)
         } else {
             (256 << 10) + (s >> 8) % (1280 << 10)
@@ -146,7 +146,7 @@ fn writer(
     stop: Arc<AtomicBool>,
     seed: u64,
 ) -> Result<(), String> {
-    let mut rng = Rng(seed ^ (t as u64 + 1) * 0x1234_5678);
+    let mut rng = Rng(seed ^ ((t as u64 + 1) * 0x1234_5678));
     let names: Vec<String> = (0..PUT_OBJS)
         .map(|j| format!("p{t}-{j}"))
         .chain((0..MPU_OBJS).map(|j| format!("m{t}-{j}")))
@@ -218,7 +218,7 @@ fn writer(
                 ));
             }
         }
-        if rng.next() % 6 == 0 {
+        if rng.next().is_multiple_of(6) {
             let r = try_request(
                 port,
                 "DELETE",
