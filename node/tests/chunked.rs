@@ -732,6 +732,29 @@ fn overwrite_delete_and_listing_of_chunked_objects() {
         Some("7")
     );
     check_body(&node.get("ow", "o"), &big1, "GET chunked");
+    // Suffix, open-ended and unsatisfiable ranges of a chunked object.
+    let n = big1.len();
+    for (spec, from) in [
+        ("-1000", n - 1000),
+        ("1000000-", 1_000_000),
+        ("-300000", n - 300_000),
+    ] {
+        let r = node.send(
+            "GET",
+            &opath("ow", "o"),
+            &[("Range", &format!("bytes={spec}"))],
+            b"",
+        );
+        assert_eq!(r.status, 206, "bytes={spec}: {}", r.text());
+        assert!(r.body == big1[from..], "bytes={spec}: wrong body");
+    }
+    let r = node.send(
+        "GET",
+        &opath("ow", "o"),
+        &[("Range", &format!("bytes={n}-"))],
+        b"",
+    );
+    assert_eq!(r.status, 416, "range past the end: {}", r.text());
     // Just below the limit: monolithic.
     let small = gen_vec(32, 0, (MIB - 1) as usize);
     assert_eq!(node.put("ow", "mono", &small).status, 200);
@@ -883,6 +906,14 @@ fn bad_parts_and_completions_are_refused_and_change_nothing() {
         let m = r.error_message().unwrap_or_default();
         assert!(m.contains("bad/k"), "partNumber={num}: message {m:?}");
     }
+    // The largest part number is accepted; completing with it alone is a gap.
+    let hi = mpu_create(port, "bad", "k");
+    mpu_part(port, "bad", "k", &hi, 9999, b"the last part");
+    mpu_part(port, "bad", "k", &hi, 1, b"the first part");
+    let r = mpu_complete(port, "bad", "k", &hi, &[1, 9999]);
+    assert_eq!(r.status, 400, "complete [1, 9999]: {}", r.text());
+    assert_eq!(mpu_abort(port, "bad", "k", &hi).status, 200);
+    check_body(&node.get("bad", "k"), &old, "after the refused [1, 9999]");
     let unknown = "NoSuchUpload12345";
     let r = mpu_part_raw(port, "bad", "k", unknown, "1", b"data");
     assert_eq!(r.status, 404, "unknown upload id: {}", r.text());
