@@ -1124,3 +1124,118 @@ fn upload_custom_metadata_reaches_the_object() {
     let want = [gen_vec(700, 0, 5000), gen_vec(701, 0, 5000)].concat();
     check_body(&node.get("md", "o"), &want, "GET");
 }
+
+#[test]
+fn chunks_props_validated_and_shown_by_head_bucket() {
+    // Goal: set-bprops chunks values out of AIS's ranges are refused with 400 and change
+    // nothing; accepted ones show in HEAD bucket (Ais-Bucket-Props) and take effect.
+    let node = Node::start(1);
+    node.create_bucket("pp");
+    let props = |node: &Node| {
+        let r = node.send("HEAD", "/v1/buckets/pp", &[], b"");
+        assert_eq!(r.status, 200);
+        let v: serde_json::Value =
+            serde_json::from_str(r.header("ais-bucket-props").expect("Ais-Bucket-Props")).unwrap();
+        v["chunks"].clone()
+    };
+    let before = props(&node);
+    for bad in [
+        r#"{"chunk_size":"512"}"#,
+        r#"{"chunk_size":"6GiB"}"#,
+        r#"{"objsize_limit":"2TiB"}"#,
+        r#"{"max_monolithic_size":"1MiB"}"#,
+        r#"{"checkpoint_every":"lots"}"#,
+    ] {
+        let body = format!(r#"{{"action":"set-bprops","value":{{"chunks":{bad}}}}}"#);
+        let r = node.send(
+            "PATCH",
+            "/v1/buckets/pp",
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        );
+        assert_eq!(r.status, 400, "chunks {bad}: {}", r.text());
+        assert!(r.error_message().is_some(), "chunks {bad}: {}", r.text());
+        assert_eq!(props(&node), before, "chunks {bad} changed the props");
+    }
+    set_chunks(
+        &node,
+        "pp",
+        r#"{"objsize_limit":"8KiB","chunk_size":"4KiB","checkpoint_every":3}"#,
+    );
+    let p = props(&node);
+    assert_eq!(p["objsize_limit"], 8192, "{p}");
+    assert_eq!(p["chunk_size"], 4096, "{p}");
+    assert_eq!(p["checkpoint_every"], 3, "{p}");
+    let data = gen_vec(800, 0, 10_000);
+    assert_eq!(node.put("pp", "o", &data).status, 200);
+    let h = head_chunked(&node, "pp", "o");
+    assert_eq!(h.header("ais-chunks-count"), Some("3"));
+    assert_eq!(h.header("ais-chunks-max-chunk-size"), Some("4096"));
+    check_body(&node.get("pp", "o"), &data, "GET");
+}
+
+#[test]
+fn concurrent_completions_of_one_object_leave_one_whole_version() {
+    // Goal: two uploads of one object completed at the same moment, ten times over: the object
+    // is exactly one of them, it has one manifest, and only the winner's chunks remain.
+    let node = Node::start(3);
+    let port = node.port;
+    node.create_bucket("cc");
+    for round in 0..20u64 {
+        let mut ups = Vec::new();
+        for k in 0..2u64 {
+            let id = mpu_create(port, "cc", "o");
+            let parts: Vec<Vec<u8>> = (0..4)
+                .map(|i| gen_vec(round * 100 + k * 10 + i, 0, 9_000 + k as usize))
+                .collect();
+            for (i, p) in parts.iter().enumerate() {
+                mpu_part(port, "cc", "o", &id, i as u32 + 1, p);
+            }
+            ups.push((id, parts.concat()));
+        }
+        let barrier = Arc::new(std::sync::Barrier::new(2));
+        let threads: Vec<_> = ups
+            .iter()
+            .map(|(id, _)| {
+                let (id, barrier) = (id.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    mpu_complete(port, "cc", "o", &id, &[1, 2, 3, 4])
+                })
+            })
+            .collect();
+        for t in threads {
+            let r = t.join().unwrap();
+            assert_eq!(r.status, 200, "round {round}: {}", r.text());
+        }
+        let r = node.get("cc", "o");
+        assert_eq!(
+            r.status,
+            200,
+            "round {round}: GET after both completions: {}",
+            r.text()
+        );
+        let win = ups
+            .iter()
+            .position(|(_, d)| *d == r.body)
+            .unwrap_or_else(|| panic!("round {round}: the object is neither upload"));
+        let (winner, loser) = (&ups[win].0, &ups[1 - win].0);
+        eventually(&format!("round {round}: only the winner's chunks"), || {
+            let ids = chunk_ids(&node, "cc", "o");
+            let lost = files_of_upload(&node, loser);
+            if ids == BTreeSet::from([winner.clone()]) && lost.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("ids {ids:?}, loser's files {lost:?}"))
+            }
+        });
+        let mf = ufest_files(&node, "cc", "o");
+        assert_eq!(mf.len(), 1, "round {round}: {mf:?}");
+        let h = head_chunked(&node, "cc", "o");
+        assert_eq!(h.header("ais-chunks-count"), Some("4"));
+        assert_eq!(
+            h.header("ais-size"),
+            Some(r.body.len().to_string().as_str())
+        );
+    }
+}
