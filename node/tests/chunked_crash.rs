@@ -18,6 +18,7 @@ const WRITERS: usize = 3;
 /// Objects each writer owns: chunked-or-small PUTs and multipart uploads.
 const PUT_OBJS: usize = 3;
 const MPU_OBJS: usize = 3;
+/// Rounds of a run (at least 10); `AISLE_CRASH_ROUNDS` asks for more.
 const ROUNDS: usize = 12;
 
 fn splitmix(mut z: u64) -> u64 {
@@ -300,7 +301,11 @@ fn sigkill_during_chunked_puts_uploads_and_completions_never_exposes_a_partial_o
                 .as_nanos() as u64
                 % 1_000_000_007
         });
-    println!("chunked crash seed: {seed} (rerun with AISLE_CRASH_SEED={seed})");
+    let rounds = std::env::var("AISLE_CRASH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+        .map_or(ROUNDS, |n| n.max(10));
+    println!("chunked crash seed: {seed} (rerun with AISLE_CRASH_SEED={seed}), {rounds} rounds");
     let mut rng = Rng(seed);
     let mut node = Node::start(3);
     let port = node.port;
@@ -323,7 +328,7 @@ fn sigkill_during_chunked_puts_uploads_and_completions_never_exposes_a_partial_o
             .collect(),
     ));
     let mut totals = (0u64, 0u64, 0u64);
-    for round in 0..ROUNDS {
+    for round in 0..rounds {
         let stop = Arc::new(AtomicBool::new(false));
         let writers: Vec<_> = (0..WRITERS)
             .map(|t| {
@@ -423,7 +428,7 @@ fn sigkill_during_chunked_puts_uploads_and_completions_never_exposes_a_partial_o
         );
     }
     println!(
-        "{ROUNDS} rounds: {} generations sent, {} reads checked during the rounds, {} \
+        "{rounds} rounds: {} generations sent, {} reads checked during the rounds, {} \
          completion intents found at a kill",
         totals.0, totals.1, totals.2
     );
