@@ -1,6 +1,7 @@
 //! NVIDIA's Python SDK (`aistore`) as an acceptance test: the scripts in `sdk/` drive a real
 //! node with the unmodified SDK (`sdk_test.py`: the basics; `sdk_objects.py`: append and custom
-//! metadata; `copy_test.py`: object copy and the list-objects flags). The interpreter comes from `AISLE_PYTHON` (set by
+//! metadata; `copy_test.py`: object copy and the list-objects flags; `sdk_multipart.py`: the native
+//! multipart upload). The interpreter comes from `AISLE_PYTHON` (set by
 //! `scripts/test.sh`), else `<workspace>/.venv/bin/python`. A missing interpreter or SDK fails
 //! the test: it must never pass without having run.
 mod common;
@@ -48,6 +49,14 @@ fn python_sdk_list_flags() {
     // through the SDK, as AIS's lso_test.go expects. Three mountpaths: a virtual directory
     // exists on several of them and is listed once.
     run_script("copy_test.py", &["list"], 3, "SDK copy/listing test: OK");
+}
+
+#[test]
+fn python_sdk_multipart_upload() {
+    // Goal: `multipart_upload()` create, `add_part(n).put_content()` out of order (a repeated
+    // part replaces the earlier one), complete (read back equal, ranges across parts), abort
+    // (nothing left), a refused completion with a gap (the asserts live in sdk/sdk_multipart.py).
+    run_script("sdk_multipart.py", &[], 3, "SDK multipart test: OK");
 }
 
 /// Runs `tests/sdk/<script> <node url> <args>` against a fresh node with `mountpaths`

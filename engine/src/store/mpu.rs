@@ -17,8 +17,12 @@
 //!    `%ut/<obj>` of another id falls back to `%ut/<obj>.<id>`);
 //! 4. `%ut/<obj>.<id>` is renamed over `%ut/<obj>`;
 //! 5. the previous version's chunks 2..N are removed.
+//!
+//! Completions of one object take turns (`Uploads::completion_turn`): interleaved, two would
+//! both replace the same previous version, leaking the first one's chunks, and could leave
+//! `%ut/<obj>` describing the version that lost.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -44,6 +48,44 @@ pub const PART_NUM_MAX: u32 = ufest::CHUNK_COUNT_MAX as u32;
 #[derive(Default)]
 pub(super) struct Uploads {
     map: Mutex<HashMap<String, Arc<Mutex<Upload>>>>,
+    /// Digests of the objects a completion is running for: one completion of an object at a
+    /// time, so two never interleave their steps (each reads the version it replaces).
+    completing: Mutex<HashSet<u64>>,
+}
+
+/// An object's completion turn, given back when dropped.
+struct CompletionTurn<'a> {
+    set: &'a Mutex<HashSet<u64>>,
+    digest: u64,
+}
+
+impl Drop for CompletionTurn<'_> {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .expect("completing lock")
+            .remove(&self.digest);
+    }
+}
+
+impl Uploads {
+    /// Waits until no other completion of the object with `digest` runs, then takes the turn.
+    async fn completion_turn(&self, digest: u64) -> CompletionTurn<'_> {
+        loop {
+            if self
+                .completing
+                .lock()
+                .expect("completing lock")
+                .insert(digest)
+            {
+                return CompletionTurn {
+                    set: &self.completing,
+                    digest,
+                };
+            }
+            rio::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -386,10 +428,15 @@ impl Store {
                 custom: u.custom.clone(),
             }
         };
-        match self
+        let turn = self
+            .uploads
+            .completion_turn(hrw::obj_digest(bucket, obj))
+            .await;
+        let done = self
             .complete_claimed(bucket, obj, id, &props, claimed)
-            .await
-        {
+            .await;
+        drop(turn);
+        match done {
             Ok(lom) => {
                 self.uploads.map.lock().expect("uploads lock").remove(id);
                 Ok(lom)
