@@ -68,9 +68,11 @@ pub async fn put_with(
 ) -> Result<Lom, PutError> {
     let store = conn.core.store.clone();
     if let Some(size) = spec.declared {
-        let chunks = store.bucket(spec.bucket).map_err(PutError::Store)?.chunks;
-        if chunks.chunk_put(size) {
-            return put_chunked(conn, spec, size, chunks.chunk_size).await;
+        // A missing bucket or a bad name is answered by `put_begin`, with the right error.
+        if let Ok(props) = store.bucket(spec.bucket) {
+            if props.chunks.chunk_put(size) {
+                return put_chunked(conn, spec, size, props.chunks.chunk_size).await;
+            }
         }
     }
     let mut put = store

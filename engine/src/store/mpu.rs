@@ -397,8 +397,17 @@ impl Store {
             }
             if nums.len() != u.parts.len() {
                 // AIS's words: a completion names every uploaded part, each once.
+                let uploaded = |n: u32| u16::try_from(n).is_ok_and(|n| u.parts.contains_key(&n));
+                let why = match nums.iter().find(|n| !uploaded(**n)) {
+                    Some(n) => format!("part {n} was not uploaded"),
+                    None => match u.parts.keys().find(|k| !nums.contains(&(**k as u32))) {
+                        Some(k) => format!("part {k} was uploaded but is not listed"),
+                        None => "a part is listed twice".to_string(),
+                    },
+                };
                 return Err(bad(format!(
-                    "upload {id}: partial completion is not allowed: requested {} parts, have {}",
+                    "upload {id}: partial completion is not allowed: requested {} parts, have \
+                     {} ({why})",
                     nums.len(),
                     u.parts.len()
                 )));
