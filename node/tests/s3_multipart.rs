@@ -300,8 +300,9 @@ fn bad_completions_get_s3_errors_and_change_nothing() {
 
 #[test]
 fn part_md5s_survive_a_restart() {
-    // Goal: with checkpoints on, an upload's parts and their ETags survive a restart: ListParts
-    // shows them and the completion gets the right multipart ETag.
+    // Goal: with checkpoints on, uploads survive a restart: ListMultipartUploads lists them,
+    // one is aborted (its parts go), ListParts shows the other's parts with their ETags and
+    // its completion gets the right multipart ETag.
     let node = Node::start(2);
     assert_eq!(node.req("PUT", "/s3/rs", &[], b"").status, 200);
     let set = r#"{"action":"set-bprops","value":{"chunks":{"checkpoint_every":1}}}"#;
@@ -317,9 +318,34 @@ fn part_md5s_survive_a_restart() {
     let p2 = bytes(10, 10);
     let e1 = upload(&node, "rs", "k", &id, 1, &p1);
     let e2 = upload(&node, "rs", "k", &id, 2, &p2);
+    let gone = create(&node, "rs", "abandoned", &[]);
+    upload(&node, "rs", "abandoned", &gone, 1, &p2);
     let mut node = node;
     assert_eq!(node.stop(), 0);
     let node = Node::start_on(node.dir.clone(), node.mountpaths.clone(), free_port());
+    // Both uploads are listed from their checkpoints; the abandoned one can be aborted.
+    let l = node.req("GET", "/s3/rs?uploads", &[], b"").text();
+    let ids: Vec<String> = l
+        .split("<Upload>")
+        .skip(1)
+        .map(|u| xml_value(u, "UploadId"))
+        .collect();
+    assert_eq!(ids, [gone.clone(), id.clone()], "{l}");
+    let r = node.req(
+        "DELETE",
+        &format!("/s3/rs/abandoned?uploadId={gone}"),
+        &[],
+        b"",
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert!(node
+        .files_containing("%ch")
+        .iter()
+        .all(|p| !p.to_string_lossy().contains("abandoned")));
+    assert!(!node
+        .req("GET", "/s3/rs?uploads", &[], b"")
+        .text()
+        .contains(&gone));
     let l = node.req("GET", &format!("/s3/rs/k?uploadId={id}"), &[], b"");
     assert_eq!(l.status, 200, "{}", l.text());
     let t = l.text();

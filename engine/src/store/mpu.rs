@@ -511,9 +511,9 @@ impl Store {
             .collect())
     }
 
-    /// The uploads in progress on this node of objects in `bucket` whose names start with
-    /// `prefix`, by object name and then creation time. (As in AIS, the node's table: an
-    /// upload restored from its checkpoint after a restart is listed once it is used again.)
+    /// The uploads in progress of objects in `bucket` whose names start with `prefix`, by
+    /// object name and then creation time: the node's table, and the uploads a restart left
+    /// as checkpoints only (so a client can still find and abort them).
     pub fn mpu_list(&self, bucket: &str, prefix: &str) -> Result<Vec<UploadInfo>, StoreError> {
         let props = self.bucket(bucket)?;
         let ups: Vec<Arc<Mutex<Upload>>> = self
@@ -539,6 +539,19 @@ impl Store {
                 })
             })
             .collect();
+        let known: std::collections::HashSet<String> = self
+            .uploads
+            .map
+            .lock()
+            .expect("uploads lock")
+            .keys()
+            .cloned()
+            .collect();
+        out.extend(
+            self.checkpointed_uploads(bucket, prefix)
+                .into_iter()
+                .filter(|u| !known.contains(&u.id)),
+        );
         out.sort_by(|a, b| {
             (a.obj.as_str(), a.initiated_ns, a.id.as_str()).cmp(&(
                 b.obj.as_str(),
@@ -547,6 +560,52 @@ impl Store {
             ))
         });
         Ok(out)
+    }
+
+    /// Uploads of `bucket` found as checkpoints (`%ut/<obj>.<id>`, not completed) on the
+    /// mountpath `upload` would restore them from, for objects whose names start with `prefix`.
+    fn checkpointed_uploads(&self, bucket: &str, prefix: &str) -> Vec<UploadInfo> {
+        let set = self.mountpaths();
+        let mut out = Vec::new();
+        for mp in set.iter() {
+            let udir = fqn::ufest_dir(&mp.path, bucket);
+            for path in walk_files(&udir) {
+                let Some((obj, id)) = path
+                    .strip_prefix(&udir)
+                    .ok()
+                    .and_then(|r| r.to_str())
+                    .and_then(|r| r.rsplit_once('.'))
+                else {
+                    continue;
+                };
+                if !obj.starts_with(prefix) || ufest::check_id(id).is_err() {
+                    continue;
+                }
+                // Shortened names do not map back; an upload lives on its object's mountpath.
+                if fqn::ufest_fqn(&mp.path, bucket, obj, Some(id)) != path
+                    || self
+                        .place(bucket, obj)
+                        .map_or(true, |(_, home)| home.path != mp.path)
+                {
+                    continue;
+                }
+                let Ok(m) = std::fs::read(&path)
+                    .map_err(|_| ())
+                    .and_then(|b| Manifest::decode(&b).map_err(|_| ()))
+                else {
+                    continue;
+                };
+                if m.is_completed() || m.id != id {
+                    continue;
+                }
+                out.push(UploadInfo {
+                    obj: obj.to_string(),
+                    id: id.to_string(),
+                    initiated_ns: m.created_ns,
+                });
+            }
+        }
+        out
     }
 
     async fn complete(
