@@ -2,7 +2,11 @@
 //! table of uploads in progress, parts written as chunk files (`PutHandle::finish_part`),
 //! checkpointed partial manifests, completion, abort, the removal of an old version's chunks,
 //! and the start-up recovery of completions a crash interrupted. A chunked PUT is an upload
-//! whose parts arrive in order from one request body (node/src/object.rs).
+//! whose parts arrive in order from one request body (node/src/object.rs). For S3
+//! (node/src/s3/mpu.rs) a part also records its MD5 (in checkpoints and the manifest as
+//! `Chunk.md5`/`etag`, as AIS), parts can be copied from a range of an object
+//! (`mpu_part_copy`), and `mpu_complete_s3` checks the part list S3's way and gives the
+//! object the S3 multipart ETag.
 //!
 //! Where things are: part 1 at `%ch/<obj>.<id>.0001` on the object's HRW mountpath, part n at
 //! `%ch/<obj>.<id>.<nnnn>` on the HRW mountpath of `ufest::chunk_digest(id, n)`; a partial
