@@ -96,14 +96,21 @@ pub enum S3Op {
     CopyObject,
     DeleteObject,
     DeleteObjects,
-    /// Multipart upload requests (refused for now).
+    CreateMultipartUpload,
+    UploadPart,
+    UploadPartCopy,
+    CompleteMultipartUpload,
+    AbortMultipartUpload,
+    ListParts,
+    ListMultipartUploads,
+    /// Other multipart requests (e.g. GET of one part, not implemented).
     Multipart,
     /// Anything else (unsupported sub-resources, methods not allowed, bad paths).
     Other,
 }
 
 impl S3Op {
-    pub const ALL: [S3Op; 17] = [
+    pub const ALL: [S3Op; 24] = [
         S3Op::ListBuckets,
         S3Op::CreateBucket,
         S3Op::HeadBucket,
@@ -119,6 +126,13 @@ impl S3Op {
         S3Op::CopyObject,
         S3Op::DeleteObject,
         S3Op::DeleteObjects,
+        S3Op::CreateMultipartUpload,
+        S3Op::UploadPart,
+        S3Op::UploadPartCopy,
+        S3Op::CompleteMultipartUpload,
+        S3Op::AbortMultipartUpload,
+        S3Op::ListParts,
+        S3Op::ListMultipartUploads,
         S3Op::Multipart,
         S3Op::Other,
     ];
@@ -141,6 +155,13 @@ impl S3Op {
             S3Op::CopyObject => "CopyObject",
             S3Op::DeleteObject => "DeleteObject",
             S3Op::DeleteObjects => "DeleteObjects",
+            S3Op::CreateMultipartUpload => "CreateMultipartUpload",
+            S3Op::UploadPart => "UploadPart",
+            S3Op::UploadPartCopy => "UploadPartCopy",
+            S3Op::CompleteMultipartUpload => "CompleteMultipartUpload",
+            S3Op::AbortMultipartUpload => "AbortMultipartUpload",
+            S3Op::ListParts => "ListParts",
+            S3Op::ListMultipartUploads => "ListMultipartUploads",
             S3Op::Multipart => "Multipart",
             S3Op::Other => "Other",
         }

@@ -66,6 +66,9 @@ pub enum StoreError {
     BadUpload(String, String, String),
     #[error("ais://{0}/{1}: {2}")]
     UploadBusy(String, String, String),
+    /// An S3 completion's part list refused (S3 only; see `Store::mpu_complete_s3`).
+    #[error("ais://{1}/{2}: {3}")]
+    PartList(super::mpu::PartListError, String, String, String),
     #[error(
         "too many multipart uploads in progress on this node (at most {0}); complete or abort some"
     )]

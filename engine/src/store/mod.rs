@@ -49,7 +49,10 @@ pub use copy::{CopiedMeta, CopyOutcome, COPY_CHUNK};
 pub use custom::{is_internal as is_internal_custom, parse_custom_header};
 pub use error::StoreError;
 pub use list::{ListEntry, ListPage, ListQuery};
-pub use mpu::{PartDone, CUSTOM_UFEST_ID, PART_NUM_MAX, UPLOADS_OPEN_MAX};
+pub use mpu::{
+    PartDone, PartInfo, PartListError, S3Part, UploadInfo, CUSTOM_UFEST_ID, PART_NUM_MAX,
+    S3_PART_SIZE_MIN, UPLOADS_OPEN_MAX,
+};
 pub use put::{ClientChecksum, PutHandle};
 
 /// Default and maximum page size of an object listing (AIS's `MaxPageSizeAIS`).

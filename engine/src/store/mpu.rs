@@ -2,7 +2,11 @@
 //! table of uploads in progress, parts written as chunk files (`PutHandle::finish_part`),
 //! checkpointed partial manifests, completion, abort, the removal of an old version's chunks,
 //! and the start-up recovery of completions a crash interrupted. A chunked PUT is an upload
-//! whose parts arrive in order from one request body (node/src/object.rs).
+//! whose parts arrive in order from one request body (node/src/object.rs). For S3
+//! (node/src/s3/mpu.rs) a part also records its MD5 (in checkpoints and the manifest as
+//! `Chunk.md5`/`etag`, as AIS), parts can be copied from a range of an object
+//! (`mpu_part_copy`), and `mpu_complete_s3` checks the part list S3's way and gives the
+//! object the S3 multipart ETag.
 //!
 //! Where things are: part 1 at `%ch/<obj>.<id>.0001` on the object's HRW mountpath, part n at
 //! `%ch/<obj>.<id>.<nnnn>` on the HRW mountpath of `ufest::chunk_digest(id, n)`; a partial
@@ -27,9 +31,11 @@ use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use super::copy::COPY_CHUNK;
 use super::put::Target;
-use super::{now_ns, Store, StoreError, CUSTOM_ORIG_FNTL};
+use super::{now_ns, Store, StoreError, CUSTOM_ETAG, CUSTOM_ORIG_FNTL};
 use crate::bmd::BucketProps;
+use crate::cache::ObjectHandle;
 use crate::cksum::{CksumType, Hasher};
 use crate::io::{self as rio, sys, Fd};
 use crate::lom::{Lom, XATTR_LOM};
@@ -111,6 +117,10 @@ struct Part {
     size: u64,
     path: PathBuf,
     crc: u32,
+    /// MD5 of the part, when it was written for S3 (`PutHandle::want_md5`): its ETag.
+    md5: Option<[u8; 16]>,
+    /// When it was stored, unix nanoseconds.
+    mtime_ns: i64,
 }
 
 pub(super) struct Upload {
@@ -158,6 +168,64 @@ pub struct PartDone {
     pub size: u64,
     /// CRC32C of the part, 8 lowercase hex digits.
     pub crc32c: String,
+    /// MD5 of the part, 32 lowercase hex digits, when asked for (`PutHandle::want_md5`); the
+    /// part's S3 ETag is this, quoted.
+    pub md5: Option<String>,
+}
+
+/// A stored part of an upload in progress (`Store::mpu_list_parts`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartInfo {
+    pub num: u16,
+    pub size: u64,
+    /// The part's S3 ETag, quoted MD5 (`None` for a part written without its MD5).
+    pub etag: Option<String>,
+    /// When the part's file was last written, unix nanoseconds.
+    pub mtime_ns: i64,
+}
+
+/// An upload in progress (`Store::mpu_list`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadInfo {
+    pub obj: String,
+    pub id: String,
+    /// When it was created, unix nanoseconds.
+    pub initiated_ns: u64,
+}
+
+/// One entry of an S3 completion's part list.
+#[derive(Debug, Clone)]
+pub struct S3Part {
+    pub num: u32,
+    /// The ETag the client got for the part (quoted or not).
+    pub etag: String,
+}
+
+/// Why S3 refuses a completion's part list (S3 error codes; S3 only, the native API keeps
+/// AIS's rules).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartListError {
+    /// A listed part was not uploaded, or its ETag differs (`InvalidPart`).
+    InvalidPart,
+    /// Part numbers not strictly ascending (`InvalidPartOrder`).
+    InvalidPartOrder,
+    /// A part other than the last is smaller than `S3_PART_SIZE_MIN` (`EntityTooSmall`).
+    EntityTooSmall,
+    /// The list leaves out uploaded parts or has gaps: chunks are numbered 1..N on disk, so
+    /// a partial completion is not possible (AIS answers it with 501 too).
+    Partial,
+}
+
+/// The smallest S3 part but the last (S3's 5 MiB).
+pub const S3_PART_SIZE_MIN: u64 = 5 << 20;
+
+/// How a completion names its parts.
+#[derive(Clone, Copy)]
+enum PartList<'a> {
+    /// The native API: the numbers 1..N in any order (AIS's rules).
+    Native(&'a [u32]),
+    /// S3: ascending numbers with the ETags the parts got; the object gets the multipart ETag.
+    S3(&'a [S3Part]),
 }
 
 impl Store {
@@ -254,6 +322,8 @@ impl Store {
                     size: c.size,
                     path,
                     crc,
+                    md5: c.md5.as_slice().try_into().ok(),
+                    mtime_ns: file_mtime_ns(&c.path),
                 },
             );
         }
@@ -358,6 +428,79 @@ impl Store {
         Ok(h)
     }
 
+    /// S3 UploadPartCopy: writes part `num` of upload `id` of `bucket/obj` from the `len`
+    /// bytes at `start` of the opened object `src` (monolithic or chunked, read piece by
+    /// piece in `COPY_CHUNK` reads), with its MD5 (the part's ETag). The caller checks the
+    /// range against `src.size`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn mpu_part_copy(
+        self: &Arc<Self>,
+        src: &ObjectHandle,
+        start: u64,
+        len: u64,
+        bucket: &str,
+        obj: &str,
+        id: &str,
+        num: u32,
+    ) -> Result<PartDone, StoreError> {
+        let (src_bucket, src_obj) = (src.bucket.clone(), src.obj.clone());
+        if start.checked_add(len).is_none_or(|end| end > src.size) {
+            return Err(StoreError::BadUpload(
+                bucket.into(),
+                obj.into(),
+                format!(
+                    "copy source range {start}+{len} outside ais://{src_bucket}/{src_obj} of {} \
+                     bytes",
+                    src.size
+                ),
+            ));
+        }
+        let mut part = self.mpu_part_begin(bucket, obj, id, num, None).await?;
+        part.want_md5();
+        let pieces: Vec<(&Fd, u64)> = if src.chunks.is_empty() {
+            vec![(&src.fd, src.size)]
+        } else {
+            src.chunks.iter().map(|c| (&c.fd, c.size)).collect()
+        };
+        let mut buf = Vec::with_capacity(COPY_CHUNK.min(len.max(1) as usize));
+        // Offset of the current piece in the object; bytes of the range still to copy.
+        let (mut base, mut pos, end) = (0u64, start, start + len);
+        for (fd, size) in pieces {
+            let piece_end = base + size;
+            while pos < end && pos < piece_end {
+                let want = (end.min(piece_end) - pos).min(COPY_CHUNK as u64) as usize;
+                buf.clear();
+                buf.reserve(want);
+                let (r, b) = rio::read_at(fd, buf, pos - base).await;
+                buf = b;
+                let n = match r {
+                    Ok(0) => {
+                        return Err(StoreError::MetaCorrupt(
+                            src_bucket,
+                            src_obj,
+                            format!("a piece ends at {}, its size is {size}", pos - base),
+                        ))
+                    }
+                    Ok(n) => n.min(want),
+                    Err(e) => {
+                        let p = fqn::object_fqn(&src.mp.path, &src_bucket, &src_obj);
+                        return Err(StoreError::io("read", &p, e));
+                    }
+                };
+                buf.truncate(n);
+                pos += n as u64;
+                let (r, b) = part.write(buf).await;
+                buf = b;
+                r?;
+            }
+            base = piece_end;
+            if pos >= end {
+                break;
+            }
+        }
+        part.finish_part().await
+    }
+
     /// Completes upload `id` with parts `nums` (exactly 1..N, each uploaded): the object
     /// becomes the chunks, atomically replacing any earlier version. Returns its metadata.
     pub async fn mpu_complete(
@@ -366,6 +509,157 @@ impl Store {
         obj: &str,
         id: &str,
         nums: &[u32],
+    ) -> Result<Lom, StoreError> {
+        self.complete(bucket, obj, id, PartList::Native(nums)).await
+    }
+
+    /// Completes upload `id` as S3 does: `parts` in strictly ascending order
+    /// (`InvalidPartOrder`), each uploaded with the ETag given (`InvalidPart`), every one but
+    /// the last at least `S3_PART_SIZE_MIN` bytes (`EntityTooSmall`), and together exactly the
+    /// parts 1..N uploaded. The object's custom `ETag` is the S3 multipart ETag
+    /// `md5(md5_1 || ... || md5_N)-N`, unquoted (AIS `ETagS3`). Returns its metadata.
+    pub async fn mpu_complete_s3(
+        self: &Arc<Self>,
+        bucket: &str,
+        obj: &str,
+        id: &str,
+        parts: &[S3Part],
+    ) -> Result<Lom, StoreError> {
+        self.complete(bucket, obj, id, PartList::S3(parts)).await
+    }
+
+    /// The parts of upload `id` stored so far, by number.
+    pub fn mpu_list_parts(
+        &self,
+        bucket: &str,
+        obj: &str,
+        id: &str,
+    ) -> Result<Vec<PartInfo>, StoreError> {
+        Store::check_names(bucket, obj)?;
+        let props = self.bucket(bucket)?;
+        let up = self.upload(bucket, obj, id)?;
+        let u = up.lock().expect("upload lock");
+        if u.bid != props.bid || u.state == State::Aborted {
+            return Err(StoreError::UploadNotFound(
+                bucket.into(),
+                obj.into(),
+                id.into(),
+            ));
+        }
+        Ok(u.parts
+            .iter()
+            .map(|(num, p)| PartInfo {
+                num: *num,
+                size: p.size,
+                etag: p.md5.map(|m| format!("\"{}\"", crate::cksum::hex(&m))),
+                mtime_ns: p.mtime_ns,
+            })
+            .collect())
+    }
+
+    /// The uploads in progress of objects in `bucket` whose names start with `prefix`, by
+    /// object name and then creation time: the node's table, and the uploads a restart left
+    /// as checkpoints only (so a client can still find and abort them).
+    pub fn mpu_list(&self, bucket: &str, prefix: &str) -> Result<Vec<UploadInfo>, StoreError> {
+        let props = self.bucket(bucket)?;
+        let ups: Vec<Arc<Mutex<Upload>>> = self
+            .uploads
+            .map
+            .lock()
+            .expect("uploads lock")
+            .values()
+            .cloned()
+            .collect();
+        let mut out: Vec<UploadInfo> = ups
+            .iter()
+            .filter_map(|up| {
+                let u = up.lock().expect("upload lock");
+                (u.bucket == bucket
+                    && u.bid == props.bid
+                    && u.state != State::Aborted
+                    && u.obj.starts_with(prefix))
+                .then(|| UploadInfo {
+                    obj: u.obj.clone(),
+                    id: u.id.clone(),
+                    initiated_ns: u.created_ns,
+                })
+            })
+            .collect();
+        let known: std::collections::HashSet<String> = self
+            .uploads
+            .map
+            .lock()
+            .expect("uploads lock")
+            .keys()
+            .cloned()
+            .collect();
+        out.extend(
+            self.checkpointed_uploads(bucket, prefix)
+                .into_iter()
+                .filter(|u| !known.contains(&u.id)),
+        );
+        out.sort_by(|a, b| {
+            (a.obj.as_str(), a.initiated_ns, a.id.as_str()).cmp(&(
+                b.obj.as_str(),
+                b.initiated_ns,
+                b.id.as_str(),
+            ))
+        });
+        Ok(out)
+    }
+
+    /// Uploads of `bucket` found as checkpoints (`%ut/<obj>.<id>`, not completed) on the
+    /// mountpath `upload` would restore them from, for objects whose names start with `prefix`.
+    fn checkpointed_uploads(&self, bucket: &str, prefix: &str) -> Vec<UploadInfo> {
+        let set = self.mountpaths();
+        let mut out = Vec::new();
+        for mp in set.iter() {
+            let udir = fqn::ufest_dir(&mp.path, bucket);
+            for path in walk_files(&udir) {
+                let Some((obj, id)) = path
+                    .strip_prefix(&udir)
+                    .ok()
+                    .and_then(|r| r.to_str())
+                    .and_then(|r| r.rsplit_once('.'))
+                else {
+                    continue;
+                };
+                if !obj.starts_with(prefix) || ufest::check_id(id).is_err() {
+                    continue;
+                }
+                // Shortened names do not map back; an upload lives on its object's mountpath.
+                if fqn::ufest_fqn(&mp.path, bucket, obj, Some(id)) != path
+                    || self
+                        .place(bucket, obj)
+                        .map_or(true, |(_, home)| home.path != mp.path)
+                {
+                    continue;
+                }
+                let Ok(m) = std::fs::read(&path)
+                    .map_err(|_| ())
+                    .and_then(|b| Manifest::decode(&b).map_err(|_| ()))
+                else {
+                    continue;
+                };
+                if m.is_completed() || m.id != id {
+                    continue;
+                }
+                out.push(UploadInfo {
+                    obj: obj.to_string(),
+                    id: id.to_string(),
+                    initiated_ns: m.created_ns,
+                });
+            }
+        }
+        out
+    }
+
+    async fn complete(
+        self: &Arc<Self>,
+        bucket: &str,
+        obj: &str,
+        id: &str,
+        list: PartList<'_>,
     ) -> Result<Lom, StoreError> {
         Store::check_names(bucket, obj)?;
         let props = self.bucket(bucket)?;
@@ -390,6 +684,14 @@ impl Store {
                     format!("upload {id}: {} part(s) still being uploaded", u.inflight),
                 ));
             }
+            let s3_nums;
+            let nums = match list {
+                PartList::Native(nums) => nums,
+                PartList::S3(parts) => {
+                    s3_nums = check_s3_list(&u, parts)?;
+                    &s3_nums[..]
+                }
+            };
             if u.parts.is_empty() || nums.is_empty() {
                 return Err(bad(format!(
                     "upload {id}: no chunks (no parts were uploaded or listed)"
@@ -435,6 +737,7 @@ impl Store {
                 created_ns: u.created_ns,
                 mp: u.mp.clone(),
                 custom: u.custom.clone(),
+                s3: matches!(list, PartList::S3(_)),
             }
         };
         let turn = self
@@ -493,7 +796,43 @@ impl Store {
                 .map_or(1, |v| v + 1),
             _ => 1,
         };
+        let m = Manifest {
+            id: id.into(),
+            created_ns: c.created_ns,
+            flags: ufest::FLAG_COMPLETED,
+            chunks: c
+                .parts
+                .iter()
+                .enumerate()
+                .map(|(i, p)| Chunk {
+                    num: i as u16 + 1,
+                    size: p.size,
+                    path: if i == 0 {
+                        obj_fqn.to_string_lossy().into_owned()
+                    } else {
+                        p.path.to_string_lossy().into_owned()
+                    },
+                    cksum_type: CksumType::Crc32c.as_str().into(),
+                    cksum_value: ufest::crc32c_hex(p.crc),
+                    md5: p.md5.map(|m| m.to_vec()).unwrap_or_default(),
+                    etag: p.md5.map(|m| md5_etag(&m)).unwrap_or_default(),
+                    ..Default::default()
+                })
+                .collect(),
+        };
         let mut custom = c.custom;
+        if c.s3 {
+            // AIS keeps an S3 object's ETag unquoted in the custom key `ETag`.
+            let etag = m.etag_s3().ok_or_else(|| {
+                StoreError::BadUpload(
+                    bucket.into(),
+                    obj.into(),
+                    format!("upload {id}: a part has no MD5 for the S3 ETag"),
+                )
+            })?;
+            custom.retain(|(k, _)| k != CUSTOM_ETAG);
+            custom.push((CUSTOM_ETAG.into(), etag.trim_matches('"').to_string()));
+        }
         custom.push((CUSTOM_UFEST_ID.into(), id.into()));
         let mut lom = Lom {
             cksum_type,
@@ -525,28 +864,6 @@ impl Store {
         }
         drop(fd);
         // 2. The completed manifest, as the intent record.
-        let m = Manifest {
-            id: id.into(),
-            created_ns: c.created_ns,
-            flags: ufest::FLAG_COMPLETED,
-            chunks: c
-                .parts
-                .iter()
-                .enumerate()
-                .map(|(i, p)| Chunk {
-                    num: i as u16 + 1,
-                    size: p.size,
-                    path: if i == 0 {
-                        obj_fqn.to_string_lossy().into_owned()
-                    } else {
-                        p.path.to_string_lossy().into_owned()
-                    },
-                    cksum_type: CksumType::Crc32c.as_str().into(),
-                    cksum_value: ufest::crc32c_hex(p.crc),
-                    ..Default::default()
-                })
-                .collect(),
-        };
         let bytes = m
             .encode()
             .map_err(|e| StoreError::MetaCorrupt(bucket.into(), obj.into(), e.to_string()))?;
@@ -743,6 +1060,101 @@ struct Claimed {
     created_ns: u64,
     mp: Arc<Mountpath>,
     custom: Vec<(String, String)>,
+    /// An S3 completion: the object gets the multipart ETag.
+    s3: bool,
+}
+
+/// Checks an S3 completion's part list against upload `u` (see `Store::mpu_complete_s3`);
+/// returns the part numbers.
+fn check_s3_list(u: &Upload, parts: &[S3Part]) -> Result<Vec<u32>, StoreError> {
+    let err = |kind, m: String| {
+        StoreError::PartList(
+            kind,
+            u.bucket.clone(),
+            u.obj.clone(),
+            format!("upload {}: {m}", u.id),
+        )
+    };
+    if parts.is_empty() {
+        return Err(err(
+            PartListError::InvalidPart,
+            "the part list is empty".into(),
+        ));
+    }
+    for w in parts.windows(2) {
+        if w[1].num <= w[0].num {
+            return Err(err(
+                PartListError::InvalidPartOrder,
+                format!(
+                    "the list of parts was not in ascending order: part {} after part {}",
+                    w[1].num, w[0].num
+                ),
+            ));
+        }
+    }
+    let mut stored = Vec::with_capacity(parts.len());
+    for p in parts {
+        let part = u16::try_from(p.num)
+            .ok()
+            .and_then(|n| u.parts.get(&n))
+            .ok_or_else(|| {
+                err(
+                    PartListError::InvalidPart,
+                    format!("part {} was not uploaded", p.num),
+                )
+            })?;
+        let want = p.etag.trim().trim_matches('"');
+        match part.md5 {
+            Some(m) if crate::cksum::hex(&m).eq_ignore_ascii_case(want) => {}
+            Some(m) => {
+                return Err(err(
+                    PartListError::InvalidPart,
+                    format!(
+                        "part {}: ETag {:?} does not match the part's \"{}\"",
+                        p.num,
+                        p.etag,
+                        crate::cksum::hex(&m)
+                    ),
+                ))
+            }
+            None => {
+                return Err(err(
+                    PartListError::InvalidPart,
+                    format!(
+                        "part {} has no ETag (uploaded through the native API)",
+                        p.num
+                    ),
+                ))
+            }
+        }
+        stored.push(part);
+    }
+    let last = stored.len() - 1;
+    for (i, part) in stored.iter().enumerate() {
+        if i < last && part.size < S3_PART_SIZE_MIN {
+            return Err(err(
+                PartListError::EntityTooSmall,
+                format!(
+                    "part {} is {} bytes: every part but the last must be at least \
+                     {S3_PART_SIZE_MIN} bytes",
+                    parts[i].num, part.size
+                ),
+            ));
+        }
+    }
+    let contiguous = parts.iter().enumerate().all(|(i, p)| p.num == i as u32 + 1);
+    if !contiguous || parts.len() != u.parts.len() {
+        return Err(err(
+            PartListError::Partial,
+            format!(
+                "partial completion is not supported: the list must name every uploaded part, \
+                 numbered 1..N (listed {}, uploaded {})",
+                parts.len(),
+                u.parts.len()
+            ),
+        ));
+    }
+    Ok(parts.iter().map(|p| p.num).collect())
 }
 
 fn busy(u: &Upload) -> StoreError {
@@ -767,6 +1179,7 @@ impl PartSlot {
         dest: &Path,
         size: u64,
         crc: u32,
+        md5: Option<[u8; 16]>,
         stream: Option<Hasher>,
     ) -> Result<(), StoreError> {
         let mut u = self.up.lock().expect("upload lock");
@@ -781,6 +1194,8 @@ impl PartSlot {
             size,
             path: dest.to_path_buf(),
             crc,
+            md5,
+            mtime_ns: now_ns(),
         };
         if let Some(old) = u.parts.insert(self.num, part) {
             if old.path != dest {
@@ -820,6 +1235,8 @@ fn checkpoint(u: &Upload) -> Result<(), StoreError> {
                 path: p.path.to_string_lossy().into_owned(),
                 cksum_type: CksumType::Crc32c.as_str().into(),
                 cksum_value: ufest::crc32c_hex(p.crc),
+                md5: p.md5.map(|m| m.to_vec()).unwrap_or_default(),
+                etag: p.md5.map(|m| md5_etag(&m)).unwrap_or_default(),
                 ..Default::default()
             })
             .collect(),
@@ -856,20 +1273,49 @@ impl super::PutHandle {
         }
         drop(fd);
         let crc = self.crc.expect("a part has a CRC32C");
+        let md5_hex = self.md5.take().map(|h| h.finish());
+        let md5 = md5_hex.as_deref().and_then(unhex16);
         let stream = self.hasher.take();
         let (size, work, dest) = (self.size, self.work.clone(), self.fqn.clone());
         let Target::Chunk(slot) = &mut self.target else {
             panic!("finish_part on an object PUT");
         };
         let num = slot.num;
-        slot.record(&work, &dest, size, crc, stream)?;
+        slot.record(&work, &dest, size, crc, md5, stream)?;
         self.finished = true;
         Ok(PartDone {
             num,
             size,
             crc32c: ufest::crc32c_hex(crc),
+            md5: md5_hex,
         })
     }
+}
+
+/// A part's S3 ETag: its MD5 in hex, quoted.
+fn md5_etag(md5: &[u8; 16]) -> String {
+    format!("\"{}\"", crate::cksum::hex(md5))
+}
+
+/// 32 hex digits as 16 bytes.
+fn unhex16(s: &str) -> Option<[u8; 16]> {
+    if s.len() != 32 || !s.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+/// The modification time of `path` in unix nanoseconds (0 when it cannot be read).
+fn file_mtime_ns(path: impl AsRef<Path>) -> i64 {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as i64)
 }
 
 /// The LOM at `path`, if there is a valid one.

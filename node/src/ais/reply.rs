@@ -25,6 +25,10 @@ pub fn status_of(e: &StoreError) -> u16 {
         | StoreError::BadAppendHandle(..)
         | StoreError::BadCustom(_)
         | StoreError::BadUpload(..) => 400,
+        StoreError::PartList(kind, ..) => match kind {
+            engine::store::PartListError::Partial => 501,
+            _ => 400,
+        },
         StoreError::MetaMissing(..)
         | StoreError::MetaCorrupt(..)
         | StoreError::DataCorrupt { .. }

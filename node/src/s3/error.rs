@@ -2,7 +2,7 @@
 //! errors, and the XML error reply (`<Error><Code/><Message/><Resource/><RequestId/></Error>`;
 //! HEAD gets the status alone, as S3 sends no body to HEAD).
 
-use engine::store::StoreError;
+use engine::store::{PartListError, StoreError};
 use net::head::{Method, RequestHead};
 use net::response;
 
@@ -103,6 +103,29 @@ impl S3Error {
                 ),
             ),
             StoreError::BadUpload(..) => S3Error::new(400, "InvalidPart", m),
+            StoreError::PartList(kind, ..) => match kind {
+                PartListError::InvalidPart => S3Error::new(
+                    400,
+                    "InvalidPart",
+                    format!(
+                        "One or more of the specified parts could not be found, or its ETag \
+                         did not match: {m}"
+                    ),
+                ),
+                PartListError::InvalidPartOrder => S3Error::new(
+                    400,
+                    "InvalidPartOrder",
+                    format!("The list of parts was not in ascending order: {m}"),
+                ),
+                PartListError::EntityTooSmall => S3Error::new(
+                    400,
+                    "EntityTooSmall",
+                    format!(
+                        "Your proposed upload is smaller than the minimum allowed object size: {m}"
+                    ),
+                ),
+                PartListError::Partial => S3Error::not_implemented(&m),
+            },
             StoreError::UploadBusy(..) => S3Error::new(409, "OperationAborted", m),
             StoreError::NoMountpaths | StoreError::AppendsBusy(_) | StoreError::UploadsBusy(_) => {
                 S3Error::new(503, "ServiceUnavailable", m)

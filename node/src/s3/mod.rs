@@ -3,13 +3,14 @@
 //! objects written through either API are read through the other.
 //!
 //! Routing by method, path depth (service, bucket, object) and sub-resource query parameters;
-//! sub-resources this node does not implement (ACLs, policies, tagging, lifecycle, ...) and
-//! multipart uploads (for now) get `501 NotImplemented` in S3's XML. No authentication yet:
+//! sub-resources this node does not implement (ACLs, policies, tagging, lifecycle, ...) get
+//! `501 NotImplemented` in S3's XML. Multipart uploads are served by `mpu.rs`. No authentication yet:
 //! every request is accepted, as AIS does with no credentials configured.
 
 mod bucket;
 pub mod error;
 pub mod list;
+mod mpu;
 mod object;
 pub mod time;
 pub mod xml;
@@ -246,10 +247,13 @@ async fn service(conn: &mut Conn, req: &Req<'_>) -> bool {
 
 async fn bucket_req(conn: &mut Conn, req: &Req<'_>, b: &str) -> bool {
     let m = req.head.method;
-    if req.has("uploads") || req.has("uploadId") {
-        conn.core.rec.stats.count_s3(S3Op::Multipart);
-        let e = S3Error::not_implemented("ListMultipartUploads");
-        return error::send(conn, req.head, &e).await;
+    if req.has("uploads") {
+        if m == Method::Get {
+            conn.core.rec.stats.count_s3(S3Op::ListMultipartUploads);
+            return mpu::list_uploads(conn, req, b).await;
+        }
+        conn.core.rec.stats.count_s3(S3Op::Other);
+        return method_not_allowed(conn, req, "a bucket's uploads").await;
     }
     if let Some(sub) = BUCKET_SUBRESOURCES_NOT_YET.iter().find(|s| req.has(s)) {
         conn.core.rec.stats.count_s3(S3Op::Other);
@@ -309,18 +313,38 @@ async fn bucket_req(conn: &mut Conn, req: &Req<'_>, b: &str) -> bool {
 async fn object_req(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bool {
     let stats = conn.core.rec.stats.clone();
     if req.has("uploads") || req.has("uploadId") || req.has("partNumber") {
-        stats.count_s3(S3Op::Multipart);
-        let what = match req.head.method {
-            Method::Post if req.has("uploads") => "CreateMultipartUpload",
-            Method::Post => "CompleteMultipartUpload",
-            Method::Put if req.head.header("x-amz-copy-source").is_some() => "UploadPartCopy",
-            Method::Put => "UploadPart",
-            Method::Delete => "AbortMultipartUpload",
-            Method::Get if req.has("uploadId") => "ListParts",
-            _ => "Multipart upload",
+        let copy = req.head.header("x-amz-copy-source").is_some();
+        let (op, keep) = match req.head.method {
+            Method::Post if req.has("uploads") => (
+                S3Op::CreateMultipartUpload,
+                mpu::create(conn, req, b, k).await,
+            ),
+            Method::Post if req.has("uploadId") => (
+                S3Op::CompleteMultipartUpload,
+                mpu::complete(conn, req, b, k).await,
+            ),
+            Method::Put if req.has("uploadId") && copy => (
+                S3Op::UploadPartCopy,
+                mpu::upload_part_copy(conn, req, b, k).await,
+            ),
+            Method::Put if req.has("uploadId") => {
+                (S3Op::UploadPart, mpu::upload_part(conn, req, b, k).await)
+            }
+            Method::Delete if req.has("uploadId") => (
+                S3Op::AbortMultipartUpload,
+                mpu::abort(conn, req, b, k).await,
+            ),
+            Method::Get if req.has("uploadId") => {
+                (S3Op::ListParts, mpu::list_parts(conn, req, b, k).await)
+            }
+            _ => {
+                // GET/HEAD of one part of an object (`?partNumber`), and the rest.
+                let e = S3Error::not_implemented("this multipart request");
+                (S3Op::Multipart, error::send(conn, req.head, &e).await)
+            }
         };
-        let e = S3Error::not_implemented(what);
-        return error::send(conn, req.head, &e).await;
+        stats.count_s3(op);
+        return keep;
     }
     if let Some(sub) = OBJECT_SUBRESOURCES_NOT_YET.iter().find(|s| req.has(s)) {
         stats.count_s3(S3Op::Other);

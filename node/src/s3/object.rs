@@ -52,7 +52,7 @@ fn canonical(name: &str) -> String {
 
 /// The custom metadata a PUT (or a REPLACE copy) carries: `x-amz-meta-*` and the standard
 /// content headers (without `aws-chunked`, a transfer detail).
-fn custom_of(head: &RequestHead) -> Result<Vec<(String, String)>, S3Error> {
+pub(super) fn custom_of(head: &RequestHead) -> Result<Vec<(String, String)>, S3Error> {
     let mut out: Vec<(String, String)> = Vec::new();
     for (n, v) in &head.headers {
         let Ok(v) = std::str::from_utf8(v) else {
@@ -301,7 +301,7 @@ async fn get_or_head(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str, body: boo
 }
 
 /// The body framing a PUT uses that this node cannot decode yet (`aws-chunked`), if any.
-fn undecodable_body(head: &RequestHead) -> Option<&'static str> {
+pub(super) fn undecodable_body(head: &RequestHead) -> Option<&'static str> {
     let ce = head.header_str("content-encoding").unwrap_or("");
     if ce
         .split(',')
@@ -317,7 +317,7 @@ fn undecodable_body(head: &RequestHead) -> Option<&'static str> {
 }
 
 /// `Content-MD5` (base64 of 16 bytes) as a checksum to verify the body against.
-fn content_md5(head: &RequestHead) -> Result<Option<ClientChecksum>, S3Error> {
+pub(super) fn content_md5(head: &RequestHead) -> Result<Option<ClientChecksum>, S3Error> {
     let Some(v) = head.header_str("content-md5") else {
         return Ok(None);
     };
@@ -507,7 +507,7 @@ pub async fn delete_many(conn: &mut Conn, req: &Req<'_>, b: &str) -> bool {
 }
 
 /// The bucket and key of `x-amz-copy-source` (`[/]bucket/key[?versionId=...]`, URL-encoded).
-fn copy_source(v: &str) -> Result<(String, String), S3Error> {
+pub(super) fn copy_source(v: &str) -> Result<(String, String), S3Error> {
     let v = v.split_once("?versionId=").map(|(a, _)| a).unwrap_or(v);
     let dec = net::url::percent_decode(v)
         .map_err(|e| S3Error::invalid_argument(format!("x-amz-copy-source: {e}")))?;

@@ -2,7 +2,8 @@
 
 Usage: boto3_test.py <node url> <case>; prints "boto3 <case>: OK" at the end. Every check is
 an assert; any failure exits non-zero. Cases: buckets, objects, big, listing, copy, delete,
-conditional, transfer (upload_file/download_file of 100 MiB: multipart, next round).
+conditional, transfer (upload_file/download_file of 100 MiB, multipart both ways), and the
+multipart API: mpu (explicit flow), mpu_errors, mpu_list, part_copy.
 """
 import datetime
 import hashlib
@@ -69,7 +70,6 @@ def case_buckets():
     assert code_of(s3.get_object, Bucket="nope", Key="k") == ("NoSuchBucket", 404)
     # Not implemented yet: a clear 501, not a wrong answer.
     assert code_of(s3.get_bucket_acl, Bucket="bk2") == ("NotImplemented", 501)
-    assert code_of(s3.create_multipart_upload, Bucket="bk2", Key="m") == ("NotImplemented", 501)
 
 
 def case_objects():
@@ -248,19 +248,226 @@ def case_conditional():
     assert s3.get_object(Bucket="cond", Key="k", IfMatch=etag, IfUnmodifiedSince=earlier)["Body"].read() == b"hello"
 
 
+def mpu_etag(parts):
+    """S3's multipart ETag: md5 of the concatenated part MD5s, dash, the part count."""
+    return '"' + hashlib.md5(b"".join(hashlib.md5(p).digest() for p in parts)).hexdigest() + f'-{len(parts)}"'
+
+
+MiB = 1 << 20
+
+
 def case_transfer():
-    # upload_file/download_file of 100 MiB: s3transfer goes multipart (8 MiB parts).
+    # upload_file/download_file of 100 MiB at the default TransferConfig: s3transfer goes
+    # multipart (8 MiB parts, in parallel) up and ranged GETs in parallel down.
     s3.create_bucket(Bucket="tr")
-    path = "/tmp/aisle-s3-transfer.bin"
+    path = f"/tmp/aisle-s3-transfer-{os.getpid()}.bin"
     data = os.urandom(100 << 20)
     with open(path, "wb") as f:
         f.write(data)
-    s3.upload_file(path, "tr", "hundred")
-    s3.download_file("tr", "hundred", path + ".back")
-    with open(path + ".back", "rb") as f:
-        assert f.read() == data
-    os.remove(path)
-    os.remove(path + ".back")
+    try:
+        s3.upload_file(path, "tr", "hundred")
+        h = s3.head_object(Bucket="tr", Key="hundred")
+        parts = [data[i:i + 8 * MiB] for i in range(0, len(data), 8 * MiB)]
+        assert len(parts) == 13
+        assert h["ContentLength"] == len(data)
+        assert h["ETag"] == mpu_etag(parts), (h["ETag"], mpu_etag(parts))
+        s3.download_file("tr", "hundred", path + ".back")
+        with open(path + ".back", "rb") as f:
+            assert f.read() == data
+        listed = s3.list_objects_v2(Bucket="tr")["Contents"]
+        assert [(o["Key"], o["Size"], o["ETag"]) for o in listed] == [("hundred", len(data), mpu_etag(parts))]
+    finally:
+        os.remove(path)
+        if os.path.exists(path + ".back"):
+            os.remove(path + ".back")
+
+
+def case_mpu():
+    # The explicit flow: create (metadata, Content-Type), parts out of order and one replaced,
+    # list_parts (paged), complete with the ETags, the object and its multipart ETag.
+    s3.create_bucket(Bucket="mp")
+    key = "dir/multi part&<key>"
+    up = s3.create_multipart_upload(Bucket="mp", Key=key, Metadata={"color": "green"}, ContentType="text/x-mpu")
+    assert up["Bucket"] == "mp" and up["Key"] == key
+    uid = up["UploadId"]
+    parts = [os.urandom(5 * MiB), os.urandom(5 * MiB + 17), os.urandom(1234)]
+    etags = {}
+    for n in (3, 1, 2):
+        r = s3.upload_part(Bucket="mp", Key=key, UploadId=uid, PartNumber=n, Body=parts[n - 1])
+        assert r["ETag"] == md5(parts[n - 1]), (n, r["ETag"])
+        etags[n] = r["ETag"]
+    # A repeated part number replaces the earlier part.
+    stale = os.urandom(5 * MiB)
+    assert s3.upload_part(Bucket="mp", Key=key, UploadId=uid, PartNumber=2, Body=stale)["ETag"] == md5(stale)
+    r = s3.upload_part(Bucket="mp", Key=key, UploadId=uid, PartNumber=2, Body=parts[1])
+    assert r["ETag"] == etags[2]
+    lp = s3.list_parts(Bucket="mp", Key=key, UploadId=uid)
+    assert [(p["PartNumber"], p["ETag"], p["Size"]) for p in lp["Parts"]] == [
+        (n, md5(parts[n - 1]), len(parts[n - 1])) for n in (1, 2, 3)
+    ], lp["Parts"]
+    assert not lp["IsTruncated"] and lp["UploadId"] == uid and lp["Key"] == key
+    assert all(isinstance(p["LastModified"], datetime.datetime) for p in lp["Parts"])
+    page = s3.list_parts(Bucket="mp", Key=key, UploadId=uid, MaxParts=2)
+    assert [p["PartNumber"] for p in page["Parts"]] == [1, 2] and page["IsTruncated"]
+    assert page["NextPartNumberMarker"] == 2
+    page = s3.list_parts(Bucket="mp", Key=key, UploadId=uid, MaxParts=2, PartNumberMarker=2)
+    assert [p["PartNumber"] for p in page["Parts"]] == [3] and not page["IsTruncated"]
+    got = [p["PartNumber"] for pg in s3.get_paginator("list_parts").paginate(
+        Bucket="mp", Key=key, UploadId=uid, PaginationConfig={"PageSize": 1}) for p in pg["Parts"]]
+    assert got == [1, 2, 3], got
+    done = s3.complete_multipart_upload(
+        Bucket="mp", Key=key, UploadId=uid,
+        MultipartUpload={"Parts": [{"PartNumber": n, "ETag": etags[n]} for n in (1, 2, 3)]},
+    )
+    want = mpu_etag(parts)
+    assert done["ETag"] == want, (done["ETag"], want)
+    assert done["Key"] == key and done["Bucket"] == "mp"
+    whole = b"".join(parts)
+    g = s3.get_object(Bucket="mp", Key=key)
+    assert g["Body"].read() == whole
+    assert g["ETag"] == want and g["ContentType"] == "text/x-mpu"
+    assert g["Metadata"].get("color") == "green", g["Metadata"]
+    h = s3.head_object(Bucket="mp", Key=key)
+    assert h["ContentLength"] == len(whole) and h["ETag"] == want
+    r = s3.get_object(Bucket="mp", Key=key, Range=f"bytes={5 * MiB - 10}-{5 * MiB + 9}")
+    assert r["Body"].read() == whole[5 * MiB - 10:5 * MiB + 10]
+    assert s3.list_objects_v2(Bucket="mp")["Contents"][0]["ETag"] == want
+    # The upload is gone once completed.
+    assert code_of(s3.list_parts, Bucket="mp", Key=key, UploadId=uid) == ("NoSuchUpload", 404)
+    assert code_of(s3.upload_part, Bucket="mp", Key=key, UploadId=uid, PartNumber=1, Body=b"x") == ("NoSuchUpload", 404)
+    assert code_of(s3.abort_multipart_upload, Bucket="mp", Key=key, UploadId=uid) == ("NoSuchUpload", 404)
+    # A single-part upload smaller than 5 MiB is fine (the last part may be small).
+    uid = s3.create_multipart_upload(Bucket="mp", Key="one")["UploadId"]
+    e = s3.upload_part(Bucket="mp", Key="one", UploadId=uid, PartNumber=1, Body=b"tiny")["ETag"]
+    done = s3.complete_multipart_upload(Bucket="mp", Key="one", UploadId=uid,
+                                        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e}]})
+    assert done["ETag"] == mpu_etag([b"tiny"])
+    assert s3.get_object(Bucket="mp", Key="one")["Body"].read() == b"tiny"
+
+
+def case_mpu_errors():
+    s3.create_bucket(Bucket="me")
+    big, small = os.urandom(5 * MiB), os.urandom(1000)
+    uid = s3.create_multipart_upload(Bucket="me", Key="k")["UploadId"]
+    e1 = s3.upload_part(Bucket="me", Key="k", UploadId=uid, PartNumber=1, Body=small)["ETag"]
+    e2 = s3.upload_part(Bucket="me", Key="k", UploadId=uid, PartNumber=2, Body=small)["ETag"]
+
+    def complete(parts):
+        return code_of(s3.complete_multipart_upload, Bucket="me", Key="k", UploadId=uid,
+                       MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e} for n, e in parts]})
+
+    # Parts < 5 MiB but the last: EntityTooSmall.
+    assert complete([(1, e1), (2, e2)]) == ("EntityTooSmall", 400)
+    # A wrong ETag, a part never uploaded: InvalidPart. Not ascending: InvalidPartOrder.
+    assert complete([(1, md5(b"other")), (2, e2)]) == ("InvalidPart", 400)
+    assert complete([(1, e1), (2, e2), (3, e2)]) == ("InvalidPart", 400)
+    assert complete([(2, e2), (1, e1)]) == ("InvalidPartOrder", 400)
+    assert complete([(1, e1), (1, e1)]) == ("InvalidPartOrder", 400)
+    # Nothing was stored by the refusals; the upload goes on.
+    assert code_of(s3.head_object, Bucket="me", Key="k") == ("404", 404)
+    e1 = s3.upload_part(Bucket="me", Key="k", UploadId=uid, PartNumber=1, Body=big)["ETag"]
+    done = s3.complete_multipart_upload(Bucket="me", Key="k", UploadId=uid,
+                                        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]})
+    assert done["ETag"] == mpu_etag([big, small])
+    assert s3.get_object(Bucket="me", Key="k")["Body"].read() == big + small
+    # Abort: the upload is gone (NoSuchUpload for every use of it); the object is untouched.
+    uid = s3.create_multipart_upload(Bucket="me", Key="k")["UploadId"]
+    s3.upload_part(Bucket="me", Key="k", UploadId=uid, PartNumber=1, Body=small)
+    r = s3.abort_multipart_upload(Bucket="me", Key="k", UploadId=uid)
+    assert r["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert code_of(s3.list_parts, Bucket="me", Key="k", UploadId=uid) == ("NoSuchUpload", 404)
+    assert code_of(s3.upload_part, Bucket="me", Key="k", UploadId=uid, PartNumber=1, Body=b"x") == ("NoSuchUpload", 404)
+    assert code_of(s3.complete_multipart_upload, Bucket="me", Key="k", UploadId=uid,
+                   MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": md5(small)}]}) == ("NoSuchUpload", 404)
+    assert code_of(s3.abort_multipart_upload, Bucket="me", Key="k", UploadId=uid) == ("NoSuchUpload", 404)
+    assert s3.get_object(Bucket="me", Key="k")["Body"].read() == big + small
+    # Unknown ids, bad part numbers, a missing bucket.
+    assert code_of(s3.upload_part, Bucket="me", Key="k", UploadId="nosuchupload1", PartNumber=1, Body=b"x") == ("NoSuchUpload", 404)
+    uid = s3.create_multipart_upload(Bucket="me", Key="k2")["UploadId"]
+    assert code_of(s3.upload_part, Bucket="me", Key="k2", UploadId=uid, PartNumber=0, Body=b"x") == ("InvalidArgument", 400)
+    assert code_of(s3.upload_part, Bucket="me", Key="k2", UploadId=uid, PartNumber=10001, Body=b"x") == ("InvalidArgument", 400)
+    assert code_of(s3.create_multipart_upload, Bucket="nope", Key="k") == ("NoSuchBucket", 404)
+    # An upload id belongs to its key.
+    assert code_of(s3.list_parts, Bucket="me", Key="other", UploadId=uid) == ("NoSuchUpload", 404)
+    s3.abort_multipart_upload(Bucket="me", Key="k2", UploadId=uid)
+
+
+def case_mpu_list():
+    s3.create_bucket(Bucket="ml")
+    ids = {}
+    for k in ["a/1", "a/2", "b", "a/1"]:
+        ids.setdefault(k, []).append(s3.create_multipart_upload(Bucket="ml", Key=k)["UploadId"])
+    r = s3.list_multipart_uploads(Bucket="ml")
+    got = [(u["Key"], u["UploadId"]) for u in r["Uploads"]]
+    assert [k for k, _ in got] == ["a/1", "a/1", "a/2", "b"], got
+    assert sorted(i for k, i in got if k == "a/1") == sorted(ids["a/1"])
+    assert all(isinstance(u["Initiated"], datetime.datetime) for u in r["Uploads"])
+    assert not r["IsTruncated"]
+    r = s3.list_multipart_uploads(Bucket="ml", Prefix="a/")
+    assert [u["Key"] for u in r["Uploads"]] == ["a/1", "a/1", "a/2"]
+    r = s3.list_multipart_uploads(Bucket="ml", Delimiter="/")
+    assert [u["Key"] for u in r["Uploads"]] == ["b"]
+    assert [c["Prefix"] for c in r["CommonPrefixes"]] == ["a/"]
+    # Paged two at a time: every upload once.
+    seen = []
+    for p in s3.get_paginator("list_multipart_uploads").paginate(Bucket="ml", PaginationConfig={"PageSize": 2}):
+        assert len(p.get("Uploads", [])) <= 2
+        seen += [(u["Key"], u["UploadId"]) for u in p.get("Uploads", [])]
+    assert sorted(seen) == sorted(got), (seen, got)
+    # Completed and aborted uploads are no longer listed.
+    s3.abort_multipart_upload(Bucket="ml", Key="b", UploadId=ids["b"][0])
+    e = s3.upload_part(Bucket="ml", Key="a/2", UploadId=ids["a/2"][0], PartNumber=1, Body=b"z")["ETag"]
+    s3.complete_multipart_upload(Bucket="ml", Key="a/2", UploadId=ids["a/2"][0],
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e}]})
+    r = s3.list_multipart_uploads(Bucket="ml")
+    assert [u["Key"] for u in r["Uploads"]] == ["a/1", "a/1"]
+    assert code_of(s3.list_multipart_uploads, Bucket="nope") == ("NoSuchBucket", 404)
+
+
+def case_part_copy():
+    # UploadPartCopy from a monolithic and from a chunked (multipart) source, ranges across
+    # the source's chunk boundaries, the whole of a small object; then the errors.
+    s3.create_bucket(Bucket="pc")
+    mono = os.urandom(7 * MiB)
+    s3.put_object(Bucket="pc", Key="mono", Body=mono)
+    cparts = [os.urandom(5 * MiB), os.urandom(5 * MiB), os.urandom(3 * MiB)]
+    uid = s3.create_multipart_upload(Bucket="pc", Key="chunked")["UploadId"]
+    es = [s3.upload_part(Bucket="pc", Key="chunked", UploadId=uid, PartNumber=i + 1, Body=b)["ETag"] for i, b in enumerate(cparts)]
+    s3.complete_multipart_upload(Bucket="pc", Key="chunked", UploadId=uid,
+                                 MultipartUpload={"Parts": [{"PartNumber": i + 1, "ETag": e} for i, e in enumerate(es)]})
+    chunked = b"".join(cparts)
+    small = b"small tail"
+    s3.put_object(Bucket="pc", Key="small", Body=small)
+    uid = s3.create_multipart_upload(Bucket="pc", Key="dst")["UploadId"]
+    want = [
+        chunked[4 * MiB:10 * MiB + 5],  # spans all three chunks of the source
+        mono[1:5 * MiB + 2],
+        small,
+    ]
+    r1 = s3.upload_part_copy(Bucket="pc", Key="dst", UploadId=uid, PartNumber=1,
+                             CopySource={"Bucket": "pc", "Key": "chunked"}, CopySourceRange=f"bytes={4 * MiB}-{10 * MiB + 4}")
+    r2 = s3.upload_part_copy(Bucket="pc", Key="dst", UploadId=uid, PartNumber=2,
+                             CopySource="pc/mono", CopySourceRange=f"bytes=1-{5 * MiB + 1}")
+    r3 = s3.upload_part_copy(Bucket="pc", Key="dst", UploadId=uid, PartNumber=3, CopySource="pc/small")
+    etags = [r["CopyPartResult"]["ETag"] for r in (r1, r2, r3)]
+    assert etags == [md5(w) for w in want], etags
+    assert isinstance(r1["CopyPartResult"]["LastModified"], datetime.datetime)
+    # Errors: a range past the source, a malformed range, a missing source, a failed condition.
+    assert code_of(s3.upload_part_copy, Bucket="pc", Key="dst", UploadId=uid, PartNumber=4,
+                   CopySource="pc/small", CopySourceRange="bytes=0-100") == ("InvalidRange", 416)
+    assert code_of(s3.upload_part_copy, Bucket="pc", Key="dst", UploadId=uid, PartNumber=4,
+                   CopySource="pc/small", CopySourceRange="bytes=5-1") == ("InvalidArgument", 400)
+    assert code_of(s3.upload_part_copy, Bucket="pc", Key="dst", UploadId=uid, PartNumber=4,
+                   CopySource="pc/missing") == ("NoSuchKey", 404)
+    assert code_of(s3.upload_part_copy, Bucket="pc", Key="dst", UploadId=uid, PartNumber=4,
+                   CopySource="pc/small", CopySourceIfMatch='"nope"') == ("PreconditionFailed", 412)
+    assert code_of(s3.upload_part_copy, Bucket="pc", Key="dst", UploadId="nosuchupload1", PartNumber=1,
+                   CopySource="pc/small") == ("NoSuchUpload", 404)
+    assert [p["PartNumber"] for p in s3.list_parts(Bucket="pc", Key="dst", UploadId=uid)["Parts"]] == [1, 2, 3]
+    done = s3.complete_multipart_upload(Bucket="pc", Key="dst", UploadId=uid,
+                                        MultipartUpload={"Parts": [{"PartNumber": i + 1, "ETag": e} for i, e in enumerate(etags)]})
+    assert done["ETag"] == mpu_etag(want)
+    assert s3.get_object(Bucket="pc", Key="dst")["Body"].read() == b"".join(want)
 
 
 globals()["case_" + CASE]()

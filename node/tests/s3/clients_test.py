@@ -5,11 +5,13 @@ path in front of the bucket, so it talks to a node started with --s3-at-root. Pr
 "<tool>: OK" at the end; every check is an assert.
 """
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import urllib.request
 
 URL = sys.argv[1]
 TOOL = sys.argv[2]
@@ -66,6 +68,17 @@ def awscli():
         run(aws + ["s3", "cp", "s3://cli/one/b.bin", os.path.join(work, "b.back")], env)
         with open(os.path.join(work, "b.back"), "rb") as f:
             assert f.read() == files["sub/b.bin"]
+        # a file over the CLI's multipart threshold (8 MiB): multipart up (3 parts of 8 MiB),
+        # ranged down
+        big = os.urandom(20 << 20)
+        with open(os.path.join(work, "big.bin"), "wb") as f:
+            f.write(big)
+        run(aws + ["s3", "cp", os.path.join(work, "big.bin"), "s3://cli/big.bin"], env)
+        head = json.loads(run(aws + ["s3api", "head-object", "--bucket", "cli", "--key", "big.bin"], env))
+        assert head["ContentLength"] == len(big) and head["ETag"].endswith('-3"'), head
+        run(aws + ["s3", "cp", "s3://cli/big.bin", os.path.join(work, "big.back")], env)
+        with open(os.path.join(work, "big.back"), "rb") as f:
+            assert f.read() == big
         # sync the tree up, list it, sync it down into a new folder
         run(aws + ["s3", "sync", src, "s3://cli/tree"], env)
         ls = run(aws + ["s3", "ls", "--recursive", "s3://cli/tree/"], env)
@@ -115,6 +128,19 @@ check_ssl_certificate = False
         run(s3c + ["get", "s3://scmd/one/b.bin", os.path.join(work, "b.back")])
         with open(os.path.join(work, "b.back"), "rb") as f:
             assert f.read() == files["sub/b.bin"]
+        # over s3cmd's multipart chunk size (15 MiB): a multipart put of 2 parts
+        big = os.urandom(20 << 20)
+        with open(os.path.join(work, "big.bin"), "wb") as f:
+            f.write(big)
+        run(s3c + ["put", os.path.join(work, "big.bin"), "s3://scmd/big.bin"])
+        run(s3c + ["get", "s3://scmd/big.bin", os.path.join(work, "big.back")])
+        with open(os.path.join(work, "big.back"), "rb") as f:
+            assert f.read() == big
+        # (s3cmd info shows the MD5 it kept in its own metadata; the ETag tells multipart)
+        req = urllib.request.Request(URL + "/scmd/big.bin", method="HEAD")
+        with urllib.request.urlopen(req) as r:
+            etag = r.headers["ETag"]
+        assert etag.endswith('-2"'), etag
         ls = run(s3c + ["ls", "s3://scmd/"])
         assert "DIR" in ls and "s3://scmd/one/" in ls, ls
         run(s3c + ["sync", src + "/", "s3://scmd/tree/"])
