@@ -468,7 +468,11 @@ fn signed_framings_unverified_decode_without_a_secret() {
                 .expect("valid declaration")
         };
         let out = feed(unverified(), &enc, || 3);
-        assert_eq!((out.error, out.body.as_slice()), (None, &body[..]), "{kind:?}");
+        assert_eq!(
+            (out.error, out.body.as_slice()),
+            (None, &body[..]),
+            "{kind:?}"
+        );
         // A signature that would not verify is not checked.
         let text = String::from_utf8(enc.clone()).unwrap();
         let i = text.find("chunk-signature=").unwrap() + "chunk-signature=".len();
@@ -479,8 +483,8 @@ fn signed_framings_unverified_decode_without_a_secret() {
         let strict = feed(decoder(kind, Some(23), decl), &forged, || 4);
         assert_eq!(strict.error, Some(AwsChunkedError::SignatureDoesNotMatch));
         // The length is still enforced.
-        let short = AwsChunkedDecoder::new(Framing::SignedUnverified { trailer }, Some(22), decl)
-            .unwrap();
+        let short =
+            AwsChunkedDecoder::new(Framing::SignedUnverified { trailer }, Some(22), decl).unwrap();
         assert!(matches!(
             feed(short, &enc, || 5).error,
             Some(AwsChunkedError::LengthMismatch { .. })

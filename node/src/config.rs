@@ -319,7 +319,9 @@ fn s3_keys(f: &Flags) -> anyhow::Result<S3Keys> {
     }
     if let Ok(v) = std::env::var(S3_CREDENTIALS_ENV) {
         for k in v.split(',').filter(|k| !k.trim().is_empty()) {
-            all.push(parse_access_key(k).map_err(|e| anyhow::anyhow!("{S3_CREDENTIALS_ENV}: {e}"))?);
+            all.push(
+                parse_access_key(k).map_err(|e| anyhow::anyhow!("{S3_CREDENTIALS_ENV}: {e}"))?,
+            );
         }
     }
     let mut keys = HashMap::new();

@@ -1,7 +1,7 @@
 //! The S3 front end through stock clients and raw requests: boto3 at its default settings
 //! (`s3/boto3_test.py`, one case per test), the AWS CLI and s3cmd (`s3/clients_test.py`), and
 //! Rust-level checks of what the clients do not show: S3 XML errors, objects shared with the
-//! AIS API, bodies this node cannot decode yet refused without storing anything, `/metrics`
+//! AIS API, malformed aws-chunked bodies refused without storing anything, `/metrics`
 //! per S3 operation, and `--s3-at-root`. The interpreter comes from `AISLE_PYTHON` (set by
 //! `scripts/test.sh`), else `<workspace>/.venv/bin/python`; a missing one fails the test.
 mod common;
@@ -238,9 +238,10 @@ fn s3_and_ais_share_objects() {
 }
 
 #[test]
-fn undecodable_bodies_are_refused_and_store_nothing() {
-    // Goal: an aws-chunked body (decoded in a later round) gets 501 and stores nothing; a
-    // Transfer-Encoding: chunked body is stored with the MD5 ETag of its content.
+fn malformed_aws_chunked_refused_and_chunked_te_stored() {
+    // Goal: a malformed aws-chunked body (a chunk signature in the unsigned framing) gets 400
+    // and stores nothing (s3_checksums.rs covers well-formed ones); a Transfer-Encoding:
+    // chunked body is stored with the MD5 ETag of its content.
     let node = Node::start(1);
     assert_eq!(node.req("PUT", "/s3/ub", &[], b"").status, 200);
     let framed = b"5;chunk-signature=00\r\nhello\r\n0\r\n\r\n";
@@ -256,7 +257,7 @@ fn undecodable_bodies_are_refused_and_store_nothing() {
     );
     assert_eq!(
         (r.status, code(&r).as_str()),
-        (501, "NotImplemented"),
+        (400, "InvalidRequest"),
         "{}",
         r.text()
     );

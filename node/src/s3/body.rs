@@ -376,7 +376,9 @@ async fn receive_into(
                             "Bytes after the end of the aws-chunked body.",
                         )));
                     }
-                    let step = dec.step(&raw[pos..]).map_err(|e| Fail::S3(of_chunked(&e)))?;
+                    let step = dec
+                        .step(&raw[pos..])
+                        .map_err(|e| Fail::S3(of_chunked(&e)))?;
                     let data = &raw[pos..][step.data.clone()];
                     checks.update(data);
                     out.extend_from_slice(data);

@@ -424,7 +424,9 @@ async fn put_planned(
             conn.outcome.err_cksum = matches!(e, StoreError::BadChecksum { .. });
             return error::send(conn, req.head, &S3Error::of_store(&e)).await;
         }
-        Err(body::Fail::Put(PutError::Body(e))) => return body_failed(conn, req.head, b, k, e).await,
+        Err(body::Fail::Put(PutError::Body(e))) => {
+            return body_failed(conn, req.head, b, k, e).await
+        }
     };
     let etag = lom
         .custom
