@@ -54,6 +54,10 @@ pub fn check(keys: &S3Keys, head: &RequestHead) -> Result<Auth, S3Error> {
         raw_query: &head.query,
         headers: &headers,
     };
+    if header_or_query_v2(head) {
+        let e = AuthError::Unsupported("Signature Version 2 (AWSAccessKeyId in the query)".into());
+        return Err(of_auth(&e));
+    }
     let now = SystemTime::now();
     KEYS.with(|c| {
         let mut cache = c.borrow_mut();
@@ -61,6 +65,17 @@ pub fn check(keys: &S3Keys, head: &RequestHead) -> Result<Auth, S3Error> {
     })
     .map(Auth::Verified)
     .map_err(|e| of_auth(&e))
+}
+
+/// A SigV2 presigned URL (`AWSAccessKeyId` and `Signature` in the query), which `sigv4` would
+/// only see as unsigned.
+fn header_or_query_v2(head: &RequestHead) -> bool {
+    let has = |name: &str| {
+        head.query
+            .split('&')
+            .any(|p| p.split_once('=').map_or(p, |(k, _)| k) == name)
+    };
+    head.header("authorization").is_none() && has("AWSAccessKeyId") && has("Signature")
 }
 
 /// The S3 error of a refused signature.
@@ -128,5 +143,9 @@ mod tests {
         );
         let e = check(&keys, &h).unwrap_err();
         assert_eq!((e.status, e.code), (403, "InvalidAccessKeyId"));
+        // A SigV2 presigned URL: a clear refusal, not "unsigned".
+        let h = head("/s3/b/k", "AWSAccessKeyId=AK&Signature=x%3D&Expires=1", &[]);
+        let e = check(&keys, &h).unwrap_err();
+        assert_eq!((e.status, e.code), (400, "InvalidRequest"));
     }
 }
