@@ -426,6 +426,50 @@ fn sigv4_required_with_keys_and_chunk_signatures_checked() {
             assert_eq!(send(&node, "GET", key, &h, b"").body, data);
         }
     }
+    // A signed request with an unsigned-trailer aws-chunked body: a wrong trailing checksum
+    // is refused with nothing stored; the right one is stored and reads back.
+    let crc = checksum(Algo::Crc32, &data).to_base64();
+    let wrong = checksum(Algo::Crc32, b"x").to_base64();
+    for (key, value) in [("/s3/sg/trl-bad", &wrong), ("/s3/sg/trl", &crc)] {
+        let extra = [
+            ("content-encoding", "aws-chunked"),
+            ("x-amz-decoded-content-length", len.as_str()),
+            ("x-amz-sdk-checksum-algorithm", "CRC32"),
+            ("x-amz-trailer", "x-amz-checksum-crc32"),
+        ];
+        let (h, _) = signed(
+            &node,
+            "PUT",
+            key,
+            sigv4::STREAMING_UNSIGNED_TRAILER,
+            &extra,
+            SK,
+        );
+        let body = aws_chunked(&data, 50_000, None, Some(("x-amz-checksum-crc32", value)));
+        let r = send(&node, "PUT", key, &h, &body);
+        if value == &wrong {
+            assert_eq!(
+                (r.status, code(&r).as_str()),
+                (400, "BadDigest"),
+                "{}",
+                r.text()
+            );
+            assert_absent(&node, "sg", "trl-bad");
+        } else {
+            assert_eq!(r.status, 200, "{}", r.text());
+            let (h, _) = signed(
+                &node,
+                "GET",
+                key,
+                empty,
+                &[("x-amz-checksum-mode", "ENABLED")],
+                SK,
+            );
+            let g = send(&node, "GET", key, &h, b"");
+            assert_eq!(g.body, data);
+            assert_eq!(g.header("x-amz-checksum-crc32"), Some(crc.as_str()));
+        }
+    }
     // The AIS API does not take S3 credentials.
     assert_eq!(node.get("sg", "k").body, data);
 }
