@@ -7,7 +7,8 @@
 //!   (`create-bck`; 409 "exists" is fine); listing is the native JSON list-objects call,
 //!   paged by `continuation_token`.
 //! - `s3`: path-style `<prefix>/<bucket>/<name>` at an endpoint such as
-//!   `http://host:8080/s3`; unsigned requests (AIS checks no SigV4 without AuthN); the bucket is
+//!   `http://host:8080/s3`; unsigned requests (AIS checks no SigV4 without AuthN), or SigV4-signed
+//!   ones with `-s3-access-key`/`-s3-secret-key` (UNSIGNED-PAYLOAD bodies); the bucket is
 //!   created with `PUT <prefix>/<bucket>` (409 is fine); listing is ListObjectsV2 (XML, paged by
 //!   `continuation-token`). No multipart, no aws-chunked bodies.
 //! - `http`: `<prefix>/<name>` under the `--endpoint` URL (nginx with WebDAV PUT and
@@ -60,6 +61,25 @@ impl Target {
     }
 }
 
+/// The SigV4 headers of an S3 control request when the run signs (none otherwise).
+fn s3_headers(cfg: &Config, method: &str, path: &str) -> Vec<(&'static str, String)> {
+    match (&cfg.s3_creds, cfg.api) {
+        (Some(creds), Api::S3) => crate::http::s3_sign(
+            creds,
+            method,
+            path,
+            &cfg.endpoint.host,
+            std::time::SystemTime::now(),
+        )
+        .to_vec(),
+        _ => Vec::new(),
+    }
+}
+
+fn pairs<'a>(h: &'a [(&'static str, String)]) -> Vec<(&'a str, &'a str)> {
+    h.iter().map(|(n, v)| (*n, v.as_str())).collect()
+}
+
 fn client(cfg: &Config) -> anyhow::Result<Client> {
     let mut c = Client::new(&format!("http://{}", cfg.endpoint.host))?;
     c.set_timeout(cfg.timeout.max(Duration::from_secs(1)));
@@ -78,12 +98,11 @@ pub fn create_bucket(cfg: &Config) -> anyhow::Result<()> {
             &[("Content-Type", "application/json")],
             Body::Bytes(br#"{"action":"create-bck"}"#),
         )?,
-        Api::S3 => c.request(
-            "PUT",
-            &format!("{}/{b}", cfg.endpoint.path_prefix),
-            &[],
-            Body::Empty,
-        )?,
+        Api::S3 => {
+            let path = format!("{}/{b}", cfg.endpoint.path_prefix);
+            let h = s3_headers(cfg, "PUT", &path);
+            c.request("PUT", &path, &pairs(&h), Body::Empty)?
+        }
     };
     let status = resp.status;
     let body = resp.body_bytes()?;
@@ -216,7 +235,8 @@ fn list_s3(cfg: &Config) -> anyhow::Result<Vec<(String, u64)>> {
             path.push_str("&continuation-token=");
             path.push_str(&query_encode(&token));
         }
-        let resp = c.request("GET", &path, &[], Body::Empty)?;
+        let h = s3_headers(cfg, "GET", &path);
+        let resp = c.request("GET", &path, &pairs(&h), Body::Empty)?;
         let status = resp.status;
         let bytes = resp.body_bytes()?;
         let text = String::from_utf8_lossy(&bytes);
@@ -356,10 +376,13 @@ fn delete_some(cfg: &Config, target: &Target, names: &[String], log: &ErrorLog) 
     let mut path = String::new();
     for name in names {
         target.object_path(name, &mut path);
-        match c.request("DELETE", &path, &[], Body::Empty).and_then(|r| {
-            let status = r.status;
-            r.body_bytes().map(|b| (status, b))
-        }) {
+        let h = s3_headers(cfg, "DELETE", &path);
+        match c
+            .request("DELETE", &path, &pairs(&h), Body::Empty)
+            .and_then(|r| {
+                let status = r.status;
+                r.body_bytes().map(|b| (status, b))
+            }) {
             Ok((200..=299, _)) => deleted += 1,
             Ok((status, body)) => {
                 errors += 1;

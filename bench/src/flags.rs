@@ -146,6 +146,16 @@ pub struct Flags {
     /// Per-request timeout (a stuck request is aborted and counted as an error).
     #[arg(long, default_value = "1m", value_parser = parse_duration)]
     pub timeout: Duration,
+    /// -api s3: sign every request with SigV4 (header signature, UNSIGNED-PAYLOAD bodies)
+    /// with this access key id; needs -s3-secret-key.
+    #[arg(long = "s3-access-key")]
+    pub s3_access_key: Option<String>,
+    /// -api s3: the secret of -s3-access-key.
+    #[arg(long = "s3-secret-key")]
+    pub s3_secret_key: Option<String>,
+    /// -api s3: the region in the signature's scope.
+    #[arg(long = "s3-region", default_value = "us-east-1")]
+    pub s3_region: String,
 }
 
 /// Rewrites Go-style `-flag` / `-flag=v` into `--flag` / `--flag=v` for clap's known long
@@ -297,6 +307,8 @@ pub struct Config {
     pub obj_list: Option<PathBuf>,
     pub obj_prefix: String,
     pub timeout: Duration,
+    /// -api s3 with SigV4: the credentials every request is signed with.
+    pub s3_creds: Option<crate::http::S3Creds>,
 }
 
 impl Config {
@@ -349,6 +361,20 @@ impl Config {
         if f.objlist.is_some() && f.skiplist {
             bail!("-objlist and -skiplist exclude each other");
         }
+        let s3_creds = match (&f.s3_access_key, &f.s3_secret_key) {
+            (None, None) => None,
+            (Some(a), Some(s)) if !a.is_empty() && !s.is_empty() => {
+                if f.api != Api::S3 {
+                    bail!("-s3-access-key/-s3-secret-key need -api s3");
+                }
+                Some(crate::http::S3Creds {
+                    access_key: a.clone(),
+                    secret: s.clone(),
+                    region: f.s3_region.clone(),
+                })
+            }
+            _ => bail!("-s3-access-key and -s3-secret-key go together, both non-empty"),
+        };
         let endpoint = resolve_endpoint(f)?;
         let range = (f.readoff > 0 || f.readlen > 0).then_some((f.readoff, f.readlen));
         let seed = if f.seed == 0 { entropy | 1 } else { f.seed };
@@ -376,6 +402,7 @@ impl Config {
             obj_list: f.objlist.clone(),
             obj_prefix,
             timeout: f.timeout,
+            s3_creds,
         })
     }
 }

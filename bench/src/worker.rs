@@ -303,6 +303,12 @@ impl Worker {
             &shared.target.host,
             &extras,
         );
+        if let Some(creds) = &cfg.s3_creds {
+            let now = std::time::SystemTime::now();
+            let h =
+                crate::http::s3_sign(creds, method.as_str(), &self.path, &shared.target.host, now);
+            crate::http::append_headers(&mut self.head, &h);
+        }
         let conn = self.conn.as_mut().expect("connected before execute");
         let t0 = Instant::now();
         let (result, head, source) = conn

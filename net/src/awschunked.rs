@@ -114,6 +114,14 @@ pub enum Framing {
     SignedTrailer(ChunkSigner),
     /// `STREAMING-UNSIGNED-PAYLOAD-TRAILER`: plain chunks and an unsigned trailer.
     UnsignedTrailer,
+    /// The signed framings' syntax (`;chunk-signature=`, and with `trailer` a trailer and
+    /// `x-amz-trailer-signature`) with the signatures parsed but not checked: for a server
+    /// that has no secret to check them with (no credentials configured, every request
+    /// accepted). Lengths and trailing checksums are still verified.
+    SignedUnverified {
+        /// `STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER` rather than `...-PAYLOAD`.
+        trailer: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,8 +154,10 @@ pub struct AwsChunkedDecoder {
     signer: Option<ChunkSigner>,
     /// True unless the framing is [`Framing::Signed`].
     trailer_allowed: bool,
-    /// True for [`Framing::SignedTrailer`].
+    /// True for [`Framing::SignedTrailer`] (and its unverified form).
     trailer_signed: bool,
+    /// Chunk-size lines carry `;chunk-signature=` (the signed framings).
+    signed_syntax: bool,
     /// The current size or trailer line, without CRLF.
     line: Vec<u8>,
     /// SHA-256 of the current chunk's data (signed framings).
@@ -189,10 +199,11 @@ impl AwsChunkedDecoder {
             .map(|n| n.trim().to_ascii_lowercase())
             .filter(|n| !n.is_empty())
             .collect();
-        let (signer, trailer_allowed, trailer_signed) = match framing {
-            Framing::Signed(s) => (Some(s), false, false),
-            Framing::SignedTrailer(s) => (Some(s), true, true),
-            Framing::UnsignedTrailer => (None, true, false),
+        let (signer, trailer_allowed, trailer_signed, signed_syntax) = match framing {
+            Framing::Signed(s) => (Some(s), false, false, true),
+            Framing::SignedTrailer(s) => (Some(s), true, true, true),
+            Framing::UnsignedTrailer => (None, true, false, false),
+            Framing::SignedUnverified { trailer } => (None, trailer, trailer, true),
         };
         if !trailer_allowed && !declared.is_empty() {
             return Err(AwsChunkedError::BadTrailerHeader(
@@ -216,6 +227,7 @@ impl AwsChunkedDecoder {
             signer,
             trailer_allowed,
             trailer_signed,
+            signed_syntax,
             line: Vec::with_capacity(128),
             chunk_sha: Sha256::new(),
             chunk_claimed: [0; 32],
@@ -384,7 +396,7 @@ impl AwsChunkedDecoder {
             let d = hex_value(b).ok_or(Malformed("bad byte in chunk size"))?;
             size = (size << 4) | u64::from(d);
         }
-        if self.signer.is_some() {
+        if self.signed_syntax {
             let sig = ext
                 .and_then(|e| e.strip_prefix(b"chunk-signature="))
                 .ok_or(Malformed("a signed chunk needs ;chunk-signature=<sig>"))?;
@@ -477,9 +489,11 @@ impl AwsChunkedDecoder {
             decode_hex(&value, &mut claimed)
                 .ok_or(Malformed("trailer signature must be 64 hex digits"))?;
             let sha: [u8; 32] = std::mem::take(&mut self.trailer_sha).finalize().into();
-            let signer = self.signer.as_mut().expect("signed trailer has a signer");
-            if !signer.verify_trailer(&sha, &claimed) {
-                return Err(AwsChunkedError::SignatureDoesNotMatch);
+            // No signer: the unverified framing (nothing to check with).
+            if let Some(signer) = self.signer.as_mut() {
+                if !signer.verify_trailer(&sha, &claimed) {
+                    return Err(AwsChunkedError::SignatureDoesNotMatch);
+                }
             }
             self.trailer_signature_seen = true;
         } else {

@@ -620,6 +620,51 @@ pub fn canonical_request(
     Some(out)
 }
 
+/// A header signature, as a client makes it.
+#[derive(Debug, Clone)]
+pub struct ClientSignature {
+    /// The `Authorization` header value.
+    pub authorization: String,
+    /// The signature (the seed of an `aws-chunked` body's chunk signatures).
+    pub signature: [u8; 32],
+    /// The signing key (for [`ChunkSigner::new`]).
+    pub key: [u8; 32],
+    /// The credential scope (`<date>/<region>/s3/aws4_request`).
+    pub scope: String,
+}
+
+/// Signs `req` as an S3 client does (for load generators and tests): `req` must already
+/// carry every header named in `signed_headers` (lowercase, sorted), among them `host`,
+/// `x-amz-date: <amz_date>` and `x-amz-content-sha256: <payload_hash>`. `None` if one is
+/// absent.
+pub fn sign_request(
+    req: &Request,
+    signed_headers: &[&str],
+    payload_hash: &str,
+    access_key: &str,
+    secret: &str,
+    region: &str,
+    amz_date: &str,
+) -> Option<ClientSignature> {
+    let date = amz_date.get(..8)?;
+    let scope = format!("{date}/{region}/s3/aws4_request");
+    let creq = canonical_request(req, signed_headers, payload_hash, false)?;
+    let sts = string_to_sign(amz_date, &scope, &creq);
+    let key = signing_key(secret, date, region, "s3");
+    let signature = hmac_sha256(&key, sts.as_bytes());
+    let authorization = format!(
+        "{ALGORITHM} Credential={access_key}/{scope}, SignedHeaders={}, Signature={}",
+        signed_headers.join(";"),
+        hex(&signature)
+    );
+    Some(ClientSignature {
+        authorization,
+        signature,
+        key,
+        scope,
+    })
+}
+
 /// The string to sign (SigV4 task 2).
 pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &[u8]) -> String {
     format!(

@@ -452,3 +452,61 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn signed_framings_unverified_decode_without_a_secret() {
+    // Goal: with no secret (SignedUnverified), signed bodies decode to their data whatever
+    // their signatures, while lengths and the trailing checksum are still enforced, and the
+    // unsigned syntax (no `;chunk-signature=`) is refused.
+    let body = b"hello, unverified world";
+    for (kind, trailer) in [(Kind::Signed, false), (Kind::SignedTrailer, true)] {
+        let algo = trailer.then_some(Algo::Crc32);
+        let decl = if trailer { "x-amz-checksum-crc32" } else { "" };
+        let enc = encode(kind, body, &[5, 7], algo);
+        let unverified = || {
+            AwsChunkedDecoder::new(Framing::SignedUnverified { trailer }, Some(23), decl)
+                .expect("valid declaration")
+        };
+        let out = feed(unverified(), &enc, || 3);
+        assert_eq!(
+            (out.error, out.body.as_slice()),
+            (None, &body[..]),
+            "{kind:?}"
+        );
+        // A signature that would not verify is not checked.
+        let text = String::from_utf8(enc.clone()).unwrap();
+        let i = text.find("chunk-signature=").unwrap() + "chunk-signature=".len();
+        let mut forged = enc.clone();
+        forged[i] = if forged[i] == b'0' { b'1' } else { b'0' };
+        assert_eq!(feed(unverified(), &forged, || 4).body, body, "{kind:?}");
+        // ... but the verifying decoder refuses it.
+        let strict = feed(decoder(kind, Some(23), decl), &forged, || 4);
+        assert_eq!(strict.error, Some(AwsChunkedError::SignatureDoesNotMatch));
+        // The length is still enforced.
+        let short =
+            AwsChunkedDecoder::new(Framing::SignedUnverified { trailer }, Some(22), decl).unwrap();
+        assert!(matches!(
+            feed(short, &enc, || 5).error,
+            Some(AwsChunkedError::LengthMismatch { .. })
+        ));
+        // Unsigned chunk lines are not the signed syntax.
+        let plain = encode(Kind::UnsignedTrailer, body, &[5], algo);
+        assert!(feed(unverified(), &plain, || 5).error.is_some(), "{kind:?}");
+    }
+    // The trailing checksum is still verified.
+    let mut enc = encode(Kind::SignedTrailer, body, &[9], Some(Algo::Crc32));
+    let good = checksum(Algo::Crc32, body).to_base64();
+    let bad = checksum(Algo::Crc32, b"other").to_base64();
+    let text = String::from_utf8(enc.clone()).unwrap().replace(&good, &bad);
+    enc = text.into_bytes();
+    let dec = AwsChunkedDecoder::new(
+        Framing::SignedUnverified { trailer: true },
+        Some(23),
+        "x-amz-checksum-crc32",
+    )
+    .unwrap();
+    assert_eq!(
+        feed(dec, &enc, || 6).error,
+        Some(AwsChunkedError::BadDigest(Algo::Crc32))
+    );
+}

@@ -1,5 +1,6 @@
 //! Node configuration: command-line flags and the embedded default (no config file needed).
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -64,6 +65,16 @@ pub struct Flags {
     /// `/v1/...`, `/ais/...`, `/metrics`). Like AIS's feature `S3-API-via-Root`.
     #[arg(long)]
     pub s3_at_root: bool,
+    /// An S3 access key and its secret, `ID:SECRET`; repeat the flag for more. With any key
+    /// configured (here, in `--s3-credentials` or in `AISLE_S3_CREDENTIALS`), every S3 request
+    /// must carry a valid SigV4 signature (header or presigned URL); with none, every request
+    /// is accepted, as AIS does without AuthN.
+    #[arg(long = "s3-access-key", value_name = "ID:SECRET")]
+    pub s3_access_keys: Vec<String>,
+    /// A file of S3 access keys, one `ID:SECRET` a line (blank lines and `#` comments
+    /// ignored).
+    #[arg(long, value_name = "FILE")]
+    pub s3_credentials: Option<PathBuf>,
     /// PUTs whose Content-Length is at least this many bytes bypass the page cache: the body is
     /// received into aligned buffers and written with O_DIRECT (the last partial 4 KiB block
     /// buffered). A size such as `262144`, `256K`, `1M`; `off` disables. Chunked bodies and
@@ -195,6 +206,8 @@ pub struct Config {
     pub recv: RecvMode,
     /// S3 at `/` too (`--s3-at-root`).
     pub s3_at_root: bool,
+    /// S3 access keys and their secrets; empty: S3 requests are not authenticated.
+    pub s3_keys: S3Keys,
     /// Direct (O_DIRECT) PUTs from this declared size on; `None`: never.
     pub put_direct_min: Option<u64>,
     /// Aligned PUT buffers per core.
@@ -240,6 +253,7 @@ impl Config {
                 f.put_direct_bufs
             );
         }
+        let s3_keys = s3_keys(f)?;
         let body_send = BodySend {
             policy: f.get_body,
             copy_max: f.copy_max,
@@ -257,6 +271,7 @@ impl Config {
             put_write: f.put_write,
             recv: f.recv,
             s3_at_root: f.s3_at_root,
+            s3_keys,
             put_direct_min: f.put_direct_min.0,
             put_direct_bufs: f.put_direct_bufs,
             put_fixed_bufs: !f.no_put_fixed_bufs,
@@ -264,9 +279,98 @@ impl Config {
     }
 }
 
+/// Environment variable with S3 access keys, `ID:SECRET` separated by commas (for tests and
+/// containers; added to the flags' keys).
+pub const S3_CREDENTIALS_ENV: &str = "AISLE_S3_CREDENTIALS";
+
+/// Parses one `ID:SECRET` (the secret may itself contain `:`).
+pub fn parse_access_key(s: &str) -> Result<(String, String), String> {
+    let s = s.trim();
+    match s.split_once(':') {
+        Some((id, secret)) if !id.is_empty() && !secret.is_empty() => {
+            if id.chars().any(|c| c.is_whitespace() || c == '/') {
+                return Err(format!("S3 access key id {id:?} has a blank or '/'"));
+            }
+            Ok((id.to_string(), secret.to_string()))
+        }
+        _ => Err("an S3 access key is ID:SECRET, both non-empty".to_string()),
+    }
+}
+
+/// The S3 access keys of the flags, the credentials file and the environment. One id given
+/// twice with different secrets is an error.
+fn s3_keys(f: &Flags) -> anyhow::Result<S3Keys> {
+    let mut all: Vec<(String, String)> = Vec::new();
+    for k in &f.s3_access_keys {
+        all.push(parse_access_key(k).map_err(|e| anyhow::anyhow!("--s3-access-key: {e}"))?);
+    }
+    if let Some(p) = &f.s3_credentials {
+        let text = std::fs::read_to_string(p)
+            .map_err(|e| anyhow::anyhow!("--s3-credentials {}: {e}", p.display()))?;
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            all.push(parse_access_key(line).map_err(|e| {
+                anyhow::anyhow!("--s3-credentials {} line {}: {e}", p.display(), i + 1)
+            })?);
+        }
+    }
+    if let Ok(v) = std::env::var(S3_CREDENTIALS_ENV) {
+        for k in v.split(',').filter(|k| !k.trim().is_empty()) {
+            all.push(
+                parse_access_key(k).map_err(|e| anyhow::anyhow!("{S3_CREDENTIALS_ENV}: {e}"))?,
+            );
+        }
+    }
+    let mut keys = HashMap::new();
+    for (id, secret) in all {
+        if let Some(old) = keys.insert(id.clone(), secret.clone()) {
+            if old != secret {
+                anyhow::bail!("S3 access key {id} is given twice with different secrets");
+            }
+        }
+    }
+    Ok(S3Keys(keys))
+}
+
+/// S3 access key ids and their secrets (`Debug` shows the ids only).
+#[derive(Clone, Default)]
+pub struct S3Keys(pub HashMap<String, String>);
+
+impl S3Keys {
+    /// The secret of `id`.
+    pub fn secret(&self, id: &str) -> Option<String> {
+        self.0.get(id).cloned()
+    }
+    /// True when no key is configured (S3 requests are then not authenticated).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for S3Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn access_keys_parse() {
+        // Goal: ID:SECRET splits at the first ':'; empty parts and blank ids are refused.
+        assert_eq!(
+            parse_access_key("AK:se:cr/et"),
+            Ok(("AK".to_string(), "se:cr/et".to_string()))
+        );
+        for bad in ["", "AK", "AK:", ":secret", "A K:s"] {
+            assert!(parse_access_key(bad).is_err(), "{bad:?} accepted");
+        }
+    }
 
     #[test]
     fn sizes_parse() {

@@ -51,6 +51,8 @@ pub struct NodeInfo {
     pub test_panic: bool,
     /// Serve the S3 API at `/` as well as at `/s3`.
     pub s3_at_root: bool,
+    /// S3 access keys and their secrets; empty: S3 requests are not authenticated.
+    pub s3_keys: crate::config::S3Keys,
 }
 
 /// Environment variable that arms the test-only panic trigger (`NodeInfo::test_panic`).

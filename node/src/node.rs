@@ -73,6 +73,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         defer_taskrun: probe.defer_taskrun,
         recv_multishot: cfg.recv == crate::config::RecvMode::Multishot,
         s3_at_root: cfg.s3_at_root,
+        s3_keys: cfg.s3_keys.clone(),
         stats: (0..cfg.cores)
             .map(|c| Arc::new(CoreStats::new(c, mps.len())))
             .collect(),

@@ -4,9 +4,12 @@
 //!
 //! Routing by method, path depth (service, bucket, object) and sub-resource query parameters;
 //! sub-resources this node does not implement (ACLs, policies, tagging, lifecycle, ...) get
-//! `501 NotImplemented` in S3's XML. Multipart uploads are served by `mpu.rs`. No authentication yet:
-//! every request is accepted, as AIS does with no credentials configured.
+//! `501 NotImplemented` in S3's XML. Multipart uploads are served by `mpu.rs`. Every request is
+//! first authenticated (`auth`): with access keys configured a SigV4 signature is required;
+//! with none every request is accepted, as AIS does.
 
+pub mod auth;
+mod body;
 mod bucket;
 pub mod error;
 pub mod list;
@@ -34,6 +37,8 @@ pub const S3_PREFIX: &str = "/s3";
 /// A request being routed.
 pub struct Req<'a> {
     pub head: &'a RequestHead,
+    /// What authentication found (the PUT body path uses the signature's payload claims).
+    pub auth: auth::Auth,
 }
 
 impl Req<'_> {
@@ -186,7 +191,14 @@ const OBJECT_SUBRESOURCES_NOT_YET: &[&str] = &[
 /// Serves one S3 request; `rest` is the path after the S3 prefix. Returns whether the
 /// connection may carry another request.
 pub async fn handle(conn: &mut Conn, head: &RequestHead, rest: &str) -> bool {
-    let req = Req { head };
+    let auth = match auth::check(&conn.core.node.s3_keys, head) {
+        Ok(a) => a,
+        Err(e) => {
+            conn.core.rec.stats.count_s3(S3Op::Other);
+            return error::send(conn, head, &e).await;
+        }
+    };
+    let req = Req { head, auth };
     let rest = rest.trim_start_matches('/');
     let (b_raw, k_raw) = match rest.split_once('/') {
         Some((b, k)) => (b, Some(k)),

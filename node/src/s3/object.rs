@@ -1,7 +1,9 @@
 //! S3 object requests: PutObject (ETag = MD5 of the body, computed while streaming and kept
 //! in the LOM's custom `ETag`; `Content-MD5` checked), GetObject and HeadObject (one range,
 //! conditional headers), DeleteObject, DeleteObjects (`?delete`), CopyObject (metadata
-//! directive). User metadata (`x-amz-meta-*`) and the standard content headers are kept in
+//! directive). Bodies with aws-chunked framing, a signed SHA-256 or an `x-amz-checksum-*` are
+//! received through `body` (checked before the object is visible); GET/HEAD with
+//! `x-amz-checksum-mode: ENABLED` return the stored checksum. User metadata (`x-amz-meta-*`) and the standard content headers are kept in
 //! the object's custom metadata under their canonical header names, as AIS does.
 
 use std::time::Instant;
@@ -12,6 +14,7 @@ use engine::store::{ClientChecksum, CopyOutcome, ObjectHandle, StoreError, CUSTO
 use net::head::RequestHead;
 use net::response;
 
+use super::body;
 use super::error::{self, S3Error};
 use super::time;
 use super::xml::{self, Xml};
@@ -282,6 +285,13 @@ async fn get_or_head(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str, body: boo
         response::header(&mut buf, "Content-Range", cr.as_bytes());
     }
     attr_headers(&mut buf, &h);
+    if status == 200 && checksum_mode(req.head) {
+        // The whole object's checksum, as stored at PUT (none for a part: S3 sends none).
+        if let Some(c) = body::stored_checksum(&h.lom.custom) {
+            response::header(&mut buf, c.algo().header_name(), c.to_base64().as_bytes());
+            response::header(&mut buf, "x-amz-checksum-type", b"FULL_OBJECT");
+        }
+    }
     let rid = super::request_id();
     response::header(&mut buf, "x-amz-request-id", rid.as_bytes());
     response::finish(&mut buf);
@@ -314,6 +324,12 @@ pub(super) fn undecodable_body(head: &RequestHead) -> Option<&'static str> {
         return Some("x-amz-content-sha256: STREAMING-*");
     }
     None
+}
+
+/// `x-amz-checksum-mode: ENABLED`: GET/HEAD return the stored `x-amz-checksum-*`.
+fn checksum_mode(head: &RequestHead) -> bool {
+    head.header_str("x-amz-checksum-mode")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("ENABLED"))
 }
 
 /// `Content-MD5` (base64 of 16 bytes) as a checksum to verify the body against.
@@ -349,11 +365,6 @@ pub async fn put(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bool {
 }
 
 async fn put_inner(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bool {
-    if let Some(what) = undecodable_body(req.head) {
-        // Storing the framed bytes would corrupt the object: refuse, store nothing.
-        let e = S3Error::not_implemented(&format!("a request body with {what}"));
-        return error::send(conn, req.head, &e).await;
-    }
     if req.head.header("if-none-match").is_some() || req.head.header("if-match").is_some() {
         // A conditional write ignored would overwrite what the client meant to protect.
         let e = S3Error::not_implemented("a conditional PutObject (If-Match / If-None-Match)");
@@ -367,6 +378,13 @@ async fn put_inner(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bool {
         Ok(c) => c,
         Err(e) => return error::send(conn, req.head, &e).await,
     };
+    let plan = match body::plan(req.head, &req.auth) {
+        Ok(p) => p,
+        Err(e) => return error::send(conn, req.head, &e).await,
+    };
+    if let Some(plan) = plan {
+        return put_planned(conn, req, b, k, client_cksum, custom, plan).await;
+    }
     let spec = PutSpec {
         bucket: b,
         obj: k,
@@ -394,6 +412,53 @@ async fn put_inner(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bool {
         ("ETag", etag.as_bytes()),
         ("x-amz-request-id", rid.as_bytes()),
     ];
+    super::ok_empty(conn, req.head, 200, &h).await
+}
+
+/// A PUT whose body is decoded or checked on the way in (`body`): `aws-chunked`, a signed
+/// SHA-256, an `x-amz-checksum-*`.
+async fn put_planned(
+    conn: &mut Conn,
+    req: &Req<'_>,
+    b: &str,
+    k: &str,
+    client_cksum: Option<ClientChecksum>,
+    custom: Vec<(String, String)>,
+    plan: body::Plan,
+) -> bool {
+    let t = body::Target {
+        bucket: b,
+        obj: k,
+        client_cksum,
+        custom,
+    };
+    let (lom, checksum) = match body::put(conn, t, plan).await {
+        Ok(v) => v,
+        Err(body::Fail::S3(e)) => return error::send(conn, req.head, &e).await,
+        Err(body::Fail::Put(PutError::Store(e))) => {
+            conn.outcome.err_io = matches!(e, StoreError::Io { .. } | StoreError::NoSpace { .. });
+            conn.outcome.err_cksum = matches!(e, StoreError::BadChecksum { .. });
+            return error::send(conn, req.head, &S3Error::of_store(&e)).await;
+        }
+        Err(body::Fail::Put(PutError::Body(e))) => {
+            return body_failed(conn, req.head, b, k, e).await
+        }
+    };
+    let etag = lom
+        .custom
+        .iter()
+        .find(|(k, _)| k == CUSTOM_ETAG)
+        .map(|(_, v)| format!("\"{v}\""))
+        .unwrap_or_default();
+    let rid = super::request_id();
+    let cv = checksum.map(|c| c.to_base64()).unwrap_or_default();
+    let mut h: Vec<(&str, &[u8])> = vec![
+        ("ETag", etag.as_bytes()),
+        ("x-amz-request-id", rid.as_bytes()),
+    ];
+    if let Some(c) = checksum {
+        h.push((c.algo().header_name(), cv.as_bytes()));
+    }
     super::ok_empty(conn, req.head, 200, &h).await
 }
 
@@ -571,6 +636,7 @@ pub async fn copy(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bool {
         .iter()
         .find(|(k, _)| k == CUSTOM_ETAG)
         .map(|(_, v)| v.clone());
+    let src_checksum = body::stored_checksum(&src.lom.custom);
     drop(src);
     if sb == b && sk == k && !replace {
         let e = S3Error::new(
@@ -589,10 +655,13 @@ pub async fn copy(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bool {
         return error::send(conn, head, &S3Error::of_store(&e)).await;
     }
     if let Some(mut kvs) = new_custom {
-        // Keep the data's ETag; replace every other client key.
-        kvs.retain(|(k, _)| k != CUSTOM_ETAG);
+        // Keep the data's ETag and S3 checksum; replace every other client key.
+        kvs.retain(|(k, _)| k != CUSTOM_ETAG && !k.starts_with(body::CUSTOM_CHECKSUM_PREFIX));
         if let Some(t) = src_stored_etag {
             kvs.push((CUSTOM_ETAG.to_string(), t));
+        }
+        if let Some(c) = src_checksum {
+            kvs.push((body::custom_key(c.algo()), c.to_base64()));
         }
         if let Err(e) = store.set_custom(b, k, kvs, true).await {
             return error::send(conn, head, &S3Error::of_store(&e)).await;

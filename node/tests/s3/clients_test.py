@@ -1,6 +1,7 @@
 """The AWS CLI (v1) and s3cmd against aisle-node, each unmodified.
 
-Usage: clients_test.py <node url> awscli|s3cmd. awscli talks to <url>/s3; s3cmd cannot put a
+Usage: clients_test.py <node url> awscli|s3cmd (credentials from AISLE_S3_KEY/AISLE_S3_SECRET
+when the node has some). awscli talks to <url>/s3; s3cmd cannot put a
 path in front of the bucket, so it talks to a node started with --s3-at-root. Prints
 "<tool>: OK" at the end; every check is an assert.
 """
@@ -15,6 +16,9 @@ import urllib.request
 
 URL = sys.argv[1]
 TOOL = sys.argv[2]
+# The node's S3 credentials, when it was started with some (any values otherwise).
+KEY = os.environ.get("AISLE_S3_KEY", "any")
+SECRET = os.environ.get("AISLE_S3_SECRET", "any")
 BIN = os.path.dirname(sys.executable)
 
 
@@ -53,7 +57,7 @@ def tree_of(root):
 
 
 def awscli():
-    env = dict(os.environ, AWS_ACCESS_KEY_ID="any", AWS_SECRET_ACCESS_KEY="any",
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=KEY, AWS_SECRET_ACCESS_KEY=SECRET,
                AWS_DEFAULT_REGION="us-east-1", AWS_CONFIG_FILE="/dev/null",
                AWS_SHARED_CREDENTIALS_FILE="/dev/null")
     aws = [os.path.join(BIN, "aws"), "--endpoint-url", URL + "/s3"]
@@ -109,8 +113,8 @@ def s3cmd():
     cfg = os.path.join(work, "s3cfg")
     with open(cfg, "w") as f:
         f.write(f"""[default]
-access_key = any
-secret_key = any
+access_key = {KEY}
+secret_key = {SECRET}
 host_base = {host}
 host_bucket = {host}
 use_https = False
