@@ -8,8 +8,7 @@
 #
 # Environment:
 #   S3S_FS          the s3s-fs binary (patched to set TCP_NODELAY; see shared/PEERS.md); unset = no peer
-#   NODE            the aisle-node binary (default: target/release/aisle-node); aisle-bench is
-#                   always target/release/aisle-bench
+#   NODE, BENCH     the aisle-node and aisle-bench binaries (default: target/release/...)
 #   NODE_FLAGS      extra aisle-node flags (e.g. the S3 credentials, for a SigV4-checking node)
 #   WORKLOADS       space list of: get4k put64k (default: both)
 #   ROUNDS=3        alternated rounds;  DURATION=8s per run;  WORKERS=64 connections
@@ -23,6 +22,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$ROOT/target/release
 NODE=${NODE:-$BIN/aisle-node}
+BENCH=${BENCH:-$BIN/aisle-bench}
 NODE_FLAGS=${NODE_FLAGS:-}
 S3S_FS=${S3S_FS:-}
 WORKLOADS=${WORKLOADS:-"get4k put64k"}
@@ -69,7 +69,7 @@ bench() { # side args... -> json on stdout
     s3) set -- -api s3 --endpoint "http://127.0.0.1:$PORT/s3" "$@" ;;
     s3s-fs) set -- -api s3 --endpoint "http://127.0.0.1:$PEER_PORT" "$@" ;;
   esac
-  "$BIN/aisle-bench" -numcores "$NCPU" -bucket s3b -statsinterval 0 -json "$@" 2>>"$D/bench.err"
+  "$BENCH" -numcores "$NCPU" -bucket s3b -statsinterval 0 -json "$@" 2>>"$D/bench.err"
 }
 
 seed() { # side: 1,000 objects of 4 KiB in bucket s3b
