@@ -159,7 +159,7 @@ pub fn conditions(head: &RequestHead, prefix: &str, etag: &str, mtime_ns: i64) -
         if !etag_matches(v, etag) {
             return Cond::Failed("If-Match");
         }
-    } else if let Some(t) = h("if-unmodified-since").and_then(|v| time::parse_http_date(&v)) {
+    } else if let Some(t) = h("if-unmodified-since").and_then(time::parse_http_date) {
         if mtime_s > t {
             return Cond::Failed("If-Unmodified-Since");
         }
@@ -169,7 +169,7 @@ pub fn conditions(head: &RequestHead, prefix: &str, etag: &str, mtime_ns: i64) -
         if etag_matches(v, etag) {
             return Cond::NotModified;
         }
-    } else if let Some(t) = h("if-modified-since").and_then(|v| time::parse_http_date(&v)) {
+    } else if let Some(t) = h("if-modified-since").and_then(time::parse_http_date) {
         if mtime_s <= t {
             return Cond::NotModified;
         }
