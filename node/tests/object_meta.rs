@@ -307,6 +307,31 @@ fn atime_is_one_value_per_node_and_advances_on_get() {
 }
 
 #[test]
+fn s3_get_advances_atime_and_s3_head_does_not() {
+    // Goal: a GET through the S3 front end is an access like a native GET (AIS's S3 GET updates
+    // atime too), seen by every core; an S3 HEAD is not.
+    // Steps: PUT natively; HEAD 16x; S3 HEAD; HEAD 16x (unchanged); S3 GET; HEAD 16x (advanced).
+    let node = Node::start(2);
+    node.create_bucket("b");
+    let data = bytes(11, 64 * 1024);
+    assert_eq!(node.put("b", "o", &data).status, 200);
+    let before = head_atimes(&node, "o");
+    assert!(before.iter().all(|a| *a == before[0]), "{before:?}");
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    assert_eq!(node.req("HEAD", "/s3/b/o", &[], b"").status, 200);
+    assert_eq!(head_atimes(&node, "o"), before, "an S3 HEAD moved atime");
+    let g = node.req("GET", "/s3/b/o", &[], b"");
+    assert_eq!(g.status, 200);
+    assert_eq!(g.body, data);
+    let after = head_atimes(&node, "o");
+    assert!(
+        after[0] > before[0],
+        "S3 GET did not advance atime: {after:?} vs {before:?}"
+    );
+    assert!(after.iter().all(|a| *a == after[0]), "{after:?}");
+}
+
+#[test]
 fn open_appends_are_bounded_and_unflushed_ones_vanish_at_restart() {
     // Goal: a node keeps at most APPENDS_OPEN_MAX (1024) append sessions (the next start gets
     // 503, and a flush makes room); appends never flushed leave no work file after a restart

@@ -44,6 +44,10 @@ pub struct Req<'a> {
 impl Req<'_> {
     /// A decoded query parameter.
     pub fn q(&self, key: &str) -> Option<Cow<'_, str>> {
+        if self.head.query.is_empty() {
+            // The common case (plain GET/PUT), asked a dozen times per request while routing.
+            return None;
+        }
         query_value(&self.head.query, key)
     }
     /// Whether the query names `key` (with or without a value).
@@ -76,30 +80,77 @@ thread_local! {
     static REQ_SEQ: Cell<u64> = const { Cell::new(0) };
 }
 
-/// A request id for `x-amz-request-id` (core index and a per-core sequence number).
+/// A request id for `x-amz-request-id` (core index and a per-core sequence number, in upper
+/// case hex), on the stack.
+pub struct RequestId {
+    buf: [u8; 32],
+    len: usize,
+}
+
+impl RequestId {
+    pub fn next() -> RequestId {
+        let n = REQ_SEQ.with(|c| {
+            let v = c.get().wrapping_add(1);
+            c.set(v);
+            v
+        });
+        let mut id = RequestId {
+            buf: [0; 32],
+            len: 0,
+        };
+        id.push_hex(engine::io::core_index() as u64, 1);
+        id.push_hex(n, 12);
+        id
+    }
+
+    /// `v` in upper case hex, zero-padded to at least `width` digits.
+    fn push_hex(&mut self, v: u64, width: usize) {
+        const D: &[u8; 16] = b"0123456789ABCDEF";
+        let digits = ((64 - v.leading_zeros() as usize).div_ceil(4)).max(width);
+        for i in 0..digits {
+            self.buf[self.len + i] = D[(v >> (4 * (digits - 1 - i))) as usize & 15];
+        }
+        self.len += digits;
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(self.as_bytes()).expect("hex digits")
+    }
+}
+
+/// A request id for `x-amz-request-id` as a `String` (see [`RequestId`]).
 pub fn request_id() -> String {
-    let n = REQ_SEQ.with(|c| {
-        let v = c.get().wrapping_add(1);
-        c.set(v);
-        v
-    });
-    format!("{:X}{:012X}", engine::io::core_index(), n)
+    RequestId::next().as_str().to_string()
 }
 
 /// An object's S3 ETag, unquoted (AIS `LOM.ETag`): the stored `ETag` custom key, else the MD5
 /// checksum of an md5 bucket, else `v1-<checksum>-<mtime ns in base 36>`.
 pub fn etag_of(lom: &Lom, mtime_ns: i64) -> String {
+    etag_cow(lom, mtime_ns).into_owned()
+}
+
+/// [`etag_of`], borrowed from the LOM where it can be.
+pub fn etag_cow(lom: &Lom, mtime_ns: i64) -> Cow<'_, str> {
     if let Some((_, v)) = lom.custom.iter().find(|(k, _)| k == CUSTOM_ETAG) {
-        return v.clone();
+        return Cow::Borrowed(v);
     }
     synthetic_etag(&lom.cksum_type, &lom.cksum_value, mtime_ns)
 }
 
-fn synthetic_etag(cksum_type: &str, cksum_value: &str, mtime_ns: i64) -> String {
+fn synthetic_etag<'a>(cksum_type: &str, cksum_value: &'a str, mtime_ns: i64) -> Cow<'a, str> {
     if cksum_type == "md5" {
-        return cksum_value.to_string();
+        return Cow::Borrowed(cksum_value);
     }
-    format!("v1-{cksum_value}-{}", base36(mtime_ns.max(0) as u64))
+    let mut out = String::with_capacity(cksum_value.len() + 17);
+    out.push_str("v1-");
+    out.push_str(cksum_value);
+    out.push('-');
+    push_base36(&mut out, mtime_ns.max(0) as u64);
+    Cow::Owned(out)
 }
 
 /// The quoted ETag of a listing entry.
@@ -107,28 +158,31 @@ pub fn etag_quoted_of_entry(e: &ListEntry) -> String {
     let t = if e.etag.is_empty() {
         synthetic_etag(&e.cksum_type, &e.checksum, e.mtime_ns)
     } else {
-        e.etag.clone()
+        Cow::Borrowed(e.etag.as_str())
     };
     format!("\"{t}\"")
 }
 
-fn base36(mut v: u64) -> String {
+/// Appends `v` in lower case base 36.
+fn push_base36(out: &mut String, mut v: u64) {
     const D: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    if v == 0 {
-        return "0".into();
-    }
-    let mut out = Vec::new();
-    while v > 0 {
-        out.push(D[(v % 36) as usize]);
+    // u64::MAX has 13 base-36 digits.
+    let mut digits = [0u8; 13];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = D[(v % 36) as usize];
         v /= 36;
+        if v == 0 {
+            break;
+        }
     }
-    out.reverse();
-    String::from_utf8(out).expect("ascii")
+    out.push_str(std::str::from_utf8(&digits[i..]).expect("ascii"));
 }
 
 /// Sends a 200 with an XML body.
 pub async fn ok_xml(conn: &mut Conn, head: &RequestHead, body: String) -> bool {
-    let rid = request_id();
+    let rid = RequestId::next();
     let headers: [(&str, &[u8]); 1] = [("x-amz-request-id", rid.as_bytes())];
     reply::ok(
         conn,
@@ -418,5 +472,43 @@ mod tests {
         assert_eq!(etag_of(&lom, 36), "abc");
         lom.custom.push(("ETag".into(), "d41d".into()));
         assert_eq!(etag_of(&lom, 36), "d41d");
+        assert!(matches!(etag_cow(&lom, 36), Cow::Borrowed("d41d")));
+        lom.custom.clear();
+        lom.cksum_type = "xxhash2".into();
+        assert_eq!(etag_of(&lom, 0), "v1-abc-0");
+        assert_eq!(etag_of(&lom, i64::MAX), "v1-abc-1y2p0ij32e8e7");
+        assert_eq!(etag_of(&lom, -5), "v1-abc-0");
+    }
+
+    #[test]
+    fn request_ids() {
+        // Goal: upper-case hex, core index then a 12-digit sequence, a new one each call.
+        let a = RequestId::next();
+        let b = RequestId::next();
+        assert_ne!(a.as_str(), b.as_str());
+        let core = format!("{:X}", engine::io::core_index());
+        for id in [&a, &b] {
+            assert_eq!(id.as_str().len(), core.len() + 12);
+            assert!(id.as_str().starts_with(&core));
+            assert!(id
+                .as_str()
+                .bytes()
+                .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase()));
+        }
+        let n = |id: &RequestId| u64::from_str_radix(&id.as_str()[core.len()..], 16).unwrap();
+        assert_eq!(n(&b), n(&a) + 1);
+        let mut big = RequestId {
+            buf: [0; 32],
+            len: 0,
+        };
+        big.push_hex(u64::MAX, 12);
+        assert_eq!(big.as_str(), "FFFFFFFFFFFFFFFF");
+        let mut small = RequestId {
+            buf: [0; 32],
+            len: 0,
+        };
+        small.push_hex(0, 1);
+        small.push_hex(0xAB, 12);
+        assert_eq!(small.as_str(), "00000000000AB");
     }
 }

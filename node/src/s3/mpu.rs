@@ -198,8 +198,7 @@ pub async fn upload_part_copy(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) 
         Err(e) => return error::send(conn, head, &S3Error::of_store(&e)).await,
     };
     let src_etag = super::etag_of(&src.lom, src.mtime_ns);
-    let get = |n: &str| head.header_str(n).map(str::to_string);
-    if conditions(get, "x-amz-copy-source-", &src_etag, src.mtime_ns) != Cond::Proceed {
+    if conditions(head, "x-amz-copy-source-", &src_etag, src.mtime_ns) != Cond::Proceed {
         let e = S3Error::precondition_failed("x-amz-copy-source-if-*");
         return error::send(conn, head, &e).await;
     }

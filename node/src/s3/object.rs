@@ -97,11 +97,15 @@ pub(super) fn custom_of(head: &RequestHead) -> Result<Vec<(String, String)>, S3E
     Ok(out)
 }
 
-/// The headers GET and HEAD share: ETag, Last-Modified, content headers, user metadata.
-fn attr_headers(buf: &mut Vec<u8>, h: &ObjectHandle) {
-    let etag = format!("\"{}\"", super::etag_of(&h.lom, h.mtime_ns));
-    response::header(buf, "ETag", etag.as_bytes());
-    response::header(buf, "Last-Modified", http_date(h.mtime_ns).as_bytes());
+/// The headers GET and HEAD share: ETag (`etag_quoted`), Last-Modified, content headers, user
+/// metadata.
+fn attr_headers(buf: &mut Vec<u8>, h: &ObjectHandle, etag_quoted: &str) {
+    response::header(buf, "ETag", etag_quoted.as_bytes());
+    response::header(
+        buf,
+        "Last-Modified",
+        time::HttpDate::new(h.mtime_ns).as_bytes(),
+    );
     let ct = h
         .lom
         .custom
@@ -131,11 +135,6 @@ fn attr_headers(buf: &mut Vec<u8>, h: &ObjectHandle) {
     );
 }
 
-fn http_date(ns: i64) -> String {
-    // Reuse the AIS API's formatter through a tiny shim (IMF-fixdate).
-    crate::ais::http_date(ns)
-}
-
 /// The outcome of the conditional headers against an object.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Cond {
@@ -155,20 +154,15 @@ fn etag_matches(hv: &str, etag: &str) -> bool {
 /// RFC 9110 §13.2.2 order, as S3 applies it: If-Match (else If-Unmodified-Since) fails with
 /// 412; If-None-Match (else If-Modified-Since) gives 304. Header names are `prefix` + the
 /// standard name (`x-amz-copy-source-` for a copy's source, which answers 412 for both).
-pub fn conditions(
-    get: impl Fn(&str) -> Option<String>,
-    prefix: &str,
-    etag: &str,
-    mtime_ns: i64,
-) -> Cond {
-    let h = |n: &str| get(&format!("{prefix}{n}"));
+pub fn conditions(head: &RequestHead, prefix: &str, etag: &str, mtime_ns: i64) -> Cond {
+    let h = |n: &str| prefixed_header(head, prefix, n);
     let mtime_s = mtime_ns.div_euclid(1_000_000_000);
     let if_match = h("if-match");
     if let Some(v) = &if_match {
         if !etag_matches(v, etag) {
             return Cond::Failed("If-Match");
         }
-    } else if let Some(t) = h("if-unmodified-since").and_then(|v| time::parse_http_date(&v)) {
+    } else if let Some(t) = h("if-unmodified-since").and_then(time::parse_http_date) {
         if mtime_s > t {
             return Cond::Failed("If-Unmodified-Since");
         }
@@ -178,7 +172,7 @@ pub fn conditions(
         if etag_matches(v, etag) {
             return Cond::NotModified;
         }
-    } else if let Some(t) = h("if-modified-since").and_then(|v| time::parse_http_date(&v)) {
+    } else if let Some(t) = h("if-modified-since").and_then(time::parse_http_date) {
         if mtime_s <= t {
             return Cond::NotModified;
         }
@@ -186,8 +180,19 @@ pub fn conditions(
     Cond::Proceed
 }
 
-fn header_getter(head: &RequestHead) -> impl Fn(&str) -> Option<String> + '_ {
-    move |n| head.header_str(n).map(str::to_string)
+/// The first header named `prefix` + `name` (ASCII case-insensitive), if its value is UTF-8;
+/// `RequestHead::header_str` without building the name.
+fn prefixed_header<'h>(head: &'h RequestHead, prefix: &str, name: &str) -> Option<&'h str> {
+    let (p, n) = (prefix.as_bytes(), name.as_bytes());
+    head.headers
+        .iter()
+        .find(|(h, _)| {
+            let h = h.as_bytes();
+            h.len() == p.len() + n.len()
+                && h[..p.len()].eq_ignore_ascii_case(p)
+                && h[p.len()..].eq_ignore_ascii_case(n)
+        })
+        .and_then(|(_, v)| std::str::from_utf8(v).ok())
 }
 
 /// Records a GET/HEAD/PUT outcome in the AIS counters too (the same bucket statistics).
@@ -235,8 +240,8 @@ async fn get_or_head(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str, body: boo
         Ok(h) => h,
         Err(e) => return error::send(conn, req.head, &S3Error::of_store(&e)).await,
     };
-    let etag = super::etag_of(&h.lom, h.mtime_ns);
-    match conditions(header_getter(req.head), "", &etag, h.mtime_ns) {
+    let etag = super::etag_cow(&h.lom, h.mtime_ns);
+    match conditions(req.head, "", &etag, h.mtime_ns) {
         Cond::Proceed => {}
         Cond::Failed(which) => {
             return error::send(conn, req.head, &S3Error::precondition_failed(which)).await
@@ -249,7 +254,8 @@ async fn get_or_head(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str, body: boo
             reply::start(&mut buf, 304, keep, req.head.minor_version);
             let q = format!("\"{etag}\"");
             response::header(&mut buf, "ETag", q.as_bytes());
-            response::header(&mut buf, "Last-Modified", http_date(h.mtime_ns).as_bytes());
+            let lm = time::HttpDate::new(h.mtime_ns);
+            response::header(&mut buf, "Last-Modified", lm.as_bytes());
             response::finish(&mut buf);
             return conn.send_buf(buf, false).await.is_ok() && keep;
         }
@@ -276,6 +282,10 @@ async fn get_or_head(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str, body: boo
     let keep = req.head.keep_alive && !conn.core.shutting_down();
     let keep = keep && conn.discard_body().await;
     conn.outcome.mountpath = Some(h.mp.id);
+    if body {
+        // A GET is an access, whichever API served it (AIS's S3 GET updates atime too).
+        conn.core.store.atime_read(&h);
+    }
     let mut buf = conn.take_wbuf();
     reply::start(&mut buf, status, keep, req.head.minor_version);
     response::header_u64(&mut buf, "Content-Length", len);
@@ -284,7 +294,11 @@ async fn get_or_head(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str, body: boo
         let cr = format!("bytes {}-{}/{}", start, start + len - 1, h.size);
         response::header(&mut buf, "Content-Range", cr.as_bytes());
     }
-    attr_headers(&mut buf, &h);
+    let mut etag_quoted = String::with_capacity(etag.len() + 2);
+    etag_quoted.push('"');
+    etag_quoted.push_str(&etag);
+    etag_quoted.push('"');
+    attr_headers(&mut buf, &h, &etag_quoted);
     if status == 200 && checksum_mode(req.head) {
         // The whole object's checksum, as stored at PUT (none for a part: S3 sends none).
         if let Some(c) = body::stored_checksum(&h.lom.custom) {
@@ -292,7 +306,7 @@ async fn get_or_head(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str, body: boo
             response::header(&mut buf, "x-amz-checksum-type", b"FULL_OBJECT");
         }
     }
-    let rid = super::request_id();
+    let rid = super::RequestId::next();
     response::header(&mut buf, "x-amz-request-id", rid.as_bytes());
     response::finish(&mut buf);
     if !body {
@@ -620,13 +634,7 @@ pub async fn copy(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bool {
         Err(e) => return error::send(conn, head, &S3Error::of_store(&e)).await,
     };
     let src_etag = super::etag_of(&src.lom, src.mtime_ns);
-    if conditions(
-        header_getter(head),
-        "x-amz-copy-source-",
-        &src_etag,
-        src.mtime_ns,
-    ) != Cond::Proceed
-    {
+    if conditions(head, "x-amz-copy-source-", &src_etag, src.mtime_ns) != Cond::Proceed {
         let e = S3Error::precondition_failed("x-amz-copy-source-if-*");
         return error::send(conn, head, &e).await;
     }

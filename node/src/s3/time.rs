@@ -1,5 +1,6 @@
-//! Dates in S3's dialect: ISO 8601 with milliseconds (`2006-01-02T15:04:05.000Z`) in XML, and
-//! parsing of HTTP dates (`If-Modified-Since` and friends: IMF-fixdate, RFC 850, asctime).
+//! Dates in S3's dialect: ISO 8601 with milliseconds (`2006-01-02T15:04:05.000Z`) in XML,
+//! IMF-fixdate (`Last-Modified`) written without allocating, and parsing of HTTP dates
+//! (`If-Modified-Since` and friends: IMF-fixdate, RFC 850, asctime).
 
 /// Days since 1970-01-01 of a civil date (proleptic Gregorian).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
@@ -43,6 +44,44 @@ pub fn iso8601(unix_ns: i64) -> String {
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
+/// Day names by `days since 1970-01-01 mod 7` (the epoch was a Thursday).
+const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+
+/// An IMF-fixdate on the stack (`Sun, 06 Nov 1994 08:49:37 GMT`, 29 bytes).
+pub struct HttpDate {
+    buf: [u8; 29],
+}
+
+impl HttpDate {
+    /// The date of `unix_ns`, whole seconds (an `i64` of ns spans the years 1677..=2262, so
+    /// the year always has four digits).
+    pub fn new(unix_ns: i64) -> HttpDate {
+        let secs = unix_ns.div_euclid(1_000_000_000);
+        let days = secs.div_euclid(86_400);
+        let rem = secs.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        let mut buf = *b"Thu, 01 Jan 1970 00:00:00 GMT";
+        buf[0..3].copy_from_slice(DAYS[days.rem_euclid(7) as usize].as_bytes());
+        put2(&mut buf[5..7], d);
+        buf[8..11].copy_from_slice(MONTHS[(m - 1) as usize].as_bytes());
+        put2(&mut buf[12..14], y / 100);
+        put2(&mut buf[14..16], y % 100);
+        put2(&mut buf[17..19], rem / 3600);
+        put2(&mut buf[20..22], rem % 3600 / 60);
+        put2(&mut buf[23..25], rem % 60);
+        HttpDate { buf }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+/// Two decimal digits of `v` (0..=99).
+fn put2(out: &mut [u8], v: i64) {
+    out[0] = b'0' + (v / 10) as u8;
+    out[1] = b'0' + (v % 10) as u8;
+}
 
 fn month(s: &str) -> Option<i64> {
     MONTHS
@@ -100,6 +139,35 @@ mod tests {
             iso8601(1_709_210_096 * 1_000_000_000 + 123_456_789),
             "2024-02-29T12:34:56.123Z"
         );
+    }
+
+    #[test]
+    fn http_date_on_the_stack() {
+        // Goal: the same text as the AIS formatter at known instants, leap days, a weekday of
+        // every kind and a negative time; parsing it back gives the same second.
+        let mut instants = vec![
+            0,
+            784_111_777 * 1_000_000_000,
+            1_709_210_096 * 1_000_000_000 + 999_999_999,
+            951_782_400 * 1_000_000_000,
+            -1,
+            -86_400 * 1_000_000_000 * 365 * 3,
+        ];
+        instants.extend((0..20).map(|i| (1_700_000_000 + i * 86_400 + i * 3_671) * 1_000_000_000));
+        for ns in instants {
+            let d = HttpDate::new(ns);
+            let s = std::str::from_utf8(d.as_bytes()).unwrap();
+            assert_eq!(s, crate::ais::http_date(ns), "at {ns}");
+            assert_eq!(parse_http_date(s), Some(ns.div_euclid(1_000_000_000)));
+        }
+        // The ends of the i64 range.
+        for ns in [i64::MIN, i64::MAX] {
+            let d = HttpDate::new(ns);
+            assert_eq!(
+                std::str::from_utf8(d.as_bytes()).unwrap(),
+                crate::ais::http_date(ns)
+            );
+        }
     }
 
     #[test]
