@@ -10,6 +10,8 @@
 #   SIZE=1GiB (object size, MiB multiple)  CHUNK=64MiB  ROUNDS=3  DURATION=10s
 #   WORKERS=4 (GET connections)  RANGE_OFF=60MiB RANGE_LEN=8MiB (crosses a chunk boundary)
 #   PARTS_PARALLEL=4  SKIP_BUILD=1  MP_ROOT=/tmp (where the 4 mountpath folders go)
+#   WARM=1: read each object once after its PUT, before the timed GETs (hot page cache; the
+#   PUTs write with O_DIRECT, so without it each round's first GET run reads from disk)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$ROOT/target/release
@@ -80,6 +82,9 @@ for r in $(seq "$ROUNDS"); do
   if [ $((r % 2)) = 1 ]; then order="mono chnk"; else order="chnk mono"; fi
   for b in $order; do echo -e "put\t$b\t$(put_time "$b")\t-\t0" | tee -a "$TSV"; done
   echo -e "put\tmpu\t$(mpu_time)\t-\t0" | tee -a "$TSV"
+  if [ "${WARM:-0}" = 1 ]; then
+    for b in mono chnk; do curl -sf "$URL/v1/objects/$b/obj" -o /dev/null; done
+  fi
   for kind in get range; do
     for b in $order; do get_run "$b" "$kind" | tee -a "$TSV"; done
   done
