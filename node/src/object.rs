@@ -1,7 +1,7 @@
-//! The object layer: protocol-neutral object operations that the AIS front end (`ais/`) and,
-//! next, the S3 front end call — storing a request body as an object (buffered, or O_DIRECT
+//! The object layer: protocol-neutral object operations that the AIS front end (`ais/`) and
+//! the S3 front end (`s3/`) call — storing a request body as an object (buffered, or O_DIRECT
 //! from aligned buffers; chunked when the bucket's `chunks` props say so), opening an object
-//! for reading and resolving a byte range of it.
+//! for reading (with the bucket's bit-rot check for a GET) and resolving a byte range of it.
 //! Errors come back typed; each front end renders them in its own dialect.
 
 use std::rc::Rc;
