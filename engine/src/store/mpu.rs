@@ -379,16 +379,7 @@ impl Store {
         let up = self.upload(bucket, obj, id)?;
         let (obj_mp, stream) = {
             let mut u = up.lock().expect("upload lock");
-            if u.bid != props.bid {
-                return Err(StoreError::UploadNotFound(
-                    bucket.into(),
-                    obj.into(),
-                    id.into(),
-                ));
-            }
-            if u.state != State::Open {
-                return Err(busy(&u));
-            }
+            check_open(&u, props.bid)?;
             u.inflight += 1;
             let stream = match std::mem::replace(&mut u.stream, Stream::Dead) {
                 Stream::Next(n, h) if n == num && u.inflight == 1 => {
@@ -667,16 +658,7 @@ impl Store {
         let bad = |m: String| StoreError::BadUpload(bucket.into(), obj.into(), m);
         let claimed = {
             let mut u = up.lock().expect("upload lock");
-            if u.bid != props.bid {
-                return Err(StoreError::UploadNotFound(
-                    bucket.into(),
-                    obj.into(),
-                    id.into(),
-                ));
-            }
-            if u.state != State::Open {
-                return Err(busy(&u));
-            }
+            check_open(&u, props.bid)?;
             if u.inflight > 0 {
                 return Err(StoreError::UploadBusy(
                     bucket.into(),
@@ -1155,6 +1137,22 @@ fn check_s3_list(u: &Upload, parts: &[S3Part]) -> Result<Vec<u32>, StoreError> {
         ));
     }
     Ok(parts.iter().map(|p| p.num).collect())
+}
+
+/// An upload that may take parts or a completion: of the bucket's current incarnation (else
+/// it is unknown) and open (else busy).
+fn check_open(u: &Upload, bid: u64) -> Result<(), StoreError> {
+    if u.bid != bid {
+        return Err(StoreError::UploadNotFound(
+            u.bucket.clone(),
+            u.obj.clone(),
+            u.id.clone(),
+        ));
+    }
+    if u.state != State::Open {
+        return Err(busy(u));
+    }
+    Ok(())
 }
 
 fn busy(u: &Upload) -> StoreError {
