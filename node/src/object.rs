@@ -69,9 +69,9 @@ pub async fn put_with(
     let store = conn.core.store.clone();
     if let Some(size) = spec.declared {
         // A missing bucket or a bad name is answered by `put_begin`, with the right error.
-        if let Ok(props) = store.bucket(spec.bucket) {
-            if props.chunks.chunk_put(size) {
-                return put_chunked(conn, spec, size, props.chunks.chunk_size).await;
+        if let Some(chunks) = store.chunks_of(spec.bucket) {
+            if chunks.chunk_put(size) {
+                return put_chunked(conn, spec, size, chunks.chunk_size).await;
             }
         }
     }

@@ -151,6 +151,16 @@ impl Store {
             .ok_or_else(|| StoreError::BucketNotFound(bucket.to_string()))
     }
 
+    /// The `chunks` props of `bucket`, if it exists (read in place: no props copy per PUT).
+    pub fn chunks_of(&self, bucket: &str) -> Option<crate::bmd::ChunksConf> {
+        self.bmd
+            .read()
+            .expect("bmd lock")
+            .buckets
+            .get(bucket)
+            .map(|p| p.chunks)
+    }
+
     /// The object's digest and its HRW mountpath among the enabled mountpaths.
     pub fn place(&self, bucket: &str, obj: &str) -> Result<(u64, Arc<Mountpath>), StoreError> {
         let digest = hrw::obj_digest(bucket, obj);
