@@ -98,6 +98,12 @@ impl Mountpath {
         self.state == MpState::Enabled
     }
 
+    /// Whether it holds data that is read and walked: enabled, or being detached/disabled
+    /// (out of placement, its objects still read until a resilver moved them off).
+    pub fn holds_data(&self) -> bool {
+        matches!(self.state, MpState::Enabled | MpState::Detaching)
+    }
+
     /// What is known about direct I/O here.
     pub fn dio(&self) -> DioState {
         match self.dio.load(Ordering::Relaxed) {
