@@ -12,6 +12,7 @@ mod multipart;
 mod progress;
 mod session;
 mod size;
+mod storage;
 mod uri;
 
 use std::io::{self, Write};
@@ -83,6 +84,9 @@ enum Command {
     /// Remove or inspect an object.
     #[command(subcommand)]
     Object(ObjectCommand),
+    /// The node's storage: mountpaths.
+    #[command(subcommand)]
+    Storage(storage::StorageCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -146,6 +150,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Ls { bucket } => cmd::ls(s, &bucket, out),
         Command::Object(ObjectCommand::Rm { object }) => cmd::object_rm(s, &object, out),
         Command::Object(ObjectCommand::Head { object }) => cmd::object_head(s, &object, out),
+        Command::Storage(c) => storage::run(s, c, out),
     }?;
     out.flush()?;
     Ok(())

@@ -3,16 +3,13 @@
 //! is persisted (`.ais.bmd` on every mountpath, checksummed, newest version wins on load).
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::io::Write as _;
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::cksum::CksumType;
-use crate::hrw::digest;
 use crate::lom::{make_bid, BID_AIS, BID_SERIAL_MASK, LID_FLAGS_MASK};
 use crate::names::{validate_bucket, NameError};
 
@@ -271,21 +268,7 @@ impl Bmd {
     /// File content: `{"xxh64":"<16 hex>","bmd":<BMD JSON>}`, the checksum being XXH64 (seed
     /// `MLCG32`) of the exact `<BMD JSON>` bytes, so a torn or edited file is detected.
     pub fn store(&self, dir: &Path) -> std::io::Result<()> {
-        static TMP_SEQ: AtomicU64 = AtomicU64::new(0);
-        let content = self.encode()?;
-        let seq = TMP_SEQ.fetch_add(1, Ordering::Relaxed);
-        let tmp = dir.join(format!("{BMD_FILE}.tmp.{:x}.{seq}", std::process::id()));
-        let written = (|| {
-            let mut file = File::create(&tmp)?;
-            file.write_all(&content)?;
-            file.sync_all()?;
-            fs::rename(&tmp, dir.join(BMD_FILE))
-        })();
-        if let Err(e) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(e);
-        }
-        File::open(dir)?.sync_all()
+        crate::metafile::store_atomic(dir, BMD_FILE, &self.encode()?)
     }
 
     /// Loads the newest valid `.ais.bmd` among `dirs`. Missing files are skipped; a corrupt
@@ -334,37 +317,11 @@ impl Bmd {
 
     fn encode(&self) -> std::io::Result<Vec<u8>> {
         let body = serde_json::to_vec(self).map_err(std::io::Error::other)?;
-        let mut out = Vec::with_capacity(body.len() + 40);
-        out.extend_from_slice(FILE_HEAD);
-        out.extend_from_slice(format!("{:016x}", digest(&body)).as_bytes());
-        out.extend_from_slice(FILE_MID);
-        out.extend_from_slice(&body);
-        out.extend_from_slice(FILE_TAIL);
-        Ok(out)
+        Ok(crate::metafile::seal("bmd", &body))
     }
 
     fn decode(bytes: &[u8]) -> Result<Bmd, BmdError> {
-        let corrupt = |why: &str| BmdError::Corrupt(why.to_string());
-        let rest = bytes
-            .strip_prefix(FILE_HEAD)
-            .ok_or_else(|| corrupt("bad header"))?;
-        let (sum_hex, rest) = rest
-            .split_at_checked(16)
-            .ok_or_else(|| corrupt("truncated checksum"))?;
-        let body = rest
-            .strip_prefix(FILE_MID)
-            .and_then(|r| r.strip_suffix(FILE_TAIL))
-            .ok_or_else(|| corrupt("bad framing (torn file?)"))?;
-        let stored = std::str::from_utf8(sum_hex)
-            .ok()
-            .and_then(|h| u64::from_str_radix(h, 16).ok())
-            .ok_or_else(|| corrupt("checksum is not hex"))?;
-        let computed = digest(body);
-        if stored != computed {
-            return Err(BmdError::Corrupt(format!(
-                "checksum mismatch: stored {stored:016x}, computed {computed:016x}"
-            )));
-        }
+        let body = crate::metafile::unseal("bmd", bytes).map_err(BmdError::Corrupt)?;
         let bmd: Bmd =
             serde_json::from_slice(body).map_err(|e| BmdError::Corrupt(format!("JSON: {e}")))?;
         bmd.check()?;
@@ -398,10 +355,6 @@ impl Bmd {
         Ok(())
     }
 }
-
-const FILE_HEAD: &[u8] = b"{\"xxh64\":\"";
-const FILE_MID: &[u8] = b"\",\"bmd\":";
-const FILE_TAIL: &[u8] = b"}\n";
 
 /// AIS's Bprops JSON (`Ais-Bucket-Props`, AISTORE.md §1.4) for bucket props `p`, plus our
 /// own `fsync`. Sections aisle does not implement carry their disabled defaults. AIS keeps
@@ -556,6 +509,7 @@ fn same_as_reported(path: &str, value: &Value, reported: Option<&Value>) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
 
     /// A fresh directory under the system temp dir, removed on drop.
     struct TestDir(PathBuf);

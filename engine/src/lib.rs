@@ -13,8 +13,10 @@ pub mod hrw;
 #[allow(unsafe_code)]
 pub mod io;
 pub mod lom;
+pub mod metafile;
 pub mod mountpath;
 pub mod names;
 pub mod store;
 pub mod ufest;
+pub mod vmd;
 pub mod xact;

@@ -45,8 +45,11 @@ pub enum MpState {
     Enabled,
     /// Taken out by the operator; its data stays, it is not in placement.
     Disabled,
-    /// Being detached: out of placement, its data being moved off.
+    /// Being detached: out of placement, its data being moved off; removed from the set once
+    /// a resilver has moved everything (AIS "waiting_dd").
     Detaching,
+    /// Being disabled: as `Detaching`, then `Disabled` (AIS "waiting_dd").
+    Disabling,
     /// Taken out after I/O errors (the disk health check).
     Faulty,
 }
@@ -93,6 +96,17 @@ impl Mountpath {
         }
     }
 
+    /// The same mountpath in state `state` (what was learnt about direct I/O carries over).
+    pub fn with_state(&self, state: MpState) -> Mountpath {
+        Mountpath {
+            id: self.id,
+            path: self.path.clone(),
+            digest: self.digest,
+            state,
+            dio: AtomicU8::new(self.dio.load(Ordering::Relaxed)),
+        }
+    }
+
     /// Whether objects are placed on it.
     pub fn is_enabled(&self) -> bool {
         self.state == MpState::Enabled
@@ -101,7 +115,10 @@ impl Mountpath {
     /// Whether it holds data that is read and walked: enabled, or being detached/disabled
     /// (out of placement, its objects still read until a resilver moved them off).
     pub fn holds_data(&self) -> bool {
-        matches!(self.state, MpState::Enabled | MpState::Detaching)
+        matches!(
+            self.state,
+            MpState::Enabled | MpState::Detaching | MpState::Disabling
+        )
     }
 
     /// What is known about direct I/O here.
@@ -139,6 +156,43 @@ impl MountpathSet {
             .map(|(i, p)| Arc::new(Mountpath::new(MountpathId::new(i), p.clone())))
             .collect();
         MountpathSet { version: 1, list }
+    }
+
+    /// A set of `list` (ids unique, in id order) at `version`.
+    pub fn from_list(version: u64, list: Vec<Arc<Mountpath>>) -> MountpathSet {
+        MountpathSet { version, list }
+    }
+
+    /// The mountpaths as a list (to build the next set from).
+    pub fn to_list(&self) -> Vec<Arc<Mountpath>> {
+        self.list.clone()
+    }
+
+    /// The mountpath at `path` (absolute, clean), whatever its state.
+    pub fn by_path(&self, path: &Path) -> Option<&Arc<Mountpath>> {
+        self.list.iter().find(|m| m.path == path)
+    }
+
+    /// Its position in the set (the core that owns it is `position % cores`).
+    pub fn position(&self, id: MountpathId) -> Option<usize> {
+        self.list.iter().position(|m| m.id == id)
+    }
+
+    /// The core that owns each mountpath's background work, indexed by mountpath id: the
+    /// mountpath at position i of the set belongs to core `i % cores` (ids not in the set: 0).
+    /// Recomputed from the set alone, so every change re-shards.
+    pub fn owners(&self, cores: usize) -> Vec<usize> {
+        let len = self
+            .list
+            .iter()
+            .map(|m| m.id.index() + 1)
+            .max()
+            .unwrap_or(0);
+        let mut owners = vec![0; len];
+        for (pos, m) in self.list.iter().enumerate() {
+            owners[m.id.index()] = pos % cores.max(1);
+        }
+        owners
     }
 
     /// Bumped on every change of the set.

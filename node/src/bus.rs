@@ -20,8 +20,6 @@ pub enum BusMsg {
     Shutdown,
     /// Empty the trash of this mountpath (sent to the mountpath's owner core).
     EmptyTrash { mountpath: MountpathId },
-    /// The mountpath set changed: here is the new owner of each mountpath (by index).
-    Owners(Arc<Vec<usize>>),
     /// Liveness and latency probe: the receiver answers `Pong` with the same value.
     Ping(u64),
     /// Answer to `Ping`.

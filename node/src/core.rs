@@ -4,7 +4,7 @@
 //! - A connection is served start to end by the core that accepted it.
 //! - Per-core state (`CoreCtx`) is touched only by its own thread; other cores reach it through
 //!   the bus.
-//! - A core owns the background work of the mountpaths assigned to it (`owner_of`).
+//! - A core owns the background work of the mountpaths assigned to it (`MountpathSet::owners`).
 
 use std::cell::{Cell, OnceCell, RefCell};
 use std::future::Future;
@@ -34,12 +34,6 @@ pub const CONNS_PER_CORE_MAX: usize = 16 * 1024;
 /// poll): the core's connections stay far inside its reactor's bound on ops in flight.
 const _: () = assert!(CONNS_PER_CORE_MAX * 8 < engine::io::OPS_INFLIGHT_MAX);
 
-/// Which core owns mountpath `index` when there are `cores` cores: round robin, so every
-/// core gets a share and the assignment is recomputed from the list alone.
-pub fn owner_of(index: usize, cores: usize) -> usize {
-    index % cores
-}
-
 /// What a core thread starts with.
 pub struct CoreStart {
     pub core: usize,
@@ -49,8 +43,6 @@ pub struct CoreStart {
     pub store: Arc<Store>,
     pub node: Arc<NodeInfo>,
     pub bus: Arc<Bus>,
-    /// Mountpath index → owner core.
-    pub owners: Arc<Vec<usize>>,
     /// Told once the core listens (or why it cannot).
     pub ready: std::sync::mpsc::Sender<Result<(), String>>,
     pub shutdown_timeout: Duration,
@@ -65,7 +57,6 @@ pub fn run_core(start: CoreStart) {
         store,
         node,
         bus,
-        owners,
         ready,
         shutdown_timeout,
     } = start;
@@ -95,7 +86,9 @@ pub fn run_core(start: CoreStart) {
             return;
         }
     };
-    let mine: Vec<usize> = owners
+    let mine: Vec<usize> = store
+        .mountpaths()
+        .owners(node.cores)
         .iter()
         .enumerate()
         .filter(|(_, &c)| c == core)
@@ -109,7 +102,6 @@ pub fn run_core(start: CoreStart) {
         recv_multishot: rio::recv_multi_available(),
         shutting_down: Cell::new(false),
         conns: RefCell::new(Slab::with_capacity(1024)),
-        owners: RefCell::new(owners),
         body_bufs: RefCell::new(Vec::new()),
         put_bufs: OnceCell::new(),
         rec: CoreRecorder::new(node.stats[core].clone()),
@@ -141,10 +133,6 @@ async fn core_main(ctx: Rc<CoreCtx>, listener: Fd, mine: Vec<usize>, shutdown_ti
                     .send(ctx.core, from.min(ctx.bus.cores() - 1), BusMsg::Pong(v));
             }
             BusMsg::Pong(_) => {}
-            BusMsg::Owners(o) => {
-                tracing::info!(core = ctx.core, from, owners = ?o, "mountpath owners changed");
-                *ctx.owners.borrow_mut() = o;
-            }
         }
     }
     // Shutdown: stop accepting (dropping the task cancels the accept and closes the listener),

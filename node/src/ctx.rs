@@ -86,7 +86,6 @@ pub struct CoreCtx {
     pub(crate) shutting_down: Cell<bool>,
     pub(crate) conns: RefCell<Slab<ConnEntry>>,
     /// Mountpath index → owner core, as last announced.
-    pub(crate) owners: RefCell<Arc<Vec<usize>>>,
     /// Reusable PUT body buffers (large allocations are mmap'd: reuse avoids page faults).
     pub(crate) body_bufs: RefCell<Vec<Vec<u8>>>,
     /// Aligned buffers of direct PUTs, registered with this core's ring when possible; made
@@ -148,7 +147,7 @@ impl CoreCtx {
 
     /// Asks the owner core of each mountpath to empty its trash.
     pub fn request_empty_trash(&self, mountpaths: &[MountpathId]) {
-        let owners = self.owners.borrow().clone();
+        let owners = self.owners();
         for &mp in mountpaths {
             let to = owners.get(mp.index()).copied().unwrap_or(0);
             if let Err(m) = self
@@ -191,8 +190,10 @@ impl CoreCtx {
             .unwrap_or_else(|| AlignedBuf::new(PUT_DIRECT_BUF_BYTES))
     }
 
-    pub fn owners(&self) -> Arc<Vec<usize>> {
-        self.owners.borrow().clone()
+    /// The owner core of each mountpath (by id), from the current set: recomputed on every
+    /// change of the set.
+    pub fn owners(&self) -> Vec<usize> {
+        self.store.mountpaths().owners(self.node.cores)
     }
 }
 

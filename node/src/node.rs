@@ -9,7 +9,7 @@ use engine::store::Store;
 
 use crate::bus::{Bus, BusMsg};
 use crate::config::Config;
-use crate::core::{owner_of, run_core, CoreStart};
+use crate::core::{run_core, CoreStart};
 use crate::ctx::{NodeInfo, OBJECTS_CACHED_PER_CORE_MAX};
 use crate::stats::CoreStats;
 
@@ -34,7 +34,8 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
     tracing::info!(nofile, "open-file limit");
 
     let store = Arc::new(
-        Store::open(&cfg.mountpaths).map_err(|e| anyhow::anyhow!("opening the store: {e}"))?,
+        Store::open_as(&cfg.mountpaths, &daemon_id(cfg.listen.port()))
+            .map_err(|e| anyhow::anyhow!("opening the store: {e}"))?,
     );
     store.set_put_write_direct(cfg.put_write == crate::config::PutWrite::Direct);
     store.set_put_direct_min(cfg.put_direct_min);
@@ -45,13 +46,9 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         "PUT write path"
     );
     let mps = store.mountpaths();
-    let owners: Arc<Vec<usize>> = Arc::new(
-        mps.iter()
-            .map(|m| owner_of(m.id.index(), cfg.cores))
-            .collect(),
-    );
+    let owners = mps.owners(cfg.cores);
     for m in mps.iter() {
-        tracing::info!(mountpath = %m.path.display(), id = %m.id, core = owners[m.id.index()], "mountpath");
+        tracing::info!(mountpath = %m.path.display(), id = %m.id, state = engine::vmd::state_word(m.state), core = owners[m.id.index()], "mountpath");
     }
     tracing::info!(
         buckets = store.bmd().buckets.len(),
@@ -60,7 +57,8 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
 
     let host = cfg.listen.ip().to_string();
     let node = Arc::new(NodeInfo {
-        daemon_id: daemon_id(cfg.listen.port()),
+        // The VMD's node id when the mountpaths already carry one, else derived from the port.
+        daemon_id: store.node_id(),
         url: format!("http://{}", cfg.listen),
         host,
         port: cfg.listen.port(),
@@ -75,7 +73,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         s3_at_root: cfg.s3_at_root,
         s3_keys: cfg.s3_keys.clone(),
         stats: (0..cfg.cores)
-            .map(|c| Arc::new(CoreStats::new(c, mps.len())))
+            .map(|c| Arc::new(CoreStats::new(c, crate::stats::MOUNTPATH_IDS_COUNTED)))
             .collect(),
         // A quarter of the descriptors go to cached objects, the rest to connections and I/O.
         objects_cached_per_core: ((nofile as usize) / (4 * cfg.cores))
@@ -116,7 +114,6 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
             store: store.clone(),
             node: node.clone(),
             bus: bus.clone(),
-            owners: owners.clone(),
             ready: ready_tx.clone(),
             shutdown_timeout: timeout,
         };

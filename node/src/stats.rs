@@ -257,6 +257,10 @@ pub struct CoreStats {
     pub s3_ops: [Counter; S3Op::ALL.len()],
 }
 
+/// Mountpath ids with counters of their own (ids grow with each attach; a mountpath past
+/// this is counted only in the totals).
+pub const MOUNTPATH_IDS_COUNTED: usize = 256;
+
 impl CoreStats {
     pub fn new(core: usize, mountpaths: usize) -> CoreStats {
         CoreStats {
@@ -365,8 +369,9 @@ impl CoreRecorder {
 pub struct ScrapeInfo<'a> {
     pub node_id: &'a str,
     pub uptime_ns: u64,
-    pub mountpaths: Vec<String>,
-    /// By mountpath: its filesystem refused O_DIRECT (direct PUTs fall back to buffered).
+    /// Each mountpath of the set: its id index (what its counters are kept by) and path.
+    pub mountpaths: Vec<(usize, String)>,
+    /// By position in `mountpaths`: its filesystem refused O_DIRECT (direct PUTs fall back to buffered).
     pub direct_refused: Vec<bool>,
 }
 
@@ -577,16 +582,16 @@ pub fn render(cores: &[Arc<CoreStats>], bmd: &Bmd, info: &ScrapeInfo<'_>) -> Str
     let mp_labels: Vec<String> = info
         .mountpaths
         .iter()
-        .map(|mp| format!("{node},mountpath=\"{}\"", escape_label(mp)))
+        .map(|(_, mp)| format!("{node},mountpath=\"{}\"", escape_label(mp)))
         .collect();
     for f in mp_fams {
         let name = format!("aisle_mountpath_{f}");
         let _ = writeln!(out, "# TYPE {name} counter");
         let fi = family_index(f);
-        for (i, labels) in mp_labels.iter().enumerate() {
+        for ((id, _), labels) in info.mountpaths.iter().zip(&mp_labels) {
             let v: u64 = cores
                 .iter()
-                .filter_map(|c| c.mountpaths.get(i))
+                .filter_map(|c| c.mountpaths.get(*id))
                 .map(|m| op_values(m)[fi])
                 .sum();
             line(&mut out, &name, labels, v);
@@ -635,7 +640,7 @@ mod tests {
         let info = ScrapeInfo {
             node_id: "n",
             uptime_ns: 1,
-            mountpaths: vec!["/mp".into()],
+            mountpaths: vec![(0, "/mp".into())],
             direct_refused: vec![false],
         };
         let text = render(&cores, &bmd, &info);
@@ -732,7 +737,7 @@ mod tests {
         let info = ScrapeInfo {
             node_id: "n\"1",
             uptime_ns: 1,
-            mountpaths: vec!["/mp\"}x\n\\".into()],
+            mountpaths: vec![(0, "/mp\"}x\n\\".into())],
             direct_refused: vec![false],
         };
         let text = render(&[core], &Bmd::default(), &info);

@@ -108,8 +108,12 @@ impl Store {
         .await
     }
 
-    fn persist_bmd(&self, bmd: &Bmd, mps: &MountpathSet) -> Result<(), StoreError> {
-        for mp in mps.iter() {
+    pub(super) fn persist_bmd(&self, bmd: &Bmd, mps: &MountpathSet) -> Result<(), StoreError> {
+        // A faulty mountpath is not written (it may be gone); it gets the BMD when enabled.
+        for mp in mps
+            .iter()
+            .filter(|m| m.state != crate::mountpath::MpState::Faulty)
+        {
             bmd.store(&mp.path)
                 .map_err(|e| StoreError::io("store bmd", &mp.path, e))?;
         }

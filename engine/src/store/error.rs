@@ -54,6 +54,16 @@ pub enum StoreError {
     BadProps(String),
     #[error("no mountpaths available")]
     NoMountpaths,
+    /// A mountpath request naming a path that cannot be one (missing, not a directory, no
+    /// user xattrs, nested in or containing another mountpath).
+    #[error("{0}")]
+    BadMountpath(String),
+    /// A mountpath request that conflicts with the set (already attached, another node's,
+    /// the last enabled one).
+    #[error("{0}")]
+    MountpathConflict(String),
+    #[error("mountpath {0} is not attached to this node")]
+    MountpathNotFound(String),
     #[error("ais://{0}/{1}: invalid append handle: {2}")]
     BadAppendHandle(String, String, String),
     #[error("too many appends in progress on this node (at most {0}); flush or wait")]

@@ -27,6 +27,7 @@ mod error;
 mod get;
 mod list;
 mod lsdir;
+mod mplife;
 mod mpu;
 mod put;
 mod trash;
@@ -49,6 +50,7 @@ pub use copy::{CopiedMeta, CopyOutcome, COPY_CHUNK};
 pub use custom::{is_internal as is_internal_custom, parse_custom_header};
 pub use error::StoreError;
 pub use list::{ListEntry, ListPage, ListQuery};
+pub use mplife::MpChange;
 pub use mpu::{
     PartDone, PartInfo, PartListError, S3Part, UploadInfo, CUSTOM_UFEST_ID, PART_NUM_MAX,
     S3_PART_SIZE_MIN, UPLOADS_OPEN_MAX,
@@ -70,6 +72,8 @@ pub const FNTL_NAME_BYTES_MAX: usize =
 /// The node's store.
 pub struct Store {
     mountpaths: RwLock<Arc<MountpathSet>>,
+    /// Serialises mountpath set changes; the node id and what the VMD records besides the set.
+    mp_txn: Mutex<mplife::MpMeta>,
     bmd: RwLock<Arc<Bmd>>,
     /// Serialises bucket-metadata transactions (held only on blocking-pool threads).
     bmd_txn: Mutex<()>,
@@ -123,13 +127,37 @@ impl Store {
     /// writable, with user xattrs), loads the newest bucket metadata and tidies what a previous
     /// run left behind.
     pub fn open(mountpaths: &[PathBuf]) -> Result<Store, StoreError> {
+        Store::open_as(mountpaths, "aisle")
+    }
+
+    /// Opens the store as `open` does, the set being the newest volume metadata (VMD) found
+    /// on `mountpaths` merged with them (`mplife.rs`); `node_id` names the node unless the
+    /// VMD already does. The VMD is rewritten on every mountpath before anything is served.
+    pub fn open_as(mountpaths: &[PathBuf], node_id: &str) -> Result<Store, StoreError> {
         if mountpaths.is_empty() {
             return Err(StoreError::NoMountpaths);
         }
-        let set = MountpathSet::new(mountpaths);
-        let bmd = Bmd::load_newest(mountpaths)?;
+        let (set, mut meta) = Store::initial_set(mountpaths, node_id)?;
+        let paths: Vec<PathBuf> = set
+            .iter()
+            .filter(|m| m.state != crate::mountpath::MpState::Faulty)
+            .map(|m| m.path.clone())
+            .collect();
+        let bmd = Bmd::load_newest(&paths)?;
+        for p in &paths {
+            if !p.join(crate::bmd::BMD_FILE).exists() && bmd.version > 0 {
+                bmd.store(p)
+                    .map_err(|e| StoreError::io("store bmd", p, e))?;
+            }
+        }
         let store = Store {
-            mountpaths: RwLock::new(Arc::new(set)),
+            mountpaths: RwLock::new(Arc::new(MountpathSet::from_list(0, Vec::new()))),
+            mp_txn: Mutex::new(mplife::MpMeta {
+                node_id: String::new(),
+                vmd_version: 0,
+                detached: Vec::new(),
+                next_id: 0,
+            }),
             bmd: RwLock::new(Arc::new(bmd)),
             bmd_txn: Mutex::new(()),
             work_seq: AtomicU64::new(0),
@@ -144,6 +172,9 @@ impl Store {
             xacts: crate::xact::Xacts::default(),
             obj_locks: ObjLocks::default(),
         };
+        store.persist_vmd(&mut meta, &set)?;
+        *store.mountpaths.write().expect("mountpaths lock") = Arc::new(set);
+        *store.mp_txn.lock().expect("mp lock") = meta;
         store.startup_tidy();
         store.recover_completions();
         Ok(store)

@@ -46,7 +46,7 @@ pub async fn metrics(conn: &mut Conn, req: &Req<'_>) -> bool {
             .store
             .mountpaths()
             .iter()
-            .map(|m| m.path.to_string_lossy().to_string())
+            .map(|m| (m.id.index(), m.path.to_string_lossy().to_string()))
             .collect(),
         direct_refused: conn
             .core
@@ -125,30 +125,11 @@ pub async fn daemon(conn: &mut Conn, req: &Req<'_>) -> bool {
     let body = match what.as_str() {
         "smap" => smap(&node),
         "snode" => snode(&node, "target"),
-        "mountpaths" => {
-            let mps = conn.core.store.mountpaths();
-            let owners = conn.core.owners();
-            let available: Vec<String> = mps
-                .iter()
-                .filter(|m| m.is_enabled())
-                .map(|m| m.path.to_string_lossy().to_string())
-                .collect();
-            let disabled: Vec<String> = mps
-                .iter()
-                .filter(|m| !m.is_enabled())
-                .map(|m| m.path.to_string_lossy().to_string())
-                .collect();
-            let owner_map: serde_json::Map<String, serde_json::Value> = mps
-                .iter()
-                .map(|m| {
-                    (
-                        m.path.to_string_lossy().to_string(),
-                        json!(owners.get(m.id.index()).copied().unwrap_or(0)),
-                    )
-                })
-                .collect();
-            json!({ "available": available, "disabled": disabled, "waiting_dd": [], "owner_core": owner_map, "cores": node.cores })
-        }
+        "mountpaths" => super::mountpaths::list_json(
+            &conn.core.store.mountpaths(),
+            &conn.core.owners(),
+            node.cores,
+        ),
         "bmd" => serde_json::to_value(&*conn.core.store.bmd()).unwrap_or(json!({})),
         _ => {
             let m = format!("invalid what={what:?} (supported: smap, snode, mountpaths, bmd)");

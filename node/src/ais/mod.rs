@@ -12,6 +12,7 @@ mod custom;
 mod daemon;
 mod later;
 mod lsflags;
+mod mountpaths;
 mod mpt;
 mod object;
 pub mod params;
@@ -134,6 +135,9 @@ pub async fn handle(conn: &mut Conn, head: &RequestHead) -> bool {
     }
     if path == "/v1/health" {
         return daemon::health(conn, &req).await;
+    }
+    if mountpaths::is_mountpaths_path(path) {
+        return mountpaths::handle(conn, &req).await;
     }
     // This node is its own proxy: a request "reversed" to a node reaches this one.
     if path == "/v1/daemon" || path == "/v1/cluster" || path == "/v1/reverse/daemon" {

@@ -11,11 +11,13 @@ use crate::http::Conn;
 pub fn status_of(e: &StoreError) -> u16 {
     match e {
         StoreError::BucketNotFound(_)
+        | StoreError::MountpathNotFound(_)
         | StoreError::ObjNotFound(..)
         | StoreError::UploadNotFound(..) => 404,
-        StoreError::BucketExists(_) | StoreError::NameConflict(..) | StoreError::UploadBusy(..) => {
-            409
-        }
+        StoreError::BucketExists(_)
+        | StoreError::NameConflict(..)
+        | StoreError::UploadBusy(..)
+        | StoreError::MountpathConflict(_) => 409,
         StoreError::BadBucketName(..)
         | StoreError::BadObjName(..)
         | StoreError::BadChecksum { .. }
@@ -24,6 +26,7 @@ pub fn status_of(e: &StoreError) -> u16 {
         | StoreError::BadProps(_)
         | StoreError::BadAppendHandle(..)
         | StoreError::BadCustom(_)
+        | StoreError::BadMountpath(_)
         | StoreError::BadUpload(..) => 400,
         StoreError::PartList(kind, ..) => match kind {
             engine::store::PartListError::Partial => 501,

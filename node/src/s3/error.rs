@@ -130,6 +130,10 @@ impl S3Error {
             StoreError::NoMountpaths | StoreError::AppendsBusy(_) | StoreError::UploadsBusy(_) => {
                 S3Error::new(503, "ServiceUnavailable", m)
             }
+            // Mountpath administration is not an S3 operation; mapped for completeness.
+            StoreError::BadMountpath(_) => S3Error::invalid_argument(m),
+            StoreError::MountpathConflict(_) => S3Error::new(409, "OperationAborted", m),
+            StoreError::MountpathNotFound(_) => S3Error::new(404, "NoSuchKey", m),
             StoreError::MetaMissing(..)
             | StoreError::MetaCorrupt(..)
             | StoreError::DataCorrupt { .. }
