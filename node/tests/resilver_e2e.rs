@@ -1224,7 +1224,27 @@ fn filesystem_unmounted_mid_resilver_is_an_error_and_loses_no_object_with_a_good
         br#"{"action":"start","value":{"kind":"resilver"}}"#,
     );
     assert_eq!(r.status, 200, "start resilver: {}", r.text());
+    let id = r.text().trim().to_string();
+    assert!(!id.is_empty(), "start resilver: no job id");
     let snaps = wait_settled(node, 1);
+    assert!(
+        snaps.iter().any(|s| s["id"] == id.as_str()),
+        "the started job {id} is not among {snaps:#?}"
+    );
+    // AIS's IC status of the job: ended.
+    let st = node.send(
+        "GET",
+        "/v1/cluster?what=status",
+        &[("Content-Type", "application/json")],
+        json!({ "id": id }).to_string().as_bytes(),
+    );
+    assert_eq!(st.status, 200, "what=status: {}", st.text());
+    let st = st.json();
+    assert_eq!(st["uuid"], id.as_str(), "{st}");
+    assert!(
+        st["end_time"].as_i64().is_some_and(|t| t > 0),
+        "not ended: {st}"
+    );
     assert_eq!(node.req("GET", "/v1/health", &[], b"").status, 200);
     let errors: u64 = snaps.iter().map(job_errors).sum();
     let (avail, _, _) = mountpaths(node);
@@ -1273,7 +1293,7 @@ fn layout_check_accepts_a_settled_node_and_flags_strays_and_work_files() {
     // file on a "detached" mountpath are each reported.
     let node = Node::start(4);
     let objs = Arc::new(
-        objects(300, 0xE2E0_0004, true)
+        objects(object_count(300), 0xE2E0_0004, true)
             .into_iter()
             .filter(|o| o.bucket != MIRR)
             .collect::<Vec<_>>(),
@@ -1288,14 +1308,24 @@ fn layout_check_accepts_a_settled_node_and_flags_strays_and_work_files() {
             CHUNK_SIZE / KIB
         ),
     );
+    let t = Instant::now();
     put_all(node.port, &objs, 2);
+    let put_took = t.elapsed();
     let set: Vec<PathBuf> = node
         .mountpaths
         .iter()
         .map(|m| std::fs::canonicalize(m).unwrap())
         .collect();
+    let t = Instant::now();
     assert_all_read_back(node.port, &objs, "settled");
+    let get_took = t.elapsed();
+    let t = Instant::now();
     let lay = assert_layout("settled", &objs, &set, &[]);
+    println!(
+        "{} objects: PUT {put_took:?}, read back {get_took:?}, layout check {:?}: {lay:?}",
+        objs.len(),
+        t.elapsed()
+    );
     assert_eq!(lay.mains, objs.len());
     let chunked: Vec<&Obj> = objs.iter().filter(|o| o.chunked()).collect();
     assert!(!chunked.is_empty(), "no chunked object in the sample");
