@@ -1288,17 +1288,14 @@ fn filesystem_unmounted_mid_resilver_is_an_error_and_loses_no_object_with_a_good
 #[test]
 fn layout_check_accepts_a_settled_node_and_flags_strays_and_work_files() {
     // Goal: the end-state check used above is sound: on a node that never changed its
-    // mountpaths (plain and chunked objects) it finds every object at its HRW place with
-    // nothing else on disk; a planted copy on a non-HRW mountpath, a planted work file and a
-    // file on a "detached" mountpath are each reported.
+    // mountpaths (plain and chunked objects, and mirrored ones whose second replica is made
+    // here by hand as mirroring lays it out) it finds every object at its HRW place with
+    // nothing else on disk; a planted copy on a non-HRW mountpath, a planted work file, a file
+    // on a "detached" mountpath and a replica whose LOM forgets the other are each reported.
     let node = Node::start(4);
-    let objs = Arc::new(
-        objects(object_count(300), 0xE2E0_0004, true)
-            .into_iter()
-            .filter(|o| o.bucket != MIRR)
-            .collect::<Vec<_>>(),
-    );
+    let objs = Arc::new(objects(object_count(300), 0xE2E0_0004, true));
     node.create_bucket(PLAIN);
+    node.create_bucket(MIRR);
     node.create_bucket(CHNK);
     set_props(
         &node,
@@ -1319,6 +1316,8 @@ fn layout_check_accepts_a_settled_node_and_flags_strays_and_work_files() {
     let t = Instant::now();
     assert_all_read_back(node.port, &objs, "settled");
     let get_took = t.elapsed();
+    let mset = MountpathSet::new(&set);
+    let mirrored = plant_mirror_copies(&objs, &set, &mset);
     let t = Instant::now();
     let lay = assert_layout("settled", &objs, &set, &[]);
     println!(
@@ -1327,6 +1326,8 @@ fn layout_check_accepts_a_settled_node_and_flags_strays_and_work_files() {
         t.elapsed()
     );
     assert_eq!(lay.mains, objs.len());
+    assert!(mirrored > 0, "no mirrored object in the sample");
+    assert_eq!(lay.extra_copies, mirrored);
     let chunked: Vec<&Obj> = objs.iter().filter(|o| o.chunked()).collect();
     assert!(!chunked.is_empty(), "no chunked object in the sample");
     assert_eq!(lay.manifests, chunked.len());
@@ -1336,7 +1337,6 @@ fn layout_check_accepts_a_settled_node_and_flags_strays_and_work_files() {
     );
 
     // A stray: the first plain object's file copied to a mountpath that is not its HRW one.
-    let mset = MountpathSet::new(&set);
     let o = objs.iter().find(|o| o.bucket == PLAIN).unwrap();
     let home = place(&mset, o);
     let other = &set[(home + 1) % set.len()];
@@ -1354,6 +1354,13 @@ fn layout_check_accepts_a_settled_node_and_flags_strays_and_work_files() {
     let left = engine::fqn::object_fqn(&gone, PLAIN, "left");
     std::fs::create_dir_all(left.parent().unwrap()).unwrap();
     std::fs::write(&left, b"l").unwrap();
+    // A mirrored object's extra replica whose LOM lists only itself.
+    let m = objs.iter().find(|o| o.bucket == MIRR).unwrap();
+    let m_home = place(&mset, m);
+    let m_copy = engine::fqn::object_fqn(&set[(m_home + 1) % set.len()], m.bucket, &m.name);
+    let mut lom = read_lom(&m_copy).unwrap();
+    lom.copies = vec![m_copy.to_string_lossy().to_string()];
+    set_loms(&[(m_copy.clone(), lom)]);
     let problems = check_layout(&objs, &set, std::slice::from_ref(&gone)).expect_err("planted");
     let has = |needle: &str, p: &Path| {
         problems
@@ -1363,7 +1370,13 @@ fn layout_check_accepts_a_settled_node_and_flags_strays_and_work_files() {
     assert!(has("stray file", &stray), "{problems:#?}");
     assert!(has("work file left", &work), "{problems:#?}");
     assert!(has("left on a detached mountpath", &left), "{problems:#?}");
-    assert_eq!(problems.len(), 3, "{problems:#?}");
+    assert!(
+        problems
+            .iter()
+            .any(|x| x.starts_with(&*m_copy.to_string_lossy()) && x.contains("differ")),
+        "{problems:#?}"
+    );
+    assert_eq!(problems.len(), 4, "{problems:#?}");
     let _ = std::fs::remove_dir_all(&gone);
 
     // The RFC 3339 reader used for job times.
@@ -1373,4 +1386,56 @@ fn layout_check_accepts_a_settled_node_and_flags_strays_and_work_files() {
         Some((1_796_327_529 - 3600) * 1_000_000_000 + 500_000_000)
     );
     assert_eq!(rfc3339_ns("0001-01-01T00:00:00Z"), None);
+}
+
+/// Writes LOMs (xattr `user.ais.lom`) through Python's `os.setxattr` (no `unsafe` in tests).
+fn set_loms(loms: &[(PathBuf, Lom)]) {
+    let mut input = String::new();
+    for (p, lom) in loms {
+        let hex: String = lom
+            .encode()
+            .expect("encodable LOM")
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        input.push_str(&format!("{}\t{hex}\n", p.display()));
+    }
+    let script = "import os,sys\nfor l in sys.stdin:\n p,h=l.rstrip('\\n').split('\\t')\n os.setxattr(p,'user.ais.lom',bytes.fromhex(h))\n";
+    let mut child = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "setting LOMs failed");
+}
+
+/// Lays out a second replica of every mirrored object by hand, as mirroring does: the same
+/// bytes at `%ob/<name>` on the next mountpath, and on both replicas a LOM whose `copies`
+/// lists both FQNs. Returns how many objects got one.
+fn plant_mirror_copies(objs: &[Obj], set: &[PathBuf], mset: &MountpathSet) -> usize {
+    let mut loms = Vec::new();
+    for o in objs.iter().filter(|o| o.bucket == MIRR) {
+        let home = place(mset, o);
+        let main = engine::fqn::object_fqn(&set[home], o.bucket, &o.name);
+        let copy = engine::fqn::object_fqn(&set[(home + 1) % set.len()], o.bucket, &o.name);
+        std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+        std::fs::copy(&main, &copy).unwrap();
+        let mut lom = read_lom(&main).unwrap();
+        lom.copies = vec![
+            main.to_string_lossy().to_string(),
+            copy.to_string_lossy().to_string(),
+        ];
+        loms.push((main, lom.clone()));
+        loms.push((copy, lom));
+    }
+    set_loms(&loms);
+    loms.len() / 2
 }
