@@ -88,13 +88,18 @@ mp_call() { # method action path [query] -> fails unless 200
 # jobs after the first $1, and the job count.
 wait_resilver() {
   python3 - "$URL" "$1" <<'EOF'
-import json, sys, time, urllib.request, datetime as dt
+import json, sys, time, urllib.request, urllib.error, datetime as dt
 url, skip = sys.argv[1], int(sys.argv[2])
 def get(path, body=None):
     req = urllib.request.Request(url + path, data=body, method="GET",
                                  headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req) as r:
-        return json.loads(r.read())
+    try:
+        with urllib.request.urlopen(req) as r:
+            return json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        if e.code == 404 and body is not None:
+            return {}  # no job of the kind yet
+        raise
 def ts(s):
     if not s or s.startswith("0001-"):
         return None
