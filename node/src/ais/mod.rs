@@ -275,10 +275,4 @@ pub const ADMIN_ACTIONS_NOT_YET: &[&str] = &[
     "stop",
     "lru",
     "cleanup-store",
-    "attach-mp",
-    "enable-mp",
-    "detach-mp",
-    "disable-mp",
-    "rescan-mp",
-    "fshc-mp",
 ];
