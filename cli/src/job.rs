@@ -346,10 +346,10 @@ fn wait(s: &mut Session, id: &str, timeout: Option<Duration>, show: bool) -> any
         } else {
             st.err.clone()
         };
-        bail!("job {} ({}) was aborted: {why}", id, st.kind);
+        bail!("job {} ({}) was aborted: {why}", st.uuid, st.kind);
     }
     if !st.err.is_empty() {
-        bail!("job {} ({}) failed: {}", id, st.kind, st.err);
+        bail!("job {} ({}) failed: {}", st.uuid, st.kind, st.err);
     }
     Ok(x)
 }

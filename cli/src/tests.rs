@@ -796,7 +796,7 @@ fn start_wait_polls_status_until_the_end() {
     let out = aisle(&url, &["start", "resilver", "--wait", "--timeout", "1m"]).expect("wait");
     assert_eq!(
         out,
-        "JOBID-00001\nresilver[JOBID-00001] finished: 3 objects, 3.0KiB\n"
+        "JOBID-00001\nresilver[JOBID-00001] finished: 3 objects, 3KiB\n"
     );
     let targets: Vec<String> = seen.try_iter().map(|s| s.head.target).collect();
     let polls = targets
@@ -849,7 +849,7 @@ fn show_job_prints_a_table_and_stop_job_picks_id_or_kind() {
             "make-n-copies",
             "ais://m",
             "20",
-            "2.0KiB",
+            "2KiB",
             "22:00:00",
             "22:01:00",
             "finished"
@@ -863,8 +863,8 @@ fn show_job_prints_a_table_and_stop_job_picks_id_or_kind() {
             "resilver",
             "-",
             "3",
-            "3.0KiB",
-            "22:13:20",
+            "3KiB",
+            "22:13:19",
             "22:13:20",
             "finished"
         ]
