@@ -63,9 +63,27 @@ fn bck(bucket: Option<&str>) -> Value {
 
 /// `PUT /v1/cluster` start: AIS's `ArgsMsg` (Go field names) with aisle's `copies`.
 pub fn start_request(kind: &str, bucket: Option<&str>, copies: Option<u32>) -> Request {
+    start_request_with(kind, bucket, copies, 0, false)
+}
+
+/// `start_request` with `ArgsMsg.Flags` (AIS's `FlagZeroSize` = 1, `FlagKeepMisplaced` = 8;
+/// aisle's dry run = 1 << 16) and `Force`, as space cleanup sends them.
+pub fn start_request_with(
+    kind: &str,
+    bucket: Option<&str>,
+    copies: Option<u32>,
+    flags: u32,
+    force: bool,
+) -> Request {
     let mut args = json!({"ID": "", "Kind": kind, "DaemonID": "", "Bck": bck(bucket)});
     if let Some(n) = copies {
         args["copies"] = json!(n);
+    }
+    if flags != 0 {
+        args["flags"] = json!(flags);
+    }
+    if force {
+        args["Force"] = json!(true);
     }
     cluster(
         "PUT",
@@ -392,22 +410,19 @@ fn done_line(x: &Snap) -> String {
     )
 }
 
-/// `aisle start KIND ...`: prints the job id; with `wait`, waits and prints how it ended.
+/// `aisle start KIND ...`: sends `req` (a `start_request*`), prints the job id; with `wait`,
+/// waits and prints how it ended.
 pub fn start(
     s: &mut Session,
-    kind: &str,
-    bucket: Option<&str>,
-    copies: Option<u32>,
+    req: &Request,
     wait_for: Option<Option<Duration>>,
     show: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let id = s
-        .send(&start_request(kind, bucket, copies), Payload::None)?
-        .body_bytes()?;
+    let id = s.send(req, Payload::None)?.body_bytes()?;
     let id = String::from_utf8_lossy(&id).trim().to_owned();
     if id.is_empty() {
-        bail!("the node started {kind} but answered no job id");
+        bail!("the node started the job but answered no job id");
     }
     writeln!(out, "{id}")?;
     if let Some(timeout) = wait_for {
@@ -472,6 +487,25 @@ pub fn show(
         return Ok(());
     }
     write!(out, "{}", table(&list))?;
+    // One job asked for by id: what it listed (space cleanup: the files it removed).
+    if let ([x], Some(_)) = (list.as_slice(), which.filter(|w| !is_kind(w))) {
+        let items = x.aisle.as_ref().and_then(|a| a.get("items"));
+        if let Some(Value::Array(items)) = items {
+            for i in items.iter().filter_map(Value::as_str) {
+                writeln!(out, "{i}")?;
+            }
+        }
+        let dropped = x
+            .aisle
+            .as_ref()
+            .and_then(|a| a.get("items-dropped"))
+            .and_then(Value::as_str)
+            .and_then(|d| d.parse::<u64>().ok())
+            .unwrap_or(0);
+        if dropped > 0 {
+            writeln!(out, "... and {dropped} more")?;
+        }
+    }
     Ok(())
 }
 

@@ -224,15 +224,8 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Object(ObjectCommand::Head { object }) => cmd::object_head(s, &object, out),
         Command::Start(StartCommand::Resilver { wait, timeout }) => {
             let show = progress::wanted(cli.quiet);
-            job::start(
-                s,
-                "resilver",
-                None,
-                None,
-                wait.then_some(timeout),
-                show,
-                out,
-            )
+            let req = job::start_request("resilver", None, None);
+            job::start(s, &req, wait.then_some(timeout), show, out)
         }
         Command::Start(StartCommand::MakeNCopies {
             bucket,
@@ -246,8 +239,8 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             }
             let show = progress::wanted(cli.quiet);
             let wait = wait.then_some(timeout);
-            let b = Some(uri.bucket.as_str());
-            job::start(s, "make-n-copies", b, Some(copies), wait, show, out)
+            let req = job::start_request("make-n-copies", Some(&uri.bucket), Some(copies));
+            job::start(s, &req, wait, show, out)
         }
         Command::Show(ShowCommand::Job {
             which,

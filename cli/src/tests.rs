@@ -729,6 +729,13 @@ fn job_server(running_polls: usize, aborted: bool) -> (String, mpsc::Receiver<Se
                 &json,
                 br#"{"message":"xaction \"ID=NOPE-0000001\" not found","status":404}"#,
             ),
+            ("GET", "/v1/cluster?what=qryxstats") if msg["id"] == "JOBID-00001" => {
+                let mut one = snap.clone();
+                one["aisle"]["items"] = serde_json::json!(["/mp1/@ais/c/%wk/put.1", "/mp2/x"]);
+                one["aisle"]["items-dropped"] = serde_json::json!("5");
+                let v = serde_json::json!({ "t1": [one] });
+                conn.reply("200 OK", &json, v.to_string().as_bytes())
+            }
             ("GET", "/v1/cluster?what=qryxstats") => {
                 let other = serde_json::json!({
                     "id": "OTHERID-02", "kind": "make-n-copies", "start-time": "2023-11-14T22:00:00Z",
@@ -883,7 +890,13 @@ fn show_job_prints_a_table_and_stop_job_picks_id_or_kind() {
         (v["kind"].as_str(), v["show_active"].as_bool()),
         (Some("resilver"), Some(true))
     );
-    aisle(&url, &["show", "job", "JOBID-00001"]).expect("by id");
+    let out = aisle(&url, &["show", "job", "JOBID-00001"]).expect("by id");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[2..],
+        ["/mp1/@ais/c/%wk/put.1", "/mp2/x", "... and 5 more"],
+        "one job by id: its items follow the table\n{out}"
+    );
     let (_, _, v) = seen_json(&seen);
     assert_eq!(
         (v["id"].as_str(), v["kind"].as_str()),
@@ -908,4 +921,22 @@ fn show_job_prints_a_table_and_stop_job_picks_id_or_kind() {
         (v["value"]["ID"].as_str(), v["value"]["Kind"].as_str()),
         (Some(""), Some("resilver"))
     );
+}
+
+#[test]
+fn start_request_carries_cleanup_flags_and_force() {
+    // Goal: space cleanup's flags and Force go where AIS's ArgsMsg has them.
+    let r =
+        crate::job::start_request_with("cleanup-store", Some("b"), None, 1 | 8 | (1 << 16), true);
+    let v: serde_json::Value =
+        serde_json::from_str(r.json.as_deref().expect("body")).expect("json");
+    assert_eq!(v["action"], "start");
+    assert_eq!(v["value"]["Kind"], "cleanup-store");
+    assert_eq!(v["value"]["flags"], 1 | 8 | (1 << 16));
+    assert_eq!(v["value"]["Force"], true);
+    assert_eq!(v["value"]["Bck"]["name"], "b");
+    let r = crate::job::start_request("resilver", None, None);
+    let v: serde_json::Value =
+        serde_json::from_str(r.json.as_deref().expect("body")).expect("json");
+    assert!(v["value"].get("flags").is_none() && v["value"].get("Force").is_none());
 }
