@@ -229,6 +229,8 @@ fn not_built_yet(kind: &str) -> JobError {
 /// Starts a job of `args.kind` and returns its id. The one kind → function dispatch. May block
 /// (it runs on the blocking pool).
 pub fn start_job(store: &Arc<Store>, args: &JobArgs) -> Result<String, JobError> {
+    // The arms below become `store.start_resilver(..)`, `store.start_make_n_copies(..)` and
+    // `store.start_cleanup(..)` as those land (each returns the job's id).
     let _ = store;
     match args.kind.as_str() {
         "" => Err(JobError::new(
