@@ -8,6 +8,7 @@
 
 mod api;
 mod cmd;
+mod job;
 mod multipart;
 mod progress;
 mod session;
@@ -87,6 +88,81 @@ enum Command {
     /// The node's storage: mountpaths.
     #[command(subcommand)]
     Storage(storage::StorageCommand),
+    /// Start a job (prints its id).
+    #[command(subcommand)]
+    Start(StartCommand),
+    /// Show jobs.
+    #[command(subcommand)]
+    Show(ShowCommand),
+    /// Stop jobs.
+    #[command(subcommand)]
+    Stop(StopCommand),
+    /// Wait for a job to end.
+    #[command(subcommand)]
+    Wait(WaitCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum StartCommand {
+    /// Resilver: move objects to their HRW mountpaths and restore their copies.
+    Resilver {
+        /// Wait for the job to end (fails if it fails or is aborted).
+        #[arg(long)]
+        wait: bool,
+        /// With --wait: give up after this long (30s, 5m, 1h, 500ms).
+        #[arg(long, value_parser = job::parse_duration, requires = "wait")]
+        timeout: Option<std::time::Duration>,
+    },
+    /// Make N copies of every object of a bucket, on N mountpaths.
+    MakeNCopies {
+        /// ais://bucket
+        bucket: String,
+        /// Copies of each object (1 = no extra copy).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=32))]
+        copies: u32,
+        /// Wait for the job to end (fails if it fails or is aborted).
+        #[arg(long)]
+        wait: bool,
+        /// With --wait: give up after this long (30s, 5m, 1h, 500ms).
+        #[arg(long, value_parser = job::parse_duration, requires = "wait")]
+        timeout: Option<std::time::Duration>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ShowCommand {
+    /// Jobs as a table (running ones; --all for finished ones too).
+    Job {
+        /// A job kind (resilver, make-n-copies, cleanup-store, ...) or a job id.
+        which: Option<String>,
+        /// Include finished and aborted jobs.
+        #[arg(long)]
+        all: bool,
+        /// Follow the one running job with a live progress bar until it ends.
+        #[arg(long, alias = "watch")]
+        progress: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum StopCommand {
+    /// Stop a job by id, or every running job of a kind.
+    Job {
+        /// A job id or a job kind.
+        which: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum WaitCommand {
+    /// Wait for a job to end; fails if it fails, is aborted, or the timeout passes.
+    Job {
+        /// The job id.
+        id: String,
+        /// Give up after this long (30s, 5m, 1h, 500ms).
+        #[arg(long, value_parser = job::parse_duration)]
+        timeout: Option<std::time::Duration>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -151,6 +227,38 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Object(ObjectCommand::Rm { object }) => cmd::object_rm(s, &object, out),
         Command::Object(ObjectCommand::Head { object }) => cmd::object_head(s, &object, out),
         Command::Storage(c) => storage::run(s, c, out),
+        Command::Start(StartCommand::Resilver { wait, timeout }) => {
+            let show = progress::wanted(cli.quiet);
+            let req = job::start_request("resilver", None, None);
+            job::start(s, &req, wait.then_some(timeout), show, out)
+        }
+        Command::Start(StartCommand::MakeNCopies {
+            bucket,
+            copies,
+            wait,
+            timeout,
+        }) => {
+            let uri = uri::parse(&bucket)?;
+            if uri.object.is_some() {
+                anyhow::bail!("{bucket:?}: expected a bucket (ais://bucket), not an object");
+            }
+            let show = progress::wanted(cli.quiet);
+            let wait = wait.then_some(timeout);
+            let req = job::start_request("make-n-copies", Some(&uri.bucket), Some(copies));
+            job::start(s, &req, wait, show, out)
+        }
+        Command::Show(ShowCommand::Job {
+            which,
+            all,
+            progress: follow,
+        }) => {
+            let show = progress::wanted(cli.quiet);
+            job::show(s, which.as_deref(), all, follow, show, out)
+        }
+        Command::Stop(StopCommand::Job { which }) => job::stop(s, &which, out),
+        Command::Wait(WaitCommand::Job { id, timeout }) => {
+            job::wait_job(s, &id, timeout, progress::wanted(cli.quiet), out)
+        }
     }?;
     out.flush()?;
     Ok(())

@@ -684,3 +684,259 @@ fn part_size_and_parallel_are_validated() {
     assert!(err.contains("more than AIS's 9999"), "{err}");
     std::fs::remove_dir_all(&dir).expect("cleanup");
 }
+
+/// A scripted node for the job commands: `start` answers `JOBID-00001`; the status of that
+/// job reports running for the first `running_polls` polls, then ended (aborted if `aborted`).
+fn job_server(running_polls: usize, aborted: bool) -> (String, mpsc::Receiver<Seen>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let polls = std::sync::Arc::new(AtomicUsize::new(0));
+    serve(move |head, conn| {
+        let body = conn.body(head);
+        let msg: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        let ended = polls.load(Ordering::SeqCst) >= running_polls;
+        let end_time = if ended {
+            1_700_000_000_123_000_000i64
+        } else {
+            0
+        };
+        let end_str = if ended {
+            "2023-11-14T22:13:20.123Z"
+        } else {
+            "0001-01-01T00:00:00Z"
+        };
+        let snap = serde_json::json!({
+            "id": "JOBID-00001", "kind": "resilver", "start-time": "2023-11-14T22:13:19Z",
+            "end-time": end_str, "bck": {"name": "", "provider": ""},
+            "stats": {"loc-objs": "3", "loc-bytes": "3072"}, "aborted": aborted && ended,
+            "abort-err": if aborted && ended { "stopped by the user" } else { "" }, "err": "",
+            "is_idle": ended, "aisle": {"state": if !ended { "running" } else if aborted { "aborted" } else { "finished" }, "visited": "10"}
+        });
+        let json = [("Content-Type", "application/json")];
+        match (head.method_str.as_str(), head.target.as_str()) {
+            ("PUT", "/v1/cluster") if msg["action"] == "start" => {
+                conn.reply("200 OK", &[], b"JOBID-00001")
+            }
+            ("PUT", "/v1/cluster") => conn.reply("200 OK", &[], b""),
+            ("GET", "/v1/cluster?what=status") => {
+                polls.fetch_add(1, Ordering::SeqCst);
+                let st = serde_json::json!({"kind": "resilver", "uuid": "JOBID-00001",
+                    "err": if aborted && ended { "stopped by the user" } else { "" },
+                    "end_time": end_time, "aborted": aborted && ended});
+                conn.reply("200 OK", &json, st.to_string().as_bytes())
+            }
+            ("GET", "/v1/cluster?what=qryxstats") if msg["id"] == "NOPE-0000001" => conn.reply(
+                "404 Not Found",
+                &json,
+                br#"{"message":"xaction \"ID=NOPE-0000001\" not found","status":404}"#,
+            ),
+            ("GET", "/v1/cluster?what=qryxstats") if msg["id"] == "JOBID-00001" => {
+                let mut one = snap.clone();
+                one["aisle"]["items"] = serde_json::json!(["/mp1/@ais/c/%wk/put.1", "/mp2/x"]);
+                one["aisle"]["items-dropped"] = serde_json::json!("5");
+                let v = serde_json::json!({ "t1": [one] });
+                conn.reply("200 OK", &json, v.to_string().as_bytes())
+            }
+            ("GET", "/v1/cluster?what=qryxstats") => {
+                let other = serde_json::json!({
+                    "id": "OTHERID-02", "kind": "make-n-copies", "start-time": "2023-11-14T22:00:00Z",
+                    "end-time": "2023-11-14T22:01:00Z", "bck": {"name": "m", "provider": "ais"},
+                    "stats": {"loc-objs": "20", "loc-bytes": "2048"}, "aborted": false,
+                    "err": "EIO on /mp2"
+                });
+                let v = serde_json::json!({"t1": [snap, other]});
+                conn.reply("200 OK", &json, v.to_string().as_bytes())
+            }
+            _ => conn.reply("400 Bad Request", &[], b"unexpected"),
+        }
+        (body, true)
+    })
+}
+
+fn seen_json(seen: &mpsc::Receiver<Seen>) -> (String, String, serde_json::Value) {
+    let s = seen.recv().expect("seen");
+    let v = serde_json::from_slice(&s.body).unwrap_or_default();
+    (s.head.method_str.clone(), s.head.target.clone(), v)
+}
+
+#[test]
+fn start_sends_ais_args_and_prints_the_job_id() {
+    // Goal: `start resilver` and `start make-n-copies` send AIS's start action with the
+    // ArgsMsg the SDK sends (plus aisle's copies) and print the job id alone.
+    let (url, seen) = job_server(0, false);
+    assert_eq!(
+        aisle(&url, &["start", "resilver"]).expect("start"),
+        "JOBID-00001\n"
+    );
+    let (m, t, v) = seen_json(&seen);
+    assert_eq!((m.as_str(), t.as_str()), ("PUT", "/v1/cluster"));
+    assert_eq!(v["action"], "start");
+    assert_eq!(v["value"]["Kind"], "resilver");
+    assert_eq!(v["value"]["Bck"], serde_json::Value::Null);
+
+    aisle(
+        &url,
+        &["start", "make-n-copies", "ais://m", "--copies", "2"],
+    )
+    .expect("mirror");
+    let (_, _, v) = seen_json(&seen);
+    assert_eq!(v["value"]["Kind"], "make-n-copies");
+    assert_eq!(v["value"]["Bck"]["name"], "m");
+    assert_eq!(v["value"]["Bck"]["provider"], "ais");
+    assert_eq!(v["value"]["copies"], 2);
+
+    let e = aisle(&url, &["start", "make-n-copies", "ais://m"]).expect_err("no --copies");
+    assert!(e.contains("--copies"), "{e}");
+    let e = aisle(
+        &url,
+        &["start", "make-n-copies", "ais://m/o", "--copies", "2"],
+    )
+    .expect_err("object");
+    assert!(e.contains("expected a bucket"), "{e}");
+    let e = aisle(&url, &["start", "resilver", "--timeout", "5s"]).expect_err("needs --wait");
+    assert!(e.contains("--wait"), "{e}");
+}
+
+#[test]
+fn start_wait_polls_status_until_the_end() {
+    // Goal: `--wait` polls `what=status` until the job has an end time, then prints the counts.
+    let (url, seen) = job_server(2, false);
+    let out = aisle(&url, &["start", "resilver", "--wait", "--timeout", "1m"]).expect("wait");
+    assert_eq!(
+        out,
+        "JOBID-00001\nresilver[JOBID-00001] finished: 3 objects, 3KiB\n"
+    );
+    let targets: Vec<String> = seen.try_iter().map(|s| s.head.target).collect();
+    let polls = targets
+        .iter()
+        .filter(|t| *t == "/v1/cluster?what=status")
+        .count();
+    assert_eq!(
+        polls, 3,
+        "two running polls, then the ended one: {targets:?}"
+    );
+}
+
+#[test]
+fn wait_fails_on_abort_and_on_timeout() {
+    // Goal: an aborted job and a job that outlives --timeout both end `wait job` with an error.
+    let (url, _seen) = job_server(0, true);
+    let e = aisle(&url, &["wait", "job", "JOBID-00001"]).expect_err("aborted");
+    assert!(
+        e.contains("aborted") && e.contains("stopped by the user"),
+        "{e}"
+    );
+    let (url, _seen) = job_server(usize::MAX, false);
+    let e =
+        aisle(&url, &["wait", "job", "JOBID-00001", "--timeout", "300ms"]).expect_err("timeout");
+    assert!(e.contains("timed out"), "{e}");
+    let e = aisle(&url, &["wait", "job", "JOBID-00001", "--timeout", "soon"]).expect_err("dur");
+    assert!(e.contains("duration"), "{e}");
+    let e = aisle(&url, &["wait", "job", "resilver"]).expect_err("kind");
+    assert!(e.contains("job kind"), "{e}");
+}
+
+#[test]
+fn show_job_prints_a_table_and_stop_job_picks_id_or_kind() {
+    // Goal: `show job` queries qryxstats (running only unless --all, by kind or id) and prints
+    // one row per job with its counters, times and state, errors after the table; `stop job`
+    // sends the id or the kind; a 404 is an error with AIS's message.
+    let (url, seen) = job_server(0, false);
+    let out = aisle(&url, &["show", "job", "--all"]).expect("show");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    assert!(
+        lines[0].starts_with("ID") && lines[0].ends_with("STATE"),
+        "{out}"
+    );
+    let cells: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(
+        cells,
+        [
+            "OTHERID-02",
+            "make-n-copies",
+            "ais://m",
+            "20",
+            "2KiB",
+            "22:00:00",
+            "22:01:00",
+            "finished"
+        ]
+    );
+    let cells: Vec<&str> = lines[2].split_whitespace().collect();
+    assert_eq!(
+        cells,
+        [
+            "JOBID-00001",
+            "resilver",
+            "-",
+            "3",
+            "3KiB",
+            "22:13:19",
+            "22:13:20",
+            "finished"
+        ]
+    );
+    assert_eq!(lines[3], "OTHERID-02: error: EIO on /mp2");
+    let (m, t, v) = seen_json(&seen);
+    assert_eq!(
+        (m.as_str(), t.as_str()),
+        ("GET", "/v1/cluster?what=qryxstats")
+    );
+    assert_eq!(v["show_active"], false);
+
+    aisle(&url, &["show", "job", "resilver"]).expect("by kind");
+    let (_, _, v) = seen_json(&seen);
+    assert_eq!(
+        (v["kind"].as_str(), v["show_active"].as_bool()),
+        (Some("resilver"), Some(true))
+    );
+    let out = aisle(&url, &["show", "job", "JOBID-00001"]).expect("by id");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[2..],
+        ["/mp1/@ais/c/%wk/put.1", "/mp2/x", "... and 5 more"],
+        "one job by id: its items follow the table\n{out}"
+    );
+    let (_, _, v) = seen_json(&seen);
+    assert_eq!(
+        (v["id"].as_str(), v["kind"].as_str()),
+        (Some("JOBID-00001"), Some(""))
+    );
+    let e = aisle(&url, &["show", "job", "NOPE-0000001"]).expect_err("404");
+    assert_eq!(e, "404 xaction \"ID=NOPE-0000001\" not found");
+    let _ = seen_json(&seen);
+
+    assert_eq!(
+        aisle(&url, &["stop", "job", "JOBID-00001"]).expect("stop"),
+        "stopped JOBID-00001\n"
+    );
+    let (_, _, v) = seen_json(&seen);
+    assert_eq!(
+        (v["action"].as_str(), v["value"]["ID"].as_str()),
+        (Some("stop"), Some("JOBID-00001"))
+    );
+    aisle(&url, &["stop", "job", "resilver"]).expect("stop kind");
+    let (_, _, v) = seen_json(&seen);
+    assert_eq!(
+        (v["value"]["ID"].as_str(), v["value"]["Kind"].as_str()),
+        (Some(""), Some("resilver"))
+    );
+}
+
+#[test]
+fn start_request_carries_cleanup_flags_and_force() {
+    // Goal: space cleanup's flags and Force go where AIS's ArgsMsg has them.
+    let r =
+        crate::job::start_request_with("cleanup-store", Some("b"), None, 1 | 8 | (1 << 16), true);
+    let v: serde_json::Value =
+        serde_json::from_str(r.json.as_deref().expect("body")).expect("json");
+    assert_eq!(v["action"], "start");
+    assert_eq!(v["value"]["Kind"], "cleanup-store");
+    assert_eq!(v["value"]["flags"], 1 | 8 | (1 << 16));
+    assert_eq!(v["value"]["Force"], true);
+    assert_eq!(v["value"]["Bck"]["name"], "b");
+    let r = crate::job::start_request("resilver", None, None);
+    let v: serde_json::Value =
+        serde_json::from_str(r.json.as_deref().expect("body")).expect("json");
+    assert!(v["value"].get("flags").is_none() && v["value"].get("Force").is_none());
+}

@@ -266,9 +266,11 @@ impl Xacts {
         let n = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
         let start_ns = now_ns();
         // Time-derived prefix (distinct across restarts) + the counter (distinct within one).
+        // At least 9 characters, letters, digits and one inner dash: what AIS clients accept as
+        // a job UUID (`cos.IsValidUUID`: length >= 9, "alpha-nice").
         let mut v = (start_ns as u64 / 1_000_000) ^ 0x5DEECE66D;
         let mut id = String::with_capacity(16);
-        for _ in 0..6 {
+        for _ in 0..7 {
             id.push(ID_ALPHABET[(v % 62) as usize] as char);
             v /= 62;
         }
@@ -400,6 +402,11 @@ mod tests {
         let c = xs.begin("make-n-copies", Some("b2"));
         assert_ne!(a.id, b.id);
         assert_ne!(b.id, c.id);
+        for x in [&a, &b, &c] {
+            assert!(x.id.len() >= 9, "AIS clients want 9+ characters: {}", x.id);
+            assert!(x.id.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-'));
+            assert!(!x.id.starts_with('-') && !x.id.ends_with('-'));
+        }
         assert_eq!(
             xs.get(&b.id).map(|x| x.kind.clone()).as_deref(),
             Some("make-n-copies")

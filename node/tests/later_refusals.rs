@@ -1,5 +1,5 @@
-//! Requests for AIS features the node does not have yet (GetBatch, dsort, ETL, jobs, node logs
-//! and stats, archiving, promote, multi-object copy) are refused with 501 and AIS's JSON error
+//! Requests for AIS features the node does not have yet (GetBatch, dsort, ETL, a node's own job
+//! stats, node logs and stats, archiving, promote, multi-object copy) are refused with 501 and AIS's JSON error
 //! naming the feature, change nothing, and keep the connection usable; the requests around them
 //! that the node does serve (the Smap through `/v1/reverse/daemon`, PUT on a bucket with another
 //! action) keep their answers. These are the calls AIS's Python SDK makes for those features.
@@ -35,23 +35,7 @@ fn features_still_to_come_are_refused_with_501() {
         (
             501,
             "GET",
-            "/v1/cluster?what=status_all",
-            &json,
-            b"{}",
-            "job status",
-        ),
-        (
-            501,
-            "GET",
-            "/v1/cluster?what=running_all",
-            &json,
-            b"{}",
-            "running jobs",
-        ),
-        (
-            501,
-            "GET",
-            "/v1/cluster?what=qryxstats",
+            "/v1/daemon?what=getxstats",
             &json,
             b"{}",
             "job statistics",
@@ -83,7 +67,7 @@ fn features_still_to_come_are_refused_with_501() {
         (
             501,
             "PUT",
-            "/v1/cluster",
+            "/v1/daemon",
             &json,
             br#"{"action":"start","value":{"kind":"lru"}}"#,
             "\"start\" is not implemented",

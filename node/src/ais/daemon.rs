@@ -81,14 +81,18 @@ pub fn smap(node: &NodeInfo) -> serde_json::Value {
     })
 }
 
-/// `PUT /v1/cluster` or `/v1/daemon` (`path`): AIS's cluster and node actions. Known ones are
-/// not implemented yet (501); others are bad input (400).
+/// `PUT /v1/cluster` or `/v1/daemon` (`path`): AIS's cluster and node actions. Job start and
+/// stop on `/v1/cluster` go to `cluster`; other known ones are not implemented yet (501);
+/// others are bad input (400).
 async fn admin_action(conn: &mut Conn, req: &Req<'_>, path: &str) -> bool {
     let body = match conn.read_small_body().await {
         Ok(b) => b,
         Err(e) => return super::bucket::body_error(conn, req, e).await,
     };
     let (status, msg) = match super::parse_action(&body) {
+        Ok(Some(m)) if path == "/v1/cluster" && matches!(m.action.as_str(), "start" | "stop") => {
+            return super::cluster::action(conn, req, m).await;
+        }
         Err(m) => (400, m),
         Ok(None) => (400, format!("{path}: missing action")),
         Ok(Some(m)) if super::ADMIN_ACTIONS_NOT_YET.contains(&m.action.as_str()) => (

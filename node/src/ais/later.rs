@@ -1,7 +1,7 @@
 //! AIS endpoints and requests for features this node does not have yet (GetBatch, dsort, ETL,
-//! jobs, node logs and stats, archiving, promote), refused in one place, before routing, with
-//! 501 and AIS's JSON error naming the feature, instead of a 404/405/400 that reads like a
-//! client mistake. Everything else falls through to the regular routes.
+//! per-node job stats, node logs and stats, archiving, promote), refused in one place, before
+//! routing, with 501 and AIS's JSON error naming the feature, instead of a 404/405/400 that
+//! reads like a client mistake. Everything else falls through to the regular routes.
 
 use net::head::Method;
 
@@ -20,11 +20,7 @@ const PATHS_NOT_YET: &[(&str, &str)] = &[
 /// `what=` values AIS defines for `/v1/cluster` and `/v1/daemon` that this node does not
 /// answer yet, with what they ask for. (Unknown values still get the daemon's 400.)
 const WHAT_NOT_YET: &[(&str, &str)] = &[
-    ("status", "job status"),
-    ("status_all", "job status"),
-    ("running_all", "running jobs"),
     ("getxstats", "job statistics"),
-    ("qryxstats", "job statistics"),
     ("log", "node logs"),
     ("node_status", "node statistics"),
     ("node_stats", "node statistics"),

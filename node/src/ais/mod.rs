@@ -1,5 +1,5 @@
-//! AIS's native HTTP API: routing of `/v1/objects`, `/v1/buckets`, `/v1/daemon`, `/v1/health`
-//! and the "easy URL" `/ais/<bucket>[/<object>]` to their handlers.
+//! AIS's native HTTP API: routing of `/v1/objects`, `/v1/buckets`, `/v1/daemon`, `/v1/cluster`,
+//! `/v1/health` and the "easy URL" `/ais/<bucket>[/<object>]` to their handlers.
 //!
 //! Names in the path are percent-decoded and validated by the engine before any path is built,
 //! so no request can reach outside the mountpaths (`%2e%2e%2f` decodes to `../` and fails the
@@ -7,6 +7,7 @@
 
 mod append;
 mod bucket;
+pub mod cluster;
 mod copy;
 mod custom;
 mod daemon;
@@ -139,6 +140,13 @@ pub async fn handle(conn: &mut Conn, head: &RequestHead) -> bool {
     if mountpaths::is_mountpaths_path(path) {
         return mountpaths::handle(conn, &req).await;
     }
+    // Job queries (`PUT` start/stop reach `cluster` through the daemon's action handler).
+    if path == "/v1/cluster" && req.head.method == Method::Get {
+        let what = req.q("what").unwrap_or_default();
+        if let Some(w) = cluster::WHATS.iter().find(|w| **w == what) {
+            return cluster::get(conn, &req, w).await;
+        }
+    }
     // This node is its own proxy: a request "reversed" to a node reaches this one.
     if path == "/v1/daemon" || path == "/v1/cluster" || path == "/v1/reverse/daemon" {
         return daemon::daemon(conn, &req).await;
@@ -249,7 +257,7 @@ pub const ACTIONS_NOT_YET: &[&str] = &[
 ];
 
 /// AIS cluster and node actions (`PUT /v1/cluster`, `PUT /v1/daemon`) this node knows of but
-/// does not implement yet (→ 501).
+/// does not implement yet (→ 501). `start`/`stop` are served on `/v1/cluster` (`cluster.rs`).
 pub const ADMIN_ACTIONS_NOT_YET: &[&str] = &[
     "shutdown",
     "shutdown-node",

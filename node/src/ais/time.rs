@@ -1,4 +1,5 @@
-//! Time formats AIS clients see: RFC 822 in listings (Go's default `time.RFC822`), HTTP dates.
+//! Time formats AIS clients see: RFC 822 in listings (Go's default `time.RFC822`), HTTP dates,
+//! and RFC 3339 with nanoseconds (Go's JSON `time.Time`, job start and end times).
 
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -73,6 +74,26 @@ pub fn http_date(unix_ns: i64) -> String {
     )
 }
 
+/// Go's zero `time.Time` in JSON: what AIS shows as the end time of a running job.
+pub const ZERO_TIME_RFC3339: &str = "0001-01-01T00:00:00Z";
+
+/// `2006-01-02T15:04:05.999999999Z` (Go's `time.RFC3339Nano` in UTC: trailing zeros of the
+/// fraction dropped, no fraction when it is zero).
+pub fn rfc3339_nano(unix_ns: i64) -> String {
+    let p = parts(unix_ns);
+    let mut s = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        p.year, p.month, p.day, p.hour, p.min, p.sec
+    );
+    let frac = unix_ns.rem_euclid(1_000_000_000);
+    if frac != 0 {
+        let f = format!(".{frac:09}");
+        s.push_str(f.trim_end_matches('0'));
+    }
+    s.push('Z');
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,5 +111,14 @@ mod tests {
             "Thu, 29 Feb 2024 12:34:56 GMT"
         );
         assert_eq!(rfc822(1_709_210_096 * 1_000_000_000), "29 Feb 24 12:34 UTC");
+        assert_eq!(rfc3339_nano(0), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            rfc3339_nano(1_709_210_096 * 1_000_000_000 + 120_000_000),
+            "2024-02-29T12:34:56.12Z"
+        );
+        assert_eq!(
+            rfc3339_nano(1_709_210_096 * 1_000_000_000 + 7),
+            "2024-02-29T12:34:56.000000007Z"
+        );
     }
 }
