@@ -111,8 +111,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         .collect();
     store.set_core_cpus(core_cpus.clone());
     let mut threads = Vec::new();
-    for core in 0..cfg.cores {
-        let cpu = core_cpus[core];
+    for (core, &cpu) in core_cpus.iter().enumerate() {
         let start = CoreStart {
             core,
             cpu,
