@@ -335,6 +335,12 @@ enum Skip {
 
 impl Jogger<'_> {
     fn run(&self) {
+        if let Err(e) = std::fs::read_dir(&self.mp.path) {
+            // Gone or failing (unmounted, EIO): recorded; the other joggers go on.
+            self.x
+                .note_error(format!("mountpath {}: {e}", self.mp.path.display()));
+            return;
+        }
         let bmd = self.store.bmd();
         for (bucket, props) in &bmd.buckets {
             if self.x.is_aborted() {
