@@ -146,8 +146,19 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
             "2" => 2,
             _ => 0,
         });
-        for _ in 0..n {
-            store.start_resilver(TEST_RESILVER_AT_START_ENV);
+        if n > 0 {
+            let first = store.start_resilver(TEST_RESILVER_AT_START_ENV);
+            if n == 2 {
+                // Preempt it once it has moved something (or ended), so the abort is mid-way.
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while first.is_running()
+                    && first.counters.snap().objs == 0
+                    && Instant::now() < deadline
+                {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                store.start_resilver(TEST_RESILVER_AT_START_ENV);
+            }
         }
     }
     tracing::info!(listen = %cfg.listen, cores = cfg.cores, daemon_id = %node.daemon_id, "aisle-node ready");

@@ -409,8 +409,8 @@ fn resilver_by_rename_under_reads() {
 
 #[test]
 fn preempted_resilver_converges() {
-    // Goal: a resilver aborted by a second start (the hook's value 2 starts two in a row)
-    // ends aborted, keeps its marker until the second finishes, and the second converges.
+    // Goal: a resilver aborted mid-way by a second start (the hook's value 2 starts the
+    // second once the first has moved objects) ends aborted; the second converges.
     let dir = tempdir("rs-preempt");
     let mps = mps_of(&dir, 4);
     let port = free_port();
@@ -430,6 +430,11 @@ fn preempted_resilver_converges() {
     );
     let ended = wait_resilvers(&node, 2);
     assert!(ended[0].contains("aborted=true"), "{}", ended[0]);
+    assert!(
+        field(&ended[0], "objs") > 0,
+        "preempted mid-way: {}",
+        ended[0]
+    );
     assert!(ended[1].contains("aborted=false"), "{}", ended[1]);
     assert!(node.log_text().contains("resilver preempted"));
     assert_eq!(field(&ended[1], "errors"), 0, "{}", ended[1]);

@@ -165,6 +165,7 @@ impl Store {
                             x: &jg,
                             mp: &mp,
                             force_copy,
+                            busy: Default::default(),
                         }
                         .run();
                     });
@@ -323,7 +324,13 @@ struct Jogger<'a> {
     x: &'a Xact,
     mp: &'a Arc<Mountpath>,
     force_copy: bool,
+    /// Objects found busy (bucket, file, path below `%ob`): tried again after the walk.
+    busy: std::cell::RefCell<Vec<(String, PathBuf, String)>>,
 }
+
+/// Rounds of retries of busy objects after a jogger's walk (a stripe of the object lock can
+/// be held by another object's short commit).
+const BUSY_ROUNDS: u32 = 5;
 
 /// Why a move did not happen (counted by the caller).
 enum Skip {
@@ -390,6 +397,27 @@ impl Jogger<'_> {
                 }
             }
         }
+        for round in 0..BUSY_ROUNDS {
+            let busy = std::mem::take(&mut *self.busy.borrow_mut());
+            if busy.is_empty() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1 << round));
+            let bmd = self.store.bmd();
+            for (bucket, path, rel) in busy {
+                if self.x.is_aborted() {
+                    return;
+                }
+                if let Some(props) = bmd.buckets.get(&bucket) {
+                    self.object(&bucket, props, &path, &rel);
+                }
+            }
+        }
+        let left = self.busy.borrow().len() as u64;
+        self.x
+            .counters
+            .skipped_busy
+            .fetch_add(left, Ordering::Relaxed);
     }
 
     /// Looks at one object file and moves it if it is misplaced.
@@ -398,7 +426,11 @@ impl Jogger<'_> {
         match r {
             Ok(()) | Err(Skip::Quiet) => {}
             Err(Skip::Busy) => {
-                self.x.counters.skipped_busy.fetch_add(1, Ordering::Relaxed);
+                self.busy.borrow_mut().push((
+                    bucket.to_string(),
+                    path.to_path_buf(),
+                    rel.to_string(),
+                ));
             }
             Err(Skip::Error(e)) => self.x.note_error(e),
         }
