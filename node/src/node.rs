@@ -13,6 +13,10 @@ use crate::core::{run_core, CoreStart};
 use crate::ctx::{NodeInfo, OBJECTS_CACHED_PER_CORE_MAX};
 use crate::stats::CoreStats;
 
+/// Test-only: with this set to `1` the node starts a resilver at start-up (until the jobs API
+/// can start one); `2` starts a second one right after, which preempts the first.
+pub const TEST_RESILVER_AT_START_ENV: &str = "AISLE_TEST_RESILVER_AT_START";
+
 /// A stable daemon ID derived from the listen port (AIS IDs are short alphanumerics).
 fn daemon_id(port: u16) -> String {
     format!("aisle{port}")
@@ -100,13 +104,12 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
     let cpus = sys::allowed_cpus();
     let timeout = Duration::from_secs(cfg.shutdown_timeout_secs);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let core_cpus: Vec<Option<usize>> = (0..cfg.cores)
+        .map(|core| (cfg.pin && !cpus.is_empty()).then(|| cpus[core % cpus.len()]))
+        .collect();
+    store.set_core_cpus(core_cpus.clone());
     let mut threads = Vec::new();
-    for core in 0..cfg.cores {
-        let cpu = if cfg.pin && !cpus.is_empty() {
-            Some(cpus[core % cpus.len()])
-        } else {
-            None
-        };
+    for (core, &cpu) in core_cpus.iter().enumerate() {
         let start = CoreStart {
             core,
             cpu,
@@ -129,6 +132,30 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
             Ok(Ok(())) => {}
             Ok(Err(e)) => anyhow::bail!("{e}"),
             Err(_) => anyhow::bail!("a core thread died during startup"),
+        }
+    }
+    if store.resilver_interrupted() {
+        store.start_resilver("a resilver was interrupted");
+    } else {
+        // `1`: one resilver; `2`: two in a row, the second preempting the first.
+        let n = std::env::var(TEST_RESILVER_AT_START_ENV).map_or(0, |v| match v.as_str() {
+            "1" => 1,
+            "2" => 2,
+            _ => 0,
+        });
+        if n > 0 {
+            let first = store.start_resilver(TEST_RESILVER_AT_START_ENV);
+            if n == 2 {
+                // Preempt it once it has moved something (or ended), so the abort is mid-way.
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while first.is_running()
+                    && first.counters.snap().objs == 0
+                    && Instant::now() < deadline
+                {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                store.start_resilver(TEST_RESILVER_AT_START_ENV);
+            }
         }
     }
     tracing::info!(listen = %cfg.listen, cores = cfg.cores, daemon_id = %node.daemon_id, "aisle-node ready");

@@ -606,3 +606,51 @@ pub fn set_atime(fd: &Fd, atime_ns: i64) -> io::Result<()> {
     cvt(unsafe { libc::futimens(fd.raw(), times.as_ptr()) })?;
     Ok(())
 }
+
+/// Lowers the calling thread's scheduling priority by `inc` nice steps (Linux: a thread's nice
+/// value is its own), so background work yields the CPU to the cores.
+pub fn nice_thread(inc: i32) -> io::Result<()> {
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::gettid() };
+    // SAFETY: getpriority/setpriority on our own thread id only read and set an integer.
+    unsafe {
+        *libc::__errno_location() = 0;
+        let cur = libc::getpriority(libc::PRIO_PROCESS, tid as libc::id_t);
+        if cur == -1 && *libc::__errno_location() != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        cvt(libc::setpriority(
+            libc::PRIO_PROCESS,
+            tid as libc::id_t,
+            (cur + inc).min(19),
+        ))?;
+    }
+    Ok(())
+}
+
+/// Renames `from` to `to` unless `to` exists (`renameat2(RENAME_NOREPLACE)`; where the
+/// filesystem lacks it, `link(2)` then `unlink(2)`, which refuses an existing `to` as well).
+/// An existing `to` fails with `AlreadyExists` and leaves both files as they were.
+pub fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
+    let f = CString::new(from.as_os_str().as_bytes())?;
+    let t = CString::new(to.as_os_str().as_bytes())?;
+    // SAFETY: both are valid NUL-terminated paths that outlive the call.
+    let r = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            f.as_ptr(),
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if r == 0 {
+        return Ok(());
+    }
+    let e = io::Error::last_os_error();
+    if e.raw_os_error() != Some(libc::EINVAL) {
+        return Err(e);
+    }
+    std::fs::hard_link(from, to)?;
+    std::fs::remove_file(from)
+}

@@ -42,10 +42,18 @@ impl Store {
         let mut attempt = 0;
         let h = loop {
             attempt += 1;
-            match self
+            let r = match self
                 .open_fill(view, &mp, bucket, obj, bid, digest, stamp, attempt)
                 .await
             {
+                // Not at its HRW place: it may be misplaced (a resilver has not moved it yet).
+                Err(Fill::Fail(StoreError::ObjNotFound(..))) => {
+                    self.open_elsewhere(view, &mp, bucket, obj, bid, digest, stamp, attempt)
+                        .await
+                }
+                r => r,
+            };
+            match r {
                 Ok(h) => break h,
                 Err(Fill::Again(_)) if attempt < FILL_ATTEMPTS_MAX => {
                     rio::sleep(std::time::Duration::from_millis(attempt as u64)).await;
@@ -59,6 +67,46 @@ impl Store {
         let h = Rc::new(h);
         view.insert(digest, h.clone());
         Ok(h)
+    }
+
+    /// Looks for a misplaced object on the data-holding mountpaths other than its HRW one
+    /// (`hrw_mp`): the first file there with valid metadata of this bucket incarnation.
+    #[allow(clippy::too_many_arguments)]
+    async fn open_elsewhere(
+        &self,
+        view: &CoreView,
+        hrw_mp: &Arc<Mountpath>,
+        bucket: &str,
+        obj: &str,
+        bid: u64,
+        digest: u64,
+        stamp: crate::cache::Stamp,
+        attempt: u32,
+    ) -> Result<ObjectHandle, Fill> {
+        let others: Vec<Arc<Mountpath>> = view.with_mountpaths(|m| {
+            m.iter()
+                .filter(|x| x.holds_data() && x.id != hrw_mp.id)
+                .cloned()
+                .collect()
+        });
+        for mp in &others {
+            match self
+                .open_fill(view, mp, bucket, obj, bid, digest, stamp, attempt)
+                .await
+            {
+                Ok(h) => return Ok(h),
+                Err(Fill::Fail(
+                    StoreError::ObjNotFound(..)
+                    | StoreError::MetaMissing(..)
+                    | StoreError::MetaCorrupt(..),
+                )) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Fill::Fail(StoreError::ObjNotFound(
+            bucket.into(),
+            obj.into(),
+        )))
     }
 
     /// Opens the object's file (and chunks) and checks its metadata, for the cache.
@@ -277,26 +325,59 @@ impl Store {
         Ok(files)
     }
 
-    /// Deletes an object (a chunked one with its manifest and chunks).
+    /// Deletes an object (a chunked one with its manifest and chunks) wherever it is: on its
+    /// HRW mountpath and on every other data-holding one (a misplaced object, mirror copies),
+    /// under the object lock so a resilver's move cannot bring a copy back.
     pub async fn delete_object(&self, bucket: &str, obj: &str) -> Result<(), StoreError> {
         Store::check_names(bucket, obj)?;
         let props = self.bucket(bucket)?;
-        let (_, mp) = self.place(bucket, obj)?;
-        let path = fqn::object_fqn(&mp.path, bucket, obj);
-        let old = {
-            let mut buf = Vec::new();
-            match sys::getxattr(&path, XATTR_LOM, &mut buf) {
-                Ok(true) => Lom::decode(&buf)
-                    .ok()
-                    .filter(|l| l.is_chunked() && l.bid() == props.bid),
-                _ => None,
+        let (digest, hrw_mp) = self.place(bucket, obj)?;
+        let mut mps = vec![hrw_mp.clone()];
+        mps.extend(
+            self.mountpaths()
+                .iter()
+                .filter(|m| m.holds_data() && m.id != hrw_mp.id)
+                .cloned(),
+        );
+        let mut chunked = Vec::new();
+        let mut found = false;
+        let mut hrw_err = None;
+        {
+            let _g = self.obj_lock(digest);
+            for (i, mp) in mps.iter().enumerate() {
+                let path = fqn::object_fqn(&mp.path, bucket, obj);
+                let mut buf = Vec::new();
+                let old = match sys::getxattr(&path, XATTR_LOM, &mut buf) {
+                    Ok(true) => Lom::decode(&buf)
+                        .ok()
+                        .filter(|l| l.is_chunked() && l.bid() == props.bid),
+                    _ => None,
+                };
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {
+                        found = true;
+                        if let Some(o) = old {
+                            chunked.push((mp.clone(), o));
+                        }
+                    }
+                    Err(e) if i == 0 => {
+                        hrw_err = Some(StoreError::of_object("unlink", &path, bucket, obj, e))
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        tracing::warn!(path = %path.display(), "delete of a misplaced copy: {e}")
+                    }
+                }
             }
-        };
-        let res = rio::unlink(&path, false).await;
-        self.atimes.forget(hrw::obj_digest(bucket, obj));
-        self.generations.bump(hrw::obj_digest(bucket, obj));
-        res.map_err(|e| StoreError::of_object("unlink", &path, bucket, obj, e))?;
-        if let Some(o) = old {
+        }
+        self.atimes.forget(digest);
+        self.generations.bump(digest);
+        if !found {
+            return Err(
+                hrw_err.unwrap_or_else(|| StoreError::ObjNotFound(bucket.into(), obj.into()))
+            );
+        }
+        for (mp, o) in chunked {
             self.remove_chunked_leftovers(&mp.path, bucket, obj, &o)
                 .await;
         }

@@ -1,7 +1,7 @@
 //! Listing: one page of a bucket's objects, sorted by name, from a walk of `%ob` on every
 //! mountpath (blocking pool) that keeps the page-size smallest names after the token.
 
-use std::collections::BinaryHeap;
+use std::collections::BTreeMap;
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use super::{Store, StoreError, LIST_PAGE_SIZE_MAX};
 use crate::io::{self as rio, sys};
 use crate::lom::{Lom, XATTR_LOM};
 use crate::mountpath::{Mountpath, MountpathSet};
-use crate::{fqn, names};
+use crate::{fqn, hrw, names};
 
 /// One listed object.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -157,16 +157,17 @@ pub(super) fn object_entry(
     Ok(Some(e))
 }
 
-/// Walks `%ob` of `bucket` on every mountpath and keeps the `page_size` smallest names after
-/// `q.after` that start with `q.prefix`. Directories that cannot hold a matching name are not
-/// entered.
+/// Walks `%ob` of `bucket` on every data-holding mountpath and keeps the `page_size` smallest
+/// names after `q.after` that start with `q.prefix`, each once (a misplaced object or a mirror
+/// copy found on several mountpaths: the entry of its HRW mountpath, else the first found).
+/// Directories that cannot hold a matching name are not entered.
 fn list_blocking(mps: &MountpathSet, bucket: &str, q: &ListQuery) -> Result<ListPage, StoreError> {
     if q.no_recursion {
         return super::lsdir::list_no_recursion(mps, bucket, q);
     }
     let page_size = page_size_of(q);
-    let mut heap: BinaryHeap<ListEntry> = BinaryHeap::with_capacity(page_size + 1);
-    for mp in mps.iter() {
+    let mut page: BTreeMap<String, ListEntry> = BTreeMap::new();
+    for mp in mps.iter().filter(|m| m.holds_data()) {
         let root = fqn::obj_dir(&mp.path, bucket);
         let mut stack: Vec<(PathBuf, String)> = vec![(root, String::new())];
         while let Some((dir, rel)) = stack.pop() {
@@ -205,28 +206,37 @@ fn list_blocking(mps: &MountpathSet, bucket: &str, q: &ListQuery) -> Result<List
                 {
                     continue;
                 }
-                if heap.len() == page_size && heap.peek().is_some_and(|top| name >= top.name) {
+                if page.len() == page_size
+                    && page.last_key_value().is_some_and(|(top, _)| name >= *top)
+                {
                     continue;
                 }
-                if q.name_only {
-                    heap.push(ListEntry {
-                        name,
-                        ..Default::default()
-                    });
-                    if heap.len() > page_size {
-                        heap.pop();
+                if page.contains_key(&name) {
+                    // Also on another mountpath: the HRW one's entry wins.
+                    let at_hrw = mps
+                        .place(hrw::obj_digest(bucket, &name))
+                        .is_some_and(|p| p.id == mp.id);
+                    if q.name_only || !at_hrw {
+                        continue;
                     }
-                    continue;
                 }
-                let Some(e) = object_entry(mp, name, &ent, q.with_lom)? else {
-                    continue; // deleted meanwhile
+                let e = if q.name_only {
+                    ListEntry {
+                        name: name.clone(),
+                        ..Default::default()
+                    }
+                } else {
+                    match object_entry(mp, name.clone(), &ent, q.with_lom)? {
+                        Some(e) => e,
+                        None => continue, // deleted meanwhile
+                    }
                 };
-                heap.push(e);
-                if heap.len() > page_size {
-                    heap.pop();
+                page.insert(name, e);
+                if page.len() > page_size {
+                    page.pop_last();
                 }
             }
         }
     }
-    Ok(ListPage::of_sorted(heap.into_sorted_vec(), page_size))
+    Ok(ListPage::of_sorted(page.into_values().collect(), page_size))
 }

@@ -43,7 +43,9 @@ pub(super) fn list_no_recursion(
     if !prefix.is_empty()
         && !prefix.ends_with('/')
         && dir_name_ok(&prefix)
-        && mps.iter().any(|mp| level_dir(mp, bucket, &prefix).is_dir())
+        && mps
+            .iter()
+            .any(|mp| mp.holds_data() && level_dir(mp, bucket, &prefix).is_dir())
     {
         prefix.push('/');
     }
@@ -61,7 +63,7 @@ pub(super) fn list_no_recursion(
     } else {
         format!("{level}/")
     };
-    for mp in mps.iter() {
+    for mp in mps.iter().filter(|m| m.holds_data()) {
         let dir = level_dir(mp, bucket, level);
         let rd = match std::fs::read_dir(&dir) {
             Ok(rd) => rd,
@@ -99,7 +101,7 @@ pub(super) fn list_no_recursion(
                 continue;
             }
             if page.contains_key(&name) {
-                continue; // the same directory on another mountpath
+                continue; // the same directory, or a misplaced object, on another mountpath
             }
             let entry = if is_dir || q.name_only {
                 ListEntry {

@@ -3,7 +3,8 @@
 //! One file per concern: `error` (StoreError), `bucket` (create/destroy/props), `put`
 //! (PutHandle, buffered and direct), `get` (open for GET/HEAD, DELETE), `list` (listing walks),
 //! `trash` (startup tidy, moving aside and emptying the trash), `copy` (object copy and
-//! rename), `lsdir` (non-recursive listing), `mpu` (multipart uploads and chunked objects).
+//! rename), `lsdir` (non-recursive listing), `mpu` (multipart uploads and chunked objects),
+//! `resilver` (moving misplaced objects to their HRW mountpath after a change of the set).
 //!
 //! Shared by all cores behind an `Arc`. The hot path takes read-only snapshots (`Arc` clones)
 //! of the mountpath set and the bucket metadata; changes build a new snapshot and swap it in.
@@ -30,6 +31,7 @@ mod lsdir;
 mod mplife;
 mod mpu;
 mod put;
+mod resilver;
 mod trash;
 mod verify;
 
@@ -56,6 +58,7 @@ pub use mpu::{
     S3_PART_SIZE_MIN, UPLOADS_OPEN_MAX,
 };
 pub use put::{ClientChecksum, PutHandle};
+pub use resilver::{marker_path, KIND_RESILVER, MARKER_DIR, MARKER_RESILVER, TEST_FORCE_COPY_ENV};
 
 /// Default and maximum page size of an object listing (AIS's `MaxPageSizeAIS`).
 pub const LIST_PAGE_SIZE_MAX: usize = 10_000;
@@ -101,6 +104,8 @@ pub struct Store {
     /// Short per-object locks (striped by digest) for the commit steps that must not interleave:
     /// a resilver's move of an object against a DELETE of it.
     obj_locks: ObjLocks,
+    /// The resilver's state (`resilver.rs`).
+    resilver: resilver::ResilverState,
 }
 
 /// Stripes of the object lock table.
@@ -171,6 +176,7 @@ impl Store {
             uploads: mpu::Uploads::default(),
             xacts: crate::xact::Xacts::default(),
             obj_locks: ObjLocks::default(),
+            resilver: resilver::ResilverState::at_open(mountpaths),
         };
         store.persist_vmd(&mut meta, &set)?;
         *store.mountpaths.write().expect("mountpaths lock") = Arc::new(set);
@@ -258,7 +264,6 @@ impl Store {
         &self.xacts
     }
 
-    #[allow(dead_code)] // taken by the resilver and DELETE (landing next)
     /// Locks the object with `digest` for a short commit step (blocks while another holds it).
     pub(crate) fn obj_lock(&self, digest: u64) -> std::sync::MutexGuard<'_, ()> {
         self.obj_locks.0[(digest as usize) % OBJ_LOCKS]
@@ -266,7 +271,6 @@ impl Store {
             .unwrap_or_else(|p| p.into_inner())
     }
 
-    #[allow(dead_code)] // taken by the resilver (landing next)
     /// Locks the object with `digest` if nobody holds it (a job skips busy objects).
     pub(crate) fn try_obj_lock(&self, digest: u64) -> Option<std::sync::MutexGuard<'_, ()>> {
         match self.obj_locks.0[(digest as usize) % OBJ_LOCKS].try_lock() {

@@ -60,7 +60,7 @@ pub(super) struct Uploads {
 }
 
 /// An object's completion turn, given back when dropped.
-struct CompletionTurn<'a> {
+pub(super) struct CompletionTurn<'a> {
     set: &'a Mutex<HashSet<u64>>,
     digest: u64,
 }
@@ -75,6 +75,23 @@ impl Drop for CompletionTurn<'_> {
 }
 
 impl Uploads {
+    /// Takes the object's completion turn if no completion of it runs (the resilver moves a
+    /// chunked object under it, so no completion interleaves with the move).
+    pub(super) fn try_completion_turn(&self, digest: u64) -> Option<CompletionTurn<'_>> {
+        if !self
+            .completing
+            .lock()
+            .expect("completing lock")
+            .insert(digest)
+        {
+            return None;
+        }
+        Some(CompletionTurn {
+            set: &self.completing,
+            digest,
+        })
+    }
+
     /// Waits until no other completion of the object with `digest` runs, then takes the turn.
     async fn completion_turn(&self, digest: u64) -> CompletionTurn<'_> {
         loop {

@@ -82,6 +82,17 @@ impl Node {
     }
 
     fn start_full(dir: PathBuf, mountpaths: Vec<PathBuf>, port: u16, args: &[&str]) -> Node {
+        Node::start_with_env(dir, mountpaths, port, args, &[])
+    }
+
+    /// Starts a node on existing mountpaths with extra flags and environment variables.
+    pub fn start_with_env(
+        dir: PathBuf,
+        mountpaths: Vec<PathBuf>,
+        port: u16,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Node {
         let log = dir.join(format!("node-{}.log", SEQ.fetch_add(1, Ordering::Relaxed)));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_aisle-node"));
         cmd.arg("--listen")
@@ -94,6 +105,7 @@ impl Node {
             cmd.arg("--mountpath").arg(m);
         }
         cmd.args(args);
+        cmd.envs(env.iter().copied());
         cmd.env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
