@@ -13,8 +13,9 @@ use crate::core::{run_core, CoreStart};
 use crate::ctx::{NodeInfo, OBJECTS_CACHED_PER_CORE_MAX};
 use crate::stats::CoreStats;
 
-/// Test-only: with this set to `1` the node starts a resilver at start-up (until the jobs API
-/// can start one); `2` starts a second one right after, which preempts the first.
+/// Test-only: with this set to `1` the node starts a resilver at start-up (the tests of a
+/// preemption at a chosen moment need it; others use the jobs API); `2` starts a second one
+/// right after, which preempts the first.
 pub const TEST_RESILVER_AT_START_ENV: &str = "AISLE_TEST_RESILVER_AT_START";
 
 /// A stable daemon ID derived from the listen port (AIS IDs are short alphanumerics).
@@ -134,8 +135,15 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
             Err(_) => anyhow::bail!("a core thread died during startup"),
         }
     }
-    if store.resilver_interrupted() {
-        store.start_resilver("a resilver was interrupted");
+    let pending = store.mountpaths().iter().any(|m| {
+        matches!(
+            m.state,
+            engine::mountpath::MpState::Detaching | engine::mountpath::MpState::Disabling
+        )
+    });
+    if store.resilver_interrupted() || pending {
+        // Resumed through the lifecycle, so a detach or disable it was for finishes with it.
+        store.resilver_and_settle("a resilver was interrupted (or a detach/disable pending)");
     } else {
         // `1`: one resilver; `2`: two in a row, the second preempting the first.
         let n = std::env::var(TEST_RESILVER_AT_START_ENV).map_or(0, |v| match v.as_str() {
@@ -144,7 +152,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
             _ => 0,
         });
         if n > 0 {
-            let first = store.start_resilver(TEST_RESILVER_AT_START_ENV);
+            let first = store.resilver_and_settle(TEST_RESILVER_AT_START_ENV);
             if n == 2 {
                 // Preempt it once it has moved something (or ended), so the abort is mid-way.
                 let deadline = Instant::now() + Duration::from_secs(10);
@@ -154,7 +162,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
                 {
                     std::thread::sleep(Duration::from_millis(1));
                 }
-                store.start_resilver(TEST_RESILVER_AT_START_ENV);
+                store.resilver_and_settle(TEST_RESILVER_AT_START_ENV);
             }
         }
     }

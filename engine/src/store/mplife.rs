@@ -414,14 +414,3 @@ impl Store {
         x
     }
 }
-
-impl Store {
-    /// Stand-in until the resilver (store/resilver.rs) lands: registers a resilver job that
-    /// moves nothing and ends aborted, so nothing pending is settled by it.
-    pub fn start_resilver(self: &Arc<Self>, why: &str) -> Arc<Xact> {
-        let x = self.xacts().begin("resilver", None);
-        x.abort(&format!("resilver not built yet ({why})"));
-        x.finish(None);
-        x
-    }
-}
