@@ -286,17 +286,20 @@ impl Store {
         let old = {
             let mut buf = Vec::new();
             match sys::getxattr(&path, XATTR_LOM, &mut buf) {
-                Ok(true) => Lom::decode(&buf)
-                    .ok()
-                    .filter(|l| l.is_chunked() && l.bid() == props.bid),
+                Ok(true) => Lom::decode(&buf).ok().filter(|l| l.bid() == props.bid),
                 _ => None,
             }
         };
         let res = rio::unlink(&path, false).await;
         self.atimes.forget(hrw::obj_digest(bucket, obj));
         self.generations.bump(hrw::obj_digest(bucket, obj));
+        // Mirroring: every replica goes with the main one (before the answer; `mirror.rs`).
+        let mirrored = self.mirrored(bucket);
+        if res.is_ok() && (mirrored || old.as_ref().is_some_and(|o| !o.copies.is_empty())) {
+            self.drop_replicas(bucket, obj, &path, old.as_ref(), mirrored);
+        }
         res.map_err(|e| StoreError::of_object("unlink", &path, bucket, obj, e))?;
-        if let Some(o) = old {
+        if let Some(o) = old.filter(|l| l.is_chunked()) {
             self.remove_chunked_leftovers(&mp.path, bucket, obj, &o)
                 .await;
         }

@@ -208,6 +208,10 @@ fn list_blocking(mps: &MountpathSet, bucket: &str, q: &ListQuery) -> Result<List
                 if heap.len() == page_size && heap.peek().is_some_and(|top| name >= top.name) {
                     continue;
                 }
+                // A mirror copy is listed once, as its main replica (`mirror.rs`).
+                if super::mirror::is_listed_as_main(mps, bucket, mp, &ent.path(), &name) {
+                    continue;
+                }
                 if q.name_only {
                     heap.push(ListEntry {
                         name,

@@ -3,7 +3,8 @@
 //! One file per concern: `error` (StoreError), `bucket` (create/destroy/props), `put`
 //! (PutHandle, buffered and direct), `get` (open for GET/HEAD, DELETE), `list` (listing walks),
 //! `trash` (startup tidy, moving aside and emptying the trash), `copy` (object copy and
-//! rename), `lsdir` (non-recursive listing), `mpu` (multipart uploads and chunked objects).
+//! rename), `lsdir` (non-recursive listing), `mpu` (multipart uploads and chunked objects),
+//! `mirror` (n-way mirroring and make-n-copies).
 //!
 //! Shared by all cores behind an `Arc`. The hot path takes read-only snapshots (`Arc` clones)
 //! of the mountpath set and the bucket metadata; changes build a new snapshot and swap it in.
@@ -27,6 +28,7 @@ mod error;
 mod get;
 mod list;
 mod lsdir;
+mod mirror;
 mod mpu;
 mod put;
 mod trash;
@@ -49,6 +51,7 @@ pub use copy::{CopiedMeta, CopyOutcome, COPY_CHUNK};
 pub use custom::{is_internal as is_internal_custom, parse_custom_header};
 pub use error::StoreError;
 pub use list::{ListEntry, ListPage, ListQuery};
+pub use mirror::KIND_MAKE_N_COPIES;
 pub use mpu::{
     PartDone, PartInfo, PartListError, S3Part, UploadInfo, CUSTOM_UFEST_ID, PART_NUM_MAX,
     S3_PART_SIZE_MIN, UPLOADS_OPEN_MAX,
@@ -227,7 +230,6 @@ impl Store {
         &self.xacts
     }
 
-    #[allow(dead_code)] // taken by the resilver and DELETE (landing next)
     /// Locks the object with `digest` for a short commit step (blocks while another holds it).
     pub(crate) fn obj_lock(&self, digest: u64) -> std::sync::MutexGuard<'_, ()> {
         self.obj_locks.0[(digest as usize) % OBJ_LOCKS]
