@@ -124,7 +124,7 @@ fn mirror_props(node: &Node, b: &str) -> serde_json::Value {
 
 fn object(i: usize, gen: u64) -> (String, Vec<u8>) {
     let sizes = [0usize, 1, 100, 4096, 70_000, 300_000];
-    let name = if i % 3 == 0 {
+    let name = if i.is_multiple_of(3) {
         format!("dir{}/obj-{i}", i % 2)
     } else {
         format!("obj-{i}")
@@ -162,6 +162,10 @@ fn put_overwrite_delete_in_mirrored_bucket() {
             not_mirrored(&node, "m", o, d, 2)
         });
         assert_eq!(node.get("m", o).body, *d);
+        let h = node.head("m", o);
+        assert_eq!(h.header("Ais-Mirror-Copies"), Some("2"), "{o}");
+        let paths = h.header("Ais-Mirror-Paths").expect("paths");
+        assert_eq!(paths.split(',').count(), 2, "{paths}");
     }
     let mut names = node.list_names("m");
     names.sort();
@@ -292,6 +296,23 @@ fn make_n_copies_up_and_down() {
         (m["enabled"].as_bool(), m["copies"].as_u64()),
         (Some(true), Some(2))
     );
+
+    // As AIS: a props change of the count while mirroring is on starts make-n-copies.
+    let r = set_props(&node, "b", r#"{"mirror":{"copies":3}}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(!r.text().trim().is_empty(), "the job id");
+    for (o, d) in &objs {
+        eventually(&format!("3 replicas of {o} after set-bprops"), || {
+            not_mirrored(&node, "b", o, d, 3)
+        });
+    }
+    // Turning mirroring off starts nothing and leaves the replicas (AIS).
+    let r = set_props(&node, "b", r#"{"mirror":{"enabled":false}}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().trim().is_empty(), "no job: {}", r.text());
+    for (o, d) in &objs {
+        assert_eq!(not_mirrored(&node, "b", o, d, 3), None, "{o}");
+    }
 }
 
 /// Goal: with the main replica's file removed by hand, GET still serves the object from its

@@ -100,10 +100,8 @@ impl Store {
         let b = bucket.to_string();
         rio::spawn_blocking(move || {
             let (old, new) = this.set_bucket_props_blocking(&b, &patch)?;
-            let remirror = (!old.mirror.enabled && new.mirror.enabled)
-                || (old.mirror.enabled
-                    && new.mirror.enabled
-                    && old.mirror.copies != new.mirror.copies);
+            let remirror = new.mirror.enabled
+                && (!old.mirror.enabled || old.mirror.copies != new.mirror.copies);
             Ok(remirror.then(|| this.run_make_n_copies(&b).id.clone()))
         })
         .await

@@ -110,7 +110,7 @@ fn ranked_others(set: &MountpathSet, digest: u64, main: &Mountpath) -> Vec<Arc<M
         .filter(|m| m.is_enabled() && m.id != main.id)
         .map(|m| (hrw::weight(digest, m.digest), m.id.index(), m.clone()))
         .collect();
-    v.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+    v.sort_by_key(|m| std::cmp::Reverse((m.0, m.1)));
     v.into_iter().map(|(_, _, m)| m).collect()
 }
 
@@ -348,6 +348,8 @@ impl Store {
         if let Err(e) = sys::fsetxattr(&src, XATTR_LOM, &md) {
             first_err.get_or_insert(StoreError::io("setxattr", &main, e));
         }
+        // Cached handles hold the old LOM (its copies list): HEAD must see the new one.
+        self.generations.bump(digest);
         if FileId::at(&main) != Some(id0) {
             // A PUT or DELETE got in between the check and the renames (it takes no object
             // lock): what was just placed is of the old version and must not stay.
@@ -512,17 +514,14 @@ impl Store {
         let store = self.clone();
         let (b, o) = (bucket.to_string(), obj.to_string());
         crate::io::spawn(async move {
-            let r = crate::io::spawn_blocking(move || {
+            crate::io::spawn_blocking(move || {
                 let set = store.mountpaths();
-                store
-                    .fix_copies_blocking(&set, &b, &o, None)
-                    .map_err(|e| (b, o, e))
+                match store.fix_copies_blocking(&set, &b, &o, None) {
+                    Ok(()) | Err(StoreError::ObjNotFound(..)) => {}
+                    Err(e) => tracing::warn!(bucket = b, obj = o, "put-copies: {e}"),
+                }
             })
-            .await;
-            match r {
-                Ok(()) | Err((_, _, StoreError::ObjNotFound(..))) => {}
-                Err((b, o, e)) => tracing::warn!(bucket = b, obj = o, "put-copies: {e}"),
-            }
+            .await
         })
         .detach();
     }
@@ -720,7 +719,155 @@ mod tests {
         }
     }
 
-    /// Goal: a copy path is acted on only when it is the object's FQN on a mountpath of the set.
+    /// A store over `n` fresh mountpaths holding bucket `b`, and the root to remove.
+    fn store_with_bucket(n: usize, tag: &str) -> (Arc<Store>, Vec<PathBuf>, PathBuf) {
+        let root = std::env::temp_dir().join(format!("aisle-mirror-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let mps: Vec<PathBuf> = (0..n).map(|i| root.join(format!("mp{i}"))).collect();
+        let bmd = crate::bmd::Bmd::default()
+            .create("b", None, 1)
+            .expect("create");
+        for m in &mps {
+            std::fs::create_dir_all(fqn::obj_dir(m, "b")).expect("mkdir");
+            bmd.store(m).expect("bmd");
+        }
+        (Arc::new(Store::open(&mps).expect("open")), mps, root)
+    }
+
+    /// Writes object `o` by hand as a PUT would leave it: `%ob` on its HRW mountpath with its
+    /// LOM (listing `copies`).
+    fn put_by_hand(store: &Store, o: &str, data: &[u8], copies: Vec<String>) -> PathBuf {
+        let (_, mp) = store.place("b", o).expect("place");
+        let p = fqn::object_fqn(&mp.path, "b", o);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&p, data).expect("write");
+        let lom = Lom {
+            cksum_type: "xxhash2".into(),
+            cksum_value: format!("{:016x}", data.len()),
+            version: Some("1".into()),
+            size: data.len() as i64,
+            copies,
+            custom: vec![],
+            lid: store.bucket("b").expect("b").bid,
+            flags: 0,
+        };
+        set_lom_at(&p, &lom.encode().expect("encode")).expect("setxattr");
+        p
+    }
+
+    /// The replicas of `o` on `mps` and their LOMs.
+    fn replicas_of(mps: &[PathBuf], o: &str) -> Vec<(PathBuf, Lom)> {
+        mps.iter()
+            .map(|m| fqn::object_fqn(m, "b", o))
+            .filter(|p| p.is_file())
+            .map(|p| {
+                let l = read_lom(&p).expect("replica LOM");
+                (p, l)
+            })
+            .collect()
+    }
+
+    /// Goal: make-n-copies 3 over 4 mountpaths gives every object 3 replicas on its 3 best
+    /// HRW mountpaths with identical data and LOMs listing all three, the counters add up
+    /// (visited, objs, copies added), a stale LOM entry for a path outside the set is dropped
+    /// and never touched; make-n-copies 1 removes every extra replica and counts them.
+    #[test]
+    fn make_n_copies_job_and_counters() {
+        let (store, mps, root) = store_with_bucket(4, "mnc");
+        let n = 12;
+        let outside = root.join("elsewhere").join("o0");
+        std::fs::create_dir_all(outside.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&outside, b"not ours").expect("write");
+        for i in 0..n {
+            let o = format!("d{}/o{i}", i % 3);
+            let main = fqn::object_fqn(&store.place("b", &o).expect("p").1.path, "b", &o);
+            let copies = if i == 0 {
+                vec![
+                    main.to_str().expect("utf8").to_string(),
+                    outside.to_str().expect("utf8").to_string(),
+                ]
+            } else {
+                vec![]
+            };
+            put_by_hand(&store, &o, &vec![i as u8; 1000 + i], copies);
+        }
+        assert!(matches!(
+            store.start_make_n_copies("b", 5),
+            Err(StoreError::BadCopies(_))
+        ));
+        assert!(matches!(
+            store.start_make_n_copies("b", 0),
+            Err(StoreError::BadCopies(_))
+        ));
+        assert!(matches!(
+            store.start_make_n_copies("nosuch", 2),
+            Err(StoreError::BucketNotFound(_))
+        ));
+        let x = store.start_make_n_copies("b", 3).expect("start");
+        assert!(
+            x.wait(Some(std::time::Duration::from_secs(120))),
+            "job ended"
+        );
+        assert_eq!(x.state(), crate::xact::XactState::Finished, "{:?}", x.err());
+        let c = x.counters.snap();
+        assert_eq!(
+            (c.visited, c.objs, c.copies_added, c.errors),
+            (n as u64, n as u64, 2 * n as u64, 0)
+        );
+        assert_eq!(store.bucket("b").expect("b").mirror.want(), 3);
+        let set = store.mountpaths();
+        for i in 0..n {
+            let o = format!("d{}/o{i}", i % 3);
+            let reps = replicas_of(&mps, &o);
+            assert_eq!(reps.len(), 3, "{o}");
+            let digest = hrw::obj_digest("b", &o);
+            let main_mp = set.place(digest).expect("placed");
+            let mut want: Vec<String> = std::iter::once(main_mp.clone())
+                .chain(ranked_others(&set, digest, main_mp).into_iter().take(2))
+                .map(|m| {
+                    fqn::object_fqn(&m.path, "b", &o)
+                        .to_str()
+                        .expect("utf8")
+                        .to_string()
+                })
+                .collect();
+            want.sort();
+            for (p, l) in &reps {
+                let mut got = l.copies.clone();
+                got.sort();
+                assert_eq!(got, want, "{}", p.display());
+                assert_eq!(std::fs::read(p).expect("read"), vec![i as u8; 1000 + i]);
+                assert!(same_content(l, &reps[0].1));
+            }
+        }
+        assert_eq!(std::fs::read(&outside).expect("untouched"), b"not ours");
+
+        let x = store.start_make_n_copies("b", 1).expect("start");
+        assert!(
+            x.wait(Some(std::time::Duration::from_secs(120))),
+            "job ended"
+        );
+        let c = x.counters.snap();
+        assert_eq!(
+            (c.visited, c.removed, c.copies_added, c.errors),
+            (n as u64, 2 * n as u64, 0, 0)
+        );
+        for i in 0..n {
+            let o = format!("d{}/o{i}", i % 3);
+            let reps = replicas_of(&mps, &o);
+            assert_eq!(reps.len(), 1, "{o}");
+            assert!(reps[0].1.copies.is_empty());
+        }
+        // No work file left anywhere.
+        for m in &mps {
+            let wk = fqn::work_dir(m, "b");
+            let left = std::fs::read_dir(&wk).map(|d| d.count()).unwrap_or(0);
+            assert_eq!(left, 0, "{}", wk.display());
+        }
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    /// Goal: a copy is acted on only when it is the object's FQN on a mountpath of the set.
     #[test]
     fn copy_paths_are_checked() {
         let paths: Vec<PathBuf> = (0..3).map(|i| PathBuf::from(format!("/mp{i}"))).collect();
