@@ -173,6 +173,22 @@ fn put_overwrite_delete_in_mirrored_bucket() {
     want.sort();
     assert_eq!(names, want, "each object listed once");
 
+    // A name too long for the filesystem (stored shortened, differently on each mountpath)
+    // is mirrored and listed once too.
+    let long = format!("long/{}", "x".repeat(300));
+    let long_data = bytes(99, 5000);
+    assert_eq!(node.put("m", &long, &long_data).status, 200);
+    eventually("copies of the long name", || {
+        not_mirrored(&node, "m", &long, &long_data, 2)
+    });
+    assert_eq!(
+        node.list_names("m").len(),
+        n + 1,
+        "the long name listed once"
+    );
+    assert_eq!(node.delete("m", &long).status, 200);
+    assert!(replicas(&node, "m", &long).is_empty());
+
     // Overwrite half: at the acknowledgement no replica holds the old bytes.
     let new: Vec<(String, Vec<u8>)> = (0..n).step_by(2).map(|i| object(i, 2)).collect();
     for (o, d) in &new {
