@@ -42,6 +42,68 @@ pub struct BucketProps {
     /// How large objects are stored as chunks (`chunks.*`).
     #[serde(default)]
     pub chunks: ChunksConf,
+    /// n-way mirroring (`mirror.*`).
+    #[serde(default)]
+    pub mirror: MirrorConf,
+}
+
+/// The bucket's `mirror` section (AIS `MirrorConf`): with `enabled`, every object keeps
+/// `copies` replicas on distinct mountpaths (`store/mirror.rs`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MirrorConf {
+    /// Replicas per object, the main one included (AIS: [2, 32] when enabled).
+    pub copies: u32,
+    /// Queue depth of AIS's put-copies (reported and validated; aisle's copies go through the
+    /// blocking pool's bounded queue).
+    pub burst_buffer: u32,
+    pub enabled: bool,
+}
+
+/// AIS `maxNumCopies`.
+pub const MIRROR_COPIES_MAX: u32 = 32;
+/// AIS `XactBurstDflt`.
+pub const MIRROR_BURST_DEFAULT: u32 = 128;
+
+impl Default for MirrorConf {
+    fn default() -> Self {
+        MirrorConf {
+            copies: 1,
+            burst_buffer: MIRROR_BURST_DEFAULT,
+            enabled: false,
+        }
+    }
+}
+
+impl MirrorConf {
+    /// The replicas each object should have: `copies` when enabled, else 1.
+    pub fn want(&self) -> u32 {
+        if self.enabled {
+            self.copies.max(1)
+        } else {
+            1
+        }
+    }
+
+    /// AIS's rules (`MirrorConf.ValidateAsProps`): checked only when enabled; 0 means the
+    /// default (2 copies, burst 128).
+    fn normalize(&mut self) -> Result<(), String> {
+        if !self.enabled {
+            return Ok(());
+        }
+        if self.copies == 0 {
+            self.copies = 2;
+        } else if !(2..=MIRROR_COPIES_MAX).contains(&self.copies) {
+            return Err(format!(
+                "invalid mirror.copies: {} (expected value in range [2, {MIRROR_COPIES_MAX}] or \
+                 zero for default)",
+                self.copies
+            ));
+        }
+        if self.burst_buffer == 0 {
+            self.burst_buffer = MIRROR_BURST_DEFAULT;
+        }
+        Ok(())
+    }
 }
 
 /// The bucket's `chunks` section (AIS `ChunksConf`, with AIS's ranges).
@@ -164,6 +226,7 @@ impl BucketProps {
             versioning: versioning_default(),
             validate_warm_get: false,
             chunks: ChunksConf::default(),
+            mirror: MirrorConf::default(),
         }
     }
 
@@ -390,7 +453,11 @@ pub fn ais_props_json(name: &str, p: &BucketProps) -> Value {
             "checkpoint_every": p.chunks.checkpoint_every,
             "flags": p.chunks.flags,
         },
-        "mirror": {"copies": 1, "burst_buffer": 128, "enabled": false},
+        "mirror": {
+            "copies": p.mirror.copies,
+            "burst_buffer": p.mirror.burst_buffer,
+            "enabled": p.mirror.enabled,
+        },
         "lru": {"enabled": false},
         "access": ACCESS_ALL.to_string(),
         "features": "0",
@@ -466,6 +533,25 @@ fn apply_patch(name: &str, props: &mut BucketProps, patch: &Value) -> Result<(),
                 }
                 c.normalize().map_err(bad_props)?;
                 props.chunks = c;
+            }
+            "mirror" => {
+                let mut m = props.mirror;
+                for (sub, v) in section(key, value)? {
+                    let bad = || bad_props(format!("{key}.{sub}: {v}"));
+                    let num = || {
+                        v.as_u64()
+                            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+                            .and_then(|n| u32::try_from(n).ok())
+                    };
+                    match sub.as_str() {
+                        "copies" => m.copies = num().ok_or_else(bad)?,
+                        "burst_buffer" => m.burst_buffer = num().ok_or_else(bad)?,
+                        "enabled" => m.enabled = v.as_bool().ok_or_else(bad)?,
+                        _ => return Err(bad_props(format!("unknown property \"{key}.{sub}\""))),
+                    }
+                }
+                m.normalize().map_err(bad_props)?;
+                props.mirror = m;
             }
             "fsync" => {
                 props.fsync = value
@@ -598,7 +684,10 @@ mod tests {
             json!({"checksum": "md5"}),
             json!({"versioning": {"enabled": "yes"}}),
             json!({"fsync": 1}),
-            json!({"mirror": {"enabled": true}}),
+            json!({"mirror": {"enabled": true, "copies": 1}}),
+            json!({"mirror": {"enabled": true, "copies": 33}}),
+            json!({"mirror": {"copies": -1}}),
+            json!({"mirror": {"enabled": "yes"}}),
             json!({"checksum": {"validate_cold_get": true}}),
             json!({"nonsense": 1}),
             json!({"mirror": {"nonsense": 1}}),
@@ -624,6 +713,44 @@ mod tests {
             .set_props("b", &partial)
             .expect("partial no-op plus type");
         assert_eq!(p2.get("b").expect("exists").cksum_type, "sha512");
+    }
+
+    /// Goal: `mirror` props follow AIS's rules (copies in [2, 32] when enabled, 0 for the
+    /// default 2; anything while disabled), persist in the props and show in the Bprops JSON.
+    #[test]
+    fn mirror_props() {
+        let bmd = Bmd::default().create("b", None, 1).expect("create");
+        assert_eq!(bmd.get("b").expect("b").mirror.want(), 1);
+        let on = bmd
+            .set_props("b", &json!({"mirror": {"enabled": true, "copies": 3}}))
+            .expect("enable");
+        let p = on.get("b").expect("b");
+        assert_eq!(
+            (p.mirror.copies, p.mirror.enabled, p.mirror.want()),
+            (3, true, 3)
+        );
+        let v = ais_props_json("b", p);
+        assert_eq!(v["mirror"]["copies"], 3);
+        assert_eq!(v["mirror"]["enabled"], true);
+        let dflt = bmd
+            .set_props("b", &json!({"mirror": {"enabled": true, "copies": 0}}))
+            .expect("default copies");
+        assert_eq!(dflt.get("b").expect("b").mirror.copies, 2);
+        let off = on
+            .set_props("b", &json!({"mirror": {"enabled": false}}))
+            .expect("disable");
+        let p = off.get("b").expect("b");
+        assert_eq!((p.mirror.copies, p.mirror.want()), (3, 1));
+        let one = on
+            .set_props("b", &json!({"mirror": {"enabled": false, "copies": 1}}))
+            .expect("one copy, disabled");
+        assert_eq!(one.get("b").expect("b").mirror.copies, 1);
+        // Round trip through the persisted JSON.
+        let back = Bmd::decode(&on.encode().expect("encode")).expect("decode");
+        assert_eq!(
+            back.get("b").expect("b").mirror,
+            on.get("b").expect("b").mirror
+        );
     }
 
     /// Goal: the Bprops JSON has the AIS keys and shapes of §1.4.

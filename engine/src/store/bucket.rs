@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::trash::move_aside;
 use super::{now_ns, Store, StoreError};
-use crate::bmd::Bmd;
+use crate::bmd::{Bmd, BucketProps};
 use crate::io as rio;
 use crate::mountpath::{MountpathId, MountpathSet};
 use crate::{fqn, names};
@@ -88,24 +88,44 @@ impl Store {
         .await
     }
 
-    /// Changes bucket props (AIS-shaped JSON patch).
+    /// Changes bucket props (AIS-shaped JSON patch). As AIS, a change that turns mirroring on,
+    /// or changes `mirror.copies` while it is on, starts the make-n-copies job; its id is
+    /// returned (turning mirroring off leaves the copies as they are, as in AIS).
     pub async fn set_bucket_props(
         self: &Arc<Self>,
         bucket: &str,
         patch: serde_json::Value,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<String>, StoreError> {
         let this = self.clone();
         let b = bucket.to_string();
         rio::spawn_blocking(move || {
-            let _txn = this.bmd_txn.lock().expect("bmd txn lock");
-            let next = this.bmd().set_props(&b, &patch)?;
-            let mps = this.mountpaths();
-            this.persist_bmd(&next, &mps)?;
-            *this.bmd.write().expect("bmd lock") = Arc::new(next);
-            this.changed();
-            Ok(())
+            let (old, new) = this.set_bucket_props_blocking(&b, &patch)?;
+            let remirror = new.mirror.enabled
+                && (!old.mirror.enabled || old.mirror.copies != new.mirror.copies);
+            Ok(remirror.then(|| this.run_make_n_copies(&b).id.clone()))
         })
         .await
+    }
+
+    /// Applies a props patch and persists it (blocking); returns the props before and after.
+    pub(super) fn set_bucket_props_blocking(
+        &self,
+        bucket: &str,
+        patch: &serde_json::Value,
+    ) -> Result<(BucketProps, BucketProps), StoreError> {
+        let _txn = self.bmd_txn.lock().expect("bmd txn lock");
+        let cur = self.bmd();
+        let old = cur
+            .get(bucket)
+            .cloned()
+            .ok_or_else(|| StoreError::BucketNotFound(bucket.to_string()))?;
+        let next = cur.set_props(bucket, patch)?;
+        let new = next.get(bucket).cloned().unwrap_or_else(|| old.clone());
+        let mps = self.mountpaths();
+        self.persist_bmd(&next, &mps)?;
+        *self.bmd.write().expect("bmd lock") = Arc::new(next);
+        self.changed();
+        Ok((old, new))
     }
 
     pub(super) fn persist_bmd(&self, bmd: &Bmd, mps: &MountpathSet) -> Result<(), StoreError> {

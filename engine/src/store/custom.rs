@@ -24,6 +24,16 @@ pub(crate) struct CustomLocks {
     stripes: Vec<Mutex<()>>,
 }
 
+impl CustomLocks {
+    /// Locks the stripe of object `digest` (mirroring rewrites the LOM under it too, so an
+    /// in-place custom update and a replica commit never lose each other's change).
+    pub(crate) fn lock(&self, digest: u64) -> std::sync::MutexGuard<'_, ()> {
+        self.stripes[(digest as usize) % CUSTOM_LOCKS]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 impl Default for CustomLocks {
     fn default() -> Self {
         CustomLocks {

@@ -52,6 +52,10 @@ pub enum StoreError {
     NameTooLong(String, String, String),
     #[error("bad bucket properties: {0}")]
     BadProps(String),
+    /// A make-n-copies request the node cannot honour (count out of range, too few
+    /// mountpaths).
+    #[error("invalid number of copies: {0}")]
+    BadCopies(String),
     #[error("no mountpaths available")]
     NoMountpaths,
     /// A mountpath request naming a path that cannot be one (missing, not a directory, no

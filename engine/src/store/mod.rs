@@ -4,7 +4,8 @@
 //! (PutHandle, buffered and direct), `get` (open for GET/HEAD, DELETE), `list` (listing walks),
 //! `trash` (startup tidy, moving aside and emptying the trash), `copy` (object copy and
 //! rename), `lsdir` (non-recursive listing), `mpu` (multipart uploads and chunked objects),
-//! `resilver` (moving misplaced objects to their HRW mountpath after a change of the set).
+//! `resilver` (moving misplaced objects to their HRW mountpath after a change of the set),
+//! `mirror` (n-way mirroring and make-n-copies).
 //!
 //! Shared by all cores behind an `Arc`. The hot path takes read-only snapshots (`Arc` clones)
 //! of the mountpath set and the bucket metadata; changes build a new snapshot and swap it in.
@@ -28,6 +29,7 @@ mod error;
 mod get;
 mod list;
 mod lsdir;
+mod mirror;
 mod mplife;
 mod mpu;
 mod put;
@@ -52,6 +54,7 @@ pub use copy::{CopiedMeta, CopyOutcome, COPY_CHUNK};
 pub use custom::{is_internal as is_internal_custom, parse_custom_header};
 pub use error::StoreError;
 pub use list::{ListEntry, ListPage, ListQuery};
+pub use mirror::KIND_MAKE_N_COPIES;
 pub use mplife::MpChange;
 pub use mpu::{
     PartDone, PartInfo, PartListError, S3Part, UploadInfo, CUSTOM_UFEST_ID, PART_NUM_MAX,

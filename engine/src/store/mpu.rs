@@ -883,6 +883,11 @@ impl Store {
         let digest = hrw::obj_digest(bucket, obj);
         self.atimes.set(digest, now_ns());
         self.generations.bump(digest);
+        // A mirrored old version's replicas go now (chunked objects have none: not mirrored).
+        let mirrored = self.mirrored(bucket);
+        if mirrored || old.as_ref().is_some_and(|o| !o.copies.is_empty()) {
+            self.drop_replicas(bucket, obj, &obj_fqn, old.as_ref(), mirrored);
+        }
         // 4. and 5.: a failure from here on is finished by the start-up recovery.
         let done = fqn::ufest_fqn(&c.mp.path, bucket, obj, None);
         if let Err(e) = std::fs::rename(&intent, &done) {

@@ -524,6 +524,13 @@ impl PutHandle {
                 .remove_chunked_leftovers(&self.mp.path, &self.bucket, &self.obj, o)
                 .await;
         }
+        // Mirroring (`mirror.rs`): the replaced version's replicas go before the
+        // acknowledgement (a GET must never find one); the new ones are made off the request.
+        let mirrored = self.store.mirrored(&self.bucket);
+        if mirrored || old.as_ref().is_some_and(|o| !o.copies.is_empty()) {
+            self.store
+                .drop_replicas(&self.bucket, &self.obj, &self.fqn, old.as_ref(), mirrored);
+        }
         if self.props.fsync {
             if let Some(dir) = self.fqn.parent() {
                 let d = rio::open(dir, libc::O_RDONLY | libc::O_DIRECTORY, 0)
@@ -535,6 +542,9 @@ impl PutHandle {
             }
         }
         self.finished = true;
+        if mirrored {
+            self.store.spawn_put_copies(&self.bucket, &self.obj);
+        }
         Ok(lom)
     }
 }

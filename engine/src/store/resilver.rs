@@ -477,7 +477,15 @@ impl Jogger<'_> {
             return Err(Skip::Error("no enabled mountpath".into()));
         };
         let dest = fqn::object_fqn(&dest_mp.path, bucket, &name);
+        // Mirroring: once the main replica is in place its copies are made to match the
+        // bucket (dropped on mountpaths gone, added up to `mirror.copies`: `mirror.rs`).
+        let want_copies = props.mirror.want() > 1 || !lom.copies.is_empty();
         if dest_mp.id == self.mp.id && !lom.is_chunked() {
+            if want_copies {
+                self.store
+                    .fix_copies_blocking(&set, bucket, &name, Some(&self.x))
+                    .map_err(|e| Skip::Error(e.to_string()))?;
+            }
             return Ok(());
         }
         if is_listed_copy(&lom, path) && dest.exists() {
@@ -510,7 +518,13 @@ impl Jogger<'_> {
         } else if lom.is_chunked() {
             mv.chunked()
         } else {
-            mv.regular()
+            mv.regular()?;
+            if want_copies {
+                self.store
+                    .fix_copies_blocking(&set, bucket, &name, Some(&self.x))
+                    .map_err(|e| Skip::Error(e.to_string()))?;
+            }
+            Ok(())
         }
     }
 

@@ -1,7 +1,9 @@
 //! Bucket requests: create and destroy (action messages), HEAD with `Ais-Bucket-Props`, list
-//! buckets, list objects (msgpack for AIS clients that ask for it, JSON otherwise), set props.
+//! buckets, list objects (msgpack for AIS clients that ask for it, JSON otherwise), set props,
+//! make-n-copies (mirroring).
 
 use engine::bmd::Bmd;
+use engine::io as rio;
 use engine::store::{ListEntry, ListQuery, StoreError};
 use net::head::Method;
 use serde::{Deserialize, Serialize};
@@ -84,6 +86,10 @@ pub async fn handle(conn: &mut Conn, req: &Req<'_>, bucket: Option<&str>) -> boo
                     Err(e) => reply::store_error(conn, req.head, &e).await,
                 }
             }
+            "make-n-copies" => {
+                let value = msg.map(|m| m.value).unwrap_or(serde_json::Value::Null);
+                make_n_copies(conn, req, b, &value).await
+            }
             _ => bad_action(conn, req, Some(b), action).await,
         },
         (Method::Delete, Some(b)) => match action {
@@ -109,7 +115,11 @@ pub async fn handle(conn: &mut Conn, req: &Req<'_>, bucket: Option<&str>) -> boo
                 }
                 let store = conn.core.store.clone();
                 match store.set_bucket_props(b, value).await {
-                    Ok(()) => reply::ok(conn, req.head, 200, None, &[], b"").await,
+                    // As AIS: the id of the make-n-copies job a mirror change started.
+                    Ok(Some(xid)) => {
+                        reply::ok(conn, req.head, 200, None, &[], xid.as_bytes()).await
+                    }
+                    Ok(None) => reply::ok(conn, req.head, 200, None, &[], b"").await,
                     Err(e) => reply::store_error(conn, req.head, &e).await,
                 }
             }
@@ -122,6 +132,39 @@ pub async fn handle(conn: &mut Conn, req: &Req<'_>, bucket: Option<&str>) -> boo
             let msg = format!("method {m:?} not allowed on {what}");
             reply::error(conn, req.head, 405, &msg, true).await
         }
+    }
+}
+
+/// `make-n-copies` (AIS `apc.ActMakeNCopies`): the value is the number of copies (a JSON
+/// number, or a string of digits as AIS also takes); answers the job id as plain text.
+async fn make_n_copies(
+    conn: &mut Conn,
+    req: &Req<'_>,
+    bucket: &str,
+    value: &serde_json::Value,
+) -> bool {
+    let n = match value {
+        serde_json::Value::Number(n) => n.as_u64(),
+        serde_json::Value::String(s) => s.trim().parse::<u64>().ok(),
+        _ => None,
+    };
+    let Some(n) = n.and_then(|n| u32::try_from(n).ok()) else {
+        let m = format!(
+            "bucket \"ais://{bucket}\": make-n-copies: failed to parse 'copies' ({value}): \
+             expected a non-negative integer"
+        );
+        return reply::error(conn, req.head, 400, &m, true).await;
+    };
+    let store = conn.core.store.clone();
+    let b = bucket.to_string();
+    let r =
+        rio::spawn_blocking(move || store.start_make_n_copies(&b, n).map(|x| x.id.clone())).await;
+    match r {
+        Ok(xid) => {
+            tracing::info!(bucket, copies = n, xid = %xid, "make-n-copies started");
+            reply::ok(conn, req.head, 200, None, &[], xid.as_bytes()).await
+        }
+        Err(e) => reply::store_error(conn, req.head, &e).await,
     }
 }
 

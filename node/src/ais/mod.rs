@@ -227,7 +227,6 @@ pub fn parse_action(body: &[u8]) -> Result<Option<ActionMsg>, String> {
 pub const ACTIONS_NOT_YET: &[&str] = &[
     "copy-bck",
     "move-bck",
-    "make-n-copies",
     "ec-encode",
     "summary-bck",
     "evict-remote-bck",

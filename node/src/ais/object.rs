@@ -195,8 +195,7 @@ async fn head(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
             response::header(&mut buf, "Ais-Bucket-Provider", b"ais");
             response::header(&mut buf, "Ais-Name", obj.as_bytes());
             response::header(&mut buf, "Ais-Location", location.as_bytes());
-            response::header(&mut buf, "Ais-Mirror-Copies", b"1");
-            response::header(&mut buf, "Ais-Mirror-Paths", mp.as_bytes());
+            mirror_headers(&mut buf, &conn.core.store, &h, &mp);
             attr_headers(&mut buf, &h, conn.core.store.atime_of(&h));
         }
         Some(ps) => {
@@ -227,8 +226,7 @@ async fn head(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
                 response::header(&mut buf, "Ais-Location", location.as_bytes());
             }
             if has("copies") {
-                response::header(&mut buf, "Ais-Mirror-Copies", b"1");
-                response::header(&mut buf, "Ais-Mirror-Paths", mp.as_bytes());
+                mirror_headers(&mut buf, &conn.core.store, &h, &mp);
             }
             if has("chunked") && !h.chunks.is_empty() {
                 let max = h.chunks.iter().map(|c| c.size).max().unwrap_or(0);
@@ -403,4 +401,33 @@ async fn action(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool
     }
     let m = format!("ais://{bucket}/{obj}: invalid action {:?}", msg.action);
     reply::error(conn, req.head, 400, &m, true).await
+}
+
+/// `Ais-Mirror-Copies` and `Ais-Mirror-Paths` (AIS `lom.NumCopies`, `lom.MirrorPaths`): the
+/// replicas the object's LOM lists and their mountpaths, comma-separated (the SDK's form);
+/// the main's mountpath alone when it has no copies.
+fn mirror_headers(
+    buf: &mut Vec<u8>,
+    store: &engine::store::Store,
+    h: &ObjectHandle,
+    main_mp: &str,
+) {
+    if h.lom.copies.len() < 2 {
+        response::header(buf, "Ais-Mirror-Copies", b"1");
+        response::header(buf, "Ais-Mirror-Paths", main_mp.as_bytes());
+        return;
+    }
+    let set = store.mountpaths();
+    let paths: Vec<String> = h
+        .lom
+        .copies
+        .iter()
+        .filter_map(|c| {
+            set.iter()
+                .find(|m| std::path::Path::new(c).starts_with(&m.path))
+                .map(|m| m.path.to_string_lossy().to_string())
+        })
+        .collect();
+    response::header_u64(buf, "Ais-Mirror-Copies", h.lom.copies.len() as u64);
+    response::header(buf, "Ais-Mirror-Paths", paths.join(",").as_bytes());
 }

@@ -24,6 +24,7 @@ pub fn status_of(e: &StoreError) -> u16 {
         | StoreError::UnsupportedChecksum(_)
         | StoreError::NameTooLong(..)
         | StoreError::BadProps(_)
+        | StoreError::BadCopies(_)
         | StoreError::BadAppendHandle(..)
         | StoreError::BadCustom(_)
         | StoreError::BadMountpath(_)

@@ -180,7 +180,7 @@ pub async fn put_versioning(conn: &mut Conn, req: &Req<'_>, b: &str) -> bool {
     let store = conn.core.store.clone();
     let patch = serde_json::json!({ "versioning": { "enabled": enabled } });
     match store.set_bucket_props(b, patch).await {
-        Ok(()) => super::ok_empty(conn, req.head, 200, &[]).await,
+        Ok(_) => super::ok_empty(conn, req.head, 200, &[]).await,
         Err(e) => error::send(conn, req.head, &S3Error::of_store(&e)).await,
     }
 }

@@ -92,6 +92,7 @@ impl S3Error {
             StoreError::BadCustom(_) => S3Error::new(400, "MetadataTooLarge", m),
             StoreError::UnsupportedChecksum(_)
             | StoreError::BadProps(_)
+            | StoreError::BadCopies(_)
             | StoreError::BadAppendHandle(..) => S3Error::invalid_argument(m),
             StoreError::NoSpace { .. } => S3Error::new(507, "InsufficientStorage", m),
             StoreError::UploadNotFound(..) => S3Error::new(
