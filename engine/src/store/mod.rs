@@ -3,7 +3,8 @@
 //! One file per concern: `error` (StoreError), `bucket` (create/destroy/props), `put`
 //! (PutHandle, buffered and direct), `get` (open for GET/HEAD, DELETE), `list` (listing walks),
 //! `trash` (startup tidy, moving aside and emptying the trash), `copy` (object copy and
-//! rename), `lsdir` (non-recursive listing), `mpu` (multipart uploads and chunked objects).
+//! rename), `lsdir` (non-recursive listing), `mpu` (multipart uploads and chunked objects),
+//! `cleanup` (the `cleanup-store` job).
 //!
 //! Shared by all cores behind an `Arc`. The hot path takes read-only snapshots (`Arc` clones)
 //! of the mountpath set and the bucket metadata; changes build a new snapshot and swap it in.
@@ -21,6 +22,7 @@
 mod append;
 mod atime;
 mod bucket;
+mod cleanup;
 mod copy;
 mod custom;
 mod error;
@@ -45,6 +47,10 @@ use crate::mountpath::{DioState, Mountpath, MountpathId, MountpathSet};
 use crate::names;
 
 pub use append::{APPENDS_OPEN_MAX, APPEND_IDLE_SECS_MAX};
+pub use cleanup::{
+    CleanupOpts, CLEANUP_KIND, DONT_CLEANUP_TIME_DEFAULT, FLAG_DRY_RUN, FLAG_KEEP_MISPLACED,
+    FLAG_KEEP_UNKNOWN, FLAG_ZERO_SIZE, RESILVER_MARKER,
+};
 pub use copy::{CopiedMeta, CopyOutcome, COPY_CHUNK};
 pub use custom::{is_internal as is_internal_custom, parse_custom_header};
 pub use error::StoreError;
@@ -97,6 +103,9 @@ pub struct Store {
     /// Short per-object locks (striped by digest) for the commit steps that must not interleave:
     /// a resilver's move of an object against a DELETE of it.
     obj_locks: ObjLocks,
+    /// Space cleanup leaves alone every file modified less than this long ago, ns
+    /// (AIS `space.dont_cleanup_time`).
+    dont_cleanup_ns: AtomicU64,
 }
 
 /// Stripes of the object lock table.
@@ -143,6 +152,7 @@ impl Store {
             uploads: mpu::Uploads::default(),
             xacts: crate::xact::Xacts::default(),
             obj_locks: ObjLocks::default(),
+            dont_cleanup_ns: AtomicU64::new(DONT_CLEANUP_TIME_DEFAULT.as_nanos() as u64),
         };
         store.startup_tidy();
         store.recover_completions();
@@ -243,6 +253,18 @@ impl Store {
             Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
             Err(std::sync::TryLockError::WouldBlock) => None,
         }
+    }
+
+    /// Space cleanup removes only files modified at least `t` ago (AIS
+    /// `space.dont_cleanup_time`; default `DONT_CLEANUP_TIME_DEFAULT`).
+    pub fn set_dont_cleanup_time(&self, t: std::time::Duration) {
+        let ns = u64::try_from(t.as_nanos()).unwrap_or(u64::MAX);
+        self.dont_cleanup_ns.store(ns, Ordering::Relaxed);
+    }
+
+    /// The current `dont_cleanup_time`.
+    pub fn dont_cleanup_time(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.dont_cleanup_ns.load(Ordering::Relaxed))
     }
 
     fn changed(&self) {
