@@ -399,8 +399,8 @@ fn removes_exactly_the_leftovers() {
     assert_eq!(items(&x), BTreeSet::new(), "nothing left to remove");
 }
 
-/// Goal: misplaced duplicates stay while a resilver's marker is present, and with
-/// `keep_misplaced`; a bucket-scoped run leaves other buckets and destroyed ones alone.
+/// Goal: misplaced duplicates stay while a resilver's marker is present (unless forced), and
+/// with `keep_misplaced`; a bucket-scoped run leaves other buckets and destroyed ones alone.
 #[test]
 fn misplaced_kept_when_asked_or_resilver_pending() {
     let env = Env::new("mis");
@@ -442,12 +442,21 @@ fn misplaced_kept_when_asked_or_resilver_pending() {
         "an interrupted resilver keeps it"
     );
     assert!(dup.exists());
+    let x = run(
+        &s,
+        CleanupOpts {
+            force: true,
+            ..scoped.clone()
+        },
+    );
+    let want: BTreeSet<String> = [format!("misplaced {}", dup.display())].into();
+    assert_eq!(items(&x), want, "force removes it despite the marker");
+    assert!(!dup.exists() && hrw.exists());
     std::fs::remove_file(&marker).unwrap();
+    assert_eq!(read_back(&r, &s, "dup"), data(1, 2000));
 
     let x = run(&s, scoped);
-    let want: BTreeSet<String> = [format!("misplaced {}", dup.display())].into();
-    assert_eq!(items(&x), want);
-    assert!(!dup.exists() && hrw.exists());
+    assert_eq!(items(&x), BTreeSet::new(), "nothing more in the bucket");
     assert!(
         other_nolom.exists() && destroyed.exists(),
         "a bucket-scoped run stays in its bucket"

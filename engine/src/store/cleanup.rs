@@ -18,7 +18,8 @@
 //! - Misplaced objects go only when the copy at their HRW place has a valid LOM of the same
 //!   bucket incarnation, size and (non-empty) checksum and does not list them as its mirror
 //!   copy; never a chunked one (resilver moves those as a unit); never while a resilver runs
-//!   or left its marker (`RESILVER_MARKER`) on any mountpath; never with `keep_misplaced`.
+//!   or left its marker (`RESILVER_MARKER`) on any mountpath (unless `force`, AIS's
+//!   `--force`); never with `keep_misplaced`.
 //!   A file on a non-HRW mountpath whose own LOM lists its FQN in `copies` is a mirror copy
 //!   and is kept.
 //! - A removal first renames the file into the bucket's `%wk` and checks that the inode
@@ -55,14 +56,15 @@ pub const CLEANUP_KIND: &str = "cleanup-store";
 /// Default of `dont_cleanup_time` (AIS `space.dont_cleanup_time`).
 pub const DONT_CLEANUP_TIME_DEFAULT: Duration = Duration::from_secs(30 * 60);
 /// `xact.ArgsMsg.flags` bit: remove zero-size objects (AIS `xact.FlagZeroSize`).
-pub const FLAG_ZERO_SIZE: u64 = 1;
+pub const FLAG_ZERO_SIZE: u32 = 1;
 /// `xact.ArgsMsg.flags` bit: keep misplaced objects (AIS `xact.FlagKeepMisplaced`).
-pub const FLAG_KEEP_MISPLACED: u64 = 1 << 3;
-/// `xact.ArgsMsg.flags` bit, aisle's extension: list only, remove nothing.
-pub const FLAG_DRY_RUN: u64 = 1 << 20;
+pub const FLAG_KEEP_MISPLACED: u32 = 1 << 3;
+/// `xact.ArgsMsg.flags` bit, aisle's extension (a bit AIS does not use): list only, remove
+/// nothing.
+pub const FLAG_DRY_RUN: u32 = 1 << 16;
 /// `xact.ArgsMsg.flags` bit, aisle's extension: keep files with unrecognised names (AIS has
 /// this as the cluster feature `Keep-Unknown-FQN`).
-pub const FLAG_KEEP_UNKNOWN: u64 = 1 << 21;
+pub const FLAG_KEEP_UNKNOWN: u32 = 1 << 17;
 /// The marker an interrupted resilver leaves, relative to a mountpath.
 pub const RESILVER_MARKER: &str = ".aisle.markers/resilver";
 /// The resilver job's kind.
@@ -81,13 +83,18 @@ pub struct CleanupOpts {
     pub rm_zero_size: bool,
     /// Keep files with names aisle never makes.
     pub keep_unknown: bool,
+    /// Remove verified misplaced objects even while a resilver runs or was interrupted
+    /// (AIS's `Force`, `ais space-cleanup --force`); `keep_misplaced` still wins.
+    pub force: bool,
 }
 
 impl CleanupOpts {
-    /// The options of a start request: its bucket and its `flags` (the `FLAG_*` bits).
-    pub fn from_flags(bucket: Option<String>, flags: u64) -> CleanupOpts {
+    /// The options of a start request: its bucket, its `flags` (the `FLAG_*` bits) and
+    /// `Force`.
+    pub fn from_flags(bucket: Option<String>, flags: u32, force: bool) -> CleanupOpts {
         CleanupOpts {
             bucket,
+            force,
             dry_run: flags & FLAG_DRY_RUN != 0,
             keep_misplaced: flags & FLAG_KEEP_MISPLACED != 0,
             rm_zero_size: flags & FLAG_ZERO_SIZE != 0,
@@ -199,7 +206,11 @@ impl Store {
         // or the other.
         let (open_ids, mut held) = self.uploads.held();
         held.extend(self.appends.work_files());
-        let misplaced_blocked = self.resilver_pending(&set);
+        let misplaced_blocked = if opts.force {
+            None
+        } else {
+            self.resilver_pending(&set)
+        };
         if let Some(why) = &misplaced_blocked {
             tracing::info!("space cleanup keeps misplaced objects: {why}");
         }
@@ -552,11 +563,12 @@ impl Run<'_> {
             return;
         }
         // A resilver started meanwhile may be moving this very object: leave it to it.
-        if !self
-            .store
-            .xacts()
-            .find(Some(RESILVER_KIND), None, true)
-            .is_empty()
+        if !self.opts.force
+            && !self
+                .store
+                .xacts()
+                .find(Some(RESILVER_KIND), None, true)
+                .is_empty()
         {
             return;
         }
@@ -873,11 +885,15 @@ mod tests {
 
     #[test]
     fn flags_are_ais_bits_plus_ours() {
-        let o = CleanupOpts::from_flags(Some("b".into()), FLAG_ZERO_SIZE | FLAG_KEEP_MISPLACED);
-        assert!(o.rm_zero_size && o.keep_misplaced && !o.dry_run && !o.keep_unknown);
+        let o = CleanupOpts::from_flags(
+            Some("b".into()),
+            FLAG_ZERO_SIZE | FLAG_KEEP_MISPLACED,
+            false,
+        );
+        assert!(o.rm_zero_size && o.keep_misplaced && !o.dry_run && !o.keep_unknown && !o.force);
         assert_eq!(FLAG_KEEP_MISPLACED, 8, "AIS xact.FlagKeepMisplaced");
-        let o = CleanupOpts::from_flags(None, FLAG_DRY_RUN | FLAG_KEEP_UNKNOWN);
-        assert!(o.dry_run && o.keep_unknown && !o.rm_zero_size && !o.keep_misplaced);
+        let o = CleanupOpts::from_flags(None, FLAG_DRY_RUN | FLAG_KEEP_UNKNOWN, true);
+        assert!(o.dry_run && o.keep_unknown && !o.rm_zero_size && !o.keep_misplaced && o.force);
     }
 
     #[test]
