@@ -13,6 +13,7 @@ mod multipart;
 mod progress;
 mod session;
 mod size;
+mod space;
 mod storage;
 mod uri;
 
@@ -85,6 +86,27 @@ enum Command {
     /// Remove or inspect an object.
     #[command(subcommand)]
     Object(ObjectCommand),
+    /// Remove what nothing can reach (old work files, orphan chunks, leftovers of destroyed
+    /// buckets, verified misplaced duplicates, ...): starts `cleanup-store`, waits, lists.
+    SpaceCleanup {
+        /// Only this bucket (ais://bucket); default: all, with destroyed buckets' leftovers.
+        bucket: Option<String>,
+        /// List what would be removed; remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Keep misplaced objects even when their proper copy is verified.
+        #[arg(long)]
+        keep_misplaced: bool,
+        /// Also remove zero-size objects.
+        #[arg(long)]
+        rm_zero_size: bool,
+        /// Remove verified misplaced objects even while a resilver runs or was interrupted.
+        #[arg(long)]
+        force: bool,
+        /// Stop waiting after this many seconds (the job goes on).
+        #[arg(long)]
+        timeout: Option<u64>,
+    },
     /// The node's storage: mountpaths.
     #[command(subcommand)]
     Storage(storage::StorageCommand),
@@ -258,6 +280,23 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Stop(StopCommand::Job { which }) => job::stop(s, &which, out),
         Command::Wait(WaitCommand::Job { id, timeout }) => {
             job::wait_job(s, &id, timeout, progress::wanted(cli.quiet), out)
+        }
+        Command::SpaceCleanup {
+            bucket,
+            dry_run,
+            keep_misplaced,
+            rm_zero_size,
+            force,
+            timeout,
+        } => {
+            let flags = space::CleanupFlags {
+                dry_run,
+                keep_misplaced,
+                rm_zero_size,
+                force,
+                timeout: timeout.map(std::time::Duration::from_secs),
+            };
+            space::cleanup(s, bucket.as_deref(), &flags, out)
         }
     }?;
     out.flush()?;

@@ -97,6 +97,33 @@ pub struct Flags {
     /// many bytes go out with sendfile(2); beyond, spliced.
     #[arg(long, default_value_t = SENDFILE_BYTES_MAX_DEFAULT)]
     pub sendfile_max: u64,
+    /// Space cleanup (`cleanup-store`) leaves alone every file modified less than this long
+    /// ago (AIS `space.dont_cleanup_time`): `0`, `90s`, `30m`, `2h`; a bare number is seconds.
+    #[arg(long, default_value = DONT_CLEANUP_TIME_DEFAULT, value_parser = parse_duration)]
+    pub dont_cleanup_time: std::time::Duration,
+}
+
+/// Default of `--dont-cleanup-time` (AIS's 30 minutes).
+pub const DONT_CLEANUP_TIME_DEFAULT: &str = "30m";
+
+/// Parses a duration: a whole number with an optional unit `s`, `m`, `h` or `d` (none:
+/// seconds).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim().to_ascii_lowercase();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(digits);
+    let bad = || format!("{s:?}: expected a duration like 0, 90s, 30m, 2h");
+    let mult: u64 = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return Err(bad()),
+    };
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    n.checked_mul(mult)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("{s:?}: too large"))
 }
 
 /// Default of `--put-direct-min` (see bench/RESULTS.md).
@@ -214,6 +241,8 @@ pub struct Config {
     pub put_direct_bufs: usize,
     /// Register them with the ring.
     pub put_fixed_bufs: bool,
+    /// Space cleanup's `dont_cleanup_time`.
+    pub dont_cleanup_time: std::time::Duration,
 }
 
 impl Config {
@@ -275,6 +304,7 @@ impl Config {
             put_direct_min: f.put_direct_min.0,
             put_direct_bufs: f.put_direct_bufs,
             put_fixed_bufs: !f.no_put_fixed_bufs,
+            dont_cleanup_time: f.dont_cleanup_time,
         })
     }
 }
@@ -369,6 +399,28 @@ mod tests {
         );
         for bad in ["", "AK", "AK:", ":secret", "A K:s"] {
             assert!(parse_access_key(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn durations_parse() {
+        // Goal: the units of --dont-cleanup-time; junk refused.
+        for (s, secs) in [
+            ("0", 0),
+            ("45", 45),
+            ("90s", 90),
+            ("30m", 1800),
+            ("2H", 7200),
+            ("1d", 86400),
+        ] {
+            assert_eq!(
+                parse_duration(s),
+                Ok(std::time::Duration::from_secs(secs)),
+                "{s}"
+            );
+        }
+        for bad in ["", "m", "-1", "1.5h", "10w", "99999999999999999999"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} accepted");
         }
     }
 

@@ -63,6 +63,15 @@ pub(crate) struct Appends {
     next_id: AtomicU64,
 }
 
+impl Appends {
+    /// The work files of the sessions in the table (space cleanup keeps them whatever their
+    /// age; a session checked out by a request is being written, so its file is young).
+    pub(super) fn work_files(&self) -> Vec<PathBuf> {
+        let s = self.sessions.lock().expect("appends lock");
+        s.values().map(|x| x.work.clone()).collect()
+    }
+}
+
 /// A session checked out for one request (put back by `append_done`).
 pub struct AppendTicket {
     id: u64,

@@ -5,7 +5,8 @@
 //! `trash` (startup tidy, moving aside and emptying the trash), `copy` (object copy and
 //! rename), `lsdir` (non-recursive listing), `mpu` (multipart uploads and chunked objects),
 //! `resilver` (moving misplaced objects to their HRW mountpath after a change of the set),
-//! `mirror` (n-way mirroring and make-n-copies).
+//! `mirror` (n-way mirroring and make-n-copies),
+//! `cleanup` (the `cleanup-store` job).
 //!
 //! Shared by all cores behind an `Arc`. The hot path takes read-only snapshots (`Arc` clones)
 //! of the mountpath set and the bucket metadata; changes build a new snapshot and swap it in.
@@ -23,6 +24,7 @@
 mod append;
 mod atime;
 mod bucket;
+mod cleanup;
 mod copy;
 mod custom;
 mod error;
@@ -50,6 +52,10 @@ use crate::mountpath::{DioState, Mountpath, MountpathId, MountpathSet};
 use crate::names;
 
 pub use append::{APPENDS_OPEN_MAX, APPEND_IDLE_SECS_MAX};
+pub use cleanup::{
+    CleanupOpts, CLEANUP_KIND, DONT_CLEANUP_TIME_DEFAULT, FLAG_DRY_RUN, FLAG_KEEP_MISPLACED,
+    FLAG_KEEP_UNKNOWN, FLAG_ZERO_SIZE,
+};
 pub use copy::{CopiedMeta, CopyOutcome, COPY_CHUNK};
 pub use custom::{is_internal as is_internal_custom, parse_custom_header};
 pub use error::StoreError;
@@ -109,6 +115,9 @@ pub struct Store {
     obj_locks: ObjLocks,
     /// The resilver's state (`resilver.rs`).
     resilver: resilver::ResilverState,
+    /// Space cleanup leaves alone every file modified less than this long ago, ns
+    /// (AIS `space.dont_cleanup_time`).
+    dont_cleanup_ns: AtomicU64,
 }
 
 /// Stripes of the object lock table.
@@ -180,6 +189,7 @@ impl Store {
             xacts: crate::xact::Xacts::default(),
             obj_locks: ObjLocks::default(),
             resilver: resilver::ResilverState::at_open(mountpaths),
+            dont_cleanup_ns: AtomicU64::new(DONT_CLEANUP_TIME_DEFAULT.as_nanos() as u64),
         };
         store.persist_vmd(&mut meta, &set)?;
         *store.mountpaths.write().expect("mountpaths lock") = Arc::new(set);
@@ -281,6 +291,18 @@ impl Store {
             Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
             Err(std::sync::TryLockError::WouldBlock) => None,
         }
+    }
+
+    /// Space cleanup removes only files modified at least `t` ago (AIS
+    /// `space.dont_cleanup_time`; default `DONT_CLEANUP_TIME_DEFAULT`).
+    pub fn set_dont_cleanup_time(&self, t: std::time::Duration) {
+        let ns = u64::try_from(t.as_nanos()).unwrap_or(u64::MAX);
+        self.dont_cleanup_ns.store(ns, Ordering::Relaxed);
+    }
+
+    /// The current `dont_cleanup_time`.
+    pub fn dont_cleanup_time(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.dont_cleanup_ns.load(Ordering::Relaxed))
     }
 
     fn changed(&self) {

@@ -92,6 +92,21 @@ impl Uploads {
         })
     }
 
+    /// The ids of the uploads in the table (open or completing) and every file they hold:
+    /// their parts and their checkpoint. Space cleanup never removes these.
+    pub(super) fn held(&self) -> (HashSet<String>, HashSet<PathBuf>) {
+        let map = self.map.lock().expect("uploads lock");
+        let mut ids = HashSet::with_capacity(map.len());
+        let mut files = HashSet::new();
+        for (id, up) in map.iter() {
+            ids.insert(id.clone());
+            let u = up.lock().expect("upload lock");
+            files.extend(u.parts.values().map(|p| p.path.clone()));
+            files.insert(fqn::ufest_fqn(&u.mp.path, &u.bucket, &u.obj, Some(&u.id)));
+        }
+        (ids, files)
+    }
+
     /// Waits until no other completion of the object with `digest` runs, then takes the turn.
     async fn completion_turn(&self, digest: u64) -> CompletionTurn<'_> {
         loop {

@@ -483,7 +483,7 @@ impl Jogger<'_> {
         if dest_mp.id == self.mp.id && !lom.is_chunked() {
             if want_copies {
                 self.store
-                    .fix_copies_blocking(&set, bucket, &name, Some(&self.x))
+                    .fix_copies_blocking(&set, bucket, &name, Some(self.x))
                     .map_err(|e| Skip::Error(e.to_string()))?;
             }
             return Ok(());
@@ -521,7 +521,7 @@ impl Jogger<'_> {
             mv.regular()?;
             if want_copies {
                 self.store
-                    .fix_copies_blocking(&set, bucket, &name, Some(&self.x))
+                    .fix_copies_blocking(&set, bucket, &name, Some(self.x))
                     .map_err(|e| Skip::Error(e.to_string()))?;
             }
             Ok(())

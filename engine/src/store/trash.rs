@@ -80,8 +80,8 @@ impl Store {
     }
 }
 
-/// Moves `dir` (on `mp`) into `mp/.$deleted/` under a unique name.
-pub(super) fn move_aside(mp: &Path, dir: &Path) -> Result<(), StoreError> {
+/// Moves `dir` (on `mp`) into `mp/.$deleted/` under a unique name; returns that name.
+pub(super) fn move_aside(mp: &Path, dir: &Path) -> Result<std::path::PathBuf, StoreError> {
     let trash = fqn::deleted_dir(mp);
     std::fs::create_dir_all(&trash).map_err(|e| StoreError::io("mkdir", &trash, e))?;
     static SEQ: AtomicU64 = AtomicU64::new(0);
@@ -94,5 +94,6 @@ pub(super) fn move_aside(mp: &Path, dir: &Path) -> Result<(), StoreError> {
         now_ns(),
         SEQ.fetch_add(1, Ordering::Relaxed)
     ));
-    std::fs::rename(dir, &dst).map_err(|e| StoreError::io("rename", dir, e))
+    std::fs::rename(dir, &dst).map_err(|e| StoreError::io("rename", dir, e))?;
+    Ok(dst)
 }

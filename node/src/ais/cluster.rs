@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use engine::store::Store;
+use engine::store::{Store, StoreError};
 use engine::xact::{Xact, XactState};
 use net::head::Method;
 use serde_json::{json, Map, Value};
@@ -218,20 +218,9 @@ fn check_bucket(store: &Store, name: &str) -> Result<(), JobError> {
         .map_err(|e| JobError::new(reply::status_of(&e), e.to_string()))
 }
 
-/// A dispatch arm whose job kind is being built in parallel (the lead wires it at merge).
-fn not_built_yet(kind: &str) -> JobError {
-    JobError::new(
-        501,
-        format!("cannot start xaction {kind:?}: not built yet on this node"),
-    )
-}
-
 /// Starts a job of `args.kind` and returns its id. The one kind → function dispatch. May block
 /// (it runs on the blocking pool).
 pub fn start_job(store: &Arc<Store>, args: &JobArgs) -> Result<String, JobError> {
-    // The arms below become `store.start_resilver(..)`, `store.start_make_n_copies(..)` and
-    // `store.start_cleanup(..)` as those land (each returns the job's id).
-    let _ = store;
     match args.kind.as_str() {
         "" => Err(JobError::new(
             400,
@@ -246,11 +235,32 @@ pub fn start_job(store: &Arc<Store>, args: &JobArgs) -> Result<String, JobError>
                     "xaction \"make-n-copies\" requires a bucket to start",
                 ));
             }
-            Err(not_built_yet("make-n-copies"))
+            let b = args.bucket.as_deref().unwrap_or_default();
+            let store_err = |e: StoreError| JobError::new(reply::status_of(&e), e.to_string());
+            // Without aisle's `copies`, the bucket's configured count (AIS's ArgsMsg has none).
+            let copies = match args.copies {
+                Some(n) => n,
+                None => store.bucket(b).map_err(store_err)?.mirror.want(),
+            };
+            store
+                .start_make_n_copies(b, copies)
+                .map(|x| x.id.clone())
+                .map_err(store_err)
         }
         "cleanup-store" => {
-            let _opts = CleanupArgs::from_args(args);
-            Err(not_built_yet("cleanup-store"))
+            let c = CleanupArgs::from_args(args);
+            let opts = engine::store::CleanupOpts {
+                bucket: c.bucket,
+                dry_run: c.dry_run,
+                keep_misplaced: c.keep_misplaced,
+                rm_zero_size: c.rm_zero_size,
+                keep_unknown: false,
+                force: c.force,
+            };
+            store
+                .start_cleanup(opts)
+                .map(|x| x.id.clone())
+                .map_err(|e| JobError::new(reply::status_of(&e), e.to_string()))
         }
         k => Err(JobError::new(
             501,
