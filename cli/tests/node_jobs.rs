@@ -133,7 +133,6 @@ fn no_jobs_and_unknown_ones() {
 }
 
 #[test]
-#[ignore = "needs resilver (merge)"]
 fn resilver_from_the_cli() {
     // Goal: `start resilver --wait` prints the id and how the job ended; the job is then listed
     // finished by kind and by id, and `wait job` on it succeeds at once.

@@ -110,7 +110,6 @@ fn plant(p: &Path) {
 
 /// Goal: dry run lists the leftovers and keeps them; the real run removes exactly them.
 #[test]
-#[ignore = "needs the jobs API (merge)"]
 fn space_cleanup_dry_run_then_real() {
     let node = Node::start();
     node.aisle_ok(&["bucket", "create", "ais://b"]);

@@ -258,7 +258,6 @@ fn objects_on(mp: &std::path::Path) -> usize {
 }
 
 #[test]
-#[ignore = "needs resilver (merge)"]
 fn resilver_runs_as_a_job_and_reports_in_ais_shapes() {
     // Goal: `start resilver` answers a job id; the job is listed running or finished; once it
     // ends its status has an end time and no error, and its snapshot counts the main replicas
@@ -320,7 +319,6 @@ fn resilver_runs_as_a_job_and_reports_in_ais_shapes() {
 }
 
 #[test]
-#[ignore = "needs make-n-copies (merge)"]
 fn make_n_copies_runs_as_a_bucket_job() {
     // Goal: `start make-n-copies` on a bucket with 2 copies makes one extra copy of each object
     // and says so in its counters; the job is listed under the bucket.
@@ -357,7 +355,6 @@ fn make_n_copies_runs_as_a_bucket_job() {
 }
 
 #[test]
-#[ignore = "needs cleanup-store (merge)"]
 fn cleanup_store_dry_run_lists_then_the_real_run_removes() {
     // Goal: a dry run (aisle's flag bit 1<<16) lists an old abandoned work file and keeps it;
     // the real run removes it and counts it; the object stays.

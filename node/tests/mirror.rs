@@ -334,7 +334,6 @@ fn make_n_copies_up_and_down() {
 /// Goal: with the main replica's file removed by hand, GET still serves the object from its
 /// copy.
 #[test]
-#[ignore = "needs the misplaced-read fallback (h-res)"]
 fn get_from_copy_when_main_is_gone() {
     let node = Node::start(3);
     node.create_bucket("g");

@@ -103,7 +103,6 @@ fn python_sdk_job_models_parse_what_the_node_renders() {
 }
 
 #[test]
-#[ignore = "needs resilver (merge)"]
 fn python_sdk_resilver_job() {
     // Goal: `client.job(job_kind="resilver").start()`, then `client.job(id).wait()` and
     // `.get_details()` work against the node (issue 8's SDK acceptance), objects read back.

@@ -211,6 +211,11 @@ fn list_blocking(mps: &MountpathSet, bucket: &str, q: &ListQuery) -> Result<List
                 {
                     continue;
                 }
+                // A mirror copy is listed once, as its main replica (`mirror.rs`): that also
+                // covers shortened names, which differ per mountpath.
+                if super::mirror::is_listed_as_main(mps, bucket, mp, &ent.path(), &name) {
+                    continue;
+                }
                 if page.contains_key(&name) {
                     // Also on another mountpath: the HRW one's entry wins.
                     let at_hrw = mps

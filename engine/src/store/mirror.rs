@@ -655,6 +655,37 @@ impl Store {
     }
 }
 
+/// Whether the listing should skip the file `path` (listed as `name`) on `mp`: it is a mirror
+/// copy (its LOM lists its own FQN) and its object's main replica, on the HRW mountpath, is
+/// there to be listed. A file on its name's HRW mountpath costs one hash, others a getxattr.
+pub(super) fn is_listed_as_main(
+    set: &MountpathSet,
+    bucket: &str,
+    mp: &Mountpath,
+    path: &Path,
+    name: &str,
+) -> bool {
+    let on_hrw = |obj: &str| set.place(hrw::obj_digest(bucket, obj)).cloned();
+    if !names::is_shortened_name(name) && on_hrw(name).is_some_and(|m| m.id == mp.id) {
+        return false;
+    }
+    let Some(lom) = read_lom(path).filter(|l| is_replica(path, l)) else {
+        return false;
+    };
+    let obj = if names::is_shortened_name(name) {
+        match lom.custom_get(CUSTOM_ORIG_FNTL) {
+            Some(o) => o.to_string(),
+            None => return false,
+        }
+    } else {
+        name.to_string()
+    };
+    match on_hrw(&obj) {
+        Some(m) if m.id != mp.id => FileId::at(&fqn::object_fqn(&m.path, bucket, &obj)).is_some(),
+        _ => false,
+    }
+}
+
 /// Sets the LOM xattr of the file at `path`.
 fn set_lom_at(path: &Path, md: &[u8]) -> Result<(), StoreError> {
     let f = File::open(path).map_err(|e| StoreError::io("open", path, e))?;
