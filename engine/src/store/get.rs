@@ -103,10 +103,10 @@ impl Store {
                 Err(e) => return Err(e),
             }
         }
-        Err(Fill::Fail(StoreError::ObjNotFound(
-            bucket.into(),
-            obj.into(),
-        )))
+        // A resilver may have moved it to its HRW place while we looked elsewhere (a move puts
+        // the new file in place before it removes the old one): one more look there finds it.
+        self.open_fill(view, hrw_mp, bucket, obj, bid, digest, stamp, attempt)
+            .await
     }
 
     /// Opens the object's file (and chunks) and checks its metadata, for the cache.
