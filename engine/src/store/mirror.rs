@@ -281,7 +281,13 @@ impl Store {
                 extra.push(p);
             }
         }
-        let changed = !made.is_empty() || !extra.is_empty() || final_copies != lom.copies;
+        // A kept replica whose LOM lists another set of copies (its sibling moved or was on a
+        // detached mountpath) is rewritten too: every replica carries the same list.
+        let keep_stale = keep
+            .iter()
+            .any(|k| read_lom(k).is_none_or(|l| l.copies != final_copies));
+        let changed =
+            !made.is_empty() || !extra.is_empty() || final_copies != lom.copies || keep_stale;
         if !changed {
             return first_err.map_or(Ok(()), Err);
         }
