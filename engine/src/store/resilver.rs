@@ -453,6 +453,9 @@ impl Jogger<'_> {
         let first = Ident::of(&md);
         let lom = match read_lom_at(path) {
             Ok(Some(l)) => l,
+            // Removed or replaced since it was listed (a mirror dropping an extra copy, a
+            // DELETE): nothing to move. Only the same file still without metadata is an error.
+            Ok(None) if Ident::now(path) != Some(first) => return Err(Skip::Quiet),
             Ok(None) => {
                 return Err(Skip::Error(format!(
                     "{}: no valid object metadata",
