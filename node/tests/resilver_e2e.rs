@@ -39,6 +39,9 @@ const CHUNK_SIZE: usize = 256 * KIB;
 const LOOP_MIB: u64 = 768;
 /// Hang guard for a resilver to settle (not a performance bound).
 const SETTLE_MAX: Duration = Duration::from_secs(600);
+/// Polls (200 ms apart) with every job ended and a mountpath still waiting before
+/// `wait_settled` gives up.
+const STUCK_POLLS: u32 = 50;
 
 fn splitmix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -340,7 +343,7 @@ fn now_ns() -> i128 {
 /// and all of them have ended, the same on two polls in a row; returns the jobs.
 fn wait_settled(node: &Node, min_jobs: usize) -> Vec<Value> {
     let deadline = Instant::now() + SETTLE_MAX;
-    let mut quiet_polls = 0;
+    let (mut quiet_polls, mut stuck_polls) = (0, 0);
     loop {
         let snaps = resilver_snaps(node);
         let (_, waiting, _) = mountpaths(node);
@@ -351,9 +354,16 @@ fn wait_settled(node: &Node, min_jobs: usize) -> Vec<Value> {
         if quiet_polls >= 2 {
             return snaps;
         }
-        if Instant::now() > deadline {
+        // Every job ended yet a mountpath still waits: nothing more will happen (the node
+        // retries a failed run at once), so fail now rather than at the hang guard.
+        let stuck = !waiting.is_empty()
+            && snaps.len() >= min_jobs
+            && snaps.iter().all(|s| end_ns(s).is_some());
+        stuck_polls = if stuck { stuck_polls + 1 } else { 0 };
+        if Instant::now() > deadline || stuck_polls >= STUCK_POLLS {
             panic!(
-                "resilver did not settle within {SETTLE_MAX:?}: waiting_dd {waiting:?}, jobs \
+                "resilver did not settle (hang guard {SETTLE_MAX:?}, or all jobs ended with a \
+                 mountpath still waiting): waiting_dd {waiting:?}, jobs \
                  {snaps:#?}\nlog tail:\n{}",
                 log_tail(node)
             );

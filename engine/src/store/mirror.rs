@@ -137,6 +137,17 @@ fn path_str(p: &Path) -> Result<String, StoreError> {
     })
 }
 
+/// How many times a mirror fix starts over when another changed the replicas under it.
+const FIX_ATTEMPTS: usize = 4;
+
+/// What one attempt of a mirror fix did.
+enum Fixed {
+    /// Done (or nothing to do, or another operation won).
+    Done,
+    /// Another fix changed the replicas this one planned with: start over.
+    Again,
+}
+
 /// A copy written but not yet renamed into place.
 struct Pending {
     work: PathBuf,
@@ -164,6 +175,31 @@ impl Store {
         obj: &str,
         xact: Option<&Xact>,
     ) -> Result<(), StoreError> {
+        // Two fixes of one object may run at once (a PUT's, and the walkers of a resilver or
+        // make-n-copies on other mountpaths); their commits are serialised by the object
+        // lock, and one that finds the replicas it planned with changed starts over.
+        for _ in 0..FIX_ATTEMPTS {
+            if let Fixed::Done = self.fix_copies_once(set, bucket, obj, xact)? {
+                return Ok(());
+            }
+        }
+        Err(StoreError::Io {
+            op: "mirror fix",
+            path: PathBuf::from(format!("{bucket}/{obj}")),
+            err: io::Error::other(format!(
+                "its replicas kept changing during {FIX_ATTEMPTS} attempts"
+            )),
+        })
+    }
+
+    /// One attempt of `fix_copies_blocking`.
+    fn fix_copies_once(
+        &self,
+        set: &MountpathSet,
+        bucket: &str,
+        obj: &str,
+        xact: Option<&Xact>,
+    ) -> Result<Fixed, StoreError> {
         let props = self.bucket(bucket)?;
         let digest = hrw::obj_digest(bucket, obj);
         let main_mp = set.place(digest).ok_or(StoreError::NoMountpaths)?.clone();
@@ -289,7 +325,7 @@ impl Store {
         let changed =
             !made.is_empty() || !extra.is_empty() || final_copies != lom.copies || keep_stale;
         if !changed {
-            return first_err.map_or(Ok(()), Err);
+            return first_err.map_or(Ok(Fixed::Done), Err);
         }
         let drop_made = |made: &[Pending]| {
             for p in made {
@@ -302,7 +338,7 @@ impl Store {
         let _c = self.custom_locks.lock(digest);
         if FileId::at(&main) != Some(id0) {
             drop_made(&made);
-            return Ok(()); // replaced or deleted meanwhile: that operation wins
+            return Ok(Fixed::Done); // replaced or deleted meanwhile: that operation wins
         }
         // The LOM as it is now (custom metadata may have changed in place meanwhile).
         let now = {
@@ -314,8 +350,17 @@ impl Store {
         };
         let Some(mut now) = now.filter(|n| same_content(n, &lom)) else {
             drop_made(&made);
-            return Ok(());
+            return Ok(Fixed::Done);
         };
+        // A fix that committed first may have removed or rewritten a replica planned as
+        // kept here (all commits hold this lock, so what is checked now stays true).
+        if keep
+            .iter()
+            .any(|k| !read_lom(k).is_some_and(|l| same_content(&l, &lom)))
+        {
+            drop_made(&made);
+            return Ok(Fixed::Again);
+        }
         now.copies = final_copies;
         let md = match now.encode() {
             Ok(md) => md,
@@ -356,13 +401,23 @@ impl Store {
         }
         // Cached handles hold the old LOM (its copies list): HEAD must see the new one.
         self.generations.bump(digest);
-        if FileId::at(&main) != Some(id0) {
-            // A PUT or DELETE got in between the check and the renames (it takes no object
-            // lock): what was just placed is of the old version and must not stay.
-            for p in placed.iter().chain(keep.iter()) {
-                let _ = remove(p);
+        match FileId::at(&main) {
+            Some(now) if now == id0 => {}
+            Some(_) => {
+                // A PUT renamed a new version over the main between the check and the renames
+                // (a PUT takes no object lock): what was just placed is of the old version
+                // and must not stay.
+                for p in placed.iter().chain(keep.iter()) {
+                    let _ = remove(p);
+                }
+                return Ok(Fixed::Done);
             }
-            return Ok(());
+            None => {
+                // The main is gone, yet not by a DELETE (that takes the object lock held
+                // here): lost underneath us. The replicas are now the object's only good
+                // data: they stay, GET serves them and the next fix restores the main.
+                return first_err.map_or(Ok(Fixed::Done), Err);
+            }
         }
         let (mut removed, mut removed_bytes) = (0u64, 0u64);
         for p in &extra {
@@ -390,7 +445,7 @@ impl Store {
                 c.add_obj(lom.size as u64);
             }
         }
-        first_err.map_or(Ok(()), Err)
+        first_err.map_or(Ok(Fixed::Done), Err)
     }
 
     /// Writes a copy's work file on `mp`: data from `src` (`copy_file_range` through

@@ -21,6 +21,10 @@ use crate::mountpath::{probe, Mountpath, MountpathId, MountpathSet, MpState};
 use crate::vmd::{parse_state, state_word, Vmd, VmdEntry};
 use crate::xact::{Xact, XactState};
 
+/// New resilver runs after one that ended with errors, before a detach/disable waits for the
+/// operator.
+const SETTLE_RETRIES: u32 = 2;
+
 /// What the node remembers about its set besides the set itself.
 #[derive(Debug)]
 pub(super) struct MpMeta {
@@ -395,7 +399,9 @@ impl Store {
     }
 
     /// Starts a resilver and, once it ends without errors or abort, settles pending detaches
-    /// and disables (on a thread of its own).
+    /// and disables (on a thread of its own). A run that ends with errors is followed by up to
+    /// `SETTLE_RETRIES` new ones (the set unchanged); if errors remain, the mountpaths stay
+    /// waiting: a file that could not be moved is never dropped with its mountpath.
     pub fn resilver_and_settle(self: &Arc<Self>, why: &str) -> Arc<Xact> {
         let started_on = self.mountpaths().version();
         let x = self.start_resilver(why);
@@ -403,11 +409,36 @@ impl Store {
         std::thread::Builder::new()
             .name("resilver-settle".into())
             .spawn(move || {
-                job.wait(None);
-                if job.state() == XactState::Finished && job.counters.snap().errors == 0 {
-                    if let Err(e) = store.settle_mountpaths(started_on) {
-                        tracing::warn!(error = %e, "finishing detach/disable failed");
+                let mut job = job;
+                let mut retries = 0;
+                loop {
+                    job.wait(None);
+                    if job.state() != XactState::Finished {
+                        return; // aborted: whoever preempted it settles
                     }
+                    let errors = job.counters.snap().errors;
+                    if errors == 0 {
+                        break;
+                    }
+                    // A file may have been left behind: the mountpath cannot go yet. Most
+                    // errors are races (a file changed under a walker) that a new pass does
+                    // not meet; one that stays keeps the mountpath waiting (nothing lost).
+                    if retries == SETTLE_RETRIES || store.mountpaths().version() != started_on {
+                        tracing::warn!(
+                            job = %job.id,
+                            errors,
+                            "resilver ended with errors: detaching/disabling mountpaths stay                              waiting (start a resilver to retry)"
+                        );
+                        return;
+                    }
+                    retries += 1;
+                    job = store.start_resilver(&format!(
+                        "retry {retries}/{SETTLE_RETRIES} after {errors} error(s) of {}",
+                        job.id
+                    ));
+                }
+                if let Err(e) = store.settle_mountpaths(started_on) {
+                    tracing::warn!(error = %e, "finishing detach/disable failed");
                 }
             })
             .expect("spawn settle thread");
