@@ -865,7 +865,6 @@ fn attach_detach_scenario(mut rig: Rig, what: &str) {
 }
 
 #[test]
-#[ignore = "issue 8 acceptance: merged at the end of session 5, not yet run green (cargo test --release -p node --test resilver_e2e -- --ignored)"]
 fn attach_two_detach_one_during_resilver_on_loop_filesystems() {
     // Goal: on real separate filesystems (6 loop-mounted ext4), attach 2 mountpaths to a
     // 4-mountpath node with 20,000 objects, then detach one of the 4 while the resilver runs;
@@ -880,14 +879,12 @@ fn attach_two_detach_one_during_resilver_on_loop_filesystems() {
 }
 
 #[test]
-#[ignore = "issue 8 acceptance: merged at the end of session 5, not yet run green (cargo test --release -p node --test resilver_e2e -- --ignored)"]
 fn attach_two_detach_one_during_resilver_on_plain_directories() {
     // Goal: the same on 6 directories of one filesystem (a move may be a rename).
     attach_detach_scenario(rig_plain(4, 6), "plain dirs");
 }
 
 #[test]
-#[ignore = "issue 8 acceptance: merged at the end of session 5, not yet run green (cargo test --release -p node --test resilver_e2e -- --ignored)"]
 fn sigkill_mid_resilver_resumes_at_restart_and_converges() {
     // Goal: a resilver killed (SIGKILL) half-way leaves an interrupted marker; the restarted
     // node (same 6 mountpaths) resumes it by itself and converges to the same end state:
@@ -998,7 +995,6 @@ fn assert_refused(
 }
 
 #[test]
-#[ignore = "issue 8 acceptance: merged at the end of session 5, not yet run green (cargo test --release -p node --test resilver_e2e -- --ignored)"]
 fn bad_mountpath_changes_are_refused_and_change_nothing() {
     // Goal: attaching a path that does not exist, is a file, is already attached, is nested
     // in or contains a mountpath, or is on a filesystem without user xattrs (ramfs) is a 4xx
@@ -1179,7 +1175,6 @@ fn bad_mountpath_changes_are_refused_and_change_nothing() {
 }
 
 #[test]
-#[ignore = "issue 8 acceptance: merged at the end of session 5, not yet run green (cargo test --release -p node --test resilver_e2e -- --ignored)"]
 fn filesystem_unmounted_mid_resilver_is_an_error_and_loses_no_object_with_a_good_copy() {
     // Goal: a mountpath whose filesystem goes away (lazy umount; its mount point then replaced
     // by a file so that nothing can be written in its place on the root filesystem) while a
@@ -1228,8 +1223,27 @@ fn filesystem_unmounted_mid_resilver_is_an_error_and_loses_no_object_with_a_good
         assert!(st.success(), "{cmd:?}: {st}");
     };
     ok(std::process::Command::new("umount").arg("-l").arg(&victim));
-    std::fs::remove_dir(&victim).expect("the empty mount point");
-    std::fs::write(&victim, b"not a directory").unwrap();
+    // The node keeps writing below the mount point (now a plain directory of the root
+    // filesystem): move it aside whole and put a file in its place, so every path below the
+    // mountpath fails from now on. A mkdir by the node may recreate it in between: again.
+    let mut aside = 0;
+    loop {
+        let to = victim.with_extension(format!("gone{aside}"));
+        std::fs::rename(&victim, &to).expect("move the mount point aside");
+        aside += 1;
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&victim)
+        {
+            Ok(mut f) => {
+                std::io::Write::write_all(&mut f, b"not a directory").unwrap();
+                break;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && aside < 100 => continue,
+            Err(e) => panic!("a file in place of the mount point: {e}"),
+        }
+    }
     // A resilver started now must meet the gone filesystem (if the first one was done).
     let r = node.send(
         "PUT",

@@ -179,6 +179,14 @@ impl Store {
                     job.note_error("a resilver jogger panicked");
                 }
             }
+            // Chunk files a move made or left and no manifest uses (a move killed before
+            // or after its commit): once every object is in place, each is known dead.
+            for mp in set.iter().filter(|m| m.holds_data()) {
+                if job.is_aborted() {
+                    break;
+                }
+                sweep_chunks(&store, &job, &set, mp);
+            }
             if !job.is_aborted() {
                 for mp in store.mountpaths().iter() {
                     if let Err(e) = remove_marker(&mp.path) {
@@ -316,6 +324,108 @@ fn read_manifest(mp: &Path, bucket: &str, obj: &str, id: &str) -> Option<(Manife
         }
     }
     None
+}
+
+/// Removes the chunk files on `mp` that a resilver move made or left behind: a file named
+/// as chunk `num` of upload `id` of an object whose completed manifest (at the object's HRW
+/// place, with that same `id`) names another file for `num`, which exists. A move copies
+/// chunks to their new places before its commit and removes the old ones after it; a kill on
+/// either side leaves files no manifest will ever use. Chunks of other uploads (a multipart
+/// upload in progress, a PUT being written) carry another id and are never touched here
+/// (space cleanup judges those); so are shortened names, which do not show their upload.
+fn sweep_chunks(store: &Store, x: &Xact, set: &MountpathSet, mp: &Mountpath) {
+    let bmd = store.bmd();
+    for (bucket, props) in bmd.buckets.iter() {
+        let cdir = fqn::chunk_dir(&mp.path, bucket);
+        let mut stack = vec![cdir.clone()];
+        while let Some(d) = stack.pop() {
+            let rd = match std::fs::read_dir(&d) {
+                Ok(rd) => rd,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    x.note_error(format!("{}: {e}", d.display()));
+                    continue;
+                }
+            };
+            for ent in rd.flatten() {
+                if x.is_aborted() {
+                    return;
+                }
+                let p = ent.path();
+                match ent.file_type() {
+                    Ok(ft) if ft.is_dir() => stack.push(p),
+                    Ok(ft) if ft.is_file() => {
+                        x.counters.visited.fetch_add(1, Ordering::Relaxed);
+                        sweep_chunk(store, x, set, bucket, props.bid, &cdir, &p);
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+/// One file of `sweep_chunks`.
+fn sweep_chunk(
+    store: &Store,
+    x: &Xact,
+    set: &MountpathSet,
+    bucket: &str,
+    bid: u64,
+    cdir: &Path,
+    p: &Path,
+) {
+    let Some(rel) = p.strip_prefix(cdir).ok().and_then(|r| r.to_str()) else {
+        return;
+    };
+    let base = rel.rsplit('/').next().unwrap_or(rel);
+    if names::is_shortened_name(base) {
+        return;
+    }
+    let mut it = rel.rsplitn(3, '.');
+    let (Some(num), Some(id), Some(name)) = (it.next(), it.next(), it.next()) else {
+        return;
+    };
+    let Ok(num) = num.parse::<u16>() else {
+        return;
+    };
+    if num < 2 || ufest::check_id(id).is_err() || names::validate_object_or_marker(name).is_err() {
+        return;
+    }
+    let digest = hrw::obj_digest(bucket, name);
+    let Some(main_mp) = set.place(digest) else {
+        return;
+    };
+    // No move or completion of this object runs while the turn is held.
+    let Some(_turn) = store.uploads.try_completion_turn(digest) else {
+        return; // busy now: the next resilver or space cleanup
+    };
+    let Some((m, _)) = read_manifest(&main_mp.path, bucket, name, id) else {
+        return; // not (yet) a completed object of this upload here
+    };
+    let ob = fqn::object_fqn(&main_mp.path, bucket, name);
+    let ob_is_ours = matches!(read_lom_at(&ob), Ok(Some(l))
+        if l.is_chunked() && l.bid() == bid && l.custom_get(CUSTOM_UFEST_ID) == Some(id));
+    if !ob_is_ours {
+        return;
+    }
+    let Some(used) = m.chunks.iter().find(|c| c.num == num) else {
+        return;
+    };
+    let used = Path::new(&used.path);
+    if used == p || !used.is_file() {
+        return; // in use, or the only data of a chunk that is missing: kept
+    }
+    let size = std::fs::symlink_metadata(p).map(|m| m.len()).unwrap_or(0);
+    match std::fs::remove_file(p) {
+        Ok(()) => {
+            x.counters.removed.fetch_add(1, Ordering::Relaxed);
+            x.counters.removed_bytes.fetch_add(size, Ordering::Relaxed);
+            tracing::debug!(path = %p.display(), "resilver: unused chunk removed");
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => x.note_error(format!("unlink {}: {e}", p.display())),
+    }
 }
 
 /// One jogger: the walk of one mountpath.
