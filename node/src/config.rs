@@ -101,6 +101,13 @@ pub struct Flags {
     /// ago (AIS `space.dont_cleanup_time`): `0`, `90s`, `30m`, `2h`; a bare number is seconds.
     #[arg(long, default_value = DONT_CLEANUP_TIME_DEFAULT, value_parser = parse_duration)]
     pub dont_cleanup_time: std::time::Duration,
+    /// Least time between two filesystem health checks of one mountpath woken by I/O errors
+    /// (AIS runs them at most every 4 minutes); `0` checks after every such error.
+    #[arg(long, default_value = "4m", value_parser = parse_duration)]
+    pub fshc_interval: std::time::Duration,
+    /// Turn the filesystem health check off (a failing disk then stays in use).
+    #[arg(long)]
+    pub no_fshc: bool,
 }
 
 /// Default of `--dont-cleanup-time` (AIS's 30 minutes).
@@ -243,6 +250,8 @@ pub struct Config {
     pub put_fixed_bufs: bool,
     /// Space cleanup's `dont_cleanup_time`.
     pub dont_cleanup_time: std::time::Duration,
+    /// Filesystem health check settings.
+    pub fshc: engine::store::FshcConf,
 }
 
 impl Config {
@@ -305,6 +314,11 @@ impl Config {
             put_direct_bufs: f.put_direct_bufs,
             put_fixed_bufs: !f.no_put_fixed_bufs,
             dont_cleanup_time: f.dont_cleanup_time,
+            fshc: engine::store::FshcConf {
+                enabled: !f.no_fshc,
+                min_interval: f.fshc_interval,
+                ..Default::default()
+            },
         })
     }
 }

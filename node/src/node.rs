@@ -45,6 +45,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
     store.set_put_write_direct(cfg.put_write == crate::config::PutWrite::Direct);
     store.set_put_direct_min(cfg.put_direct_min);
     store.set_dont_cleanup_time(cfg.dont_cleanup_time);
+    store.enable_fshc(cfg.fshc.clone());
     tracing::info!(
         put_direct_min = ?cfg.put_direct_min,
         put_direct_bufs = cfg.put_direct_bufs,

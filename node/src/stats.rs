@@ -373,6 +373,8 @@ pub struct ScrapeInfo<'a> {
     pub mountpaths: Vec<(usize, String)>,
     /// By position in `mountpaths`: its filesystem refused O_DIRECT (direct PUTs fall back to buffered).
     pub direct_refused: Vec<bool>,
+    /// Filesystem health checks woken by I/O errors, and mountpaths they took out.
+    pub fshc: (u64, u64),
 }
 
 fn line(out: &mut String, name: &str, labels: &str, v: u64) {
@@ -503,6 +505,10 @@ pub fn render(cores: &[Arc<CoreStats>], bmd: &Bmd, info: &ScrapeInfo<'_>) -> Str
     line(&mut out, "ais_target_uptime", &node, info.uptime_ns);
     let _ = writeln!(out, "# TYPE ais_target_state_flags gauge");
     line(&mut out, "ais_target_state_flags", &node, 0);
+    let _ = writeln!(out, "# TYPE ais_target_err_fshc_count counter");
+    line(&mut out, "ais_target_err_fshc_count", &node, info.fshc.0);
+    let _ = writeln!(out, "# TYPE aisle_fshc_faulted_count counter");
+    line(&mut out, "aisle_fshc_faulted_count", &node, info.fshc.1);
     // aisle's own: per core and per mountpath, each family grouped.
     let core_fams = [
         "get_count",
@@ -642,6 +648,7 @@ mod tests {
             uptime_ns: 1,
             mountpaths: vec![(0, "/mp".into())],
             direct_refused: vec![false],
+            fshc: (0, 0),
         };
         let text = render(&cores, &bmd, &info);
         assert!(
@@ -698,6 +705,7 @@ mod tests {
             uptime_ns: 1,
             mountpaths: vec![],
             direct_refused: vec![],
+            fshc: (0, 0),
         };
         let bmd = bmd_with(&[("real", 7)]);
         for i in 0..1000 {
@@ -739,6 +747,7 @@ mod tests {
             uptime_ns: 1,
             mountpaths: vec![(0, "/mp\"}x\n\\".into())],
             direct_refused: vec![false],
+            fshc: (0, 0),
         };
         let text = render(&[core], &Bmd::default(), &info);
         assert!(text.contains("node_id=\"n\\\"1\""), "{text}");

@@ -107,6 +107,7 @@ impl StoreError {
                 err,
             };
         }
+        super::fshc::report(path, &err);
         StoreError::Io {
             op,
             path: path.to_path_buf(),

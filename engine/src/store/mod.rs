@@ -28,6 +28,7 @@ mod cleanup;
 mod copy;
 mod custom;
 mod error;
+mod fshc;
 mod get;
 mod list;
 mod lsdir;
@@ -59,6 +60,7 @@ pub use cleanup::{
 pub use copy::{CopiedMeta, CopyOutcome, COPY_CHUNK};
 pub use custom::{is_internal as is_internal_custom, parse_custom_header};
 pub use error::StoreError;
+pub use fshc::{is_disk_error, FshcConf, FshcVerdict, FSHC_DIR};
 pub use list::{ListEntry, ListPage, ListQuery};
 pub use mirror::KIND_MAKE_N_COPIES;
 pub use mplife::MpChange;
@@ -118,6 +120,8 @@ pub struct Store {
     /// Space cleanup leaves alone every file modified less than this long ago, ns
     /// (AIS `space.dont_cleanup_time`).
     dont_cleanup_ns: AtomicU64,
+    /// Filesystem health checks (`fshc.rs`).
+    fshc: fshc::FshcState,
 }
 
 /// Stripes of the object lock table.
@@ -190,6 +194,7 @@ impl Store {
             obj_locks: ObjLocks::default(),
             resilver: resilver::ResilverState::at_open(mountpaths),
             dont_cleanup_ns: AtomicU64::new(DONT_CLEANUP_TIME_DEFAULT.as_nanos() as u64),
+            fshc: Default::default(),
         };
         store.persist_vmd(&mut meta, &set)?;
         *store.mountpaths.write().expect("mountpaths lock") = Arc::new(set);

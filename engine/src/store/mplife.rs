@@ -323,6 +323,22 @@ impl Store {
         })
     }
 
+    /// Takes a failing mountpath out of the set (the health check's verdict): `faulty`, out of
+    /// placement and never read or walked, recorded in the VMD of the others. Never the last
+    /// enabled one. Returns whether it changed. Blocking.
+    pub fn fault_mountpath(&self, path: &Path) -> Result<bool, StoreError> {
+        let mut meta = self.mp_txn.lock().expect("mp lock");
+        let set = self.mountpaths();
+        let m = Store::find_attached(&set, path)?;
+        if m.state == MpState::Faulty {
+            return Ok(false);
+        }
+        Store::refuse_last(&set, &m, "take out")?;
+        self.set_state(&mut meta, m.id, MpState::Faulty)?;
+        tracing::error!(mountpath = %m.path.display(), "mountpath faulty (taken out by the health check)");
+        Ok(true)
+    }
+
     /// Detaches a mountpath: with `resilver`, out of placement now and removed from the set
     /// once a resilver moved its objects off; without, removed at once. Blocking.
     pub fn detach_mountpath(&self, path: &Path, resilver: bool) -> Result<MpChange, StoreError> {

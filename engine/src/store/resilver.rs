@@ -453,9 +453,21 @@ enum Skip {
 impl Jogger<'_> {
     fn run(&self) {
         if let Err(e) = std::fs::read_dir(&self.mp.path) {
-            // Gone or failing (unmounted, EIO): recorded; the other joggers go on.
+            // Gone or failing (unmounted, EIO): recorded, the health check woken; the other
+            // joggers go on.
+            super::fshc::report(&self.mp.path, &e);
             self.x
                 .note_error(format!("mountpath {}: {e}", self.mp.path.display()));
+            return;
+        }
+        if matches!(crate::vmd::Vmd::load(&self.mp.path), Ok(None)) {
+            // The folder is there but not its filesystem's volume metadata (unmounted?).
+            let e = io::Error::from_raw_os_error(libc::ENODEV);
+            super::fshc::report(&self.mp.path, &e);
+            self.x.note_error(format!(
+                "mountpath {}: no volume metadata (is its filesystem mounted?)",
+                self.mp.path.display()
+            ));
             return;
         }
         let bmd = self.store.bmd();
@@ -470,6 +482,7 @@ impl Jogger<'_> {
                     Ok(rd) => rd,
                     Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                     Err(e) => {
+                        super::fshc::report(&dir, &e);
                         self.x.note_error(format!("readdir {}: {e}", dir.display()));
                         continue;
                     }
@@ -553,8 +566,10 @@ impl Jogger<'_> {
         path: &Path,
         rel: &str,
     ) -> Result<(), Skip> {
-        let err =
-            |op: &str, p: &Path, e: io::Error| Skip::Error(format!("{op} {}: {e}", p.display()));
+        let err = |op: &str, p: &Path, e: io::Error| {
+            super::fshc::report(p, &e);
+            Skip::Error(format!("{op} {}: {e}", p.display()))
+        };
         let md = match std::fs::symlink_metadata(path) {
             Ok(m) => m,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Skip::Quiet),

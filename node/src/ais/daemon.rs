@@ -39,6 +39,7 @@ fn snode(node: &NodeInfo, daemon_type: &str) -> serde_json::Value {
 pub async fn metrics(conn: &mut Conn, req: &Req<'_>) -> bool {
     let node = conn.core.node.clone();
     let info = crate::stats::ScrapeInfo {
+        fshc: conn.core.store.fshc_counts(),
         node_id: &node.daemon_id,
         uptime_ns: node.started.elapsed().as_nanos() as u64,
         mountpaths: conn

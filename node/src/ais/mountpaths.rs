@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use engine::io as rio;
 use engine::mountpath::MountpathSet;
-use engine::store::{MpChange, StoreError};
+use engine::store::{FshcVerdict, MpChange, StoreError};
 use engine::vmd::state_word;
 use net::head::Method;
 use serde_json::json;
@@ -96,11 +96,6 @@ pub async fn handle(conn: &mut Conn, req: &Req<'_>) -> bool {
         );
         return reply::error(conn, req.head, 405, &m, true).await;
     }
-    if msg.action == "fshc-mp" {
-        let m =
-            "mountpath action \"fshc-mp\" (disk health check) is not implemented by this node yet";
-        return reply::error(conn, req.head, 501, m, true).await;
-    }
     let path = match msg.value.as_str() {
         Some(p) if !p.trim().is_empty() => PathBuf::from(p.trim()),
         _ => {
@@ -115,6 +110,31 @@ pub async fn handle(conn: &mut Conn, req: &Req<'_>) -> bool {
             path.display()
         );
         return reply::error(conn, req.head, 400, &m, true).await;
+    }
+    if msg.action == "fshc-mp" {
+        // The health check, now: its verdict in the reply; a faulted mountpath is taken out.
+        let store = conn.core.store.clone();
+        let res = rio::spawn_blocking(move || store.fshc_now(&path)).await;
+        return match res {
+            Ok(v) => {
+                let (word, why) = match &v {
+                    FshcVerdict::Healthy => ("healthy", ""),
+                    FshcVerdict::Degraded(w) => ("degraded", w.as_str()),
+                    FshcVerdict::Faulted(w) => ("faulted", w.as_str()),
+                };
+                let body = json!({ "verdict": word, "reason": why }).to_string();
+                reply::ok(
+                    conn,
+                    req.head,
+                    200,
+                    Some("application/json"),
+                    &[],
+                    body.as_bytes(),
+                )
+                .await
+            }
+            Err(e) => reply::store_error(conn, req.head, &e).await,
+        };
     }
     let dont_resilver = req.q("dntres").is_some_and(|v| v == "true");
     let resilver = !dont_resilver;

@@ -1,0 +1,146 @@
+//! Filesystem health check (issue 10, "Failing disk"): `fshc-mp` on a healthy mountpath keeps
+//! it; a mountpath whose filesystem is gone (its folder replaced by a file, as after a lost
+//! disk) is noticed by the I/O errors of ordinary requests, checked, taken out of the set
+//! (`faulty`), reported in the log, `/metrics` and `what=mountpaths`, and resilvered away
+//! from: mirrored objects keep reading back and get their second copy again on the others.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::{bytes, Node};
+use serde_json::{json, Value};
+
+fn mp_action(node: &Node, action: &str, path: &str) -> common::Resp {
+    let body = json!({"action": action, "value": path}).to_string();
+    node.req(
+        "POST",
+        "/v1/daemon/mountpaths",
+        &[("Content-Type", "application/json")],
+        body.as_bytes(),
+    )
+}
+
+fn listing(node: &Node) -> Value {
+    let r = node.req("GET", "/v1/daemon?what=mountpaths", &[], b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()
+}
+
+fn has(v: &Value, key: &str, p: &str) -> bool {
+    v[key]
+        .as_array()
+        .is_some_and(|a| a.iter().any(|x| x.as_str() == Some(p)))
+}
+
+fn canon(p: &Path) -> String {
+    std::fs::canonicalize(p)
+        .expect("canonical")
+        .to_string_lossy()
+        .to_string()
+}
+
+/// Polls `check` (None = done) until done; panics with its last answer after a generous
+/// deadline (a hang guard, not a timing).
+fn eventually(what: &str, mut check: impl FnMut() -> Option<String>) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let Some(why) = check() else { return };
+        assert!(Instant::now() < deadline, "{what}: {why}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Files named `obj` below bucket `b`'s object folder on each of `mps`.
+fn replicas(mps: &[PathBuf], b: &str, obj: &str) -> usize {
+    mps.iter()
+        .filter(|m| m.join("@ais").join(b).join("%ob").join(obj).is_file())
+        .count()
+}
+
+#[test]
+fn a_lost_filesystem_is_taken_out_and_resilvered_away_from() {
+    // Goal: see the module docs.
+    let node = Node::start_with_args(3, &["--fshc-interval", "0"]);
+    let mps: Vec<String> = node.mountpaths.iter().map(|p| canon(p)).collect();
+    node.create_bucket("m");
+    let r = node.req(
+        "POST",
+        "/v1/buckets/m",
+        &[("Content-Type", "application/json")],
+        br#"{"action":"make-n-copies","value":2}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let objs: Vec<(String, Vec<u8>)> = (0..60)
+        .map(|i| (format!("o{i:03}"), bytes(i, 1000 + i as usize * 37)))
+        .collect();
+    for (o, d) in &objs {
+        assert_eq!(node.put("m", o, d).status, 200);
+    }
+    let all: Vec<PathBuf> = node.mountpaths.clone();
+    eventually("2 replicas of every object", || {
+        objs.iter()
+            .find(|(o, _)| replicas(&all, "m", o) != 2)
+            .map(|(o, _)| format!("{o}: {} replicas", replicas(&all, "m", o)))
+    });
+
+    // A healthy mountpath: checked on request, kept.
+    let r = mp_action(&node, "fshc-mp", &mps[0]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["verdict"], "healthy", "{}", r.text());
+    assert!(has(&listing(&node), "available", &mps[0]));
+    let r = mp_action(&node, "fshc-mp", "/no/such/mountpath");
+    assert_eq!(r.status, 404, "{}", r.text());
+    assert_eq!(node.metric_sum("ais_target_err_fshc_count"), 0);
+
+    // The filesystem of mountpath 2 is lost: its folder is gone, a file sits in its place.
+    let victim = node.mountpaths[1].clone();
+    std::fs::rename(&victim, victim.with_extension("lost")).expect("move aside");
+    std::fs::write(&victim, b"not a directory").expect("file in place");
+    // Ordinary traffic meets it: PUTs placed there fail, which wakes the check.
+    let mut failed = 0;
+    for i in 0..60 {
+        let r = node.put("m", &format!("new{i}"), b"fresh");
+        if r.status != 200 {
+            assert_eq!(r.status, 500, "{}", r.text());
+            failed += 1;
+        }
+    }
+    assert!(failed > 0, "no PUT met the lost filesystem");
+    eventually("the lost mountpath taken out", || {
+        let l = listing(&node);
+        (!has(&l, "disabled", &mps[1]) || has(&l, "available", &mps[1])).then(|| format!("{l}"))
+    });
+    let l = listing(&node);
+    assert_eq!(l["state"][&mps[1]], "faulty", "{l}");
+    assert!(has(&l, "available", &mps[0]) && has(&l, "available", &mps[2]));
+    assert!(node.metric_sum("ais_target_err_fshc_count") >= 1);
+    assert_eq!(node.metric_sum("aisle_fshc_faulted_count"), 1);
+    assert!(
+        node.log_text().contains("FAULTED"),
+        "the log tells: {}",
+        node.log_text()
+    );
+
+    // Every mirrored object still reads back, and gets its second copy on the two left.
+    for (o, d) in &objs {
+        let r = node.get("m", o);
+        assert_eq!(r.status, 200, "{o}: {}", r.text());
+        assert_eq!(&r.body, d, "{o}");
+    }
+    let left = vec![all[0].clone(), all[2].clone()];
+    eventually("2 replicas on the mountpaths left", || {
+        objs.iter()
+            .find(|(o, _)| replicas(&left, "m", o) != 2)
+            .map(|(o, _)| format!("{o}: {} replicas", replicas(&left, "m", o)))
+    });
+    // New PUTs all land on the good ones.
+    for i in 0..30 {
+        let r = node.put("m", &format!("after{i}"), b"after");
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    // An explicit check of the faulted one is refused: it is not in use.
+    let r = mp_action(&node, "fshc-mp", &mps[1]);
+    assert_eq!(r.status, 409, "{}", r.text());
+}
