@@ -299,7 +299,7 @@ fn one_op(port: u16, s: &mut Slot, rng: &mut Rng, n: &mut Counts) -> Result<(), 
     let up = r.text();
     let bounds = part_bounds(data.len(), rng.next());
     let mut order: Vec<usize> = (0..bounds.len()).collect();
-    if rng.next() % 2 == 0 {
+    if rng.next().is_multiple_of(2) {
         for i in (1..order.len()).rev() {
             order.swap(i, rng.range(0, i as u64) as usize);
         }
@@ -429,7 +429,10 @@ fn upload_manifests(mountpaths: &[PathBuf]) -> usize {
         for b in BUCKETS {
             n += files_in(&mp.join("@ais").join(b).join(engine::fqn::UFEST_DIR))
                 .iter()
-                .filter(|f| f.file_name().is_some_and(|x| x.to_string_lossy().contains('.')))
+                .filter(|f| {
+                    f.file_name()
+                        .is_some_and(|x| x.to_string_lossy().contains('.'))
+                })
                 .count();
         }
     }
@@ -484,8 +487,13 @@ fn verify(node: &Node, per_writer: &mut [Vec<Slot>], ctx: &str) -> u64 {
              not listed: {:?}",
             listed.len(),
             want.len(),
-            listed.iter().filter(|n| !want.contains(n)).collect::<Vec<_>>(),
-            want.iter().filter(|n| !listed.contains(n)).collect::<Vec<_>>()
+            listed
+                .iter()
+                .filter(|n| !want.contains(n))
+                .collect::<Vec<_>>(),
+            want.iter()
+                .filter(|n| !listed.contains(n))
+                .collect::<Vec<_>>()
         );
     }
     applied
@@ -632,7 +640,10 @@ fn checker_rejects_planted_faults() {
     flipped[at] ^= 1;
     let r = resp(200, &flipped);
     let e = judge(&s, &r, &r).unwrap_err();
-    assert!(e.contains("torn or mixed") && e.contains(&format!("offset {at}")), "{e}");
+    assert!(
+        e.contains("torn or mixed") && e.contains(&format!("offset {at}")),
+        "{e}"
+    );
 
     let mut mixed = v3[..v3.len().min(v4.len()) / 2].to_vec();
     mixed.extend_from_slice(&v4[mixed.len()..]);
@@ -641,13 +652,17 @@ fn checker_rejects_planted_faults() {
     let r = resp(200, &v3[..v3.len() - 1]);
     assert!(judge(&s, &r, &r).is_err());
     let r = resp(404, b"");
-    assert!(judge(&s, &r, &r).unwrap_err().contains("acknowledged PUT is lost"));
+    assert!(judge(&s, &r, &r)
+        .unwrap_err()
+        .contains("acknowledged PUT is lost"));
     let other = content("fs", "w0/k2", 3);
     let r = resp(200, &other);
     assert!(judge(&s, &r, &r).unwrap_err().contains("another object"));
     let mut bad_head = resp(200, &v3);
     bad_head.headers[1].1 = "0000000000000000".into();
-    assert!(judge(&s, &ok, &bad_head).unwrap_err().contains("HEAD: checksum"));
+    assert!(judge(&s, &ok, &bad_head)
+        .unwrap_err()
+        .contains("HEAD: checksum"));
     assert!(judge(&s, &ok, &resp(404, b"")).is_err());
     // Version 4 was never acknowledged nor in flight.
     let r = resp(200, &v4);
@@ -696,7 +711,10 @@ fn leftover_check_finds_planted_files() {
         "upload manifest",
         "manifest of an absent object",
     ] {
-        assert!(left.iter().any(|l| l.starts_with(what)), "{what}: {left:#?}");
+        assert!(
+            left.iter().any(|l| l.starts_with(what)),
+            "{what}: {left:#?}"
+        );
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
