@@ -258,7 +258,7 @@ fn writer(
         } else {
             rng.range(0, slots.len() as u64 - 1) as usize
         };
-        match one_op(port, &mut slots[i], &mut rng, &mut n) {
+        match one_op(port, &mut slots[i], &mut rng, &mut n, None) {
             Ok(()) => {}
             Err(e) => break Err(e),
         }
@@ -267,9 +267,17 @@ fn writer(
 }
 
 /// One operation on `s`: PUT (fresh or overwrite), multipart (completed or aborted) or DELETE.
-fn one_op(port: u16, s: &mut Slot, rng: &mut Rng, n: &mut Counts) -> Result<(), String> {
+/// `force`: the operation's draw (0..20 DELETE, ..65 PUT, else multipart), and a forced
+/// multipart is never aborted.
+fn one_op(
+    port: u16,
+    s: &mut Slot,
+    rng: &mut Rng,
+    n: &mut Counts,
+    force: Option<u64>,
+) -> Result<(), String> {
     let io = |e: std::io::Error| format!("io: {e}");
-    let x = rng.range(0, 99);
+    let x = force.unwrap_or_else(|| rng.range(0, 99));
     let path = opath(s.bucket, &s.name);
     let id = format!("{}/{}", s.bucket, s.name);
     if s.lo != 0 && x < 20 {
@@ -318,7 +326,7 @@ fn one_op(port: u16, s: &mut Slot, rng: &mut Rng, n: &mut Counts) -> Result<(), 
             return Err(format!("part {} of {id}: {} {}", i + 1, r.status, r.text()));
         }
     }
-    if rng.range(0, 4) == 0 {
+    if force.is_none() && rng.range(0, 4) == 0 {
         let p = format!("{path}?uploadId={up}");
         let r = try_request(port, "DELETE", &p, &JSON, br#"{"action":"mpt-abort"}"#).map_err(io)?;
         if r.status != 200 {
@@ -913,8 +921,8 @@ fn power_cut_keeps_every_acknowledged_fsync_put() {
     let rounds = std::env::var("AISLE_POWERCUT_ROUNDS")
         .ok()
         .and_then(|s| s.parse::<usize>().ok())
-        .unwrap_or(5)
-        .max(1);
+        .unwrap_or(6)
+        .max(2);
     println!("power cut seed: {seed} (rerun with AISLE_CRASH_SEED={seed}), {rounds} rounds");
     let mp = disk.mnt.join("mp");
     std::fs::create_dir_all(&mp).unwrap();
@@ -938,6 +946,11 @@ fn power_cut_keeps_every_acknowledged_fsync_put() {
                 .collect()
         })
         .collect();
+    // The objects of the quiet rounds' last operations (PUT, multipart).
+    let mut finals = vec![
+        Slot::new("fs", "last/p".into()),
+        Slot::new("fs", "last/m".into()),
+    ];
     let mut total = Counts::default();
     let mut cut = CutCounts::default();
     for round in 0..rounds {
@@ -956,17 +969,36 @@ fn power_cut_keeps_every_acknowledged_fsync_put() {
         while t0.elapsed() < wait && !writers.iter().any(|w| w.is_finished()) {
             std::thread::sleep(Duration::from_millis(2));
         }
-        node.kill();
-        stop.store(true, Ordering::SeqCst);
+        // Even rounds: the kill lands mid-traffic. Odd rounds: the writers stop, then one more
+        // PUT or multipart completion in the `fsync` bucket is acknowledged and the kill comes
+        // right after it, so no later fsync of anything else can have made it durable: only
+        // its own syncs keep it.
+        let quiet = round % 2 == 1;
+        if quiet {
+            stop.store(true, Ordering::SeqCst);
+        } else {
+            node.kill();
+            stop.store(true, Ordering::SeqCst);
+        }
         for (t, w) in writers.into_iter().enumerate() {
             let (slots, n, r) = w.join().expect("writer thread");
             match r {
                 Ok(()) => {}
-                Err(e) if e.starts_with("io: ") => {}
+                Err(e) if e.starts_with("io: ") && !quiet => {}
                 Err(e) => panic!("{ctx}: writer {t} before the kill: {e}"),
             }
             total += n;
             per_writer.push(slots);
+        }
+        if quiet {
+            let k = (round / 2) % finals.len();
+            let s = &mut finals[k];
+            let force = if s.name.ends_with('p') { 50 } else { 90 };
+            let mut n = Counts::default();
+            one_op(port, s, &mut rng, &mut n, Some(force))
+                .unwrap_or_else(|e| panic!("{ctx}: last operation: {e}"));
+            total += n;
+            node.kill();
         }
         // A write nobody syncs, made after the kill: the cut must lose it (the simulation
         // drops unsynced writes, it does not just restart).
@@ -978,12 +1010,20 @@ fn power_cut_keeps_every_acknowledged_fsync_put() {
             "{ctx}: the power cut kept a write that was never synced"
         );
         restart(&mut node);
+        per_writer.push(std::mem::take(&mut finals));
         verify_after_cut(&node, &mut per_writer, &ctx, &mut cut);
-        println!("round {round}: cut after {wait:?}; so far {cut:?}");
+        finals = per_writer.pop().expect("the finals");
+        let how = if quiet {
+            "after an acknowledged last op"
+        } else {
+            "mid-traffic"
+        };
+        println!("round {round}: cut {how} ({wait:?}); so far {cut:?}");
     }
     let st = run_job(&node, json!({"kind": "cleanup-store"}));
     assert_eq!(st["err"], json!(""), "seed {seed}: cleanup: {st}");
     let ctx = format!("after cleanup (seed {seed}, AISLE_CRASH_SEED={seed})");
+    per_writer.push(finals);
     verify(&node, &mut per_writer, &ctx);
     let present: BTreeSet<(String, String)> = per_writer
         .iter()
