@@ -4,10 +4,12 @@
 //! same mountpaths; every object is then checked against the clients' record of acknowledged
 //! operations (byte-exact GET, GET and HEAD checksum of the bytes, DELETEs stay deleted, an
 //! in-flight operation shows its old or its new state, never a mix), and the listing against
-//! the present objects. After the rounds, space cleanup must leave no work file, orphan chunk
-//! or stray manifest, and must keep every object. Every object's bytes name their (bucket,
-//! name, version), so a torn or mixed body is recognised. Also: self-checks that the checker
-//! rejects planted faults.
+//! the present objects; a reader checks every GET during the traffic. After the rounds, space
+//! cleanup must leave no work file, orphan chunk or stray manifest, and must keep every
+//! object. Every object's bytes name their (bucket, name, version), so a torn or mixed body is
+//! recognised. The same traffic also runs under simulated power cuts (a loop-mounted ext4
+//! whose image is taken as the device holds it). Also: self-checks that the checker rejects
+//! planted faults.
 mod common;
 use common::*;
 
@@ -351,6 +353,58 @@ fn one_op(
     Ok(())
 }
 
+/// What a reader saw during a round.
+#[derive(Default, Debug, Clone, Copy)]
+struct Reads {
+    exact: u64,
+    absent: u64,
+}
+
+/// A reader during a round: GETs of random names until `stop` or the first socket error (the
+/// kill). Every 200 must be exactly one version of that object (its bytes name it), whatever
+/// the writers are doing to it; 404 is possible for any of them. Anything else is an error.
+fn reader(
+    port: u16,
+    names: Vec<(&'static str, String)>,
+    stop: Arc<AtomicBool>,
+    seed: u64,
+) -> Result<Reads, String> {
+    let mut rng = Rng(seed);
+    let mut n = Reads::default();
+    while !stop.load(Ordering::SeqCst) {
+        let (b, name) = &names[rng.range(0, names.len() as u64 - 1) as usize];
+        let Ok(r) = try_request(port, "GET", &opath(b, name), &[], b"") else {
+            break;
+        };
+        match r.status {
+            404 => n.absent += 1,
+            200 => {
+                let key = format!("{b}/{name}");
+                match claimed(&r.body) {
+                    Some((k, v)) if k == key && content(b, name, v) == r.body => {
+                        check_cksum(&format!("{key} during traffic"), &r, &r.body)?;
+                        n.exact += 1;
+                    }
+                    c => {
+                        return Err(format!(
+                            "{key}: GET during traffic: {} bytes that are no version of it \
+                             (they claim {c:?})",
+                            r.body.len()
+                        ))
+                    }
+                }
+            }
+            st => {
+                return Err(format!(
+                    "{b}/{name}: GET during traffic: {st} {}",
+                    r.error_message().unwrap_or_else(|| r.text())
+                ))
+            }
+        }
+    }
+    Ok(n)
+}
+
 /// Restarts the killed node on its mountpaths and port with the harness's flags.
 fn restart(node: &mut Node) {
     assert!(node.child.is_none(), "restart: the node is still running");
@@ -558,9 +612,15 @@ fn sigkill_rounds_keep_acknowledged_ops_and_cleanup_leaves_no_leftovers() {
         .collect();
     let mut total = Counts::default();
     let (mut inflight, mut applied, mut wk_at_kill, mut uploads_at_kill) = (0, 0, 0, 0);
+    let mut reads_total = Reads::default();
     for round in 0..rounds {
         let ctx = format!("round {round} (seed {seed}, AISLE_CRASH_SEED={seed})");
         let stop = Arc::new(AtomicBool::new(false));
+        let names: Vec<(&'static str, String)> = per_writer
+            .iter()
+            .flatten()
+            .map(|s| (s.bucket, s.name.clone()))
+            .collect();
         let writers: Vec<_> = std::mem::take(&mut per_writer)
             .into_iter()
             .enumerate()
@@ -569,6 +629,11 @@ fn sigkill_rounds_keep_acknowledged_ops_and_cleanup_leaves_no_leftovers() {
                 std::thread::spawn(move || writer(t, round, port, slots, stop, seed))
             })
             .collect();
+        let rd = {
+            let stop = stop.clone();
+            let s = splitmix(seed ^ round as u64 ^ 0xEEEE);
+            std::thread::spawn(move || reader(port, names, stop, s))
+        };
         let wait = Duration::from_millis(rng.range(50, 1200));
         let t0 = Instant::now();
         while t0.elapsed() < wait && !writers.iter().any(|w| w.is_finished()) {
@@ -588,6 +653,12 @@ fn sigkill_rounds_keep_acknowledged_ops_and_cleanup_leaves_no_leftovers() {
             inflight += slots.iter().filter(|s| s.pending.is_some()).count() as u64;
             per_writer.push(slots);
         }
+        let reads = rd
+            .join()
+            .expect("reader thread")
+            .unwrap_or_else(|e| panic!("{ctx}: reader: {e}"));
+        reads_total.exact += reads.exact;
+        reads_total.absent += reads.absent;
         total += round_counts;
         let wk = node.files_containing(engine::fqn::WORK_DIR).len();
         let ups = upload_manifests(&node.mountpaths);
@@ -598,7 +669,8 @@ fn sigkill_rounds_keep_acknowledged_ops_and_cleanup_leaves_no_leftovers() {
         applied += found;
         println!(
             "round {round}: killed after {wait:?}; acked {round_counts:?}; {wk} work file(s) \
-             and {ups} upload manifest(s) at the kill; {found} in-flight op(s) found applied"
+             and {ups} upload manifest(s) at the kill; {found} in-flight op(s) found applied; \
+             reads during traffic {reads:?}"
         );
     }
 
@@ -616,9 +688,10 @@ fn sigkill_rounds_keep_acknowledged_ops_and_cleanup_leaves_no_leftovers() {
     let left = leftovers(&node.mountpaths, &present);
     assert!(left.is_empty(), "{ctx}: left on the mountpaths: {left:#?}");
     println!(
-        "{rounds} rounds in {:?}: acked {total:?}; {inflight} op(s) in flight at a kill, {applied} \
-         found applied; {wk_at_kill} work file(s) and {uploads_at_kill} upload manifest(s) \
-         seen at kills; {} objects present; 0 violations",
+        "{rounds} rounds in {:?}: acked {total:?}; {inflight} op(s) in flight at a kill, \
+         {applied} found applied; reads during traffic {reads_total:?}; {wk_at_kill} work \
+         file(s) and {uploads_at_kill} upload manifest(s) seen at kills; {} objects present; \
+         0 violations",
         started.elapsed(),
         present.len()
     );
