@@ -144,6 +144,10 @@ pub struct Flags {
     /// File with object names to GET, one per line (instead of listing the bucket).
     #[arg(long)]
     pub objlist: Option<PathBuf>,
+    /// At the end, write the names of the objects this run PUT successfully to this file, one
+    /// per line (an -objlist for later runs, e.g. against a server without listing).
+    #[arg(long)]
+    pub putlist: Option<PathBuf>,
     /// Prefix ("virtual directory") of the names of objects this run PUTs; default: a
     /// random one per run.
     #[arg(long)]
@@ -313,6 +317,7 @@ pub struct Config {
     pub unique_gets: bool,
     pub skip_list: bool,
     pub obj_list: Option<PathBuf>,
+    pub put_list: Option<PathBuf>,
     pub obj_prefix: String,
     pub timeout: Duration,
     /// -api s3 with SigV4: the credentials every request is signed with.
@@ -375,6 +380,9 @@ impl Config {
             Some(p) => p.trim_matches('/').to_string(),
             None => format!("bench-{:08x}", entropy as u32),
         };
+        if f.putlist.is_some() && f.pctput == 0 {
+            bail!("-putlist needs PUTs (-pctput > 0)");
+        }
         if f.objlist.is_some() && f.skiplist {
             bail!("-objlist and -skiplist exclude each other");
         }
@@ -418,6 +426,7 @@ impl Config {
             unique_gets: f.uniquegets,
             skip_list: f.skiplist || f.api == Api::Http,
             obj_list: f.objlist.clone(),
+            put_list: f.putlist.clone(),
             obj_prefix,
             timeout: f.timeout,
             s3_creds,
@@ -755,6 +764,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("-pctput 0"), "{e}");
+        assert!(
+            config(&["-putlist", "x", "-ip", "127.0.0.1"]).is_err(),
+            "no PUTs"
+        );
         let e = config(&["-epochs", "1", "-uniquegets=false", "-ip", "127.0.0.1"])
             .unwrap_err()
             .to_string();

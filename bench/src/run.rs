@@ -129,6 +129,9 @@ pub fn run(cfg: Config) -> anyhow::Result<u8> {
             "Unique GETs: {epochs} epochs over the object list"
         ));
     }
+    if let Some(path) = &cfg.put_list {
+        write_put_list(&shared, path, &say)?;
+    }
     let mut errors = summary.errors();
     if cfg.cleanup {
         errors += cleanup(&shared, &say);
@@ -371,6 +374,25 @@ fn report(cfg: &Config, summary: &Summary, say: &Say) -> anyhow::Result<()> {
             stats::commas(summary.reconnects)
         ));
     }
+    Ok(())
+}
+
+/// `-putlist`: the (decoded) names of the objects this run PUT, one per line.
+fn write_put_list(shared: &Shared, path: &std::path::Path, say: &Say) -> anyhow::Result<()> {
+    let names = shared.objects.put_by_this_run();
+    let mut text = String::with_capacity(names.len() * 32);
+    for n in &names {
+        let name = net::url::percent_decode(n)
+            .map_err(|e| anyhow::anyhow!("decoding object name {n:?}: {e:?}"))?;
+        text.push_str(&name);
+        text.push('\n');
+    }
+    std::fs::write(path, text).with_context(|| format!("writing -putlist {}", path.display()))?;
+    say.line(&format!(
+        "Put list: {} names written to {}",
+        stats::commas(names.len() as u64),
+        path.display()
+    ));
     Ok(())
 }
 

@@ -481,10 +481,14 @@ fn epochs_read_every_object_once_per_epoch() {
     let node = Node::start_with("-epochs", &[]);
     const OBJECTS: u64 = 300;
     const EPOCHS: u64 = 3;
-    // Seed through the URI form of -bucket.
+    // Seed through the URI form of -bucket, writing the names PUT to a -putlist.
+    let put_list = node.dir.join("put-list.txt");
+    let put_list_arg = put_list.to_string_lossy().into_owned();
     let (out, s) = bench(
         &node,
         &[
+            "-putlist",
+            &put_list_arg,
             "-bucket",
             "ais://ep",
             "-pctput",
@@ -503,6 +507,15 @@ fn epochs_read_every_object_once_per_epoch() {
     );
     assert_clean(&out, &s);
     assert_eq!(n(&s["put"]["count"]), OBJECTS);
+    let mut listed = node.list("ep");
+    listed.sort();
+    let mut written: Vec<String> = std::fs::read_to_string(&put_list)
+        .expect("the -putlist file")
+        .lines()
+        .map(String::from)
+        .collect();
+    written.sort();
+    assert_eq!(written, listed, "-putlist holds exactly the names PUT");
     let bucket = format!("node_id=\"aisle{}\",bucket=\"ais://ep\"", node.port);
     let gets_before = metric(&node.metrics(), "ais_target_get_count", &bucket);
     let (out, s) = bench(
