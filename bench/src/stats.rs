@@ -383,13 +383,13 @@ impl EpochSummary {
         let l = &self.latency_us;
         let m = |us: f64| format!("{:.3}", us / 1000.0);
         format!(
-            "Epoch {}/{of}{}: {} of {} objects in {}: {:.1} obj/s, {:.2} MiB/s, latency avg {} \
+            "Epoch {}/{of}{}: {} of {} objects in {:.3}s: {:.1} obj/s, {:.2} MiB/s, latency avg {} \
              p50 {} p90 {} p99 {} max {} ms, errors {}",
             self.epoch,
             if self.complete { "" } else { " (incomplete)" },
             commas(self.count),
             commas(self.objects),
-            elapsed(Duration::from_secs_f64(self.duration_s)),
+            self.duration_s,
             self.objects_per_s,
             self.mib_per_s,
             m(l.avg),
@@ -566,7 +566,7 @@ mod tests {
         assert_eq!((e.latency_us.avg, e.latency_us.max), (2000.0, 3000));
         let line = e.line(2);
         assert!(
-            line.starts_with("Epoch 1/2: 2 of 3 objects in 2.0s: 1.0 obj/s, 1.00 MiB/s"),
+            line.starts_with("Epoch 1/2: 2 of 3 objects in 2.000s: 1.0 obj/s, 1.00 MiB/s"),
             "{line}"
         );
         assert!(line.ends_with("errors 1"), "{line}");
