@@ -14,7 +14,11 @@
 #   AISLE_PORT=18080 NGINX_PORT=18081 IPERF_PORT=18082   all on 127.0.0.1
 #   CONNS_SMALL=64     connections for 4 KiB GETs;  CONNS_LARGE=32 for 1 MiB/16 MiB GETs, PUTs, mixed
 #   AISLE_ARGS=""      extra aisle-node flags (e.g. "--put-write ring")
-#   ONLY=all           comma list of: get4k get1m get16m put64k put1m mixed wrk iperf mem pinned
+#   ONLY=all           comma list of: get4k get1m get16m put64k put1m mixed wrk iperf mem pinned cold
+#   cold: cold reads (scripts/bench-cold.sh, run after the others with these servers stopped):
+#                      one epoch per server after dropping the page cache, aisle vs nginx vs fio;
+#                      needs root (skipped with a note otherwise); sizes by its COLD_SETS (default
+#                      2 GiB of 1 MiB and 100k x 4 KiB; FULL=1 for issue 11's 8 GiB and 1M x 4 KiB)
 #   SOAK_SECS=60       memory soak under a 4 KiB GET load (RSS sampled every 10 s)
 #   MEM_OBJECTS=100000 1-byte objects stored before the memory figures; IDLE_CONNS=1000
 #   PROFILE=           comma list of workloads to profile after their rounds: one extra aisle run
@@ -92,6 +96,7 @@ if [ "$SKIP_INSTALL" != 1 ]; then
   command -v iperf3 >/dev/null || need+=(iperf3)
   command -v curl >/dev/null || need+=(curl)
   command -v python3 >/dev/null || need+=(python3)
+  if want cold; then command -v fio >/dev/null || need+=(fio); fi
   if [ ${#need[@]} -gt 0 ]; then
     say "bench-compare: installing ${need[*]}"
     DEBIAN_FRONTEND=noninteractive apt-get update -qq
@@ -576,6 +581,21 @@ if want pinned; then
   start_servers pinned
   compare get4k-pinned bench bench -objlist "$TMPD/names-o4k" -pctput 0 -numworkers "$CONNS_SMALL"
   if want wrk; then wrk_pair wrk-get4k-pinned 1 "$CONNS_SMALL"; fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Cold reads: scripts/bench-cold.sh with its own servers, data and results files (these servers
+# stopped so that they hold no memory and take no CPU).
+# ---------------------------------------------------------------------------------------------
+if want cold; then
+  if [ "$(id -u)" != 0 ]; then
+    hdr "cold reads: skipped (dropping the page cache needs root)"
+  else
+    stop_servers
+    hdr "cold reads: scripts/bench-cold.sh (ROUNDS=$ROUNDS)"
+    SKIP_BUILD=1 SKIP_INSTALL="$SKIP_INSTALL" ROUNDS="$ROUNDS" AISLE_ARGS="$AISLE_ARGS" \
+      "$REPO/scripts/bench-cold.sh" || die "bench-cold.sh failed"
+  fi
 fi
 
 # ---------------------------------------------------------------------------------------------

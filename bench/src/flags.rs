@@ -70,9 +70,14 @@ pub struct Flags {
     /// API: ais (native), s3 (path-style, unsigned), http (plain URL prefix).
     #[arg(long, value_enum, default_value_t = Api::Ais)]
     pub api: Api,
-    /// Bucket name (ais, s3).
+    /// Bucket (ais, s3): a name, or aisloader's URI form ais://name (with -api ais) or
+    /// s3://name (with -api s3).
     #[arg(long, default_value = "bench")]
     pub bucket: String,
+    /// Read every object of the bucket (or -objlist) exactly once per epoch, in a fresh random
+    /// order each epoch, and stop after this many epochs (GET-only; 0 = no epochs bound).
+    #[arg(long, default_value_t = 0)]
+    pub epochs: u64,
     /// Run time, e.g. 30s, 1m; 0 = no time limit. Default: none when -maxputs or
     /// -totalputsize bounds the run, else 10s.
     #[arg(long, value_parser = parse_duration)]
@@ -139,6 +144,10 @@ pub struct Flags {
     /// File with object names to GET, one per line (instead of listing the bucket).
     #[arg(long)]
     pub objlist: Option<PathBuf>,
+    /// At the end, write the names of the objects this run PUT successfully to this file, one
+    /// per line (an -objlist for later runs, e.g. against a server without listing).
+    #[arg(long)]
+    pub putlist: Option<PathBuf>,
     /// Prefix ("virtual directory") of the names of objects this run PUTs; default: a
     /// random one per run.
     #[arg(long)]
@@ -281,7 +290,10 @@ pub struct Endpoint {
 pub struct Config {
     pub api: Api,
     pub endpoint: Endpoint,
+    /// The bucket name (a `-bucket` URI's scheme removed).
     pub bucket: String,
+    /// `-epochs`: 0 = not bounded by epochs.
+    pub epochs: u64,
     /// `None` = no time limit.
     pub duration: Option<Duration>,
     pub workers: usize,
@@ -305,6 +317,7 @@ pub struct Config {
     pub unique_gets: bool,
     pub skip_list: bool,
     pub obj_list: Option<PathBuf>,
+    pub put_list: Option<PathBuf>,
     pub obj_prefix: String,
     pub timeout: Duration,
     /// -api s3 with SigV4: the credentials every request is signed with.
@@ -334,30 +347,42 @@ impl Config {
         if f.pctput > 0 && f.maxsize == 0 {
             bail!("-maxsize must be positive when -pctput > 0");
         }
-        let bounded_by_puts = f.pctput > 0 && (f.maxputs > 0 || f.totalputsize > 0);
+        if f.epochs > 0 {
+            if f.pctput > 0 {
+                bail!(
+                    "-epochs reads every object once per epoch: GET-only, it needs -pctput 0 (got {})",
+                    f.pctput
+                );
+            }
+            if !f.uniquegets {
+                bail!(
+                    "-epochs walks the objects once per epoch: it needs -uniquegets (not =false)"
+                );
+            }
+        }
+        let bounded = (f.pctput > 0 && (f.maxputs > 0 || f.totalputsize > 0)) || f.epochs > 0;
         let duration = match f.duration {
             Some(d) if d.is_zero() => {
-                if !bounded_by_puts {
+                if !bounded {
                     bail!(
-                        "-duration 0 needs another bound: -maxputs or -totalputsize with -pctput > 0"
+                        "-duration 0 needs another bound: -epochs, or -maxputs or -totalputsize \
+                         with -pctput > 0"
                     );
                 }
                 None
             }
             Some(d) => Some(d),
-            None if bounded_by_puts => None,
+            None if bounded => None,
             None => Some(DURATION_DEFAULT),
         };
-        if f.bucket.is_empty() || f.bucket.contains('/') {
-            bail!(
-                "-bucket {:?}: must be a non-empty name without '/'",
-                f.bucket
-            );
-        }
+        let bucket = parse_bucket(f.api, &f.bucket)?;
         let obj_prefix = match &f.objprefix {
             Some(p) => p.trim_matches('/').to_string(),
             None => format!("bench-{:08x}", entropy as u32),
         };
+        if f.putlist.is_some() && f.pctput == 0 {
+            bail!("-putlist needs PUTs (-pctput > 0)");
+        }
         if f.objlist.is_some() && f.skiplist {
             bail!("-objlist and -skiplist exclude each other");
         }
@@ -381,7 +406,8 @@ impl Config {
         Ok(Config {
             api: f.api,
             endpoint,
-            bucket: f.bucket.clone(),
+            bucket,
+            epochs: f.epochs,
             duration,
             workers: f.numworkers,
             cores: f.numcores.min(f.numworkers),
@@ -400,11 +426,64 @@ impl Config {
             unique_gets: f.uniquegets,
             skip_list: f.skiplist || f.api == Api::Http,
             obj_list: f.objlist.clone(),
+            put_list: f.putlist.clone(),
             obj_prefix,
             timeout: f.timeout,
             s3_creds,
         })
     }
+}
+
+/// Longest bucket name (AIS's `MaxNameLength`).
+pub const BUCKET_NAME_MAX: usize = 64;
+
+/// The bucket name of `-bucket`: a plain name, or aisloader's URI form `ais://name` (with
+/// `-api ais`) or `s3://name` (with `-api s3`); one trailing `/` is allowed. Names follow
+/// AIS's rule: letters, digits, `-`, `_` and `.`, no `..`, at most 64 characters.
+pub fn parse_bucket(api: Api, spec: &str) -> anyhow::Result<String> {
+    let name = match spec.split_once("://") {
+        None => spec,
+        Some((scheme, rest)) => {
+            let want = match scheme {
+                "ais" => Api::Ais,
+                "s3" => Api::S3,
+                "gs" | "gcp" | "az" | "azure" | "oci" | "ht" => bail!(
+                    "-bucket {spec:?}: provider {scheme:?} is not supported by aisle-bench \
+                     (use ais://name with -api ais or s3://name with -api s3)"
+                ),
+                _ => bail!(
+                    "-bucket {spec:?}: unknown scheme {scheme:?} (ais://name with -api ais, \
+                     s3://name with -api s3, or a plain name)"
+                ),
+            };
+            if want != api {
+                bail!(
+                    "-bucket {spec:?}: a {scheme}:// bucket needs -api {} (got -api {})",
+                    want.name(),
+                    api.name()
+                );
+            }
+            rest.strip_suffix('/').unwrap_or(rest)
+        }
+    };
+    if name.is_empty() {
+        bail!("-bucket {spec:?}: empty bucket name");
+    }
+    if name.contains('/') {
+        bail!("-bucket {spec:?}: a bucket name has no '/' (object names go in -objlist)");
+    }
+    if name.len() > BUCKET_NAME_MAX
+        || name.contains("..")
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    {
+        bail!(
+            "-bucket {spec:?}: invalid bucket name {name:?} (letters, digits, '-', '_', '.'; \
+             no '..'; at most {BUCKET_NAME_MAX} characters)"
+        );
+    }
+    Ok(name.to_string())
 }
 
 fn resolve_endpoint(f: &Flags) -> anyhow::Result<Endpoint> {
@@ -626,5 +705,72 @@ mod tests {
         assert_eq!(c.range, None);
         let c = config(&["-readoff", "10", "-ip", "127.0.0.1"]).unwrap();
         assert_eq!(c.range, Some((10, 0)));
+    }
+
+    #[test]
+    fn bucket_uris() {
+        assert_eq!(parse_bucket(Api::Ais, "bench").unwrap(), "bench");
+        assert_eq!(parse_bucket(Api::Ais, "ais://bench").unwrap(), "bench");
+        assert_eq!(
+            parse_bucket(Api::Ais, "ais://my-bck_1.x/").unwrap(),
+            "my-bck_1.x"
+        );
+        assert_eq!(parse_bucket(Api::S3, "s3://bench").unwrap(), "bench");
+        assert_eq!(parse_bucket(Api::S3, "plain").unwrap(), "plain");
+        let err = |api, s: &str| parse_bucket(api, s).unwrap_err().to_string();
+        let e = err(Api::Ais, "s3://bench");
+        assert!(e.contains("needs -api s3"), "{e}");
+        let e = err(Api::S3, "ais://bench");
+        assert!(e.contains("needs -api ais"), "{e}");
+        let e = err(Api::Http, "ais://bench");
+        assert!(e.contains("needs -api ais"), "{e}");
+        let e = err(Api::Ais, "ftp://bench");
+        assert!(e.contains("unknown scheme \"ftp\""), "{e}");
+        let e = err(Api::Ais, "gs://bench");
+        assert!(e.contains("not supported"), "{e}");
+        for empty in ["", "ais://", "ais:///", "s3://"] {
+            let api = if empty.starts_with("s3") {
+                Api::S3
+            } else {
+                Api::Ais
+            };
+            let e = err(api, empty);
+            assert!(e.contains("empty bucket name"), "{empty:?}: {e}");
+        }
+        assert!(err(Api::Ais, "ais://a/b").contains("no '/'"));
+        assert!(err(Api::Ais, "a/b").contains("no '/'"));
+        assert!(err(Api::Ais, "a..b").contains("invalid bucket name"));
+        assert!(err(Api::Ais, "sp ace").contains("invalid bucket name"));
+        assert!(err(Api::Ais, &"x".repeat(65)).contains("invalid bucket name"));
+        assert!(parse_bucket(Api::Ais, &"x".repeat(64)).is_ok());
+        // Through the whole flag path.
+        let c = config(&["-bucket", "ais://data", "-ip", "127.0.0.1"]).unwrap();
+        assert_eq!(c.bucket, "data");
+        let c = config(&["-api", "s3", "-bucket=s3://data", "-ip", "127.0.0.1"]).unwrap();
+        assert_eq!(c.bucket, "data");
+        assert!(config(&["-bucket", "s3://data", "-ip", "127.0.0.1"]).is_err());
+    }
+
+    #[test]
+    fn epochs_are_get_only_and_bound_the_run() {
+        let c = config(&["-epochs", "3", "-ip", "127.0.0.1"]).unwrap();
+        assert_eq!((c.epochs, c.duration), (3, None), "epochs bound the run");
+        let c = config(&["-epochs", "3", "-duration", "0", "-ip", "127.0.0.1"]).unwrap();
+        assert_eq!(c.duration, None);
+        let c = config(&["-epochs=2", "-duration", "1m", "-ip", "127.0.0.1"]).unwrap();
+        assert_eq!(c.duration, Some(Duration::from_secs(60)), "both bounds");
+        assert_eq!(config(&["-ip", "127.0.0.1"]).unwrap().epochs, 0);
+        let e = config(&["-epochs", "1", "-pctput", "10", "-ip", "127.0.0.1"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("-pctput 0"), "{e}");
+        assert!(
+            config(&["-putlist", "x", "-ip", "127.0.0.1"]).is_err(),
+            "no PUTs"
+        );
+        let e = config(&["-epochs", "1", "-uniquegets=false", "-ip", "127.0.0.1"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("-uniquegets"), "{e}");
     }
 }

@@ -1,8 +1,9 @@
 //! `aisle-bench`: an aisloader-style load generator (AISTORE.md §10) on aisle's own
 //! thread-per-core io_uring reactor. Keep-alive connections, one per worker; GET/PUT mix by
 //! `-pctput`; periodic table and final summary (p50..p99.9 from an hdrhistogram) or `-json`;
-//! `-verifyhash` checks every whole-object GET body; bounded by `-duration`, `-maxputs`,
-//! `-totalputsize`. Exit code 1 when any request failed.
+//! `-verifyhash` checks every whole-object GET body; bounded by `-duration`, `-epochs` (every
+//! object once per epoch, per-epoch figures), `-maxputs`, `-totalputsize`. Exit code 1 when any
+//! request failed.
 //!
 //! Module map: [`flags`] (command line), [`run`] (one run start to end), [`worker`] (client
 //! cores and their workers), [`conn`] (one connection on the ring), [`http`] (request heads,

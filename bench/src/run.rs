@@ -3,6 +3,10 @@
 //! summary (table or JSON), clean up, and decide the exit code.
 //!
 //! With `-json`, stdout carries only the JSON summary; everything for humans goes to stderr.
+//!
+//! With `-epochs`, the monitor prints each epoch's figures once its last GET completed (in
+//! epoch order), taking that epoch's statistics out of every core; epochs still open at the
+//! end (the run was stopped early) are reported as incomplete.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -14,7 +18,7 @@ use anyhow::{bail, Context};
 use crate::api::{self, Target};
 use crate::flags::{Api, Config};
 use crate::objects::ObjectSet;
-use crate::stats::{self, CoreStats, ErrorLog, OpKind, Summary, Window};
+use crate::stats::{self, CoreStats, EpochSummary, ErrorLog, OpKind, OpStats, Summary, Window};
 use crate::worker::{run_core, CoreSpec, Shared};
 
 /// How often the monitor looks at the clock and at the cores.
@@ -60,7 +64,7 @@ pub fn run(cfg: Config) -> anyhow::Result<u8> {
              or give -objlist)"
         );
     }
-    let objects = ObjectSet::new(initial, cfg.unique_gets, cfg.seed);
+    let objects = ObjectSet::new(initial, cfg.unique_gets, cfg.epochs, cfg.seed);
     let shared = Arc::new(Shared {
         target: Target::new(&cfg),
         cfg,
@@ -100,7 +104,8 @@ pub fn run(cfg: Config) -> anyhow::Result<u8> {
             .context("spawning a client core thread")?;
         threads.push(handle);
     }
-    monitor(&shared, &core_stats, &finished, start, &say);
+    let mut epochs = EpochReporter::default();
+    monitor(&shared, &core_stats, &finished, start, &say, &mut epochs);
     let mut end = start;
     for t in threads {
         let (r, at) = t
@@ -109,17 +114,23 @@ pub fn run(cfg: Config) -> anyhow::Result<u8> {
         r?;
         end = end.max(at);
     }
+    epochs.poll(&shared, &core_stats, &say);
+    epochs.finish(&shared, &core_stats, end, &say);
     let mut total = CoreStats::default();
     for s in &core_stats {
         total.merge(&s.lock().unwrap_or_else(PoisonError::into_inner));
     }
-    let summary = Summary::of(&total, end - start);
+    let mut summary = Summary::of(&total, end - start);
+    summary.epochs = epochs.done;
     report(cfg, &summary, &say)?;
-    if cfg.unique_gets && cfg.pct_put < 100 {
+    if cfg.unique_gets && cfg.pct_put < 100 && cfg.epochs == 0 {
         let epochs = shared.objects.epochs();
         say.line(&format!(
             "Unique GETs: {epochs} epochs over the object list"
         ));
+    }
+    if let Some(path) = &cfg.put_list {
+        write_put_list(&shared, path, &say)?;
     }
     let mut errors = summary.errors();
     if cfg.cleanup {
@@ -134,6 +145,66 @@ pub fn run(cfg: Config) -> anyhow::Result<u8> {
         return Ok(1);
     }
     Ok(0)
+}
+
+/// Per-epoch reporting (`-epochs`): see the module docs.
+#[derive(Default)]
+struct EpochReporter {
+    /// Summaries of the epochs reported so far, in order.
+    done: Vec<EpochSummary>,
+}
+
+impl EpochReporter {
+    /// Takes epoch `epoch`'s statistics out of every core.
+    fn take(cores: &[Arc<Mutex<CoreStats>>], epoch: u64) -> OpStats {
+        let mut merged = OpStats::default();
+        for c in cores {
+            let mut c = c.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(s) = c.epochs.remove(&epoch) {
+                merged.merge(&s);
+            }
+        }
+        merged
+    }
+
+    /// Reports the epochs that ended since the last call, in order.
+    fn poll(&mut self, shared: &Shared, cores: &[Arc<Mutex<CoreStats>>], say: &Say) {
+        let cfg = &shared.cfg;
+        if cfg.epochs == 0 {
+            return;
+        }
+        let times = shared.objects.epoch_times();
+        while let Some(t) = times.get(self.done.len()) {
+            let Some(end) = t.end else { break };
+            let epoch = self.done.len() as u64 + 1;
+            let s = Self::take(cores, epoch);
+            let e = EpochSummary::of(epoch, true, t.objects, &s, end - t.start);
+            say.line(&e.line(cfg.epochs));
+            self.done.push(e);
+        }
+    }
+
+    /// After the cores finished: reports the epochs that started but never ended.
+    fn finish(
+        &mut self,
+        shared: &Shared,
+        cores: &[Arc<Mutex<CoreStats>>],
+        end: Instant,
+        say: &Say,
+    ) {
+        let cfg = &shared.cfg;
+        if cfg.epochs == 0 {
+            return;
+        }
+        for t in shared.objects.epoch_times().iter().skip(self.done.len()) {
+            let epoch = self.done.len() as u64 + 1;
+            let s = Self::take(cores, epoch);
+            let span = t.end.unwrap_or(end).saturating_duration_since(t.start);
+            let e = EpochSummary::of(epoch, t.end.is_some(), t.objects, &s, span);
+            say.line(&e.line(cfg.epochs));
+            self.done.push(e);
+        }
+    }
 }
 
 /// Counts a core thread as finished when it ends, even by panic.
@@ -198,6 +269,9 @@ fn describe(cfg: &Config, say: &Say) {
     if cfg.put_bytes_max > 0 {
         line += &format!(", totalputsize {}", stats::iec(cfg.put_bytes_max as f64));
     }
+    if cfg.epochs > 0 {
+        line += &format!(", {} epochs", cfg.epochs);
+    }
     line += &format!(", seed {}", cfg.seed);
     if cfg.verify_hash {
         line += ", verifying checksums";
@@ -225,6 +299,7 @@ fn monitor(
     finished: &AtomicUsize,
     start: Instant,
     say: &Say,
+    epochs: &mut EpochReporter,
 ) {
     let cfg = &shared.cfg;
     let deadline = cfg.duration.map(|d| start + d);
@@ -266,6 +341,7 @@ fn monitor(
                 next_report = Some(at + interval);
             }
         }
+        epochs.poll(shared, cores, say);
         let mut wake = now + MONITOR_TICK;
         if let Some(d) = deadline.filter(|_| !shared.stop.load(Ordering::Relaxed)) {
             wake = wake.min(d);
@@ -298,6 +374,25 @@ fn report(cfg: &Config, summary: &Summary, say: &Say) -> anyhow::Result<()> {
             stats::commas(summary.reconnects)
         ));
     }
+    Ok(())
+}
+
+/// `-putlist`: the (decoded) names of the objects this run PUT, one per line.
+fn write_put_list(shared: &Shared, path: &std::path::Path, say: &Say) -> anyhow::Result<()> {
+    let names = shared.objects.put_by_this_run();
+    let mut text = String::with_capacity(names.len() * 32);
+    for n in &names {
+        let name = net::url::percent_decode(n)
+            .map_err(|e| anyhow::anyhow!("decoding object name {n:?}: {e:?}"))?;
+        text.push_str(&name);
+        text.push('\n');
+    }
+    std::fs::write(path, text).with_context(|| format!("writing -putlist {}", path.display()))?;
+    say.line(&format!(
+        "Put list: {} names written to {}",
+        stats::commas(names.len() as u64),
+        path.display()
+    ));
     Ok(())
 }
 

@@ -7,6 +7,7 @@
 //! average come from exact counters. Only successful requests count towards `count`, bytes
 //! and latency; failed ones count in `errors`.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -132,6 +133,9 @@ pub struct CoreStats {
     pub gets_unverified: u64,
     /// Connections opened after the first one of each worker.
     pub reconnects: u64,
+    /// With `-epochs`: the GETs of each epoch (by the epoch they were picked in) that the
+    /// monitor has not taken yet.
+    pub epochs: BTreeMap<u64, OpStats>,
 }
 
 impl CoreStats {
@@ -148,6 +152,14 @@ impl CoreStats {
         self.gets_verified += o.gets_verified;
         self.gets_unverified += o.gets_unverified;
         self.reconnects += o.reconnects;
+        for (&k, e) in &o.epochs {
+            self.epoch(k).merge(e);
+        }
+    }
+
+    /// The statistics of GETs picked in `epoch`.
+    pub fn epoch(&mut self, epoch: u64) -> &mut OpStats {
+        self.epochs.entry(epoch).or_default()
     }
 
     /// Returns and resets the interval windows.
@@ -328,6 +340,68 @@ impl OpSummary {
     }
 }
 
+/// The figures of one epoch (`-epochs`): the GETs picked in it, from its first pick to the
+/// completion of its last GET.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct EpochSummary {
+    /// 1-based.
+    pub epoch: u64,
+    /// False when the run stopped (`-duration`, a signal) before all its GETs completed.
+    pub complete: bool,
+    /// Objects in the epoch.
+    pub objects: u64,
+    /// Successful GETs.
+    pub count: u64,
+    pub errors: u64,
+    pub bytes: u64,
+    pub duration_s: f64,
+    /// Successful GETs per second.
+    pub objects_per_s: f64,
+    pub mib_per_s: f64,
+    pub latency_us: LatencySummary,
+}
+
+impl EpochSummary {
+    pub fn of(epoch: u64, complete: bool, objects: u64, s: &OpStats, span: Duration) -> Self {
+        let o = OpSummary::of(s, span.as_secs_f64());
+        EpochSummary {
+            epoch,
+            complete,
+            objects,
+            count: o.count,
+            errors: o.errors,
+            bytes: o.bytes,
+            duration_s: span.as_secs_f64(),
+            objects_per_s: o.req_per_s,
+            mib_per_s: o.mib_per_s,
+            latency_us: o.latency_us,
+        }
+    }
+
+    /// The line printed when the epoch ends (`of` = the number of epochs asked for).
+    pub fn line(&self, of: u64) -> String {
+        let l = &self.latency_us;
+        let m = |us: f64| format!("{:.3}", us / 1000.0);
+        format!(
+            "Epoch {}/{of}{}: {} of {} objects in {:.3}s: {:.1} obj/s, {:.2} MiB/s, latency avg {} \
+             p50 {} p90 {} p99 {} max {} ms, errors {}",
+            self.epoch,
+            if self.complete { "" } else { " (incomplete)" },
+            commas(self.count),
+            commas(self.objects),
+            self.duration_s,
+            self.objects_per_s,
+            self.mib_per_s,
+            m(l.avg),
+            m(l.p50 as f64),
+            m(l.p90 as f64),
+            m(l.p99 as f64),
+            m(l.max as f64),
+            commas(self.errors)
+        )
+    }
+}
+
 /// The final figures of a run.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
@@ -337,6 +411,9 @@ pub struct Summary {
     pub gets_verified: u64,
     pub gets_unverified: u64,
     pub reconnects: u64,
+    /// With `-epochs`: one entry per epoch started, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub epochs: Vec<EpochSummary>,
 }
 
 impl Summary {
@@ -349,6 +426,7 @@ impl Summary {
             gets_verified: s.gets_verified,
             gets_unverified: s.gets_unverified,
             reconnects: s.reconnects,
+            epochs: Vec::new(),
         }
     }
 
@@ -469,6 +547,37 @@ mod tests {
         for k in ["min", "avg", "p50", "p90", "p99", "p999", "max"] {
             assert!(v["put"]["latency_us"].get(k).is_some(), "{k}");
         }
+        assert!(v.get("epochs").is_none(), "no epochs array without -epochs");
+    }
+
+    #[test]
+    fn epoch_summaries() {
+        let mut a = CoreStats::default();
+        let mut b = CoreStats::default();
+        a.epoch(1).record_ok(1000, 1 << 20);
+        b.epoch(1).record_ok(3000, 1 << 20);
+        b.epoch(1).record_error();
+        b.epoch(2).record_ok(500, 1 << 20);
+        a.merge(&b);
+        assert_eq!(a.epochs.len(), 2);
+        let e = EpochSummary::of(1, true, 3, &a.epochs[&1], Duration::from_secs(2));
+        assert_eq!((e.count, e.errors, e.bytes), (2, 1, 2 << 20));
+        assert_eq!((e.objects_per_s, e.mib_per_s), (1.0, 1.0));
+        assert_eq!((e.latency_us.avg, e.latency_us.max), (2000.0, 3000));
+        let line = e.line(2);
+        assert!(
+            line.starts_with("Epoch 1/2: 2 of 3 objects in 2.000s: 1.0 obj/s, 1.00 MiB/s"),
+            "{line}"
+        );
+        assert!(line.ends_with("errors 1"), "{line}");
+        let mut s = Summary::of(&a, Duration::from_secs(2));
+        s.epochs.push(e);
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["epochs"][0]["epoch"], 1);
+        assert_eq!(v["epochs"][0]["objects_per_s"], 1.0);
+        assert_eq!(v["epochs"][0]["latency_us"]["p99"], 3000);
+        let inc = EpochSummary::of(2, false, 3, &a.epochs[&2], Duration::from_secs(1));
+        assert!(inc.line(2).starts_with("Epoch 2/2 (incomplete): 1 of 3"));
     }
 
     #[test]

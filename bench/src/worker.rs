@@ -131,9 +131,11 @@ async fn watchdog(watches: Vec<Rc<Watch>>, timeout: Duration, done: Rc<Cell<bool
 /// What one request is.
 #[derive(Debug, Clone, Copy)]
 enum Plan {
-    /// GET of an object of this size ([`SIZE_UNKNOWN`] if not known).
+    /// GET of an object of this size ([`SIZE_UNKNOWN`] if not known), picked in this epoch
+    /// of the unique walk (0: random pick).
     Get {
         size: u64,
+        epoch: u64,
     },
     Put {
         size: u64,
@@ -211,7 +213,12 @@ impl Worker {
             }
             let plan = match op {
                 OpKind::Get => match self.shared.objects.pick(&mut self.rng, &mut self.name) {
-                    Some(size) => Plan::Get { size },
+                    Some(p) => Plan::Get {
+                        size: p.size,
+                        epoch: p.epoch,
+                    },
+                    // -epochs: all done; this worker's last request has completed.
+                    None if self.shared.objects.exhausted() => break,
                     None => continue, // Only with PUTs in the mix: choose_op PUTs next.
                 },
                 OpKind::Put => {
@@ -335,7 +342,14 @@ impl Worker {
             Err(e) => {
                 self.conn = None;
                 let op = op_of(plan);
-                self.stats().op(op).record_error();
+                {
+                    let mut stats = self.stats();
+                    stats.op(op).record_error();
+                    if let Some(epoch) = self.counted_epoch(plan) {
+                        stats.epoch(epoch).record_error();
+                    }
+                }
+                self.complete(plan);
                 let detail = match &e {
                     ExchangeError::TimedOut => format!("timed out after {:?}", cfg.timeout),
                     e => e.to_string(),
@@ -347,12 +361,28 @@ impl Worker {
         }
     }
 
+    /// The epoch a GET is counted in, with `-epochs`.
+    fn counted_epoch(&self, plan: Plan) -> Option<u64> {
+        match plan {
+            Plan::Get { epoch, .. } if self.shared.cfg.epochs > 0 && epoch > 0 => Some(epoch),
+            _ => None,
+        }
+    }
+
+    /// Tells the walk that a GET of its epoch is over, after its figures were recorded (the
+    /// monitor takes an epoch's figures once the walk says all its GETs are over).
+    fn complete(&self, plan: Plan) {
+        if let Some(epoch) = self.counted_epoch(plan) {
+            self.shared.objects.complete(epoch);
+        }
+    }
+
     /// Decides whether a complete response is a success and records it.
     fn judge(&mut self, plan: Plan, method: Method, reply: &Reply, latency_us: u64) {
         let cfg = &self.shared.cfg;
         let problem = match plan {
             Plan::Put { .. } => check_status(reply.status, 200..300),
-            Plan::Get { size } => {
+            Plan::Get { size, .. } => {
                 let expected = if cfg.range.is_some() {
                     206..207
                 } else {
@@ -365,9 +395,14 @@ impl Worker {
         };
         let mut stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
         let op = op_of(plan);
+        let epoch = self.counted_epoch(plan);
         if let Some(why) = problem {
             stats.op(op).record_error();
+            if let Some(e) = epoch {
+                stats.epoch(e).record_error();
+            }
             drop(stats);
+            self.complete(plan);
             let snippet = String::from_utf8_lossy(&self.snippet);
             let sep = if snippet.is_empty() { "" } else { ": " };
             self.shared.errors.report(format_args!(
@@ -386,6 +421,9 @@ impl Worker {
             }
             Plan::Get { .. } => {
                 stats.get.record_ok(latency_us, reply.body_bytes);
+                if let Some(e) = epoch {
+                    stats.epoch(e).record_ok(latency_us, reply.body_bytes);
+                }
                 if cfg.verify_hash {
                     if reply.body_xxh64.is_some() && matches!(reply.checksum, Checksum::Xxh64(_)) {
                         stats.gets_verified += 1;
@@ -393,6 +431,8 @@ impl Worker {
                         stats.gets_unverified += 1;
                     }
                 }
+                drop(stats);
+                self.complete(plan);
             }
         }
     }

@@ -472,3 +472,158 @@ fn s3_runs_signed_with_sigv4() {
     );
     assert_eq!(node.list("sig"), before, "a refused run changed the bucket");
 }
+
+#[test]
+fn epochs_read_every_object_once_per_epoch() {
+    // Goal: -epochs N over a listed bucket makes exactly N x objects GETs, one epoch entry per
+    // epoch (each with every object once, counted by the node too), then stops by itself;
+    // failing GETs are counted in their epoch and the run still ends.
+    let node = Node::start_with("-epochs", &[]);
+    const OBJECTS: u64 = 300;
+    const EPOCHS: u64 = 3;
+    // Seed through the URI form of -bucket, writing the names PUT to a -putlist.
+    let put_list = node.dir.join("put-list.txt");
+    let put_list_arg = put_list.to_string_lossy().into_owned();
+    let (out, s) = bench(
+        &node,
+        &[
+            "-putlist",
+            &put_list_arg,
+            "-bucket",
+            "ais://ep",
+            "-pctput",
+            "100",
+            "-maxputs",
+            "300",
+            "-minsize",
+            "4KiB",
+            "-maxsize",
+            "4KiB",
+            "-numworkers",
+            "8",
+            "-objprefix",
+            "e",
+        ],
+    );
+    assert_clean(&out, &s);
+    assert_eq!(n(&s["put"]["count"]), OBJECTS);
+    let mut listed = node.list("ep");
+    listed.sort();
+    let mut written: Vec<String> = std::fs::read_to_string(&put_list)
+        .expect("the -putlist file")
+        .lines()
+        .map(String::from)
+        .collect();
+    written.sort();
+    assert_eq!(written, listed, "-putlist holds exactly the names PUT");
+    let bucket = format!("node_id=\"aisle{}\",bucket=\"ais://ep\"", node.port);
+    let gets_before = metric(&node.metrics(), "ais_target_get_count", &bucket);
+    let (out, s) = bench(
+        &node,
+        &[
+            "-bucket",
+            "ais://ep",
+            "-epochs",
+            "3",
+            "-numworkers",
+            "16",
+            "-numcores",
+            "2",
+            "-verifyhash",
+        ],
+    );
+    assert_clean(&out, &s);
+    assert_eq!(n(&s["get"]["count"]), EPOCHS * OBJECTS, "{s}");
+    assert_eq!(n(&s["get"]["bytes"]), EPOCHS * OBJECTS * 4096);
+    assert_eq!(n(&s["gets_verified"]), EPOCHS * OBJECTS);
+    let epochs = s["epochs"].as_array().expect("an epochs array");
+    assert_eq!(epochs.len() as u64, EPOCHS, "{s}");
+    for (i, e) in epochs.iter().enumerate() {
+        assert_eq!(n(&e["epoch"]), i as u64 + 1);
+        assert_eq!(e["complete"], true, "{e}");
+        assert_eq!(n(&e["objects"]), OBJECTS, "{e}");
+        assert_eq!(n(&e["count"]), OBJECTS, "{e}");
+        assert_eq!(n(&e["errors"]), 0, "{e}");
+        assert_eq!(n(&e["bytes"]), OBJECTS * 4096, "{e}");
+        assert!(e["objects_per_s"].as_f64().expect("rate") > 0.0, "{e}");
+        let l = &e["latency_us"];
+        assert!(
+            n(&l["p50"]) <= n(&l["p99"]) && n(&l["p99"]) <= n(&l["max"]),
+            "{e}"
+        );
+    }
+    assert_eq!(
+        metric(&node.metrics(), "ais_target_get_count", &bucket) - gets_before,
+        EPOCHS * OBJECTS,
+        "the node served exactly epochs x objects GETs"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for k in 1..=EPOCHS {
+        assert!(
+            stderr.contains(&format!("Epoch {k}/{EPOCHS}: 300 of 300 objects")),
+            "{stderr}"
+        );
+    }
+
+    // An object list with a missing name: its GET fails once per epoch, the run still ends
+    // after the epochs, and the errors show in their epochs and in the exit code.
+    let names = node.list("ep");
+    let list = node.dir.join("with-missing.txt");
+    std::fs::write(
+        &list,
+        format!("{}\n{}\nno/such/object\n", names[0], names[1]),
+    )
+    .expect("list");
+    let list = list.to_string_lossy().into_owned();
+    let (out, s) = bench(
+        &node,
+        &[
+            "-bucket",
+            "ep",
+            "-objlist",
+            &list,
+            "-epochs",
+            "2",
+            "-numworkers",
+            "2",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "errors give exit code 1");
+    assert_eq!(
+        (n(&s["get"]["count"]), n(&s["get"]["errors"])),
+        (4, 2),
+        "{s}"
+    );
+    for e in s["epochs"].as_array().expect("epochs") {
+        assert_eq!(
+            (n(&e["count"]), n(&e["errors"]), n(&e["objects"])),
+            (2, 1, 3),
+            "{e}"
+        );
+        assert_eq!(e["complete"], true);
+    }
+
+    // Refused combinations: a clear error, exit code 2, nothing sent.
+    for bad in [
+        &["-epochs", "1", "-pctput", "10"][..],
+        &["-epochs", "1", "-uniquegets=false"][..],
+        &["-bucket", "s3://ep"][..],
+        &["-bucket", "ais://"][..],
+    ] {
+        let out = bench_raw(&node, bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with("aisle-bench: "), "{bad:?}: {stderr}");
+    }
+}
+
+/// Runs aisle-bench with `args` against `node` without expecting a JSON summary.
+fn bench_raw(node: &Node, args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_aisle-bench"))
+        .args(["-ip", "127.0.0.1", "-port", &node.port.to_string(), "-json"])
+        .args(args)
+        .output()
+        .expect("running aisle-bench");
+    assert!(out.stdout.is_empty(), "no summary for a refused run");
+    out
+}
