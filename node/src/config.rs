@@ -101,7 +101,20 @@ pub struct Flags {
     /// ago (AIS `space.dont_cleanup_time`): `0`, `90s`, `30m`, `2h`; a bare number is seconds.
     #[arg(long, default_value = DONT_CLEANUP_TIME_DEFAULT, value_parser = parse_duration)]
     pub dont_cleanup_time: std::time::Duration,
+    /// Connections one core serves at once (at most `CONNS_PER_CORE_MAX`). A connection
+    /// accepted over it is answered `503` (AIS JSON error, `Retry-After`, `Connection: close`)
+    /// and closed, counted in `aisle_core_conns_refused_count`.
+    #[arg(long, default_value_t = crate::core::CONNS_PER_CORE_MAX)]
+    pub conns_per_core_max: usize,
+    /// Declared body bytes of PUTs one core receives at once: a PUT arriving while its core's
+    /// total is at or over this is answered `503` with `Retry-After` before any of its body is
+    /// read (a single PUT of any size is admitted on an idle core). A size like `1G`, `256M`.
+    #[arg(long, default_value = PUT_INFLIGHT_BYTES_DEFAULT, value_parser = parse_size_or_off)]
+    pub put_inflight_bytes_per_core: SizeOrOff,
 }
+
+/// Default of `--put-inflight-bytes-per-core`.
+pub const PUT_INFLIGHT_BYTES_DEFAULT: &str = "4G";
 
 /// Default of `--dont-cleanup-time` (AIS's 30 minutes).
 pub const DONT_CLEANUP_TIME_DEFAULT: &str = "30m";
@@ -243,6 +256,10 @@ pub struct Config {
     pub put_fixed_bufs: bool,
     /// Space cleanup's `dont_cleanup_time`.
     pub dont_cleanup_time: std::time::Duration,
+    /// Connections per core served at once.
+    pub conns_per_core_max: usize,
+    /// In-flight declared PUT body bytes per core; `None` (`off`): no limit.
+    pub put_inflight_bytes_per_core: Option<u64>,
 }
 
 impl Config {
@@ -282,6 +299,16 @@ impl Config {
                 f.put_direct_bufs
             );
         }
+        if f.conns_per_core_max == 0 || f.conns_per_core_max > crate::core::CONNS_PER_CORE_MAX {
+            anyhow::bail!(
+                "--conns-per-core-max must be between 1 and {} (got {})",
+                crate::core::CONNS_PER_CORE_MAX,
+                f.conns_per_core_max
+            );
+        }
+        if f.put_inflight_bytes_per_core.0 == Some(0) {
+            anyhow::bail!("--put-inflight-bytes-per-core must be a positive size or off");
+        }
         let s3_keys = s3_keys(f)?;
         let body_send = BodySend {
             policy: f.get_body,
@@ -305,6 +332,8 @@ impl Config {
             put_direct_bufs: f.put_direct_bufs,
             put_fixed_bufs: !f.no_put_fixed_bufs,
             dont_cleanup_time: f.dont_cleanup_time,
+            conns_per_core_max: f.conns_per_core_max,
+            put_inflight_bytes_per_core: f.put_inflight_bytes_per_core.0,
         })
     }
 }
