@@ -1446,6 +1446,10 @@ pub(super) async fn rename_into_place(
     obj: &str,
 ) -> Result<(), StoreError> {
     let err = |e| StoreError::of_rename(to, bucket, obj, e);
+    if fqn::crosses_symlink(to, obj, false) {
+        tracing::warn!(path = %to.display(), "refused: the object's path crosses a symlink in the mountpath");
+        return Err(StoreError::NameConflict(bucket.into(), obj.into()));
+    }
     match rio::rename(from, to).await {
         Ok(()) => return Ok(()),
         Err(e) => {
