@@ -522,4 +522,37 @@ mod tests {
         }
         assert!(checked > 1000, "only {checked} valid names generated");
     }
+
+    #[test]
+    fn crosses_symlink_finds_a_planted_directory_or_file_link() {
+        // Goal: a symlink at any directory level the name makes is found, the file itself
+        // only when asked; real directories, missing ones and shortened names are not links.
+        let dir = std::env::temp_dir().join(format!("aisle-fqn-symlink-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let ob = dir.join("%ob");
+        std::fs::create_dir_all(ob.join("real/sub")).unwrap();
+        std::fs::create_dir_all(dir.join("outside")).unwrap();
+        std::os::unix::fs::symlink(dir.join("outside"), ob.join("link")).unwrap();
+        std::os::unix::fs::symlink(dir.join("outside"), ob.join("real/deep")).unwrap();
+        std::fs::write(dir.join("outside/f"), b"x").unwrap();
+        std::os::unix::fs::symlink(dir.join("outside/f"), ob.join("filelink")).unwrap();
+        for (obj, leaf, want) in [
+            ("link/x", false, true),
+            ("link/a/b", false, true),
+            ("real/deep/x", false, true),
+            ("real/sub/x", false, false),
+            ("missing/dir/x", false, false),
+            ("filelink", false, false),
+            ("filelink", true, true),
+            ("real/sub", true, false),
+            ("plain", true, false),
+        ] {
+            assert_eq!(
+                crosses_symlink(&ob.join(obj), obj, leaf),
+                want,
+                "{obj} leaf={leaf}"
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -136,7 +136,7 @@ fn oversized_heads_and_names_get_their_status_and_others_are_served() {
     // longer name, or one with a longer component, is stored under a shortened file name up
     // to FNTL_NAME_BYTES_MAX bytes; past that, and past OBJ_NAME_BYTES_MAX, 400.
     let comp = "c".repeat(engine::fqn::FILE_NAME_BYTES_MAX);
-    let mut plain = vec![comp.as_str(); 12].join("/");
+    let mut plain = [comp.as_str(); 12].join("/");
     plain.truncate(engine::fqn::OBJ_NAME_UNSHORTENED_BYTES_MAX);
     let fntl_max = engine::store::FNTL_NAME_BYTES_MAX;
     let long_comp = format!("{}/{}", "d".repeat(300), "e".repeat(fntl_max - 301));

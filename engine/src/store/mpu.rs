@@ -1316,6 +1316,13 @@ impl super::PutHandle {
             panic!("finish_part on an object PUT");
         };
         let num = slot.num;
+        if fqn::crosses_symlink(&dest, &self.obj, false) {
+            tracing::warn!(path = %dest.display(), "refused: the part's path crosses a symlink in the mountpath");
+            return Err(StoreError::NameConflict(
+                self.bucket.clone(),
+                self.obj.clone(),
+            ));
+        }
         slot.record(&work, &dest, size, crc, md5, stream)?;
         self.finished = true;
         Ok(PartDone {
