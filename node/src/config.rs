@@ -108,7 +108,8 @@ pub struct Flags {
     pub conns_per_core_max: usize,
     /// Declared body bytes of PUTs one core receives at once: a PUT arriving while its core's
     /// total is at or over this is answered `503` with `Retry-After` before any of its body is
-    /// read (a single PUT of any size is admitted on an idle core). A size like `1G`, `256M`.
+    /// read (a single PUT of any size is admitted on an idle core). A size like `1G`, `256M`;
+    /// `off`: no limit.
     #[arg(long, default_value = PUT_INFLIGHT_BYTES_DEFAULT, value_parser = parse_size_or_off)]
     pub put_inflight_bytes_per_core: SizeOrOff,
 }
