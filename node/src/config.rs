@@ -104,7 +104,7 @@ pub struct Flags {
     /// Connections one core serves at once (at most `CONNS_PER_CORE_MAX`). A connection
     /// accepted over it is answered `503` (AIS JSON error, `Retry-After`, `Connection: close`)
     /// and closed, counted in `aisle_core_conns_refused_count`.
-    #[arg(long, default_value_t = crate::core::CONNS_PER_CORE_MAX)]
+    #[arg(long, default_value_t = CONNS_PER_CORE_MAX)]
     pub conns_per_core_max: usize,
     /// Declared body bytes of PUTs one core receives at once: a PUT arriving while its core's
     /// total is at or over this is answered `503` with `Retry-After` before any of its body is
@@ -113,6 +113,10 @@ pub struct Flags {
     #[arg(long, default_value = PUT_INFLIGHT_BYTES_DEFAULT, value_parser = parse_size_or_off)]
     pub put_inflight_bytes_per_core: SizeOrOff,
 }
+
+/// Connections one core serves at once: the default and the largest value of
+/// `--conns-per-core-max`.
+pub const CONNS_PER_CORE_MAX: usize = 16 * 1024;
 
 /// Default of `--put-inflight-bytes-per-core`.
 pub const PUT_INFLIGHT_BYTES_DEFAULT: &str = "4G";
@@ -300,10 +304,10 @@ impl Config {
                 f.put_direct_bufs
             );
         }
-        if f.conns_per_core_max == 0 || f.conns_per_core_max > crate::core::CONNS_PER_CORE_MAX {
+        if f.conns_per_core_max == 0 || f.conns_per_core_max > CONNS_PER_CORE_MAX {
             anyhow::bail!(
                 "--conns-per-core-max must be between 1 and {} (got {})",
-                crate::core::CONNS_PER_CORE_MAX,
+                CONNS_PER_CORE_MAX,
                 f.conns_per_core_max
             );
         }

@@ -28,9 +28,7 @@ use crate::http::{Conn, NextHead};
 use crate::stats::CoreRecorder;
 use crate::{ais, s3};
 
-/// Connections one core serves at once: the default and the largest value of
-/// `--conns-per-core-max`.
-pub const CONNS_PER_CORE_MAX: usize = 16 * 1024;
+pub use crate::config::CONNS_PER_CORE_MAX;
 /// Connections over the limit being answered 503 at once per core; past this, one over the
 /// limit is closed without an answer (the core keeps serving its others either way).
 pub const CONNS_REFUSING_MAX: usize = 256;
