@@ -90,6 +90,36 @@ pub fn is_fntl(obj: &str) -> bool {
             .any(|component| component.len() > FILE_NAME_BYTES_MAX)
 }
 
+/// Whether the path `fqn` of object `obj` (its `%ob` file, or a chunk named after it) crosses
+/// a symbolic link below its content-type folder: one of the directories the name makes
+/// (`a/b/c` → `a/b`, `a`) is a symlink, or with `leaf` the file itself is. The node never
+/// makes a symlink; one planted in a mountpath could lead a PUT, GET or DELETE outside the
+/// bucket's folders, so such a path is treated as no object (GET, DELETE) or refused (PUT).
+/// One `lstat` per directory level of the name (none for a flat name); checked before the
+/// operation, so a symlink swapped in while it runs is not covered.
+pub fn crosses_symlink(fqn: &Path, obj: &str, leaf: bool) -> bool {
+    let is_link = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
+    if leaf && is_link(fqn) {
+        return true;
+    }
+    let levels = if is_fntl(obj) {
+        0
+    } else {
+        obj.matches('/').count()
+    };
+    let mut p = fqn;
+    for _ in 0..levels {
+        match p.parent() {
+            Some(d) => p = d,
+            None => break,
+        }
+        if is_link(p) {
+            return true;
+        }
+    }
+    false
+}
+
 /// The file name of an S3 folder marker (object `a/` is the file `%ob/a/<DIR_MARKER>`): it
 /// starts with a control byte, which no object name may contain (`names.rs`), so it never
 /// collides with an object; listings show it as its directory's name with a trailing `/`.
@@ -491,5 +521,38 @@ mod tests {
             );
         }
         assert!(checked > 1000, "only {checked} valid names generated");
+    }
+
+    #[test]
+    fn crosses_symlink_finds_a_planted_directory_or_file_link() {
+        // Goal: a symlink at any directory level the name makes is found, the file itself
+        // only when asked; real directories, missing ones and shortened names are not links.
+        let dir = std::env::temp_dir().join(format!("aisle-fqn-symlink-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let ob = dir.join("%ob");
+        std::fs::create_dir_all(ob.join("real/sub")).unwrap();
+        std::fs::create_dir_all(dir.join("outside")).unwrap();
+        std::os::unix::fs::symlink(dir.join("outside"), ob.join("link")).unwrap();
+        std::os::unix::fs::symlink(dir.join("outside"), ob.join("real/deep")).unwrap();
+        std::fs::write(dir.join("outside/f"), b"x").unwrap();
+        std::os::unix::fs::symlink(dir.join("outside/f"), ob.join("filelink")).unwrap();
+        for (obj, leaf, want) in [
+            ("link/x", false, true),
+            ("link/a/b", false, true),
+            ("real/deep/x", false, true),
+            ("real/sub/x", false, false),
+            ("missing/dir/x", false, false),
+            ("filelink", false, false),
+            ("filelink", true, true),
+            ("real/sub", true, false),
+            ("plain", true, false),
+        ] {
+            assert_eq!(
+                crosses_symlink(&ob.join(obj), obj, leaf),
+                want,
+                "{obj} leaf={leaf}"
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -15,8 +15,14 @@ use thiserror::Error;
 pub const HEAD_BYTES_MAX: usize = 16 * 1024;
 /// Largest number of header lines accepted in one request head.
 pub const HEADERS_MAX: usize = 64;
+/// Longest request line (method, target, version and its CRLF) accepted; longer is 414 URI
+/// Too Long, answered as soon as this many bytes arrived without a line end. It fits the
+/// longest object name (4096 bytes) fully percent-encoded (×3) with the bucket, API prefix and
+/// a query of about 1 KiB.
+pub const REQUEST_LINE_BYTES_MAX: usize = 13 * 1024;
 
 const _: () = assert!(HEAD_BYTES_MAX >= 1024);
+const _: () = assert!(REQUEST_LINE_BYTES_MAX < HEAD_BYTES_MAX);
 const _: () = assert!(HEADERS_MAX >= 16);
 
 /// The request method. Method names are case-sensitive (RFC 9110 §9.1), so `get` is `Other`.
@@ -115,6 +121,9 @@ pub enum HeadError {
     /// More than [`HEADERS_MAX`] header lines.
     #[error("more than {HEADERS_MAX} request headers")]
     TooManyHeaders,
+    /// The request line exceeds [`REQUEST_LINE_BYTES_MAX`].
+    #[error("request line longer than {REQUEST_LINE_BYTES_MAX} bytes")]
+    UriTooLong,
     /// The head is not valid HTTP/1.x.
     #[error("malformed request: {0}")]
     Malformed(String),
@@ -134,6 +143,7 @@ impl HeadError {
     pub fn status(&self) -> u16 {
         match self {
             HeadError::TooLarge | HeadError::TooManyHeaders => 431,
+            HeadError::UriTooLong => 414,
             HeadError::Malformed(_)
             | HeadError::BadContentLength
             | HeadError::ConflictingFraming => 400,
@@ -160,6 +170,11 @@ pub fn parse_head_into(buf: &[u8], head: &mut RequestHead) -> Result<Option<usiz
     // Only the first HEAD_BYTES_MAX bytes may hold the head; looking at more would let a client
     // make us rescan an ever-growing buffer.
     let window = &buf[..buf.len().min(HEAD_BYTES_MAX)];
+    // The request line must end within REQUEST_LINE_BYTES_MAX (its LF included).
+    let line_window = &window[..window.len().min(REQUEST_LINE_BYTES_MAX)];
+    if !line_window.contains(&b'\n') && window.len() >= REQUEST_LINE_BYTES_MAX {
+        return Err(HeadError::UriTooLong);
+    }
     let mut slots = [httparse::EMPTY_HEADER; HEADERS_MAX];
     let mut req = httparse::Request::new(&mut slots);
     let head_len = match req.parse(window) {
@@ -485,6 +500,32 @@ mod tests {
         assert_eq!(fits.len(), HEAD_BYTES_MAX);
         let (_, len) = parse_head(&fits).expect("valid").expect("complete");
         assert_eq!(len, HEAD_BYTES_MAX);
+    }
+
+    #[test]
+    fn request_line_too_long() {
+        // Goal: a request line that does not end within REQUEST_LINE_BYTES_MAX is 414 as soon
+        // as that many bytes arrived (complete or not); one that ends exactly at the limit is
+        // accepted.
+        let line_of = |len: usize| {
+            let fixed = "GET / HTTP/1.1\r\n".len();
+            format!("GET /{} HTTP/1.1\r\n", "a".repeat(len - fixed))
+        };
+        let fits = line_of(REQUEST_LINE_BYTES_MAX);
+        assert_eq!(fits.len(), REQUEST_LINE_BYTES_MAX);
+        let h = parse_ok(&format!("{fits}Host: x\r\n\r\n"));
+        assert_eq!(
+            h.path.len(),
+            REQUEST_LINE_BYTES_MAX - "GET  HTTP/1.1\r\n".len()
+        );
+        let over = line_of(REQUEST_LINE_BYTES_MAX + 1);
+        let e = parse_err(&format!("{over}Host: x\r\n\r\n"));
+        assert_eq!(e, HeadError::UriTooLong);
+        assert_eq!(e.status(), 414);
+        // Incomplete: refused once the limit's worth of bytes came without a line end.
+        let partial = &over.as_bytes()[..REQUEST_LINE_BYTES_MAX];
+        assert_eq!(parse_head(partial), Err(HeadError::UriTooLong));
+        assert_eq!(parse_head(&partial[..REQUEST_LINE_BYTES_MAX - 1]), Ok(None));
     }
 
     #[test]

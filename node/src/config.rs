@@ -108,7 +108,25 @@ pub struct Flags {
     /// Turn the filesystem health check off (a failing disk then stays in use).
     #[arg(long)]
     pub no_fshc: bool,
+    /// Connections one core serves at once (at most `CONNS_PER_CORE_MAX`). A connection
+    /// accepted over it is answered `503` (AIS JSON error, `Retry-After`, `Connection: close`)
+    /// and closed, counted in `aisle_core_conns_refused_count`.
+    #[arg(long, default_value_t = CONNS_PER_CORE_MAX)]
+    pub conns_per_core_max: usize,
+    /// Declared body bytes of PUTs one core receives at once: a PUT arriving while its core's
+    /// total is at or over this is answered `503` with `Retry-After` before any of its body is
+    /// read (a single PUT of any size is admitted on an idle core). A size like `1G`, `256M`;
+    /// `off`: no limit.
+    #[arg(long, default_value = PUT_INFLIGHT_BYTES_DEFAULT, value_parser = parse_size_or_off)]
+    pub put_inflight_bytes_per_core: SizeOrOff,
 }
+
+/// Connections one core serves at once: the default and the largest value of
+/// `--conns-per-core-max`.
+pub const CONNS_PER_CORE_MAX: usize = 16 * 1024;
+
+/// Default of `--put-inflight-bytes-per-core`.
+pub const PUT_INFLIGHT_BYTES_DEFAULT: &str = "4G";
 
 /// Default of `--dont-cleanup-time` (AIS's 30 minutes).
 pub const DONT_CLEANUP_TIME_DEFAULT: &str = "30m";
@@ -252,6 +270,10 @@ pub struct Config {
     pub dont_cleanup_time: std::time::Duration,
     /// Filesystem health check settings.
     pub fshc: engine::store::FshcConf,
+    /// Connections per core served at once.
+    pub conns_per_core_max: usize,
+    /// In-flight declared PUT body bytes per core; `None` (`off`): no limit.
+    pub put_inflight_bytes_per_core: Option<u64>,
 }
 
 impl Config {
@@ -291,6 +313,16 @@ impl Config {
                 f.put_direct_bufs
             );
         }
+        if f.conns_per_core_max == 0 || f.conns_per_core_max > CONNS_PER_CORE_MAX {
+            anyhow::bail!(
+                "--conns-per-core-max must be between 1 and {} (got {})",
+                CONNS_PER_CORE_MAX,
+                f.conns_per_core_max
+            );
+        }
+        if f.put_inflight_bytes_per_core.0 == Some(0) {
+            anyhow::bail!("--put-inflight-bytes-per-core must be a positive size or off");
+        }
         let s3_keys = s3_keys(f)?;
         let body_send = BodySend {
             policy: f.get_body,
@@ -319,6 +351,8 @@ impl Config {
                 min_interval: f.fshc_interval,
                 ..Default::default()
             },
+            conns_per_core_max: f.conns_per_core_max,
+            put_inflight_bytes_per_core: f.put_inflight_bytes_per_core.0,
         })
     }
 }

@@ -28,11 +28,13 @@ use crate::http::{Conn, NextHead};
 use crate::stats::CoreRecorder;
 use crate::{ais, s3};
 
-/// Connections one core serves at once; past this, new connections wait in the backlog.
-pub const CONNS_PER_CORE_MAX: usize = 16 * 1024;
+pub use crate::config::CONNS_PER_CORE_MAX;
+/// Connections over the limit being answered 503 at once per core; past this, one over the
+/// limit is closed without an answer (the core keeps serving its others either way).
+pub const CONNS_REFUSING_MAX: usize = 256;
 /// A connection has at most a few ops in flight at once (a receive, a send or splice pair, a
 /// poll): the core's connections stay far inside its reactor's bound on ops in flight.
-const _: () = assert!(CONNS_PER_CORE_MAX * 8 < engine::io::OPS_INFLIGHT_MAX);
+const _: () = assert!((CONNS_PER_CORE_MAX + CONNS_REFUSING_MAX) * 8 < engine::io::OPS_INFLIGHT_MAX);
 
 /// What a core thread starts with.
 pub struct CoreStart {
@@ -102,6 +104,8 @@ pub fn run_core(start: CoreStart) {
         recv_multishot: rio::recv_multi_available(),
         shutting_down: Cell::new(false),
         conns: RefCell::new(Slab::with_capacity(1024)),
+        conns_refusing: Cell::new(0),
+        put_inflight: Cell::new(0),
         body_bufs: RefCell::new(Vec::new()),
         put_bufs: OnceCell::new(),
         rec: CoreRecorder::new(node.stats[core].clone()),
@@ -219,7 +223,7 @@ async fn accept_loop(ctx: Rc<CoreCtx>, listener: Fd) {
     // when the completion queue overflows), then it is armed again.
     let mut stream: Option<rio::AcceptMulti> = None;
     loop {
-        if ctx.conns.borrow().len() >= CONNS_PER_CORE_MAX {
+        if ctx.conns.borrow().len() >= CONNS_PER_CORE_MAX + CONNS_REFUSING_MAX {
             // At the limit: stop accepting (connections already accepted but not taken are
             // closed) and let the backlog hold new ones until a connection closes.
             stream = None;
@@ -257,6 +261,11 @@ async fn accept_loop(ctx: Rc<CoreCtx>, listener: Fd) {
         let peer = sys::peer_addr(&fd)
             .map(|a| a.to_string())
             .unwrap_or_default();
+        let served = ctx.conns.borrow().len() - ctx.conns_refusing.get();
+        if served >= ctx.node.conns_per_core_max {
+            refuse_conn(&ctx, fd, peer);
+            continue;
+        }
         let slot = ctx.conns.borrow_mut().insert(ConnEntry {
             fd: fd.clone(),
             idle: true,
@@ -282,6 +291,36 @@ async fn accept_loop(ctx: Rc<CoreCtx>, listener: Fd) {
         })
         .detach();
     }
+}
+
+/// A connection over the core's limit: answered 503 (`ais::send_refusal`) and closed with a
+/// lingering close, so the client reads the answer; past `CONNS_REFUSING_MAX` such answers
+/// in progress, closed at once. Counted in `aisle_core_conns_refused_count` either way.
+fn refuse_conn(ctx: &Rc<CoreCtx>, fd: Fd, peer: String) {
+    ctx.rec.stats.conns_refused.add(1);
+    if ctx.conns_refusing.get() >= CONNS_REFUSING_MAX {
+        return; // `fd` dropped: closed
+    }
+    let slot = ctx.conns.borrow_mut().insert(ConnEntry {
+        fd: fd.clone(),
+        idle: true,
+        waiting_since: Some(Instant::now()),
+        body_wait_since: None,
+    });
+    ctx.conns_refusing.set(ctx.conns_refusing.get() + 1);
+    let c = ctx.clone();
+    rio::spawn(async move {
+        let mut conn = Conn::new(fd, c.clone(), peer, slot);
+        let msg = format!(
+            "too many connections: core {} serves at most {} at once; retry later",
+            c.core, c.node.conns_per_core_max
+        );
+        ais::send_refusal(&mut conn, &msg).await;
+        conn.linger_close().await;
+        c.conns.borrow_mut().remove(slot);
+        c.conns_refusing.set(c.conns_refusing.get() - 1);
+    })
+    .detach();
 }
 
 /// A future that turns a panic while polling its inner future into `Err(message)`; the inner
@@ -314,6 +353,25 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// Answers a PUT refused for its core's in-flight PUT bytes: 503 with `Retry-After`, in the
+/// front end's dialect (S3 `SlowDown`), none of its body read; the connection then closes.
+async fn refuse_put(conn: &mut Conn, head: &net::head::RequestHead, s3: bool) {
+    let msg = match conn.core.node.put_inflight_bytes_per_core {
+        Some(max) => format!(
+            "too many PUT bytes in flight on core {} (limit {max}); retry later",
+            conn.core.core
+        ),
+        None => "too many PUT bytes in flight; retry later".to_string(),
+    };
+    let extra: &[(&str, &[u8])] = &[("Retry-After", ais::RETRY_AFTER_SECS)];
+    if s3 {
+        let e = s3::error::S3Error::new(503, "SlowDown", msg);
+        s3::error::send_full(conn, head, &e, extra, false).await;
+    } else {
+        ais::reply::error_with(conn, head, 503, &msg, false, extra).await;
+    }
+}
+
 /// Serves requests on one connection until it closes.
 async fn serve(mut conn: Conn) {
     let mut head = net::head::RequestHead::default();
@@ -326,7 +384,27 @@ async fn serve(mut conn: Conn) {
                 return;
             }
             NextHead::Request => {
-                let keep = match s3::route(&head.path, conn.core.node.s3_at_root) {
+                let s3_rest = s3::route(&head.path, conn.core.node.s3_at_root);
+                // A PUT body counts against the core's in-flight PUT bytes while it is served.
+                let has_body = head.chunked || head.content_length.is_some_and(|n| n > 0);
+                let _admitted = if head.method == net::head::Method::Put && has_body {
+                    let declared = if head.chunked {
+                        None
+                    } else {
+                        head.content_length
+                    };
+                    match conn.core.admit_put(declared) {
+                        Some(a) => Some(a),
+                        None => {
+                            refuse_put(&mut conn, &head, s3_rest.is_some()).await;
+                            conn.linger_close().await;
+                            return;
+                        }
+                    }
+                } else {
+                    None
+                };
+                let keep = match s3_rest {
                     Some(rest) => s3::handle(&mut conn, &head, rest).await,
                     None => ais::handle(&mut conn, &head).await,
                 };

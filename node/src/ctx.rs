@@ -4,6 +4,7 @@
 //! this module; it depends on none of them.
 
 use std::cell::{Cell, OnceCell, RefCell};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -53,6 +54,10 @@ pub struct NodeInfo {
     pub s3_at_root: bool,
     /// S3 access keys and their secrets; empty: S3 requests are not authenticated.
     pub s3_keys: crate::config::S3Keys,
+    /// Connections each core serves at once; more are answered 503 and closed.
+    pub conns_per_core_max: usize,
+    /// Declared PUT body bytes each core receives at once (`None`: no limit).
+    pub put_inflight_bytes_per_core: Option<u64>,
 }
 
 /// Environment variable that arms the test-only panic trigger (`NodeInfo::test_panic`).
@@ -85,6 +90,10 @@ pub struct CoreCtx {
     pub recv_multishot: bool,
     pub(crate) shutting_down: Cell<bool>,
     pub(crate) conns: RefCell<Slab<ConnEntry>>,
+    /// Of `conns`, those accepted over the limit and being answered 503 (not served).
+    pub(crate) conns_refusing: Cell<usize>,
+    /// Declared body bytes of the PUTs this core is receiving (`PutAdmission`).
+    pub(crate) put_inflight: Cell<u64>,
     /// Mountpath index → owner core, as last announced.
     /// Reusable PUT body buffers (large allocations are mmap'd: reuse avoids page faults).
     pub(crate) body_bufs: RefCell<Vec<Vec<u8>>>,
@@ -107,7 +116,44 @@ const BODY_BUFS_KEPT_MAX: usize = 64;
 /// Size of a direct PUT's aligned buffer: whole buffers go to the file in one O_DIRECT write.
 pub const PUT_DIRECT_BUF_BYTES: usize = 256 * 1024;
 
+/// What a PUT of unknown length (chunked) counts against `--put-inflight-bytes-per-core`.
+pub const PUT_CHUNKED_RESERVE_BYTES: u64 = 1 << 20;
+
+/// A PUT's share of its core's in-flight PUT bytes, given back when dropped.
+pub struct PutAdmission {
+    ctx: Rc<CoreCtx>,
+    bytes: u64,
+}
+
+impl Drop for PutAdmission {
+    fn drop(&mut self) {
+        let cur = self.ctx.put_inflight.get();
+        self.ctx.put_inflight.set(cur.saturating_sub(self.bytes));
+    }
+}
+
 impl CoreCtx {
+    /// Admits a request body of `declared` bytes (`None`: chunked) to this core's in-flight
+    /// PUT bytes, or `None` when the core is at or over its limit (the request is to be
+    /// refused with 503 before any of its body is read). A PUT is admitted while the total
+    /// is under the limit, so a single PUT larger than the limit still goes through on an
+    /// otherwise idle core.
+    pub fn admit_put(self: &Rc<Self>, declared: Option<u64>) -> Option<PutAdmission> {
+        let bytes = declared.unwrap_or(PUT_CHUNKED_RESERVE_BYTES);
+        let cur = self.put_inflight.get();
+        if let Some(max) = self.node.put_inflight_bytes_per_core {
+            if cur >= max {
+                self.rec.stats.put_refused.add(1);
+                return None;
+            }
+        }
+        self.put_inflight.set(cur.saturating_add(bytes));
+        Some(PutAdmission {
+            ctx: self.clone(),
+            bytes,
+        })
+    }
+
     /// Records a request's outcome in this core's counters; per-bucket counters only if the
     /// bucket exists in this core's (refreshed) BMD snapshot.
     pub fn record(&self, bucket: &str, mountpath: Option<MountpathId>, o: &crate::stats::Outcome) {

@@ -79,6 +79,8 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         recv_multishot: cfg.recv == crate::config::RecvMode::Multishot,
         s3_at_root: cfg.s3_at_root,
         s3_keys: cfg.s3_keys.clone(),
+        conns_per_core_max: cfg.conns_per_core_max,
+        put_inflight_bytes_per_core: cfg.put_inflight_bytes_per_core,
         stats: (0..cfg.cores)
             .map(|c| Arc::new(CoreStats::new(c, crate::stats::MOUNTPATH_IDS_COUNTED)))
             .collect(),

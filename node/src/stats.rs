@@ -253,6 +253,10 @@ pub struct CoreStats {
     pub cache_swept: Counter,
     /// Connections closed because serving a request on them panicked.
     pub conn_panics: Counter,
+    /// Connections accepted over `--conns-per-core-max` and answered 503 (or closed).
+    pub conns_refused: Counter,
+    /// PUTs answered 503 because their core's in-flight PUT bytes were at the limit.
+    pub put_refused: Counter,
     /// S3 requests by operation (index: position in `S3Op::ALL`).
     pub s3_ops: [Counter; S3Op::ALL.len()],
 }
@@ -279,6 +283,8 @@ impl CoreStats {
             cache_misses: Counter::default(),
             cache_swept: Counter::default(),
             conn_panics: Counter::default(),
+            conns_refused: Counter::default(),
+            put_refused: Counter::default(),
             s3_ops: Default::default(),
         }
     }
@@ -561,6 +567,8 @@ pub fn render(cores: &[Arc<CoreStats>], bmd: &Bmd, info: &ScrapeInfo<'_>) -> Str
         ("aisle_core_cache_miss_count", |c| c.cache_misses.get()),
         ("aisle_core_cache_swept_count", |c| c.cache_swept.get()),
         ("aisle_core_panic_count", |c| c.conn_panics.get()),
+        ("aisle_core_conns_refused_count", |c| c.conns_refused.get()),
+        ("aisle_core_put_refused_count", |c| c.put_refused.get()),
     ] {
         let _ = writeln!(out, "# TYPE {name} counter");
         for c in cores {

@@ -205,6 +205,10 @@ impl Store {
         let from = fqn::object_fqn(&smp.path, bucket, src);
         let to = fqn::object_fqn(&dmp.path, bucket, dst);
         let props = self.bucket(bucket)?;
+        if fqn::crosses_symlink(&to, dst, false) {
+            tracing::warn!(path = %to.display(), "refused: the object's path crosses a symlink in the mountpath");
+            return Err(StoreError::NameConflict(bucket.into(), dst.into()));
+        }
         let replaced = existing_lom_any(&to, props.bid).filter(|l| l.is_chunked());
         let mut r = rio::rename(&from, &to).await;
         if matches!(&r, Err(e) if e.raw_os_error() == Some(libc::ENOENT)) && from.exists() {

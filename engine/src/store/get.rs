@@ -61,6 +61,12 @@ impl Store {
                 Err(Fill::Again(why)) => {
                     return Err(StoreError::MetaCorrupt(bucket.into(), obj.into(), why))
                 }
+                // A path through a symlink planted in the mountpath is no object.
+                Err(Fill::Fail(StoreError::MetaMissing(..) | StoreError::MetaCorrupt(..)))
+                    if fqn::crosses_symlink(&fqn::object_fqn(&mp.path, bucket, obj), obj, true) =>
+                {
+                    return Err(StoreError::ObjNotFound(bucket.into(), obj.into()))
+                }
                 Err(Fill::Fail(e)) => return Err(e),
             }
         };
@@ -346,6 +352,13 @@ impl Store {
             let _g = self.obj_lock(digest);
             for (i, mp) in mps.iter().enumerate() {
                 let path = fqn::object_fqn(&mp.path, bucket, obj);
+                if fqn::crosses_symlink(&path, obj, true) {
+                    // Not an object: a symlink planted in the mountpath, or a path through one.
+                    if i == 0 {
+                        hrw_err = Some(StoreError::ObjNotFound(bucket.into(), obj.into()));
+                    }
+                    continue;
+                }
                 let mut buf = Vec::new();
                 let old = match sys::getxattr(&path, XATTR_LOM, &mut buf) {
                     Ok(true) => Lom::decode(&buf)

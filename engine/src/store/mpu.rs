@@ -1316,6 +1316,13 @@ impl super::PutHandle {
             panic!("finish_part on an object PUT");
         };
         let num = slot.num;
+        if fqn::crosses_symlink(&dest, &self.obj, false) {
+            tracing::warn!(path = %dest.display(), "refused: the part's path crosses a symlink in the mountpath");
+            return Err(StoreError::NameConflict(
+                self.bucket.clone(),
+                self.obj.clone(),
+            ));
+        }
         slot.record(&work, &dest, size, crc, md5, stream)?;
         self.finished = true;
         Ok(PartDone {
@@ -1446,6 +1453,10 @@ pub(super) async fn rename_into_place(
     obj: &str,
 ) -> Result<(), StoreError> {
     let err = |e| StoreError::of_rename(to, bucket, obj, e);
+    if fqn::crosses_symlink(to, obj, false) {
+        tracing::warn!(path = %to.display(), "refused: the object's path crosses a symlink in the mountpath");
+        return Err(StoreError::NameConflict(bucket.into(), obj.into()));
+    }
     match rio::rename(from, to).await {
         Ok(()) => return Ok(()),
         Err(e) => {

@@ -53,6 +53,23 @@ pub async fn send_bad_head(conn: &mut Conn, status: u16, msg: &str) {
     let _ = conn.send_buf(buf, false).await;
 }
 
+/// Answers a connection accepted over its core's connection limit, before reading anything
+/// of it: 503 with AIS's JSON error body, `Retry-After` and `Connection: close`.
+pub async fn send_refusal(conn: &mut Conn, msg: &str) {
+    let body = reply::error_body(conn, None, 503, msg);
+    let mut buf = conn.take_wbuf();
+    reply::start(&mut buf, 503, false, 1);
+    net::response::header(&mut buf, "Retry-After", RETRY_AFTER_SECS);
+    net::response::header(&mut buf, "Content-Type", b"application/json");
+    net::response::header_u64(&mut buf, "Content-Length", body.len() as u64);
+    net::response::finish(&mut buf);
+    buf.extend_from_slice(body.as_bytes());
+    let _ = conn.send_buf(buf, false).await;
+}
+
+/// `Retry-After` of a 503 for a limit reached (seconds).
+pub const RETRY_AFTER_SECS: &[u8] = b"1";
+
 /// Splits `rest` into a decoded bucket and an optional decoded object name (borrowed when the
 /// path has no escapes).
 fn split_names(rest: &str) -> Result<(Cow<'_, str>, Option<Cow<'_, str>>), String> {
