@@ -43,6 +43,13 @@ const SETTLE_MAX: Duration = Duration::from_secs(600);
 /// `wait_settled` gives up.
 const STUCK_POLLS: u32 = 50;
 
+/// The scenarios run one at a time (each loads the machine with 20,000 objects, loop mounts
+/// and resilver threads; run together they would also share the loop devices).
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn splitmix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -866,6 +873,7 @@ fn attach_detach_scenario(mut rig: Rig, what: &str) {
 
 #[test]
 fn attach_two_detach_one_during_resilver_on_loop_filesystems() {
+    let _one_at_a_time = serial();
     // Goal: on real separate filesystems (6 loop-mounted ext4), attach 2 mountpaths to a
     // 4-mountpath node with 20,000 objects, then detach one of the 4 while the resilver runs;
     // afterwards every object reads back byte-exact and sits on its HRW mountpath among the
@@ -880,12 +888,14 @@ fn attach_two_detach_one_during_resilver_on_loop_filesystems() {
 
 #[test]
 fn attach_two_detach_one_during_resilver_on_plain_directories() {
+    let _one_at_a_time = serial();
     // Goal: the same on 6 directories of one filesystem (a move may be a rename).
     attach_detach_scenario(rig_plain(4, 6), "plain dirs");
 }
 
 #[test]
 fn sigkill_mid_resilver_resumes_at_restart_and_converges() {
+    let _one_at_a_time = serial();
     // Goal: a resilver killed (SIGKILL) half-way leaves an interrupted marker; the restarted
     // node (same 6 mountpaths) resumes it by itself and converges to the same end state:
     // every object byte-exact at its HRW place, mirrored ones with both copies, no stray or
@@ -996,6 +1006,7 @@ fn assert_refused(
 
 #[test]
 fn bad_mountpath_changes_are_refused_and_change_nothing() {
+    let _one_at_a_time = serial();
     // Goal: attaching a path that does not exist, is a file, is already attached, is nested
     // in or contains a mountpath, or is on a filesystem without user xattrs (ramfs) is a 4xx
     // naming the path, with the set unchanged and the candidate left untouched; a missing
@@ -1176,6 +1187,7 @@ fn bad_mountpath_changes_are_refused_and_change_nothing() {
 
 #[test]
 fn filesystem_unmounted_mid_resilver_is_an_error_and_loses_no_object_with_a_good_copy() {
+    let _one_at_a_time = serial();
     // Goal: a mountpath whose filesystem goes away (lazy umount; its mount point then replaced
     // by a file so that nothing can be written in its place on the root filesystem) while a
     // resilver runs: the node notices (a resilver records an error, or the mountpath leaves
