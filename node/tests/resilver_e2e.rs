@@ -47,7 +47,9 @@ const STUCK_POLLS: u32 = 50;
 /// and resilver threads; run together they would also share the loop devices).
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn splitmix(mut z: u64) -> u64 {
