@@ -108,6 +108,19 @@ pub struct Flags {
     /// Turn the filesystem health check off (a failing disk then stays in use).
     #[arg(long)]
     pub no_fshc: bool,
+    /// Capacity low watermark, percent of a mountpath in use (AIS `space.lowwm`).
+    #[arg(long, default_value_t = 75)]
+    pub space_low_wm: u8,
+    /// Capacity high watermark, percent (AIS `space.highwm`).
+    #[arg(long, default_value_t = 90)]
+    pub space_high_wm: u8,
+    /// Out-of-space watermark, percent (AIS `space.out_of_space`): at or over it on the
+    /// fullest mountpath, new PUTs get 507 until space is freed.
+    #[arg(long, default_value_t = 95)]
+    pub space_oos: u8,
+    /// How often the mountpaths' capacity is read (`statvfs`).
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub space_check_interval: std::time::Duration,
     /// Connections one core serves at once (at most `CONNS_PER_CORE_MAX`). A connection
     /// accepted over it is answered `503` (AIS JSON error, `Retry-After`, `Connection: close`)
     /// and closed, counted in `aisle_core_conns_refused_count`.
@@ -137,17 +150,18 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let t = s.trim().to_ascii_lowercase();
     let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(digits);
-    let bad = || format!("{s:?}: expected a duration like 0, 90s, 30m, 2h");
-    let mult: u64 = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86400,
+    let bad = || format!("{s:?}: expected a duration like 0, 500ms, 90s, 30m, 2h");
+    let mult_ms: u64 = match unit {
+        "ms" => 1,
+        "" | "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
         _ => return Err(bad()),
     };
     let n: u64 = num.parse().map_err(|_| bad())?;
-    n.checked_mul(mult)
-        .map(std::time::Duration::from_secs)
+    n.checked_mul(mult_ms)
+        .map(std::time::Duration::from_millis)
         .ok_or_else(|| format!("{s:?}: too large"))
 }
 
@@ -270,6 +284,10 @@ pub struct Config {
     pub dont_cleanup_time: std::time::Duration,
     /// Filesystem health check settings.
     pub fshc: engine::store::FshcConf,
+    /// Capacity watermarks.
+    pub space: engine::store::SpaceConf,
+    /// How often the capacity is read.
+    pub space_check_interval: std::time::Duration,
     /// Connections per core served at once.
     pub conns_per_core_max: usize,
     /// In-flight declared PUT body bytes per core; `None` (`off`): no limit.
@@ -346,6 +364,19 @@ impl Config {
             put_direct_bufs: f.put_direct_bufs,
             put_fixed_bufs: !f.no_put_fixed_bufs,
             dont_cleanup_time: f.dont_cleanup_time,
+            space: {
+                let c = engine::store::SpaceConf {
+                    low_wm: f.space_low_wm,
+                    high_wm: f.space_high_wm,
+                    oos: f.space_oos,
+                };
+                c.validate()
+                    .map_err(|e| anyhow::anyhow!("--space-*-wm/--space-oos: {e}"))?;
+                c
+            },
+            space_check_interval: f
+                .space_check_interval
+                .max(std::time::Duration::from_millis(10)),
             fshc: engine::store::FshcConf {
                 enabled: !f.no_fshc,
                 min_interval: f.fshc_interval,
@@ -452,7 +483,7 @@ mod tests {
 
     #[test]
     fn durations_parse() {
-        // Goal: the units of --dont-cleanup-time; junk refused.
+        // Goal: the units of the duration flags (ms to days); junk refused.
         for (s, secs) in [
             ("0", 0),
             ("45", 45),
@@ -467,7 +498,20 @@ mod tests {
                 "{s}"
             );
         }
-        for bad in ["", "m", "-1", "1.5h", "10w", "99999999999999999999"] {
+        assert_eq!(
+            parse_duration("250ms"),
+            Ok(std::time::Duration::from_millis(250))
+        );
+        for bad in [
+            "",
+            "m",
+            "ms",
+            "-1",
+            "1.5h",
+            "10w",
+            "5us",
+            "99999999999999999999",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad:?} accepted");
         }
     }

@@ -46,6 +46,10 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
     store.set_put_direct_min(cfg.put_direct_min);
     store.set_dont_cleanup_time(cfg.dont_cleanup_time);
     store.enable_fshc(cfg.fshc.clone());
+    store
+        .set_space_conf(cfg.space)
+        .map_err(|e| anyhow::anyhow!("capacity watermarks: {e}"))?;
+    store.start_capacity_monitor(cfg.space_check_interval);
     tracing::info!(
         put_direct_min = ?cfg.put_direct_min,
         put_direct_bufs = cfg.put_direct_bufs,

@@ -381,6 +381,8 @@ pub struct ScrapeInfo<'a> {
     pub direct_refused: Vec<bool>,
     /// Filesystem health checks woken by I/O errors, and mountpaths they took out.
     pub fshc: (u64, u64),
+    /// Capacity and watermarks as last read.
+    pub capacity: engine::store::Capacity,
 }
 
 fn line(out: &mut String, name: &str, labels: &str, v: u64) {
@@ -515,6 +517,44 @@ pub fn render(cores: &[Arc<CoreStats>], bmd: &Bmd, info: &ScrapeInfo<'_>) -> Str
     line(&mut out, "ais_target_err_fshc_count", &node, info.fshc.0);
     let _ = writeln!(out, "# TYPE aisle_fshc_faulted_count counter");
     line(&mut out, "aisle_fshc_faulted_count", &node, info.fshc.1);
+    // Capacity: per mountpath, and the node's state against its watermarks.
+    let cap = &info.capacity;
+    for (name, f) in [
+        ("aisle_mountpath_capacity_bytes", 0),
+        ("aisle_mountpath_avail_bytes", 1),
+        ("aisle_mountpath_used_pct", 2),
+    ] {
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        for m in &cap.mountpaths {
+            let v = [m.total, m.avail, u64::from(m.used_pct)][f];
+            let labels = format!(
+                "{node},mountpath=\"{}\"",
+                escape_label(&m.path.to_string_lossy())
+            );
+            line(&mut out, name, &labels, v);
+        }
+    }
+    let _ = writeln!(out, "# TYPE aisle_capacity_used_pct_max gauge");
+    line(
+        &mut out,
+        "aisle_capacity_used_pct_max",
+        &node,
+        u64::from(cap.pct_max),
+    );
+    let _ = writeln!(out, "# TYPE aisle_capacity_out_of_space gauge");
+    line(
+        &mut out,
+        "aisle_capacity_out_of_space",
+        &node,
+        u64::from(cap.state == "oos"),
+    );
+    let _ = writeln!(out, "# TYPE aisle_capacity_high_wm gauge");
+    line(
+        &mut out,
+        "aisle_capacity_high_wm",
+        &node,
+        u64::from(cap.state == "high" || cap.state == "oos"),
+    );
     // aisle's own: per core and per mountpath, each family grouped.
     let core_fams = [
         "get_count",
@@ -657,6 +697,7 @@ mod tests {
             mountpaths: vec![(0, "/mp".into())],
             direct_refused: vec![false],
             fshc: (0, 0),
+            capacity: Default::default(),
         };
         let text = render(&cores, &bmd, &info);
         assert!(
@@ -714,6 +755,7 @@ mod tests {
             mountpaths: vec![],
             direct_refused: vec![],
             fshc: (0, 0),
+            capacity: Default::default(),
         };
         let bmd = bmd_with(&[("real", 7)]);
         for i in 0..1000 {
@@ -756,6 +798,7 @@ mod tests {
             mountpaths: vec![(0, "/mp\"}x\n\\".into())],
             direct_refused: vec![false],
             fshc: (0, 0),
+            capacity: Default::default(),
         };
         let text = render(&[core], &Bmd::default(), &info);
         assert!(text.contains("node_id=\"n\\\"1\""), "{text}");

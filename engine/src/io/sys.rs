@@ -297,6 +297,20 @@ pub fn ignore_sigpipe() {
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
 }
 
+/// Size and space available to unprivileged users of the filesystem holding `path`, in bytes
+/// (`statvfs(3)`: `f_blocks` and `f_bavail` times `f_frsize`).
+pub fn fs_space(path: &Path) -> io::Result<(u64, u64)> {
+    let p = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
+    let mut st = MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: valid C string; st is written by the kernel on success.
+    cvt(unsafe { libc::statvfs(p.as_ptr(), st.as_mut_ptr()) })?;
+    // SAFETY: statvfs succeeded, so st is initialised.
+    let st = unsafe { st.assume_init() };
+    let frsize = st.f_frsize;
+    Ok((st.f_blocks * frsize, st.f_bavail * frsize))
+}
+
 /// Pins the calling thread to `cpu`.
 pub fn pin_to_cpu(cpu: usize) -> io::Result<()> {
     // SAFETY: a zeroed cpu_set_t is an empty set; CPU_SET stays within it for cpu < 1024.

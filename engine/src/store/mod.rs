@@ -24,6 +24,7 @@
 mod append;
 mod atime;
 mod bucket;
+mod capacity;
 mod cleanup;
 mod copy;
 mod custom;
@@ -53,6 +54,7 @@ use crate::mountpath::{DioState, Mountpath, MountpathId, MountpathSet};
 use crate::names;
 
 pub use append::{APPENDS_OPEN_MAX, APPEND_IDLE_SECS_MAX};
+pub use capacity::{Capacity, MpCapacity, SpaceConf};
 pub use cleanup::{
     CleanupOpts, CLEANUP_KIND, DONT_CLEANUP_TIME_DEFAULT, FLAG_DRY_RUN, FLAG_KEEP_MISPLACED,
     FLAG_KEEP_UNKNOWN, FLAG_ZERO_SIZE,
@@ -122,6 +124,8 @@ pub struct Store {
     dont_cleanup_ns: AtomicU64,
     /// Filesystem health checks (`fshc.rs`).
     fshc: fshc::FshcState,
+    /// Capacity watermarks (`capacity.rs`).
+    capacity: capacity::CapacityState,
 }
 
 /// Stripes of the object lock table.
@@ -195,6 +199,7 @@ impl Store {
             resilver: resilver::ResilverState::at_open(mountpaths),
             dont_cleanup_ns: AtomicU64::new(DONT_CLEANUP_TIME_DEFAULT.as_nanos() as u64),
             fshc: Default::default(),
+            capacity: Default::default(),
         };
         store.persist_vmd(&mut meta, &set)?;
         *store.mountpaths.write().expect("mountpaths lock") = Arc::new(set);

@@ -87,6 +87,7 @@ impl Store {
         size: Option<u64>,
         target: Target,
     ) -> Result<PutHandle, StoreError> {
+        self.check_out_of_space()?;
         let cksum_type = CksumType::parse(&props.cksum_type).unwrap_or(CksumType::Xxhash2);
         let seq = self.work_seq.fetch_add(1, Ordering::Relaxed);
         let tie = format!("{:x}{:x}", rio::core_index(), seq);

@@ -40,6 +40,7 @@ pub async fn metrics(conn: &mut Conn, req: &Req<'_>) -> bool {
     let node = conn.core.node.clone();
     let info = crate::stats::ScrapeInfo {
         fshc: conn.core.store.fshc_counts(),
+        capacity: conn.core.store.capacity(),
         node_id: &node.daemon_id,
         uptime_ns: node.started.elapsed().as_nanos() as u64,
         mountpaths: conn
@@ -134,6 +135,7 @@ pub async fn daemon(conn: &mut Conn, req: &Req<'_>) -> bool {
             &conn.core.store.mountpaths(),
             &conn.core.owners(),
             node.cores,
+            &conn.core.store.capacity(),
         ),
         "bmd" => serde_json::to_value(&*conn.core.store.bmd()).unwrap_or(json!({})),
         _ => {

@@ -17,8 +17,14 @@ use serde_json::json;
 use super::{reply, Req};
 use crate::http::Conn;
 
-/// The `what=mountpaths` answer: AIS's lists plus each mountpath's state and owner core.
-pub fn list_json(set: &MountpathSet, owners: &[usize], cores: usize) -> serde_json::Value {
+/// The `what=mountpaths` answer: AIS's lists plus each mountpath's state, owner core and
+/// capacity (as last read), and the node's watermarks and capacity state.
+pub fn list_json(
+    set: &MountpathSet,
+    owners: &[usize],
+    cores: usize,
+    cap: &engine::store::Capacity,
+) -> serde_json::Value {
     let paths = |f: &dyn Fn(&engine::mountpath::Mountpath) -> bool| -> Vec<String> {
         set.iter()
             .filter(|m| f(m))
@@ -47,6 +53,16 @@ pub fn list_json(set: &MountpathSet, owners: &[usize], cores: usize) -> serde_js
             )
         })
         .collect();
+    let capacity: serde_json::Map<String, serde_json::Value> = cap
+        .mountpaths
+        .iter()
+        .map(|m| {
+            (
+                m.path.to_string_lossy().to_string(),
+                json!({"total": m.total, "avail": m.avail, "used_pct": m.used_pct}),
+            )
+        })
+        .collect();
     json!({
         "available": available,
         "waiting_dd": waiting_dd,
@@ -54,6 +70,14 @@ pub fn list_json(set: &MountpathSet, owners: &[usize], cores: usize) -> serde_js
         "state": states,
         "owner_core": owner_core,
         "cores": cores,
+        "capacity": capacity,
+        "space": {
+            "lowwm": cap.conf.low_wm,
+            "highwm": cap.conf.high_wm,
+            "out_of_space": cap.conf.oos,
+            "pct_max": cap.pct_max,
+            "state": cap.state,
+        },
     })
 }
 
