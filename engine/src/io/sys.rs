@@ -297,9 +297,9 @@ pub fn ignore_sigpipe() {
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
 }
 
-/// Size and space available to unprivileged users of the filesystem holding `path`, in bytes
-/// (`statvfs(3)`: `f_blocks` and `f_bavail` times `f_frsize`).
-pub fn fs_space(path: &Path) -> io::Result<(u64, u64)> {
+/// Size, bytes in use and bytes available to unprivileged users of the filesystem holding
+/// `path` (`statvfs(3)`: `f_blocks`, `f_blocks - f_bfree` and `f_bavail`, times `f_frsize`).
+pub fn fs_space(path: &Path) -> io::Result<(u64, u64, u64)> {
     let p = CString::new(path.as_os_str().as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
     let mut st = MaybeUninit::<libc::statvfs>::uninit();
@@ -308,7 +308,8 @@ pub fn fs_space(path: &Path) -> io::Result<(u64, u64)> {
     // SAFETY: statvfs succeeded, so st is initialised.
     let st = unsafe { st.assume_init() };
     let frsize = st.f_frsize;
-    Ok((st.f_blocks * frsize, st.f_bavail * frsize))
+    let used = st.f_blocks.saturating_sub(st.f_bfree);
+    Ok((st.f_blocks * frsize, used * frsize, st.f_bavail * frsize))
 }
 
 /// Pins the calling thread to `cpu`.

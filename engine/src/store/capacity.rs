@@ -60,7 +60,8 @@ pub struct MpCapacity {
     pub path: PathBuf,
     pub total: u64,
     pub avail: u64,
-    /// Percent in use, rounded up (0 on a filesystem that reports no size).
+    /// Percent in use, rounded up, as df(1) shows it: in use / (in use + available to
+    /// users); 0 on a filesystem that reports no size.
     pub used_pct: u8,
 }
 
@@ -114,12 +115,14 @@ impl Store {
         let mut mps = Vec::new();
         for m in set.iter().filter(|m| m.holds_data()) {
             match sys::fs_space(&m.path) {
-                Ok((total, avail)) => {
-                    let used = total.saturating_sub(avail);
-                    let used_pct = if total == 0 {
+                Ok((total, used, avail)) => {
+                    // As df(1) counts: in use over what users can have (blocks reserved for
+                    // root, or held back by the host, count neither way).
+                    let base = used.saturating_add(avail);
+                    let used_pct = if base == 0 {
                         0
                     } else {
-                        (used.saturating_mul(100).div_ceil(total)).min(100) as u8
+                        (used.saturating_mul(100).div_ceil(base)).min(100) as u8
                     };
                     mps.push(MpCapacity {
                         path: m.path.clone(),
