@@ -91,6 +91,24 @@ fn over_the_out_of_space_watermark_puts_get_507_and_come_back_after_deletes() {
         node.log_text().contains("capacity watermark crossed"),
         "logged"
     );
+    // Crossing the high watermark started a space cleanup job (AIS).
+    let r = node.send(
+        "GET",
+        "/v1/cluster?what=qryxstats",
+        &[("Content-Type", "application/json")],
+        br#"{"Kind":"cleanup-store"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let jobs = r.json();
+    let n = jobs.as_object().map_or(0, |m| {
+        m.values().filter_map(|v| v.as_array()).map(Vec::len).sum()
+    });
+    assert!(n >= 1, "no cleanup-store job: {jobs}");
+    assert!(
+        node.log_text()
+            .contains("space cleanup started at the high watermark"),
+        "logged"
+    );
 
     // Reads and deletes go on; an overwrite is refused too and leaves the old object.
     for (name, data) in &stored {

@@ -179,15 +179,27 @@ impl Store {
     }
 
     /// Reads the capacity every `interval` on a thread of its own, for as long as the store
-    /// lives.
+    /// lives. Crossing the high watermark (into `high` or `oos`) starts a space cleanup job,
+    /// as AIS does (its LRU eviction has no counterpart here: every bucket is the node's own).
     pub fn start_capacity_monitor(self: &Arc<Self>, interval: Duration) {
         let me = Arc::downgrade(self);
+        let full = |st: &str| st == "high" || st == "oos";
+        let mut was_full = full(self.capacity().state);
         let spawned = std::thread::Builder::new()
             .name("capacity".into())
             .spawn(move || loop {
                 std::thread::sleep(interval);
                 let Some(s) = me.upgrade() else { return };
-                s.refresh_capacity();
+                let now_full = full(s.refresh_capacity().state);
+                if now_full && !was_full {
+                    match s.start_cleanup(super::CleanupOpts::default()) {
+                        Ok(x) => {
+                            tracing::warn!(job = %x.id, "space cleanup started at the high watermark")
+                        }
+                        Err(e) => tracing::warn!("space cleanup at the high watermark: {e}"),
+                    }
+                }
+                was_full = now_full;
             });
         if let Err(e) = spawned {
             tracing::warn!("capacity monitor thread: {e}");
