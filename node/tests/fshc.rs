@@ -98,16 +98,18 @@ fn a_lost_filesystem_is_taken_out_and_resilvered_away_from() {
     let victim = node.mountpaths[1].clone();
     std::fs::rename(&victim, victim.with_extension("lost")).expect("move aside");
     std::fs::write(&victim, b"not a directory").expect("file in place");
-    // Ordinary traffic meets it: PUTs placed there fail, which wakes the check.
-    let mut failed = 0;
+    // Ordinary traffic meets it: PUTs placed there fail (500), which wakes the check. (A mirror
+    // copy still being written there when the folder went may wake it first; then the PUTs
+    // already go to the others. Either way an I/O error, counted below, is what woke it.)
     for i in 0..60 {
         let r = node.put("m", &format!("new{i}"), b"fresh");
-        if r.status != 200 {
-            assert_eq!(r.status, 500, "{}", r.text());
-            failed += 1;
-        }
+        assert!(
+            r.status == 200 || r.status == 500,
+            "{} {}",
+            r.status,
+            r.text()
+        );
     }
-    assert!(failed > 0, "no PUT met the lost filesystem");
     eventually("the lost mountpath taken out", || {
         let l = listing(&node);
         (!has(&l, "disabled", &mps[1]) || has(&l, "available", &mps[1])).then(|| format!("{l}"))

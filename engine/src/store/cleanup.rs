@@ -851,7 +851,9 @@ fn walk_or_leaf(p: &Path, dev: u64, x: &Xact, f: &mut dyn FnMut(&Path, &Metadata
 /// Calls `f` on everything under `dir` that is not a directory (files, symlinks, others),
 /// never following a symlink nor entering a directory of another filesystem than `dev`;
 /// stops when `f` returns false. Unreadable directories are recorded as the job's errors.
-fn walk(dir: &Path, dev: u64, x: &Xact, f: &mut dyn FnMut(&Path, &Metadata) -> bool) {
+/// Walks the files below `dir` on device `dev` (never into another filesystem), calling `f`
+/// with each one's path and metadata until it returns false; unreadable folders are noted on `x`.
+pub(super) fn walk(dir: &Path, dev: u64, x: &Xact, f: &mut dyn FnMut(&Path, &Metadata) -> bool) {
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         let rd = match std::fs::read_dir(&d) {

@@ -80,6 +80,20 @@ pub(crate) struct FshcState {
     me: OnceLock<Weak<Store>>,
 }
 
+impl FshcState {
+    /// Marks a check of `path` running; false if one already is.
+    fn claim(&self, path: &Path) -> bool {
+        self.running
+            .lock()
+            .expect("fshc")
+            .insert(path.to_path_buf())
+    }
+
+    fn release(&self, path: &Path) {
+        self.running.lock().expect("fshc").remove(path);
+    }
+}
+
 /// The stores that asked for health checks (one in a node; tests may open several).
 static STORES: Mutex<Vec<Weak<Store>>> = Mutex::new(Vec::new());
 
@@ -161,20 +175,14 @@ impl Store {
                 crate::vmd::state_word(mp.state)
             )));
         }
-        if !self
-            .fshc
-            .running
-            .lock()
-            .expect("fshc")
-            .insert(mp.path.clone())
-        {
+        if !self.fshc.claim(&mp.path) {
             return Err(StoreError::MountpathConflict(format!(
                 "a health check of {} is already running",
                 mp.path.display()
             )));
         }
         let v = self.fshc_check_and_act(&mp, None);
-        self.fshc.running.lock().expect("fshc").remove(&mp.path);
+        self.fshc.release(&mp.path);
         Ok(v)
     }
 
@@ -196,13 +204,7 @@ impl Store {
             {
                 return;
             }
-            if !self
-                .fshc
-                .running
-                .lock()
-                .expect("fshc")
-                .insert(mp.path.clone())
-            {
+            if !self.fshc.claim(&mp.path) {
                 return;
             }
             last.insert(mp.path.clone(), now);
@@ -214,11 +216,11 @@ impl Store {
             .name("fshc".into())
             .spawn(move || {
                 me.fshc_check_and_act(&mpc, fqn.as_deref());
-                me.fshc.running.lock().expect("fshc").remove(&mpc.path);
+                me.fshc.release(&mpc.path);
             });
         if let Err(e) = spawned {
             tracing::warn!("fshc thread: {e}");
-            self.fshc.running.lock().expect("fshc").remove(&mp.path);
+            self.fshc.release(&mp.path);
         }
     }
 

@@ -334,34 +334,22 @@ fn read_manifest(mp: &Path, bucket: &str, obj: &str, id: &str) -> Option<(Manife
 /// upload in progress, a PUT being written) carry another id and are never touched here
 /// (space cleanup judges those); so are shortened names, which do not show their upload.
 fn sweep_chunks(store: &Store, x: &Xact, set: &MountpathSet, mp: &Mountpath) {
+    let Ok(dev) = std::fs::metadata(&mp.path).map(|m| m.dev()) else {
+        return; // gone: the walk already noted it
+    };
     let bmd = store.bmd();
     for (bucket, props) in bmd.buckets.iter() {
         let cdir = fqn::chunk_dir(&mp.path, bucket);
-        let mut stack = vec![cdir.clone()];
-        while let Some(d) = stack.pop() {
-            let rd = match std::fs::read_dir(&d) {
-                Ok(rd) => rd,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => {
-                    x.note_error(format!("{}: {e}", d.display()));
-                    continue;
-                }
-            };
-            for ent in rd.flatten() {
-                if x.is_aborted() {
-                    return;
-                }
-                let p = ent.path();
-                match ent.file_type() {
-                    Ok(ft) if ft.is_dir() => stack.push(p),
-                    Ok(ft) if ft.is_file() => {
-                        x.counters.visited.fetch_add(1, Ordering::Relaxed);
-                        sweep_chunk(store, x, set, bucket, props.bid, &cdir, &p);
-                    }
-                    _ => {}
-                }
+        super::cleanup::walk(&cdir, dev, x, &mut |p, md| {
+            if x.is_aborted() {
+                return false;
             }
-        }
+            if md.is_file() {
+                x.counters.visited.fetch_add(1, Ordering::Relaxed);
+                sweep_chunk(store, x, set, bucket, props.bid, &cdir, p);
+            }
+            true
+        });
     }
 }
 
