@@ -80,6 +80,10 @@ pub struct Mountpath {
     pub digest: u64,
     /// In placement or not.
     pub state: MpState,
+    /// The filesystem (`st_dev`) found at `path` when the mountpath was attached or last
+    /// enabled; 0 if it could not be read. A file made below the mountpath on another one
+    /// (the folder left when its filesystem was unmounted) is refused: `check_fs`.
+    pub dev: u64,
     dio: AtomicU8,
 }
 
@@ -87,24 +91,49 @@ impl Mountpath {
     /// A mountpath at `path` (absolute and clean: the caller probed it), enabled.
     pub fn new(id: MountpathId, path: PathBuf) -> Mountpath {
         let digest = hrw::path_digest(&path.to_string_lossy());
+        let dev = dev_of(&path);
         Mountpath {
             id,
             path,
             digest,
             state: MpState::Enabled,
+            dev,
             dio: AtomicU8::new(DIO_UNKNOWN),
         }
     }
 
     /// The same mountpath in state `state` (what was learnt about direct I/O carries over).
+    /// Enabling it takes the filesystem found at its path now as its own: the operator's
+    /// enable says that filesystem is the right one.
     pub fn with_state(&self, state: MpState) -> Mountpath {
+        let dev = match state {
+            MpState::Enabled => dev_of(&self.path),
+            _ => self.dev,
+        };
         Mountpath {
             id: self.id,
             path: self.path.clone(),
             digest: self.digest,
             state,
+            dev,
             dio: AtomicU8::new(self.dio.load(Ordering::Relaxed)),
         }
+    }
+
+    /// Checks that `md` (of a file or folder below this mountpath, just made or about to
+    /// receive data) is on the mountpath's own filesystem. A filesystem unmounted underneath
+    /// the node leaves its mount point, a plain folder of another filesystem, at the same
+    /// path: data written there would be hidden (and lost to the node) once the disk is back.
+    /// The error (`NotOwnFs`) counts as a disk error: it wakes the health check.
+    pub fn check_fs(&self, md: &std::fs::Metadata, what: &Path) -> std::io::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        if self.dev == 0 || md.dev() == self.dev {
+            return Ok(());
+        }
+        Err(std::io::Error::other(NotOwnFs {
+            what: what.to_path_buf(),
+            mountpath: self.path.clone(),
+        }))
     }
 
     /// Whether objects are placed on it.
@@ -139,6 +168,34 @@ impl Mountpath {
             .is_ok()
     }
 }
+
+/// The filesystem of `p` (0 if it cannot be read).
+fn dev_of(p: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p).map_or(0, |m| m.dev())
+}
+
+/// A file or folder below a mountpath found on another filesystem than the mountpath's own.
+#[derive(Debug)]
+pub struct NotOwnFs {
+    /// What was checked.
+    pub what: PathBuf,
+    /// The mountpath.
+    pub mountpath: PathBuf,
+}
+
+impl fmt::Display for NotOwnFs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} is not on the filesystem of mountpath {} (was it unmounted?)",
+            self.what.display(),
+            self.mountpath.display()
+        )
+    }
+}
+
+impl std::error::Error for NotOwnFs {}
 
 /// The node's mountpaths at one moment: what placement ranks.
 #[derive(Debug, Default)]
@@ -274,6 +331,7 @@ pub fn probe(p: &Path) -> Result<PathBuf, ProbeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::MetadataExt;
 
     #[test]
     fn placement_is_hrw_select_over_enabled_mountpaths() {
@@ -323,5 +381,31 @@ mod tests {
         assert!(e.to_string().contains("create it first"), "{e}");
         let e = probe(Path::new("/proc/self/status")).expect_err("a file");
         assert!(e.to_string().contains("not a directory"), "{e}");
+    }
+
+    #[test]
+    fn files_on_another_filesystem_are_refused() {
+        // Goal: a mountpath remembers its filesystem; a file on another one (what an unmounted
+        // disk leaves at the mount point) fails `check_fs` with an error the health check
+        // counts as a disk error, and enabling takes the filesystem found now.
+        let tmp = std::env::temp_dir();
+        let mut m = Mountpath::new(MountpathId::new(0), tmp.clone());
+        let here = std::fs::metadata(&tmp).unwrap();
+        assert_ne!(m.dev, 0);
+        m.check_fs(&here, &tmp).expect("its own filesystem");
+        let proc = std::fs::metadata("/proc/self").unwrap();
+        assert_ne!(proc.dev(), m.dev, "/proc is another filesystem");
+        let e = m
+            .check_fs(&proc, Path::new("/proc/self"))
+            .expect_err("another");
+        assert!(e.to_string().contains("was it unmounted"), "{e}");
+        assert!(crate::store::is_disk_error(&e), "{e}");
+        m.dev = proc.dev();
+        assert_eq!(m.with_state(MpState::Disabled).dev, proc.dev(), "kept");
+        assert_eq!(
+            m.with_state(MpState::Enabled).dev,
+            here.dev(),
+            "found again"
+        );
     }
 }

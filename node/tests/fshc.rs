@@ -5,6 +5,7 @@
 //! from: mirrored objects keep reading back and get their second copy again on the others.
 
 mod common;
+mod loopfs;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -145,4 +146,71 @@ fn a_lost_filesystem_is_taken_out_and_resilvered_away_from() {
     // An explicit check of the faulted one is refused: it is not in use.
     let r = mp_action(&node, "fshc-mp", &mps[1]);
     assert_eq!(r.status, 409, "{}", r.text());
+}
+
+#[test]
+fn a_filesystem_unmounted_underneath_is_taken_out_without_traffic() {
+    // Goal: a mountpath whose filesystem is unmounted (lazily, as an operator or a failing
+    // disk's udev rule may) leaves its mount point, a folder of the root filesystem, at the
+    // same path. No request fails there (writes would just land on the wrong filesystem and
+    // be hidden once the disk is back), so the capacity monitor's check that each mountpath is
+    // still on its own filesystem is what notices: the mountpath is taken out (`faulty`) with
+    // no traffic at all, and objects mirrored onto the other one keep reading back.
+    let Some(fs) = loopfs::LoopFs::new("fshcu", 32) else {
+        return;
+    };
+    let lost = std::fs::canonicalize(&fs.mnt).unwrap();
+    let dir = common::tempdir("fshcu");
+    let other = dir.join("mp0");
+    std::fs::create_dir_all(&other).unwrap();
+    let other = std::fs::canonicalize(&other).unwrap();
+    let node = Node::start_on_with_args(
+        dir,
+        vec![other.clone(), lost.clone()],
+        common::free_port(),
+        &["--fshc-interval", "0", "--space-check-interval", "100ms"],
+    );
+    node.create_bucket("m");
+    let r = node.req(
+        "POST",
+        "/v1/buckets/m",
+        &[("Content-Type", "application/json")],
+        br#"{"action":"make-n-copies","value":2}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let objs: Vec<(String, Vec<u8>)> = (0..20)
+        .map(|i| (format!("o{i:03}"), bytes(i, 500 + i as usize * 11)))
+        .collect();
+    for (o, d) in &objs {
+        assert_eq!(node.put("m", o, d).status, 200);
+    }
+    let both = vec![other.clone(), lost.clone()];
+    eventually("2 replicas of every object", || {
+        objs.iter()
+            .find(|(o, _)| replicas(&both, "m", o) != 2)
+            .map(|(o, _)| format!("{o}: {} replicas", replicas(&both, "m", o)))
+    });
+    let st = std::process::Command::new("umount")
+        .arg("-l")
+        .arg(&lost)
+        .status()
+        .expect("umount");
+    assert!(st.success(), "umount -l: {st}");
+    let (o, l) = (canon(&other), canon(&lost));
+    eventually("the unmounted mountpath taken out", || {
+        let v = listing(&node);
+        (v["state"][&l] != "faulty").then(|| format!("{v}"))
+    });
+    let v = listing(&node);
+    assert!(has(&v, "available", &o), "{v}");
+    assert!(
+        node.log_text().contains("was it unmounted"),
+        "the log tells: {}",
+        node.log_text()
+    );
+    for (name, d) in &objs {
+        let r = node.get("m", name);
+        assert_eq!(r.status, 200, "{name}: {}", r.text());
+        assert_eq!(&r.body, d, "{name}");
+    }
 }

@@ -1230,6 +1230,19 @@ fn filesystem_unmounted_mid_resilver_is_an_error_and_loses_no_object_with_a_good
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    // Where each mirrored object's replicas sat before the fault (for the report).
+    let before: std::collections::HashMap<String, String> = objs
+        .iter()
+        .filter(|o| o.bucket == MIRR)
+        .map(|o| {
+            let main = engine::fqn::object_fqn(&initial[place(&iset, o)], o.bucket, &o.name);
+            let l = read_lom(&main).map_or_else(|e| e, |l| format!("{:?}", l.copies));
+            (
+                o.name.clone(),
+                format!("main {}; copies {l}", main.display()),
+            )
+        })
+        .collect();
     let victim = rig.all[2].clone();
     attach(node, &rig.all[3]);
     let ok = |cmd: &mut std::process::Command| {
@@ -1304,14 +1317,30 @@ fn filesystem_unmounted_mid_resilver_is_an_error_and_loses_no_object_with_a_good
         if r.status == 200 {
             assert!(r.body == o.data(), "{}/{}: wrong bytes", o.bucket, o.name);
         } else {
-            assert!(
-                !good_elsewhere,
-                "{}/{} had a good copy elsewhere but GET {}: {}",
-                o.bucket,
-                o.name,
-                r.status,
-                r.text()
-            );
+            if good_elsewhere {
+                let now: Vec<String> = rig
+                    .all
+                    .iter()
+                    .filter(|m| **m != victim)
+                    .map(|m| {
+                        let f = engine::fqn::object_fqn(m, o.bucket, &o.name);
+                        match read_lom(&f) {
+                            Ok(l) => format!("{}: copies {:?}", f.display(), l.copies),
+                            Err(e) => e,
+                        }
+                    })
+                    .collect();
+                panic!(
+                    "{}/{} had a good copy elsewhere but GET {}: {}\nbefore the fault: {}\n\
+                     now: {now:#?}\nnode log:\n{}",
+                    o.bucket,
+                    o.name,
+                    r.status,
+                    r.text(),
+                    before.get(&o.name).map_or("-", |s| s.as_str()),
+                    log_tail(node)
+                );
+            }
             lost += 1;
         }
         checked += 1;

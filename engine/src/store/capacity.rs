@@ -108,12 +108,20 @@ impl Store {
     }
 
     /// Reads every data-holding mountpath's capacity now and updates the state (logged when
-    /// it changes). Blocking (a `statvfs` per mountpath).
+    /// it changes); a mountpath no longer on its own filesystem wakes its health check.
+    /// Blocking (a `stat` and a `statvfs` per mountpath).
     pub fn refresh_capacity(&self) -> Capacity {
         let conf = *self.capacity.conf.lock().expect("capacity");
         let set = self.mountpaths();
         let mut mps = Vec::new();
         for m in set.iter().filter(|m| m.holds_data()) {
+            // A filesystem unmounted underneath: its mount point (another filesystem) would
+            // get the writes. The health check takes the mountpath out.
+            if let Err(e) = std::fs::metadata(&m.path).and_then(|md| m.check_fs(&md, &m.path)) {
+                tracing::warn!(mountpath = %m.path.display(), "{e}");
+                super::fshc::report(&m.path, &e);
+                continue;
+            }
             match sys::fs_space(&m.path) {
                 Ok((total, used, avail)) => {
                     // As df(1) counts: in use over what users can have (blocks reserved for

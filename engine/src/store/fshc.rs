@@ -100,6 +100,11 @@ static STORES: Mutex<Vec<Weak<Store>>> = Mutex::new(Vec::new());
 /// Whether an error of this kind may mean a failing disk (AIS `cos.IsIOError`, without out of
 /// space).
 pub fn is_disk_error(e: &io::Error) -> bool {
+    if e.get_ref()
+        .is_some_and(|i| i.is::<crate::mountpath::NotOwnFs>())
+    {
+        return true; // a mountpath whose filesystem went away
+    }
     matches!(
         e.raw_os_error(),
         Some(

@@ -479,6 +479,11 @@ impl Store {
             }
             Err(e) => return Err(StoreError::io("create", &work, e)),
         };
+        // Renamed into place later, so the copy stays on the filesystem checked here.
+        if let Err(e) = out.metadata().and_then(|m| mp.check_fs(&m, &work)) {
+            let _ = remove(&work);
+            return Err(StoreError::io("create", &work, e));
+        }
         let written = (|| -> io::Result<u64> {
             let mut input = src;
             input.seek(SeekFrom::Start(0))?;

@@ -301,9 +301,14 @@ fn sync_parent(p: &Path) {
     }
 }
 
-fn mkdir_parent(p: &Path) -> io::Result<()> {
+/// Makes the folder of `p` (below mountpath `mp`) and checks it is on `mp`'s own filesystem:
+/// a file renamed into it then is too (a rename does not cross filesystems).
+fn mkdir_parent(mp: &Mountpath, p: &Path) -> io::Result<()> {
     match p.parent() {
-        Some(dir) => std::fs::create_dir_all(dir),
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            mp.check_fs(&std::fs::metadata(dir)?, dir)
+        }
         None => Ok(()),
     }
 }
@@ -673,7 +678,9 @@ enum Commit {
     Stale,
 }
 
+/// An I/O error of a move (a disk-kind one wakes the health check of its mountpath).
 fn io_skip(op: &str, p: &Path, e: io::Error) -> Skip {
+    super::fshc::report(p, &e);
     Skip::Error(format!("{op} {}: {e}", p.display()))
 }
 
@@ -689,15 +696,21 @@ impl Move<'_> {
 
     /// Copies `from` to a new work file on `mp` (with `lom` if given), fsynced if the bucket
     /// says so; returns the work file.
-    fn copy_to_work(&self, from: &Path, mp: &Path, lom: Option<&Lom>) -> Result<PathBuf, Skip> {
-        let work = self.j.work_file(mp, self.bucket, self.digest);
+    fn copy_to_work(
+        &self,
+        from: &Path,
+        mp: &Mountpath,
+        lom: Option<&Lom>,
+    ) -> Result<PathBuf, Skip> {
+        let work = self.j.work_file(&mp.path, self.bucket, self.digest);
         let res = (|| {
-            mkdir_parent(&work)?;
+            mkdir_parent(mp, &work)?;
             let mut src = std::fs::File::open(from)?;
             let mut dst = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .open(&work)?;
+            mp.check_fs(&dst.metadata()?, &work)?;
             io::copy(&mut src, &mut dst)?;
             if let Some(l) = lom {
                 let md = l
@@ -765,11 +778,11 @@ impl Move<'_> {
 
     fn regular(&self) -> Result<(), Skip> {
         let lom = self.new_lom();
-        mkdir_parent(self.dest).map_err(|e| io_skip("mkdir for", self.dest, e))?;
+        mkdir_parent(self.dest_mp, self.dest).map_err(|e| io_skip("mkdir for", self.dest, e))?;
         let work = if self.same_dev {
             None
         } else {
-            Some(self.copy_to_work(self.src, &self.dest_mp.path, Some(&lom))?)
+            Some(self.copy_to_work(self.src, self.dest_mp, Some(&lom))?)
         };
         let from = work.as_deref().unwrap_or(self.src);
         let lom_changed = lom.copies != self.lom.copies;
@@ -812,7 +825,7 @@ impl Move<'_> {
     /// Puts a copy of chunk file `from` at `to` (a hard link on one filesystem, else a copy
     /// through a work file on `to_mp`), replacing a leftover of an earlier attempt.
     fn place_chunk(&self, from: &Path, to: &Path, to_mp: &Mountpath) -> Result<(), Skip> {
-        mkdir_parent(to).map_err(|e| io_skip("mkdir for", to, e))?;
+        mkdir_parent(to_mp, to).map_err(|e| io_skip("mkdir for", to, e))?;
         let same = !self.j.force_copy
             && match (std::fs::metadata(from), std::fs::metadata(&to_mp.path)) {
                 (Ok(a), Ok(b)) => a.dev() == b.dev(),
@@ -822,7 +835,7 @@ impl Move<'_> {
         if same && std::fs::hard_link(from, to).is_ok() {
             return Ok(());
         }
-        let work = self.copy_to_work(from, &to_mp.path, None)?;
+        let work = self.copy_to_work(from, to_mp, None)?;
         if let Err(e) = std::fs::rename(&work, to) {
             let _ = std::fs::remove_file(&work);
             return Err(io_skip("rename to", to, e));
@@ -950,9 +963,9 @@ impl Move<'_> {
             .work_file(&self.dest_mp.path, self.bucket, self.digest);
         let udest = fqn::ufest_fqn(&self.dest_mp.path, self.bucket, self.name, None);
         let wrote = (|| {
-            mkdir_parent(&mwork)?;
-            mkdir_parent(&udest)?;
-            mkdir_parent(self.dest)?;
+            mkdir_parent(self.dest_mp, &mwork)?;
+            mkdir_parent(self.dest_mp, &udest)?;
+            mkdir_parent(self.dest_mp, self.dest)?;
             let mut f = std::fs::File::create(&mwork)?;
             io::Write::write_all(&mut f, &bytes)?;
             if self.props.fsync {
@@ -1012,7 +1025,7 @@ impl Move<'_> {
         let work = if self.same_dev {
             None
         } else {
-            match self.copy_to_work(self.src, &self.dest_mp.path, Some(&lom)) {
+            match self.copy_to_work(self.src, self.dest_mp, Some(&lom)) {
                 Ok(w) => Some(w),
                 Err(s) => {
                     let _ = std::fs::remove_file(&mwork);
