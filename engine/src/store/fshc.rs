@@ -427,6 +427,14 @@ mod tests {
         ] {
             assert!(!is_disk_error(&io::Error::from_raw_os_error(e)), "{e}");
         }
+        // A file found on another filesystem than its mountpath's (`Mountpath::check_fs`).
+        let mut mp = Mountpath::new(crate::mountpath::MountpathId::new(0), std::env::temp_dir());
+        mp.dev = mp.dev.wrapping_add(1);
+        let md = std::fs::metadata(std::env::temp_dir()).unwrap();
+        let e = mp
+            .check_fs(&md, &std::env::temp_dir())
+            .expect_err("another");
+        assert!(is_disk_error(&e), "{e}");
     }
 
     #[test]
