@@ -124,8 +124,18 @@ pub async fn send_all_flags(
 }
 
 /// Reads at `offset` into `buf`'s spare capacity; returns the count (0 = end of file).
-pub async fn read_at(fd: &Fd, mut buf: Vec<u8>, offset: u64) -> (io::Result<usize>, Vec<u8>) {
-    let spare = buf.capacity() - buf.len();
+pub async fn read_at(fd: &Fd, buf: Vec<u8>, offset: u64) -> (io::Result<usize>, Vec<u8>) {
+    read_at_most(fd, buf, offset, usize::MAX).await
+}
+
+/// `read_at` of at most `max` bytes.
+pub async fn read_at_most(
+    fd: &Fd,
+    mut buf: Vec<u8>,
+    offset: u64,
+    max: usize,
+) -> (io::Result<usize>, Vec<u8>) {
+    let spare = (buf.capacity() - buf.len()).min(max);
     assert!(spare > 0, "read into a full buffer");
     // SAFETY: pointer into the Vec's heap allocation, past its initialised part.
     let ptr = unsafe { buf.as_mut_ptr().add(buf.len()) };

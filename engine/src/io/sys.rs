@@ -444,6 +444,35 @@ pub fn pread_append(fd: &Fd, buf: &mut Vec<u8>, offset: u64, len: usize) -> io::
     Ok(n)
 }
 
+/// `pread_append` that never waits for the disk: `preadv2(RWF_NOWAIT)`, which copies what the
+/// page cache holds and fails with EAGAIN instead of reading the disk. `Ok(None)`: nothing could
+/// be read without waiting (or the filesystem cannot say); read the rest through the ring.
+pub fn pread_append_nowait(
+    fd: &Fd,
+    buf: &mut Vec<u8>,
+    offset: u64,
+    len: usize,
+) -> io::Result<Option<usize>> {
+    buf.reserve(len);
+    let iov = libc::iovec {
+        // SAFETY: after reserve, `len` bytes past `buf.len()` are writable.
+        iov_base: unsafe { buf.as_mut_ptr().add(buf.len()) }.cast(),
+        iov_len: len,
+    };
+    // SAFETY: one iovec over the reserved spare capacity of `buf`.
+    let r = unsafe { libc::preadv2(fd.raw(), &iov, 1, offset as libc::off_t, libc::RWF_NOWAIT) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        return match e.raw_os_error() {
+            Some(libc::EAGAIN | libc::EOPNOTSUPP) => Ok(None),
+            _ => Err(e),
+        };
+    }
+    // SAFETY: the kernel initialised r bytes past the old length.
+    unsafe { buf.set_len(buf.len() + r as usize) };
+    Ok(Some(r as usize))
+}
+
 /// Whether the pages holding the first and the last byte of `[offset, offset+len)` are in the
 /// page cache: a one-byte `preadv2(RWF_NOWAIT)` at each end, which fails with EAGAIN instead of
 /// reading the disk. Catches cold files for about a microsecond (a whole-range `cachestat(2)`

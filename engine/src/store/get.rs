@@ -181,10 +181,20 @@ impl Store {
             let mut b = Vec::with_capacity(st.size as usize);
             while (b.len() as u64) < st.size {
                 let (at, want) = (b.len() as u64, st.size as usize - b.len());
-                match sys::pread_append(&fd, &mut b, at, want) {
-                    Ok(0) => break,
-                    Ok(_) => {}
+                // What the page cache holds is copied at once (cheaper than a ring round
+                // trip); a cold read goes through the ring, so the core serves other
+                // requests while the disk works instead of blocking in pread(2).
+                let n = match sys::pread_append_nowait(&fd, &mut b, at, want) {
+                    Ok(Some(n)) => n,
+                    Ok(None) => {
+                        let (r, nb) = rio::read_at(&fd, b, at).await;
+                        b = nb;
+                        r.map_err(|e| Fill::Fail(StoreError::io("read", &path, e)))?
+                    }
                     Err(e) => return Err(Fill::Fail(StoreError::io("read", &path, e))),
+                };
+                if n == 0 {
+                    break;
                 }
             }
             if (b.len() as u64) != st.size {

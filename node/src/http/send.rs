@@ -165,7 +165,21 @@ impl Conn {
             }
             let mut done = 0u64;
             while done < len {
-                let n = sys::pread_append(file, &mut buf, offset + done, (len - done) as usize)?;
+                let (at, want) = (offset + done, (len - done) as usize);
+                // Page-cached bytes are copied at once; a cold read goes through the ring
+                // (the core keeps serving others while the disk works).
+                let n = match sys::pread_append_nowait(file, &mut buf, at, want) {
+                    Ok(Some(n)) => n,
+                    Ok(None) => {
+                        let (r, b) = rio::read_at_most(file, buf, at, want).await;
+                        buf = b;
+                        r?
+                    }
+                    Err(e) => {
+                        self.put_wbuf(buf);
+                        return Err(e);
+                    }
+                };
                 if n == 0 {
                     self.put_wbuf(buf);
                     return Err(io::Error::new(
