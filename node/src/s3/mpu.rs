@@ -7,8 +7,8 @@
 
 use engine::store::{StoreError, CUSTOM_ETAG, PART_NUM_MAX};
 
-use super::error::{self, S3Error};
 use super::body;
+use super::error::{self, S3Error};
 use super::object::{conditions, content_md5, copy_source, custom_of, Cond};
 use super::time;
 use super::xml::{self, Xml};
