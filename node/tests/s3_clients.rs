@@ -133,6 +133,16 @@ fn boto3_transfer_multipart() {
     boto3_case(2, "transfer");
 }
 
+#[test]
+fn boto3_multipart_checksums_and_part_reads() {
+    // Goal: multipart uploads with boto3's default request checksums in both of its
+    // encodings (aws-chunked + trailing x-amz-checksum-crc32, as over TLS; a header over
+    // HTTP) store byte-exact objects with the multipart ETag; upload_part echoes its checksum
+    // and a wrong one is BadDigest with no part left; get_object/head_object(PartNumber=N)
+    // return part N (206, PartsCount, ContentRange), N past the last is InvalidPartNumber.
+    boto3_case(2, "mpu_checksums");
+}
+
 /// The access key of the nodes started with credentials, and its secret.
 const KEY: &str = "AKIAISLETEST";
 const SECRET: &str = "aisle/Secret+Key=1";
