@@ -7,6 +7,7 @@
 //!
 //! Plain bodies without any of these take the object layer's own path (`object::put_with`:
 //! direct I/O, chunked buckets). These go buffered and whole (not as a chunked object).
+//! UploadPart takes the same bodies (`receive` into the part's handle, `mpu.rs`).
 //!
 //! With no credentials configured nothing is authenticated: a signed `aws-chunked` body is
 //! decoded with its chunk signatures parsed but not checked (there is no secret to check them
@@ -297,8 +298,9 @@ impl Checks {
     }
 }
 
-/// Receives, decodes and checks the body into `put`; returns the verified S3 checksum.
-async fn receive(
+/// Receives, decodes and checks the body into `put` (an object's or a part's); returns the
+/// verified S3 checksum. On an error the caller drops `put`, so nothing of the body is kept.
+pub(super) async fn receive(
     conn: &mut Conn,
     put: &mut PutHandle,
     plan: &mut Plan,

@@ -212,13 +212,56 @@ pub async fn list_objects(conn: &mut Conn, req: &Req<'_>, bucket: &str, v2: bool
             Err(e) => return error::send(conn, head, &S3Error::of_store(&e)).await,
         }
     }
+    let page = ListPage {
+        bucket,
+        prefix: &prefix,
+        delimiter: &delimiter,
+        url,
+        max_keys,
+        v2,
+        token: token.as_deref(),
+        start_after: &start_after,
+        marker: &marker,
+    };
+    super::ok_xml(conn, head, listing_xml(&page, &paging)).await
+}
+
+/// What a ListObjects reply echoes of its request.
+pub struct ListPage<'a> {
+    pub bucket: &'a str,
+    pub prefix: &'a str,
+    pub delimiter: &'a str,
+    /// `encoding-type=url`.
+    pub url: bool,
+    pub max_keys: usize,
+    /// V2 (`list-type=2`), else V1.
+    pub v2: bool,
+    pub token: Option<&'a str>,
+    pub start_after: &'a str,
+    pub marker: &'a str,
+}
+
+/// The `ListBucketResult` document of one page (every key, prefix and marker escaped, or
+/// URL-encoded with `encoding-type=url`).
+pub fn listing_xml(q: &ListPage<'_>, paging: &Paging<ListEntry>) -> String {
+    let ListPage {
+        bucket,
+        prefix,
+        delimiter,
+        url,
+        max_keys,
+        v2,
+        token,
+        start_after,
+        marker,
+    } = *q;
     let enc = |s: &str| if url { url_encode(s) } else { s.to_string() };
     let mut x = Xml::new();
     x.root("ListBucketResult")
         .elem("Name", bucket)
-        .elem("Prefix", &enc(&prefix));
+        .elem("Prefix", &enc(prefix));
     if v2 {
-        if let Some(t) = &token {
+        if let Some(t) = token {
             x.elem("ContinuationToken", t);
         }
         if let Some(t) = paging.next_token() {
@@ -226,10 +269,10 @@ pub async fn list_objects(conn: &mut Conn, req: &Req<'_>, bucket: &str, v2: bool
         }
         x.elem("KeyCount", &paging.items.len().to_string());
         if !start_after.is_empty() {
-            x.elem("StartAfter", &enc(&start_after));
+            x.elem("StartAfter", &enc(start_after));
         }
     } else {
-        x.elem("Marker", &enc(&marker));
+        x.elem("Marker", &enc(marker));
         if paging.truncated && !delimiter.is_empty() {
             // S3 returns NextMarker only with a delimiter; clients otherwise use the last key.
             let last = match paging.items.last() {
@@ -242,7 +285,7 @@ pub async fn list_objects(conn: &mut Conn, req: &Req<'_>, bucket: &str, v2: bool
     }
     x.elem("MaxKeys", &max_keys.to_string());
     if !delimiter.is_empty() {
-        x.elem("Delimiter", &enc(&delimiter));
+        x.elem("Delimiter", &enc(delimiter));
     }
     if url {
         x.elem("EncodingType", "url");
@@ -270,7 +313,7 @@ pub async fn list_objects(conn: &mut Conn, req: &Req<'_>, bucket: &str, v2: bool
         }
     }
     x.close("ListBucketResult");
-    super::ok_xml(conn, head, x.finish()).await
+    x.finish()
 }
 
 /// The modification time a listing shows.

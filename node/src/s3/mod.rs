@@ -378,6 +378,15 @@ async fn bucket_req(conn: &mut Conn, req: &Req<'_>, b: &str) -> bool {
 
 async fn object_req(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bool {
     let stats = conn.core.rec.stats.clone();
+    let read = matches!(req.head.method, Method::Get | Method::Head);
+    if read && req.has("partNumber") && !req.has("uploadId") && !req.has("uploads") {
+        // GetObject / HeadObject of one part of an object (`object.rs`).
+        return if req.head.method == Method::Get {
+            object::get(conn, req, b, k).await
+        } else {
+            object::head(conn, req, b, k).await
+        };
+    }
     if req.has("uploads") || req.has("uploadId") || req.has("partNumber") {
         let copy = req.head.header("x-amz-copy-source").is_some();
         let (op, keep) = match req.head.method {
@@ -404,7 +413,6 @@ async fn object_req(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bool {
                 (S3Op::ListParts, mpu::list_parts(conn, req, b, k).await)
             }
             _ => {
-                // GET/HEAD of one part of an object (`?partNumber`), and the rest.
                 let e = S3Error::not_implemented("this multipart request");
                 (S3Op::Multipart, error::send(conn, req.head, &e).await)
             }

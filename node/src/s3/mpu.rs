@@ -5,10 +5,11 @@
 //! `"md5(part md5s)-N"`), AbortMultipartUpload (`DELETE ?uploadId`, 204), ListParts
 //! (`GET ?uploadId`) and ListMultipartUploads (`GET /bucket?uploads`), in S3's XML.
 
-use engine::store::{S3Part, StoreError, CUSTOM_ETAG, PART_NUM_MAX};
+use engine::store::{StoreError, CUSTOM_ETAG, PART_NUM_MAX};
 
+use super::body;
 use super::error::{self, S3Error};
-use super::object::{conditions, content_md5, copy_source, custom_of, undecodable_body, Cond};
+use super::object::{conditions, content_md5, copy_source, custom_of, Cond};
 use super::time;
 use super::xml::{self, Xml};
 use super::Req;
@@ -64,7 +65,9 @@ fn part_number(req: &Req<'_>) -> Result<u32, S3Error> {
 }
 
 /// `UploadPart`: the body is stored as chunk `partNumber` of the upload (a repeated number
-/// replaces the earlier part); the answer's ETag is the quoted MD5 of the body.
+/// replaces the earlier part); the answer's ETag is the quoted MD5 of the (decoded) body.
+/// Bodies as PutObject takes them: plain, `aws-chunked` (signed or with a trailing
+/// checksum), a signed SHA-256, an `x-amz-checksum-*` header; any mismatch leaves no part.
 pub async fn upload_part(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bool {
     conn.outcome = ReqOutcome::default();
     let id = upload_id(req);
@@ -75,13 +78,19 @@ pub async fn upload_part(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bo
         Ok(n) => n,
         Err(e) => return error::send(conn, req.head, &e).await,
     };
-    if let Some(what) = undecodable_body(req.head) {
-        // Storing the framed bytes would corrupt the part: refuse, store nothing.
-        let e = S3Error::not_implemented(&format!("a request body with {what}"));
-        return error::send(conn, req.head, &e).await;
-    }
-    let declared = req.head.content_length.filter(|_| !req.head.chunked);
-    if let Some(n) = declared.filter(|n| *n > PART_SIZE_MAX) {
+    // aws-chunked framing, a signed SHA-256 or an x-amz-checksum-*: decoded and verified on
+    // the way in, as for PutObject (`body`); a mismatch drops the part's work file.
+    let plan = match body::plan(req.head, &req.auth) {
+        Ok(p) => p,
+        Err(e) => return error::send(conn, req.head, &e).await,
+    };
+    let framed = plan.as_ref().is_some_and(|p| p.decoded_len.is_some());
+    let declared = req
+        .head
+        .content_length
+        .filter(|_| !req.head.chunked && !framed);
+    let claimed = plan.as_ref().and_then(|p| p.decoded_len).or(declared);
+    if let Some(n) = claimed.filter(|n| *n > PART_SIZE_MAX) {
         let e = S3Error::new(
             400,
             "EntityTooLarge",
@@ -94,7 +103,9 @@ pub async fn upload_part(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bo
         Err(e) => return error::send(conn, req.head, &e).await,
     };
     let store = conn.core.store.clone();
-    let mut part = match store.mpu_part_begin(b, k, &id, num, declared).await {
+    // A planned body arrives decoded in pieces of any length: buffered (no declared size).
+    let begin_size = if plan.is_some() { None } else { declared };
+    let mut part = match store.mpu_part_begin(b, k, &id, num, begin_size).await {
         Ok(p) => p,
         Err(e) => return error::send(conn, req.head, &S3Error::of_store(&e)).await,
     };
@@ -103,21 +114,24 @@ pub async fn upload_part(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bo
         part.expect_checksum(c);
     }
     conn.outcome.mountpath = Some(part.mountpath_id());
-    let part = match object::receive_body(conn, part).await {
-        Ok((p, _)) => p,
-        Err(PutError::Store(e)) => {
-            return error::send(conn, req.head, &S3Error::of_store(&e)).await
+    let mut checksum = None;
+    let part = if let Some(mut plan) = plan {
+        match body::receive(conn, &mut part, &mut plan).await {
+            Ok(c) => checksum = c,
+            Err(body::Fail::S3(e)) => {
+                drop(part);
+                return error::send(conn, req.head, &e).await;
+            }
+            Err(body::Fail::Put(e)) => {
+                drop(part);
+                return part_failed(conn, req, b, k, e).await;
+            }
         }
-        Err(PutError::Body(e)) => {
-            return match e {
-                crate::http::BodyError::Malformed(_) | crate::http::BodyError::TooLarge => {
-                    error::body_error(conn, req.head, e).await
-                }
-                e => {
-                    tracing::debug!(bucket = b, key = k, "S3 UploadPart body incomplete: {e:?}");
-                    false
-                }
-            };
+        part
+    } else {
+        match object::receive_body(conn, part).await {
+            Ok((p, _)) => p,
+            Err(e) => return part_failed(conn, req, b, k, e).await,
         }
     };
     if let Some(n) = declared.filter(|n| *n != part.size()) {
@@ -135,13 +149,34 @@ pub async fn upload_part(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bo
         Ok(done) => {
             let etag = format!("\"{}\"", done.md5.unwrap_or_default());
             let rid = super::request_id();
-            let h: [(&str, &[u8]); 2] = [
+            let cv = checksum.map(|c| c.to_base64()).unwrap_or_default();
+            let mut h: Vec<(&str, &[u8])> = vec![
                 ("ETag", etag.as_bytes()),
                 ("x-amz-request-id", rid.as_bytes()),
             ];
+            if let Some(c) = checksum {
+                // The part's verified checksum, echoed as S3 does.
+                h.push((c.algo().header_name(), cv.as_bytes()));
+            }
             super::ok_empty(conn, req.head, 200, &h).await
         }
         Err(e) => error::send(conn, req.head, &S3Error::of_store(&e)).await,
+    }
+}
+
+/// An UploadPart whose store or body failed: the part's error, or the connection closed.
+async fn part_failed(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str, e: PutError) -> bool {
+    match e {
+        PutError::Store(e) => error::send(conn, req.head, &S3Error::of_store(&e)).await,
+        PutError::Body(e) => match e {
+            crate::http::BodyError::Malformed(_) | crate::http::BodyError::TooLarge => {
+                error::body_error(conn, req.head, e).await
+            }
+            e => {
+                tracing::debug!(bucket = b, key = k, "S3 UploadPart body incomplete: {e:?}");
+                false
+            }
+        },
     }
 }
 
@@ -234,53 +269,6 @@ fn now_ns() -> i64 {
         .map_or(0, |d| d.as_nanos() as i64)
 }
 
-/// The parts of a `CompleteMultipartUpload` body, in the order given.
-fn parse_complete(body: &[u8]) -> Result<Vec<S3Part>, S3Error> {
-    let kv = xml::flatten(body).map_err(|xml::Malformed(m)| S3Error::malformed_xml(m))?;
-    if kv.first().map(|(p, _)| p.as_str()) != Some("CompleteMultipartUpload") {
-        return Err(S3Error::malformed_xml(
-            "expecting a CompleteMultipartUpload document",
-        ));
-    }
-    // (number, etag) of each Part element, filled as its children come.
-    let mut parts: Vec<(Option<u32>, String)> = Vec::new();
-    for (p, v) in kv {
-        match p.as_str() {
-            "CompleteMultipartUpload/Part" => parts.push((None, String::new())),
-            "CompleteMultipartUpload/Part/PartNumber" => {
-                let n = v.trim().parse::<u32>().map_err(|_| {
-                    S3Error::malformed_xml(format!("PartNumber {v:?} is not a number"))
-                })?;
-                if let Some(last) = parts.last_mut() {
-                    last.0 = Some(n);
-                }
-            }
-            "CompleteMultipartUpload/Part/ETag" => {
-                if let Some(last) = parts.last_mut() {
-                    last.1 = v;
-                }
-            }
-            _ => {}
-        }
-    }
-    if parts.is_empty() {
-        return Err(S3Error::malformed_xml(
-            "The XML you provided was not well-formed or did not validate against our \
-             published schema: no Part",
-        ));
-    }
-    parts
-        .into_iter()
-        .enumerate()
-        .map(|(i, (n, etag))| {
-            let num = n.ok_or_else(|| {
-                S3Error::malformed_xml(format!("Part {} has no PartNumber", i + 1))
-            })?;
-            Ok(S3Part { num, etag })
-        })
-        .collect()
-}
-
 /// `CompleteMultipartUpload`: the listed parts become the object (see
 /// `Store::mpu_complete_s3` for the checks); the answer carries its ETag.
 pub async fn complete(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bool {
@@ -292,7 +280,7 @@ pub async fn complete(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bool 
     if id.is_empty() {
         return error::send(conn, req.head, &no_such_upload(b, k, &id)).await;
     }
-    let parts = match parse_complete(&body) {
+    let parts = match xml::parse_complete(&body) {
         Ok(p) => p,
         Err(e) => return error::send(conn, req.head, &e).await,
     };
@@ -534,34 +522,6 @@ pub async fn list_uploads(conn: &mut Conn, req: &Req<'_>, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn complete_body_parts_in_order() {
-        // Goal: every Part's number and ETag, in document order (order is checked later).
-        let body = br#"<?xml version="1.0" encoding="UTF-8"?>
-<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
-<Part><ETag>"aa"</ETag><PartNumber>2</PartNumber></Part>
-<Part><PartNumber>1</PartNumber><ETag>bb</ETag><ChecksumCRC32>x</ChecksumCRC32></Part>
-</CompleteMultipartUpload>"#;
-        let p = parse_complete(body).unwrap();
-        let got: Vec<(u32, &str)> = p.iter().map(|p| (p.num, p.etag.as_str())).collect();
-        assert_eq!(got, [(2, "\"aa\""), (1, "bb")]);
-    }
-
-    #[test]
-    fn complete_body_refusals() {
-        // Goal: no parts, a part without a number, a non-number, another root: MalformedXML.
-        for body in [
-            &b"<CompleteMultipartUpload></CompleteMultipartUpload>"[..],
-            b"<CompleteMultipartUpload><Part><ETag>x</ETag></Part></CompleteMultipartUpload>",
-            b"<CompleteMultipartUpload><Part><PartNumber>x</PartNumber></Part></CompleteMultipartUpload>",
-            b"<Delete><Part><PartNumber>1</PartNumber></Part></Delete>",
-            b"<CompleteMultipartUpload><Part>",
-        ] {
-            let e = parse_complete(body).unwrap_err();
-            assert_eq!(e.code, "MalformedXML", "{}", String::from_utf8_lossy(body));
-        }
-    }
 
     #[test]
     fn copy_source_ranges() {

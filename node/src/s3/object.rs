@@ -1,6 +1,7 @@
 //! S3 object requests: PutObject (ETag = MD5 of the body, computed while streaming and kept
 //! in the LOM's custom `ETag`; `Content-MD5` checked), GetObject and HeadObject (one range,
-//! conditional headers), DeleteObject, DeleteObjects (`?delete`), CopyObject (metadata
+//! conditional headers; `?partNumber=N`: part N of a multipart-uploaded object, 206 with
+//! `x-amz-mp-parts-count`), DeleteObject, DeleteObjects (`?delete`), CopyObject (metadata
 //! directive). Bodies with aws-chunked framing, a signed SHA-256 or an `x-amz-checksum-*` are
 //! received through `body` (checked before the object is visible); GET/HEAD with
 //! `x-amz-checksum-mode: ENABLED` return the stored checksum. User metadata (`x-amz-meta-*`) and the standard content headers are kept in
@@ -10,7 +11,9 @@ use std::time::Instant;
 
 use base64::Engine as _;
 use engine::cksum::CksumType;
-use engine::store::{ClientChecksum, CopyOutcome, ObjectHandle, StoreError, CUSTOM_ETAG};
+use engine::store::{
+    ClientChecksum, CopyOutcome, ObjectHandle, StoreError, CUSTOM_ETAG, PART_NUM_MAX,
+};
 use net::head::RequestHead;
 use net::response;
 
@@ -35,8 +38,6 @@ const STORED_HEADERS: [&str; 6] = [
     "Content-Language",
     "Expires",
 ];
-/// The most keys one DeleteObjects may name (S3's limit).
-const DELETE_KEYS_MAX: usize = 1000;
 
 /// Go's `CanonicalMIMEHeaderKey`: each dash-separated word capitalised.
 fn canonical(name: &str) -> String {
@@ -229,7 +230,54 @@ pub async fn head(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bool {
     keep
 }
 
+/// `?partNumber=N` of a GET/HEAD: 1..=10000, and not with a Range.
+fn part_number(req: &Req<'_>) -> Result<Option<u32>, S3Error> {
+    let Some(v) = req.q("partNumber") else {
+        return Ok(None);
+    };
+    let n = v
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (1..=PART_NUM_MAX).contains(n))
+        .ok_or_else(|| {
+            S3Error::invalid_argument(format!(
+                "Part number must be an integer between 1 and {PART_NUM_MAX}, inclusive: {v:?}"
+            ))
+        })?;
+    if req.head.header("range").is_some() {
+        return Err(S3Error::new(
+            400,
+            "InvalidRequest",
+            "Cannot specify both Range header and partNumber query parameter",
+        ));
+    }
+    Ok(Some(n))
+}
+
+/// Where part `n` of `h` lies: `(start, len)`. A multipart-uploaded (chunked) object's part N
+/// is its chunk N (parts are numbered 1..N on disk); any other object is one part.
+fn part_bounds(h: &ObjectHandle, n: u32) -> Result<(u64, u64), S3Error> {
+    let count = h.chunks.len().max(1);
+    if n as usize > count {
+        return Err(S3Error::new(
+            416,
+            "InvalidPartNumber",
+            format!("The requested partnumber is not satisfiable: part {n} of {count}"),
+        ));
+    }
+    if h.chunks.is_empty() {
+        return Ok((0, h.size));
+    }
+    let i = n as usize - 1;
+    let start: u64 = h.chunks[..i].iter().map(|c| c.size).sum();
+    Ok((start, h.chunks[i].size))
+}
+
 async fn get_or_head(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str, body: bool) -> bool {
+    let part = match part_number(req) {
+        Ok(p) => p,
+        Err(e) => return error::send(conn, req.head, &e).await,
+    };
     let opened = if body {
         // Bit rot: with `checksum.validate_warm_get`, bad content is an error, never sent.
         object::open_for_get(conn, b, k).await
@@ -261,7 +309,14 @@ async fn get_or_head(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str, body: boo
         }
     }
     // HEAD honours Range too (S3 answers 206 with the part's length).
-    let range = match object::read_range(h.size, req.head.header("range")) {
+    let range = match part.map(|n| part_bounds(&h, n)) {
+        // An empty object's one part is all of it; an empty last part is 206 of 0 bytes.
+        Some(Ok((_, 0))) if h.size == 0 => Ok(ReadRange::Whole),
+        Some(Ok((start, len))) => Ok(ReadRange::Part { start, len }),
+        Some(Err(e)) => return error::send(conn, req.head, &e).await,
+        None => object::read_range(h.size, req.head.header("range")),
+    };
+    let range = match range {
         Ok(r) => r,
         Err(object::BadRange) => {
             let cr = format!("bytes */{}", h.size);
@@ -290,9 +345,12 @@ async fn get_or_head(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str, body: boo
     reply::start(&mut buf, status, keep, req.head.minor_version);
     response::header_u64(&mut buf, "Content-Length", len);
     response::header(&mut buf, "Accept-Ranges", b"bytes");
-    if status == 206 {
+    if status == 206 && len > 0 {
         let cr = format!("bytes {}-{}/{}", start, start + len - 1, h.size);
         response::header(&mut buf, "Content-Range", cr.as_bytes());
+    }
+    if part.is_some() && !h.chunks.is_empty() {
+        response::header_u64(&mut buf, "x-amz-mp-parts-count", h.chunks.len() as u64);
     }
     let mut etag_quoted = String::with_capacity(etag.len() + 2);
     etag_quoted.push('"');
@@ -322,22 +380,6 @@ async fn get_or_head(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str, body: boo
     conn.outcome.status = status;
     conn.outcome.bytes = len;
     keep
-}
-
-/// The body framing a PUT uses that this node cannot decode yet (`aws-chunked`), if any.
-pub(super) fn undecodable_body(head: &RequestHead) -> Option<&'static str> {
-    let ce = head.header_str("content-encoding").unwrap_or("");
-    if ce
-        .split(',')
-        .any(|e| e.trim().eq_ignore_ascii_case("aws-chunked"))
-    {
-        return Some("Content-Encoding: aws-chunked");
-    }
-    let sha = head.header_str("x-amz-content-sha256").unwrap_or("");
-    if sha.starts_with("STREAMING-") {
-        return Some("x-amz-content-sha256: STREAMING-*");
-    }
-    None
 }
 
 /// `x-amz-checksum-mode: ENABLED`: GET/HEAD return the stored `x-amz-checksum-*`.
@@ -501,33 +543,6 @@ pub async fn delete(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bool {
     keep
 }
 
-/// The keys and Quiet flag of a DeleteObjects body.
-fn parse_delete(body: &[u8]) -> Result<(Vec<String>, bool), S3Error> {
-    let kv = xml::flatten(body).map_err(|xml::Malformed(m)| S3Error::malformed_xml(m))?;
-    if kv.first().map(|(p, _)| p.as_str()) != Some("Delete") {
-        return Err(S3Error::malformed_xml("expecting a Delete document"));
-    }
-    let mut keys = Vec::new();
-    let mut quiet = false;
-    for (p, v) in kv {
-        match p.as_str() {
-            "Delete/Object/Key" => keys.push(v),
-            "Delete/Quiet" => quiet = v.eq_ignore_ascii_case("true"),
-            _ => {}
-        }
-    }
-    if keys.is_empty() {
-        return Err(S3Error::malformed_xml("no Object/Key in Delete"));
-    }
-    if keys.len() > DELETE_KEYS_MAX {
-        return Err(S3Error::malformed_xml(format!(
-            "{} keys: at most {DELETE_KEYS_MAX} per request",
-            keys.len()
-        )));
-    }
-    Ok((keys, quiet))
-}
-
 /// DeleteObjects (`POST ?delete`): each key deleted (a missing one counts as deleted, as in
 /// S3); the reply lists the deleted keys (unless Quiet) and the failures.
 pub async fn delete_many(conn: &mut Conn, req: &Req<'_>, b: &str) -> bool {
@@ -554,7 +569,7 @@ pub async fn delete_many(conn: &mut Conn, req: &Req<'_>, b: &str) -> bool {
     } else if let Err(e) = content_md5(req.head) {
         return error::send(conn, req.head, &e).await;
     }
-    let (keys, quiet) = match parse_delete(&body) {
+    let (keys, quiet) = match xml::parse_delete(&body) {
         Ok(v) => v,
         Err(e) => return error::send(conn, req.head, &e).await,
     };
@@ -562,27 +577,15 @@ pub async fn delete_many(conn: &mut Conn, req: &Req<'_>, b: &str) -> bool {
     if let Err(e) = store.bucket(b) {
         return error::send(conn, req.head, &S3Error::of_store(&e)).await;
     }
-    let mut x = Xml::new();
-    x.root("DeleteResult");
-    for k in &keys {
-        match store.delete_object(b, k).await {
-            Ok(()) | Err(StoreError::ObjNotFound(..)) => {
-                if !quiet {
-                    x.open("Deleted").elem("Key", k).close("Deleted");
-                }
-            }
-            Err(e) => {
-                let s = S3Error::of_store(&e);
-                x.open("Error")
-                    .elem("Key", k)
-                    .elem("Code", s.code)
-                    .elem("Message", &s.message)
-                    .close("Error");
-            }
-        }
+    let mut outcomes = Vec::with_capacity(keys.len());
+    for k in keys {
+        let err = match store.delete_object(b, &k).await {
+            Ok(()) | Err(StoreError::ObjNotFound(..)) => None,
+            Err(e) => Some(S3Error::of_store(&e)),
+        };
+        outcomes.push((k, err));
     }
-    x.close("DeleteResult");
-    super::ok_xml(conn, req.head, x.finish()).await
+    super::ok_xml(conn, req.head, xml::delete_result(&outcomes, quiet)).await
 }
 
 /// The bucket and key of `x-amz-copy-source` (`[/]bucket/key[?versionId=...]`, URL-encoded).

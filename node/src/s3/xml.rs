@@ -1,9 +1,13 @@
 //! S3 XML: a small writer whose every text is escaped by `quick-xml` (keys, prefixes, messages),
-//! a reader that flattens a request body into `(path, text)` pairs, and the `url` encoding of
-//! keys that `encoding-type=url` asks for.
+//! a reader that flattens a request body into `(path, text)` pairs, the two request bodies the
+//! node parses (CompleteMultipartUpload, DeleteObjects), and the `url` encoding of keys that
+//! `encoding-type=url` asks for. Properties: `node/tests/s3_xml_props.rs`.
 
+use engine::store::S3Part;
 use quick_xml::events::Event;
 use quick_xml::Reader;
+
+use super::error::S3Error;
 
 /// The XML declaration every S3 body starts with.
 pub const DECL: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
@@ -55,10 +59,10 @@ impl Xml {
         self
     }
 
-    /// `<name>text</name>`, the text escaped.
+    /// `<name>text</name>`, the text escaped (`escape_text`).
     pub fn elem(&mut self, name: &str, text: &str) -> &mut Self {
         self.open(name);
-        self.out.push_str(&quick_xml::escape::escape(text));
+        escape_text(&mut self.out, text);
         self.close(name)
     }
 
@@ -66,6 +70,22 @@ impl Xml {
     pub fn finish(&mut self) -> String {
         std::mem::take(&mut self.out)
     }
+}
+
+/// Appends `text` escaped for element content: `&<>'"` as entities (quick-xml's set), and
+/// every control character but tab and newline as a character reference (`&#xD;`), so a
+/// carriage return survives a parser's line-end normalisation and no raw control byte is
+/// written. (XML 1.0 has no form for most C0 controls; quick-xml reads the references back,
+/// and clients that cannot ask for `encoding-type=url`, as S3 advises.)
+pub fn escape_text(out: &mut String, text: &str) {
+    let mut rest = text;
+    while let Some(i) = rest.find(|c: char| c.is_ascii_control() && c != '\t' && c != '\n') {
+        out.push_str(&quick_xml::escape::escape(&rest[..i]));
+        let c = rest.as_bytes()[i];
+        out.push_str(&format!("&#x{c:X};"));
+        rest = &rest[i + 1..];
+    }
+    out.push_str(&quick_xml::escape::escape(rest));
 }
 
 /// A malformed request body (S3 `MalformedXML`).
@@ -76,8 +96,9 @@ pub struct Malformed(pub String);
 /// slash-joined element names from the root (`Delete/Object/Key`) and `text` the unescaped
 /// text of that element (empty for an empty element). Namespaces prefixes are dropped.
 pub fn flatten(body: &[u8]) -> Result<Vec<(String, String)>, Malformed> {
+    // Text is kept as sent (a key may begin or end with spaces); whitespace between elements
+    // lands in the parent's text, which no caller reads, and is allowed around the root.
     let mut r = Reader::from_reader(body);
-    r.config_mut().trim_text(true);
     let mut stack: Vec<String> = Vec::new();
     let mut out: Vec<(String, String)> = Vec::new();
     // Index in `out` of the entry of each open element.
@@ -111,6 +132,7 @@ pub fn flatten(body: &[u8]) -> Result<Vec<(String, String)>, Malformed> {
                 let s = t.unescape().map_err(|e| Malformed(format!("{e}")))?;
                 match open_at.last() {
                     Some(&i) => out[i].1.push_str(&s),
+                    None if s.chars().all(|c| c.is_ascii_whitespace()) => {}
                     None => return Err(Malformed("text outside the root element".into())),
                 }
             }
@@ -133,6 +155,107 @@ pub fn flatten(body: &[u8]) -> Result<Vec<(String, String)>, Malformed> {
         return Err(Malformed("no root element".into()));
     }
     Ok(out)
+}
+
+/// The most keys one DeleteObjects may name (S3's limit).
+pub const DELETE_KEYS_MAX: usize = 1000;
+
+/// The parts of a `CompleteMultipartUpload` body, in the order given.
+pub fn parse_complete(body: &[u8]) -> Result<Vec<S3Part>, S3Error> {
+    let kv = flatten(body).map_err(|Malformed(m)| S3Error::malformed_xml(m))?;
+    if kv.first().map(|(p, _)| p.as_str()) != Some("CompleteMultipartUpload") {
+        return Err(S3Error::malformed_xml(
+            "expecting a CompleteMultipartUpload document",
+        ));
+    }
+    // (number, etag) of each Part element, filled as its children come.
+    let mut parts: Vec<(Option<u32>, String)> = Vec::new();
+    for (p, v) in kv {
+        match p.as_str() {
+            "CompleteMultipartUpload/Part" => parts.push((None, String::new())),
+            "CompleteMultipartUpload/Part/PartNumber" => {
+                let n = v.trim().parse::<u32>().map_err(|_| {
+                    S3Error::malformed_xml(format!("PartNumber {v:?} is not a number"))
+                })?;
+                if let Some(last) = parts.last_mut() {
+                    last.0 = Some(n);
+                }
+            }
+            "CompleteMultipartUpload/Part/ETag" => {
+                if let Some(last) = parts.last_mut() {
+                    last.1 = v.trim().to_string();
+                }
+            }
+            _ => {}
+        }
+    }
+    if parts.is_empty() {
+        return Err(S3Error::malformed_xml(
+            "The XML you provided was not well-formed or did not validate against our \
+             published schema: no Part",
+        ));
+    }
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, (n, etag))| {
+            let num = n.ok_or_else(|| {
+                S3Error::malformed_xml(format!("Part {} has no PartNumber", i + 1))
+            })?;
+            Ok(S3Part { num, etag })
+        })
+        .collect()
+}
+
+/// The keys and Quiet flag of a DeleteObjects body.
+pub fn parse_delete(body: &[u8]) -> Result<(Vec<String>, bool), S3Error> {
+    let kv = flatten(body).map_err(|Malformed(m)| S3Error::malformed_xml(m))?;
+    if kv.first().map(|(p, _)| p.as_str()) != Some("Delete") {
+        return Err(S3Error::malformed_xml("expecting a Delete document"));
+    }
+    let mut keys = Vec::new();
+    let mut quiet = false;
+    for (p, v) in kv {
+        match p.as_str() {
+            "Delete/Object/Key" => keys.push(v),
+            "Delete/Quiet" => quiet = v.trim().eq_ignore_ascii_case("true"),
+            _ => {}
+        }
+    }
+    if keys.is_empty() {
+        return Err(S3Error::malformed_xml("no Object/Key in Delete"));
+    }
+    if keys.len() > DELETE_KEYS_MAX {
+        return Err(S3Error::malformed_xml(format!(
+            "{} keys: at most {DELETE_KEYS_MAX} per request",
+            keys.len()
+        )));
+    }
+    Ok((keys, quiet))
+}
+
+/// The `DeleteResult` of a DeleteObjects: each key deleted (listed unless `quiet`) or failed
+/// with its S3 error code and message, in request order.
+pub fn delete_result(outcomes: &[(String, Option<S3Error>)], quiet: bool) -> String {
+    let mut x = Xml::new();
+    x.root("DeleteResult");
+    for (k, err) in outcomes {
+        match err {
+            None if quiet => {}
+            None => {
+                x.open("Deleted").elem("Key", k).close("Deleted");
+            }
+            Some(s) => {
+                x.open("Error")
+                    .elem("Key", k)
+                    .elem("Code", s.code)
+                    .elem("Message", &s.message)
+                    .close("Error");
+            }
+        }
+    }
+    x.close("DeleteResult");
+    x.finish()
 }
 
 /// `encoding-type=url`: percent-encodes everything except RFC 3986 unreserved characters and
@@ -184,6 +307,34 @@ mod tests {
         assert!(flatten(b"<Delete><Object><Key>a</Key></Object>").is_err());
         assert!(flatten(b"").is_err());
         assert!(flatten(b"<a></b>").is_err());
+    }
+
+    #[test]
+    fn complete_body_parts_in_order() {
+        // Goal: every Part's number and ETag, in document order (order is checked later).
+        let body = br#"<?xml version="1.0" encoding="UTF-8"?>
+<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+<Part><ETag>"aa"</ETag><PartNumber>2</PartNumber></Part>
+<Part><PartNumber>1</PartNumber><ETag>bb</ETag><ChecksumCRC32>x</ChecksumCRC32></Part>
+</CompleteMultipartUpload>"#;
+        let p = parse_complete(body).unwrap();
+        let got: Vec<(u32, &str)> = p.iter().map(|p| (p.num, p.etag.as_str())).collect();
+        assert_eq!(got, [(2, "\"aa\""), (1, "bb")]);
+    }
+
+    #[test]
+    fn complete_body_refusals() {
+        // Goal: no parts, a part without a number, a non-number, another root: MalformedXML.
+        for body in [
+            &b"<CompleteMultipartUpload></CompleteMultipartUpload>"[..],
+            b"<CompleteMultipartUpload><Part><ETag>x</ETag></Part></CompleteMultipartUpload>",
+            b"<CompleteMultipartUpload><Part><PartNumber>x</PartNumber></Part></CompleteMultipartUpload>",
+            b"<Delete><Part><PartNumber>1</PartNumber></Part></Delete>",
+            b"<CompleteMultipartUpload><Part>",
+        ] {
+            let e = parse_complete(body).unwrap_err();
+            assert_eq!(e.code, "MalformedXML", "{}", String::from_utf8_lossy(body));
+        }
     }
 
     #[test]

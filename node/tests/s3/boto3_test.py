@@ -3,7 +3,8 @@
 Usage: boto3_test.py <node url> <case>; prints "boto3 <case>: OK" at the end. Every check is
 an assert; any failure exits non-zero. Cases: buckets, objects, big, listing, copy, delete,
 conditional, transfer (upload_file/download_file of 100 MiB, multipart both ways), the
-multipart API: mpu (explicit flow), mpu_errors, mpu_list, part_copy; and for a node started with
+multipart API: mpu (explicit flow), mpu_errors, mpu_list, part_copy, mpu_checksums (request
+checksums in both encodings boto3 uses, parts read back by PartNumber); and for a node started with
 S3 credentials (AISLE_S3_KEY / AISLE_S3_SECRET name the right ones): signed, checksums.
 """
 import base64
@@ -587,6 +588,92 @@ def case_checksums():
     c = s3.get_object(Bucket="cs", Key="copied", ChecksumMode="ENABLED")
     assert c["ChecksumSHA256"] == b64_checksum("SHA256", data)
     assert c["Body"].read() == data
+
+
+def tls_body_encoding(client):
+    """Makes `client` send request checksums as botocore does over HTTPS: an aws-chunked body
+    (STREAMING-UNSIGNED-PAYLOAD-TRAILER, Transfer-Encoding: chunked) with a trailing
+    x-amz-checksum-*; over plain HTTP botocore puts the checksum in a header instead. The
+    only thing changed is botocore's "is this TLS" choice of where the checksum goes."""
+    def to_trailer(params, **_):
+        algo = params.get("context", {}).get("checksum", {}).get("request_algorithm")
+        if isinstance(algo, dict):
+            algo["in"] = "trailer"
+    for op in ("PutObject", "UploadPart"):
+        client.meta.events.register(f"before-call.s3.{op}", to_trailer)
+    return client
+
+
+def case_mpu_checksums():
+    # Multipart uploads with request checksums, as recent boto3 sends them by default
+    # (request_checksum_calculation="when_supported": CRC32): upload_file of 20 MiB in 8 MiB
+    # parts with aws-chunked bodies and trailing checksums, and with header checksums; explicit
+    # upload_part with ChecksumAlgorithm echoes the part's checksum; a wrong checksum is
+    # BadDigest and leaves no part; get_object/head_object with PartNumber return each part.
+    s3.create_bucket(Bucket="mc")
+    data = os.urandom(20 * MiB + 5)
+    path = f"/tmp/aisle-s3-mpuck-{os.getpid()}.bin"
+    with open(path, "wb") as f:
+        f.write(data)
+    parts = [data[i:i + 8 * MiB] for i in range(0, len(data), 8 * MiB)]
+    trailer = tls_body_encoding(client())
+    sent = []
+    trailer.meta.events.register("before-send.s3.UploadPart",
+                                 lambda request, **_: sent.append(dict(request.headers)))
+    try:
+        for c, key in ((trailer, "chunked"), (s3, "header")):
+            c.upload_file(path, "mc", key)
+            h = c.head_object(Bucket="mc", Key=key)
+            assert h["ContentLength"] == len(data) and h["ETag"] == mpu_etag(parts), (key, h)
+            assert c.get_object(Bucket="mc", Key=key)["Body"].read() == data, key
+    finally:
+        os.remove(path)
+    # The trailer client really sent aws-chunked parts.
+    assert len(sent) == 3, len(sent)
+    for hd in sent:
+        hd = {k.lower(): (v.decode() if isinstance(v, bytes) else v) for k, v in hd.items()}
+        assert "aws-chunked" in hd.get("content-encoding", ""), hd
+        assert hd.get("x-amz-content-sha256") == "STREAMING-UNSIGNED-PAYLOAD-TRAILER", hd
+        assert hd.get("x-amz-trailer") == "x-amz-checksum-crc32", hd
+
+    # Explicit parts, both encodings: the checksum comes back; a wrong one stores nothing.
+    for c, key in ((trailer, "explicit-chunked"), (s3, "explicit-header")):
+        uid = c.create_multipart_upload(Bucket="mc", Key=key)["UploadId"]
+        p1, p2 = os.urandom(5 * MiB), os.urandom(4321)
+        r1 = c.upload_part(Bucket="mc", Key=key, UploadId=uid, PartNumber=1, Body=p1, ChecksumAlgorithm="CRC32")
+        assert r1["ETag"] == md5(p1), r1
+        assert r1["ChecksumCRC32"] == b64_checksum("CRC32", p1), r1
+        r2 = c.upload_part(Bucket="mc", Key=key, UploadId=uid, PartNumber=2, Body=p2, ChecksumAlgorithm="SHA256")
+        assert r2["ChecksumSHA256"] == b64_checksum("SHA256", p2), r2
+        wrong = b64_checksum("CRC32", b"other")
+        assert code_of(c.upload_part, Bucket="mc", Key=key, UploadId=uid, PartNumber=3, Body=p2,
+                       ChecksumCRC32=wrong) == ("BadDigest", 400)
+        assert code_of(c.upload_part, Bucket="mc", Key=key, UploadId=uid, PartNumber=1, Body=p2,
+                       ChecksumCRC32=wrong) == ("BadDigest", 400)
+        listed = c.list_parts(Bucket="mc", Key=key, UploadId=uid)["Parts"]
+        assert [(p["PartNumber"], p["ETag"], p["Size"]) for p in listed] == [
+            (1, md5(p1), len(p1)), (2, md5(p2), len(p2))], listed
+        c.complete_multipart_upload(Bucket="mc", Key=key, UploadId=uid, MultipartUpload={"Parts": [
+            {"PartNumber": 1, "ETag": r1["ETag"]}, {"PartNumber": 2, "ETag": r2["ETag"]}]})
+        assert c.get_object(Bucket="mc", Key=key)["Body"].read() == p1 + p2
+
+    # One part at a time.
+    for n, p in enumerate(parts, 1):
+        g = s3.get_object(Bucket="mc", Key="chunked", PartNumber=n)
+        assert g["ResponseMetadata"]["HTTPStatusCode"] == 206
+        assert g["PartsCount"] == 3 and g["ContentLength"] == len(p), g
+        start = (n - 1) * 8 * MiB
+        assert g["ContentRange"] == f"bytes {start}-{start + len(p) - 1}/{len(data)}", g["ContentRange"]
+        assert g["Body"].read() == p, n
+        h = s3.head_object(Bucket="mc", Key="chunked", PartNumber=n)
+        assert h["PartsCount"] == 3 and h["ContentLength"] == len(p), h
+        assert h["ETag"] == mpu_etag(parts)
+    assert code_of(s3.get_object, Bucket="mc", Key="chunked", PartNumber=4) == ("InvalidPartNumber", 416)
+    assert code_of(s3.head_object, Bucket="mc", Key="chunked", PartNumber=4)[1] == 416
+    s3.put_object(Bucket="mc", Key="single", Body=b"one part")
+    g = s3.get_object(Bucket="mc", Key="single", PartNumber=1)
+    assert g["Body"].read() == b"one part" and "PartsCount" not in g, g
+    assert code_of(s3.get_object, Bucket="mc", Key="single", PartNumber=2) == ("InvalidPartNumber", 416)
 
 
 globals()["case_" + CASE]()
