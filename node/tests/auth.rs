@@ -317,6 +317,25 @@ fn tokens_are_required_and_checked() {
     let r = call(&node, Some(&clu_rw), "PUT", "/v1/daemon/mountpaths", attach.as_bytes());
     assert_ais_error(&r, 403, "insufficient permissions", "cluster-rw attach");
 
+    // S3 carries the token too (Bearer, or X-Amz-Security-Token), with AIS's permissions;
+    // no token and no S3 keys configured: refused.
+    let r = node.req("GET", "/s3/a/x", &[], b"");
+    assert_eq!(r.status, 403, "S3 without a token: {}", r.text());
+    assert!(r.text().contains("<Code>AccessDenied</Code>"), "{}", r.text());
+    let r = node.req("GET", "/s3/a/x", &[("Authorization", &bearer(&ro_a))], b"");
+    assert_eq!(r.status, 200, "S3 GET with a read token: {}", r.text());
+    assert_eq!(r.body, b"payload-x");
+    let r = node.req("GET", "/s3/a/x", &[("X-Amz-Security-Token", &ro_a)], b"");
+    assert_eq!(r.status, 200, "S3 GET, token in X-Amz-Security-Token: {}", r.text());
+    let r = node.req("PUT", "/s3/a/s3y", &[("Authorization", &bearer(&ro_a))], b"no");
+    assert_eq!(r.status, 403, "S3 PUT with a read token: {}", r.text());
+    let r = node.req("GET", "/s3/b/x", &[("Authorization", &bearer(&ro_a))], b"");
+    assert_eq!(r.status, 403, "S3 GET of b with a token for a: {}", r.text());
+    let r = node.req("GET", "/s3/a/x", &[("Authorization", &bearer(&bad[0].1))], b"");
+    assert_eq!(r.status, 403, "S3 GET with a forged token: {}", r.text());
+    let r = node.req("PUT", "/s3/a/s3y", &[("Authorization", &bearer(&rw_a))], b"yes");
+    assert_eq!(r.status, 200, "S3 PUT with a write token: {}", r.text());
+
     // Refusals are counted.
     assert!(node.metric_sum("aisle_core_auth_refused_count") >= bad.len() as u64 + 2);
     assert!(node.metric_sum("aisle_core_auth_denied_count") >= 10);
