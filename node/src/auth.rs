@@ -339,12 +339,11 @@ impl Verifier {
         v.validate_nbf = true;
         v.validate_aud = false;
         v.set_required_spec_claims(&["exp", "sub"]);
-        let data = jsonwebtoken::decode::<WireClaims>(token, key, &v).map_err(|e| {
-            match e.kind() {
+        let data =
+            jsonwebtoken::decode::<WireClaims>(token, key, &v).map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
                 _ => AuthError::Invalid(e.to_string()),
-            }
-        })?;
+            })?;
         let w = data.claims;
         let sub = w.sub.unwrap_or_default();
         if sub.is_empty() {
@@ -574,7 +573,10 @@ mod tests {
         let t = mint(json!({"sub": "a", "exp": now + 60}));
         let c1 = cache.claims(&v, &t).unwrap();
         let c2 = cache.claims(&v, &t).unwrap();
-        assert!(Rc::ptr_eq(&c1, &c2), "the second lookup is served from the cache");
+        assert!(
+            Rc::ptr_eq(&c1, &c2),
+            "the second lookup is served from the cache"
+        );
         assert!(cache.claims(&v, "junk").is_err());
         assert_eq!(cache.len(), 1, "failures are not kept");
         for i in 0..(TOKEN_CACHE_MAX + 10) {

@@ -85,7 +85,9 @@ fn secret_file(dir: &Path) -> PathBuf {
 
 fn start_hs_node(mountpaths: usize) -> Node {
     let dir = tempdir("auth");
-    let mps: Vec<PathBuf> = (1..=mountpaths).map(|i| dir.join(format!("mp{i}"))).collect();
+    let mps: Vec<PathBuf> = (1..=mountpaths)
+        .map(|i| dir.join(format!("mp{i}")))
+        .collect();
     for m in &mps {
         std::fs::create_dir_all(m).unwrap();
     }
@@ -96,7 +98,13 @@ fn start_hs_node(mountpaths: usize) -> Node {
 
 /// The cluster UUID AuthN puts in tokens (the Smap's `uuid`).
 fn cluster_uuid(node: &Node) -> String {
-    let r = call(node, Some(&hs(&admin_claims())), "GET", "/v1/daemon?what=smap", b"");
+    let r = call(
+        node,
+        Some(&hs(&admin_claims())),
+        "GET",
+        "/v1/daemon?what=smap",
+        b"",
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     r.json()["uuid"].as_str().unwrap().to_string()
 }
@@ -132,10 +140,7 @@ fn tokens_are_required_and_checked() {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
     };
     let bad: Vec<(&str, String)> = vec![
-        (
-            "bad signature",
-            hs_with(&admin_claims(), b"not-the-secret"),
-        ),
+        ("bad signature", hs_with(&admin_claims(), b"not-the-secret")),
         (
             "expired",
             hs(&json!({"sub": "admin", "admin": true, "exp": now() - 120})),
@@ -181,14 +186,22 @@ fn tokens_are_required_and_checked() {
     // HEAD: no body, the error in Hdr-Error.
     let r = call(&node, None, "HEAD", "/v1/objects/a/x", b"");
     assert_eq!(r.status, 401);
-    assert!(r.header("hdr-error").is_some_and(|h| h.contains("token required")));
+    assert!(r
+        .header("hdr-error")
+        .is_some_and(|h| h.contains("token required")));
 
     // Admin: everything.
     let clu = cluster_uuid(&node);
     assert_eq!(create(&node, Some(&admin), "a").status, 200);
     assert_eq!(create(&node, Some(&admin), "b").status, 200);
     for b in ["a", "b"] {
-        let r = call(&node, Some(&admin), "PUT", &format!("/v1/objects/{b}/x"), b"payload-x");
+        let r = call(
+            &node,
+            Some(&admin),
+            "PUT",
+            &format!("/v1/objects/{b}/x"),
+            b"payload-x",
+        );
         assert_eq!(r.status, 200, "{}", r.text());
     }
 
@@ -202,7 +215,10 @@ fn tokens_are_required_and_checked() {
     let r = call(&node, Some(&ro_a), "GET", "/v1/objects/a/x", b"");
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.body, b"payload-x");
-    assert_eq!(call(&node, Some(&ro_a), "HEAD", "/v1/objects/a/x", b"").status, 200);
+    assert_eq!(
+        call(&node, Some(&ro_a), "HEAD", "/v1/objects/a/x", b"").status,
+        200
+    );
     let r = call(&node, Some(&ro_a), "GET", "/v1/buckets/a", b"");
     assert_eq!(r.status, 200, "list a: {}", r.text());
     let r = call(&node, Some(&ro_a), "PUT", "/v1/objects/a/y", b"nope");
@@ -212,11 +228,22 @@ fn tokens_are_required_and_checked() {
     let r = call(&node, Some(&ro_a), "GET", "/v1/objects/b/x", b"");
     assert_ais_error(&r, 403, "insufficient permissions", "token for a reads b");
     let r = call(&node, Some(&ro_a), "GET", "/ais/b/x", b"");
-    assert_ais_error(&r, 403, "insufficient permissions", "token for a reads b (easy URL)");
+    assert_ais_error(
+        &r,
+        403,
+        "insufficient permissions",
+        "token for a reads b (easy URL)",
+    );
     // Nothing was written or removed by the refused requests.
     assert_eq!(node.get("a", "y").status, 401);
-    assert_eq!(call(&node, Some(&admin), "GET", "/v1/objects/a/y", b"").status, 404);
-    assert_eq!(call(&node, Some(&admin), "GET", "/v1/objects/a/x", b"").body, b"payload-x");
+    assert_eq!(
+        call(&node, Some(&admin), "GET", "/v1/objects/a/y", b"").status,
+        404
+    );
+    assert_eq!(
+        call(&node, Some(&admin), "GET", "/v1/objects/a/x", b"").body,
+        b"payload-x"
+    );
 
     // A bucket ACL of another cluster does not apply here.
     let other = hs(&claims(
@@ -239,7 +266,13 @@ fn tokens_are_required_and_checked() {
     assert_eq!(r.status, 200, "{}", r.text());
     let r = call(&node, Some(&rw_a), "PUT", "/v1/objects/b/y", b"nope");
     assert_ais_error(&r, 403, "insufficient permissions", "rw a PUT b");
-    let r = call(&node, Some(&rw_a), "PUT", "/v1/objects/a/y?object_to=ais/@%23/b/z", b"");
+    let r = call(
+        &node,
+        Some(&rw_a),
+        "PUT",
+        "/v1/objects/a/y?object_to=ais/@%23/b/z",
+        b"",
+    );
     assert_ais_error(&r, 403, "insufficient permissions", "copy a → b");
     let r = call(&node, Some(&admin), "GET", "/v1/objects/b/z", b"");
     assert_eq!(r.status, 404, "the refused copy wrote nothing");
@@ -254,10 +287,16 @@ fn tokens_are_required_and_checked() {
         json!([{"id": "", "perm": (ACE_GET | CLUSTER_RO).to_string()}]),
         json!([bucket_acl(&clu, "a", ACCESS_RO)]),
     ));
-    assert_eq!(call(&node, Some(&clu_get), "GET", "/v1/objects/b/x", b"").status, 200);
+    assert_eq!(
+        call(&node, Some(&clu_get), "GET", "/v1/objects/b/x", b"").status,
+        200
+    );
     let r = call(&node, Some(&clu_get), "GET", "/v1/buckets/b", b"");
     assert_ais_error(&r, 403, "insufficient permissions", "list b with GET only");
-    assert_eq!(call(&node, Some(&clu_get), "GET", "/v1/buckets", b"").status, 200);
+    assert_eq!(
+        call(&node, Some(&clu_get), "GET", "/v1/buckets", b"").status,
+        200
+    );
     assert_eq!(
         call(&node, Some(&clu_get), "GET", "/v1/daemon?what=smap", b"").status,
         200
@@ -268,7 +307,13 @@ fn tokens_are_required_and_checked() {
     std::fs::create_dir_all(&mp3).unwrap();
     let attach = json!({"action": "attach-mp", "value": mp3.to_str().unwrap()}).to_string();
     for t in [&ro_a, &rw_a, &clu_get] {
-        let r = call(&node, Some(t), "PUT", "/v1/daemon/mountpaths?dntres=true", attach.as_bytes());
+        let r = call(
+            &node,
+            Some(t),
+            "PUT",
+            "/v1/daemon/mountpaths?dntres=true",
+            attach.as_bytes(),
+        );
         assert_ais_error(&r, 403, "insufficient permissions", "non-admin attach-mp");
         let r = call(
             &node,
@@ -278,7 +323,12 @@ fn tokens_are_required_and_checked() {
             br#"{"action":"start","value":{"kind":"resilver"}}"#,
         );
         assert_ais_error(&r, 403, "insufficient permissions", "non-admin job start");
-        assert_ais_error(&create(&node, Some(t), "c"), 403, "insufficient permissions", "create");
+        assert_ais_error(
+            &create(&node, Some(t), "c"),
+            403,
+            "insufficient permissions",
+            "create",
+        );
         let r = call(
             &node,
             Some(t),
@@ -288,11 +338,33 @@ fn tokens_are_required_and_checked() {
         );
         assert_ais_error(&r, 403, "insufficient permissions", "destroy");
     }
-    let r = call(&node, Some(&admin), "GET", "/v1/daemon?what=mountpaths", b"");
-    assert_eq!(r.json()["available"].as_array().unwrap().len(), 2, "no attach happened");
-    let r = call(&node, Some(&admin), "PUT", "/v1/daemon/mountpaths?dntres=true", attach.as_bytes());
+    let r = call(
+        &node,
+        Some(&admin),
+        "GET",
+        "/v1/daemon?what=mountpaths",
+        b"",
+    );
+    assert_eq!(
+        r.json()["available"].as_array().unwrap().len(),
+        2,
+        "no attach happened"
+    );
+    let r = call(
+        &node,
+        Some(&admin),
+        "PUT",
+        "/v1/daemon/mountpaths?dntres=true",
+        attach.as_bytes(),
+    );
     assert_eq!(r.status, 200, "admin attach-mp: {}", r.text());
-    let r = call(&node, Some(&admin), "GET", "/v1/daemon?what=mountpaths", b"");
+    let r = call(
+        &node,
+        Some(&admin),
+        "GET",
+        "/v1/daemon?what=mountpaths",
+        b"",
+    );
     assert_eq!(r.json()["available"].as_array().unwrap().len(), 3);
     let r = call(
         &node,
@@ -312,28 +384,69 @@ fn tokens_are_required_and_checked() {
         json!([]),
     ));
     assert_eq!(create(&node, Some(&clu_rw), "c").status, 200);
-    let r = call(&node, Some(&clu_rw), "DELETE", "/v1/buckets/c", br#"{"action":"destroy-bck"}"#);
+    let r = call(
+        &node,
+        Some(&clu_rw),
+        "DELETE",
+        "/v1/buckets/c",
+        br#"{"action":"destroy-bck"}"#,
+    );
     assert_eq!(r.status, 200, "{}", r.text());
-    let r = call(&node, Some(&clu_rw), "PUT", "/v1/daemon/mountpaths", attach.as_bytes());
+    let r = call(
+        &node,
+        Some(&clu_rw),
+        "PUT",
+        "/v1/daemon/mountpaths",
+        attach.as_bytes(),
+    );
     assert_ais_error(&r, 403, "insufficient permissions", "cluster-rw attach");
 
     // S3 carries the token too (Bearer, or X-Amz-Security-Token), with AIS's permissions;
     // no token and no S3 keys configured: refused.
     let r = node.req("GET", "/s3/a/x", &[], b"");
     assert_eq!(r.status, 403, "S3 without a token: {}", r.text());
-    assert!(r.text().contains("<Code>AccessDenied</Code>"), "{}", r.text());
+    assert!(
+        r.text().contains("<Code>AccessDenied</Code>"),
+        "{}",
+        r.text()
+    );
     let r = node.req("GET", "/s3/a/x", &[("Authorization", &bearer(&ro_a))], b"");
     assert_eq!(r.status, 200, "S3 GET with a read token: {}", r.text());
     assert_eq!(r.body, b"payload-x");
     let r = node.req("GET", "/s3/a/x", &[("X-Amz-Security-Token", &ro_a)], b"");
-    assert_eq!(r.status, 200, "S3 GET, token in X-Amz-Security-Token: {}", r.text());
-    let r = node.req("PUT", "/s3/a/s3y", &[("Authorization", &bearer(&ro_a))], b"no");
+    assert_eq!(
+        r.status,
+        200,
+        "S3 GET, token in X-Amz-Security-Token: {}",
+        r.text()
+    );
+    let r = node.req(
+        "PUT",
+        "/s3/a/s3y",
+        &[("Authorization", &bearer(&ro_a))],
+        b"no",
+    );
     assert_eq!(r.status, 403, "S3 PUT with a read token: {}", r.text());
     let r = node.req("GET", "/s3/b/x", &[("Authorization", &bearer(&ro_a))], b"");
-    assert_eq!(r.status, 403, "S3 GET of b with a token for a: {}", r.text());
-    let r = node.req("GET", "/s3/a/x", &[("Authorization", &bearer(&bad[0].1))], b"");
+    assert_eq!(
+        r.status,
+        403,
+        "S3 GET of b with a token for a: {}",
+        r.text()
+    );
+    let r = node.req(
+        "GET",
+        "/s3/a/x",
+        &[("Authorization", &bearer(&bad[0].1))],
+        b"",
+    );
     assert_eq!(r.status, 403, "S3 GET with a forged token: {}", r.text());
-    let r = node.req("PUT", "/s3/a/s3y", &[("Authorization", &bearer(&rw_a))], b"yes");
+    let r = node.req(
+        "PUT",
+        "/s3/a/s3y",
+        &[("Authorization", &bearer(&rw_a))],
+        b"yes",
+    );
     assert_eq!(r.status, 200, "S3 PUT with a write token: {}", r.text());
 
     // Refusals are counted.
@@ -412,7 +525,13 @@ fn rs256_tokens_are_checked_with_the_public_key() {
     // public key's PEM as an HMAC secret, the classic key-confusion attack).
     let pem = std::fs::read(&public).unwrap();
     assert_ais_error(
-        &call(&node, Some(&hs_with(&admin_claims(), &pem)), "GET", "/v1/objects/a/x", b""),
+        &call(
+            &node,
+            Some(&hs_with(&admin_claims(), &pem)),
+            "GET",
+            "/v1/objects/a/x",
+            b"",
+        ),
         401,
         "invalid token",
         "HS256 with the public key as secret",
@@ -436,7 +555,11 @@ fn bad_auth_flags_stop_the_node_with_a_message() {
         ("--auth-secret-file", &empty, "empty"),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_aisle-node"))
-            .args(["--listen", &format!("127.0.0.1:{}", free_port()), "--no-pin"])
+            .args([
+                "--listen",
+                &format!("127.0.0.1:{}", free_port()),
+                "--no-pin",
+            ])
             .arg("--mountpath")
             .arg(&mp)
             .arg(flag)

@@ -97,7 +97,13 @@ fn python_sdk_token_auth() {
     let reader = mint(json!({"sub": "reader", "exp": exp, "clusters": [],
         "buckets": [{"bck": {"name": "authb", "provider": "ais",
             "namespace": {"uuid": uuid, "name": ""}}, "perm": ro.to_string()}]}));
-    run_on(&py, &node, "sdk_auth.py", &[&admin, &reader], "SDK auth test: OK");
+    run_on(
+        &py,
+        &node,
+        "sdk_auth.py",
+        &[&admin, &reader],
+        "SDK auth test: OK",
+    );
 }
 
 #[test]

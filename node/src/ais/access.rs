@@ -189,7 +189,10 @@ mod tests {
         assert_eq!(need(&head("GET", "/metrics")), Need::Open);
         assert_eq!(need(&head("GET", "/v1/objects/b/o")), b("b", ace::GET));
         assert_eq!(need(&head("GET", "/ais/b/o/p")), b("b", ace::GET));
-        assert_eq!(need(&head("HEAD", "/v1/objects/b/o")), b("b", ace::OBJ_HEAD));
+        assert_eq!(
+            need(&head("HEAD", "/v1/objects/b/o")),
+            b("b", ace::OBJ_HEAD)
+        );
         assert_eq!(need(&head("PUT", "/v1/objects/b/o")), b("b", ace::PUT));
         assert_eq!(
             need(&head("PUT", "/v1/objects/b/o?append_type=append")),
@@ -199,8 +202,14 @@ mod tests {
             need(&head("PUT", "/v1/objects/b/o?object_to=ais/@%23/c/o")),
             b("b", ace::GET)
         );
-        assert_eq!(need(&head("DELETE", "/v1/objects/b/o")), b("b", ace::OBJ_DELETE));
-        assert_eq!(need(&head("PATCH", "/v1/objects/b/o")), b("b", ace::OBJ_UPDATE));
+        assert_eq!(
+            need(&head("DELETE", "/v1/objects/b/o")),
+            b("b", ace::OBJ_DELETE)
+        );
+        assert_eq!(
+            need(&head("PATCH", "/v1/objects/b/o")),
+            b("b", ace::OBJ_UPDATE)
+        );
         assert_eq!(need(&head("POST", "/v1/objects/b/o")), Need::Token);
         assert_eq!(need(&head("GET", "/v1/buckets/b")), b("b", ace::OBJ_LIST));
         assert_eq!(need(&head("GET", "/ais/b")), b("b", ace::OBJ_LIST));
@@ -212,7 +221,10 @@ mod tests {
             need(&head("GET", "/v1/buckets")),
             Need::Cluster(ace::LIST_BUCKETS)
         );
-        assert_eq!(need(&head("POST", "/v1/buckets")), Need::Cluster(ace::ADMIN));
+        assert_eq!(
+            need(&head("POST", "/v1/buckets")),
+            Need::Cluster(ace::ADMIN)
+        );
         assert_eq!(
             need(&head("GET", "/v1/daemon?what=smap")),
             Need::Cluster(ace::SHOW_CLUSTER)

@@ -103,8 +103,7 @@ pub async fn handle(conn: &mut Conn, req: &Req<'_>, bucket: Option<&str>) -> boo
         },
         (Method::Delete, Some(b)) => match action {
             "destroy-bck" => {
-                if let Some(keep) = access::require(conn, req, Some(b), ace::DESTROY_BUCKET).await
-                {
+                if let Some(keep) = access::require(conn, req, Some(b), ace::DESTROY_BUCKET).await {
                     return keep;
                 }
                 let store = conn.core.store.clone();

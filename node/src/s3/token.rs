@@ -27,7 +27,9 @@ pub fn needs(head: &RequestHead, rest: &str) -> Vec<(Option<String>, u64)> {
         Some((b, k)) => (b, Some(k).filter(|k| !k.is_empty())),
         None => (rest, None),
     };
-    let bucket = percent_decode_cow(b).map(|b| b.into_owned()).unwrap_or_default();
+    let bucket = percent_decode_cow(b)
+        .map(|b| b.into_owned())
+        .unwrap_or_default();
     let has = |key: &str| query_value(&head.query, key).is_some();
     if bucket.is_empty() {
         return vec![(None, ace::LIST_BUCKETS)];
@@ -54,7 +56,9 @@ pub fn needs(head: &RequestHead, rest: &str) -> Vec<(Option<String>, u64)> {
                 let src = String::from_utf8_lossy(src);
                 let src = src.trim_start_matches('/');
                 let sb = src.split('/').next().unwrap_or_default();
-                let sb = percent_decode_cow(sb).map(|s| s.into_owned()).unwrap_or_default();
+                let sb = percent_decode_cow(sb)
+                    .map(|s| s.into_owned())
+                    .unwrap_or_default();
                 v.push((Some(sb), ace::GET));
             }
             v
@@ -135,7 +139,10 @@ mod tests {
         };
         assert_eq!(n("GET", "/s3", ""), vec![(None, ace::LIST_BUCKETS)]);
         assert_eq!(n("GET", "/s3/b", ""), vec![b("b", ace::OBJ_LIST)]);
-        assert_eq!(n("GET", "/s3/b?versioning", ""), vec![b("b", ace::BCK_HEAD)]);
+        assert_eq!(
+            n("GET", "/s3/b?versioning", ""),
+            vec![b("b", ace::BCK_HEAD)]
+        );
         assert_eq!(n("PUT", "/s3/b", ""), vec![(None, ace::CREATE_BUCKET)]);
         assert_eq!(n("DELETE", "/s3/b", ""), vec![b("b", ace::DESTROY_BUCKET)]);
         assert_eq!(n("GET", "/s3/b/k/x", ""), vec![b("b", ace::GET)]);
@@ -146,7 +153,13 @@ mod tests {
             vec![b("b", ace::PUT), b("src", ace::GET)]
         );
         assert_eq!(n("DELETE", "/s3/b/k", ""), vec![b("b", ace::OBJ_DELETE)]);
-        assert_eq!(n("DELETE", "/s3/b/k?uploadId=1", ""), vec![b("b", ace::ACCESS_RW)]);
-        assert_eq!(n("POST", "/s3/b/k?uploads", ""), vec![b("b", ace::ACCESS_RW)]);
+        assert_eq!(
+            n("DELETE", "/s3/b/k?uploadId=1", ""),
+            vec![b("b", ace::ACCESS_RW)]
+        );
+        assert_eq!(
+            n("POST", "/s3/b/k?uploads", ""),
+            vec![b("b", ace::ACCESS_RW)]
+        );
     }
 }
