@@ -75,7 +75,7 @@ fn s3_headers(cfg: &Config, method: &str, path: &str) -> Vec<(&'static str, Stri
         .to_vec(),
         _ => Vec::new(),
     };
-    if let Some(t) = crate::http::token_header(cfg) {
+    if let Some(t) = cfg.token_header() {
         h.push(t);
     }
     h

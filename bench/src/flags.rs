@@ -332,6 +332,17 @@ pub struct Config {
 }
 
 impl Config {
+    /// The `-token` header of a request: `Authorization: Bearer`, or `X-Amz-Security-Token`
+    /// when the request is SigV4-signed (its `Authorization` is the signature), as AIS reads it.
+    pub fn token_header(&self) -> Option<(&'static str, String)> {
+        let t = self.token.as_ref()?;
+        Some(if self.s3_creds.is_some() {
+            ("X-Amz-Security-Token", t.clone())
+        } else {
+            ("Authorization", format!("Bearer {t}"))
+        })
+    }
+
     /// Validates flags and resolves the endpoint. `entropy` seeds what the user left random
     /// (the seed when `-seed 0`, the default object prefix).
     pub fn from_flags(f: &Flags, entropy: u64) -> anyhow::Result<Config> {

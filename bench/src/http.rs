@@ -138,17 +138,6 @@ pub fn s3_sign(
     ]
 }
 
-/// The `-token` header of a request: `Authorization: Bearer`, or `X-Amz-Security-Token`
-/// when the request is SigV4-signed (its `Authorization` is the signature), as AIS reads it.
-pub fn token_header(cfg: &crate::flags::Config) -> Option<(&'static str, String)> {
-    let t = cfg.token.as_ref()?;
-    Some(if cfg.s3_creds.is_some() {
-        ("X-Amz-Security-Token", t.clone())
-    } else {
-        ("Authorization", format!("Bearer {t}"))
-    })
-}
-
 /// Adds headers to a head written by `write_request_head` (before its blank line).
 pub fn append_headers(out: &mut Vec<u8>, headers: &[(&str, String)]) {
     debug_assert!(out.ends_with(b"\r\n\r\n"));

@@ -186,7 +186,7 @@ impl Worker {
         } else {
             format!("{}/", crate::http::encode_name(&cfg.obj_prefix))
         };
-        let token_header = crate::http::token_header(cfg);
+        let token_header = cfg.token_header();
         Worker {
             id,
             shared,

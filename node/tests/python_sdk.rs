@@ -202,7 +202,7 @@ fn run_on(py: &std::path::Path, node: &Node, script_name: &str, args: &[&str], d
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/sdk")
         .join(script_name);
-    let out = Command::new(&py)
+    let out = Command::new(py)
         .arg(&script)
         .arg(node.url())
         .args(args)

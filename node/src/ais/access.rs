@@ -4,6 +4,7 @@
 //! Which request needs which AIS access bit follows AIS's proxy (`ais/proxy.go`,
 //! `ais/prxclu.go`); `/v1/health` and `/metrics` stay open.
 
+use std::borrow::Cow;
 use std::rc::Rc;
 
 use net::head::{Method, RequestHead};
@@ -15,7 +16,7 @@ use crate::http::Conn;
 
 /// What a request needs, as far as its method, path and query tell.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Need {
+pub(crate) enum Need<'a> {
     /// Open to all (health, metrics).
     Open,
     /// A valid token; the handler checks what its action needs (body-named actions) or
@@ -24,11 +25,12 @@ pub(crate) enum Need {
     /// These bits on the cluster.
     Cluster(u64),
     /// These bits on the bucket.
-    Bucket(String, u64),
+    /// (The name borrowed from the request path unless it needed decoding.)
+    Bucket(Cow<'a, str>, u64),
 }
 
 /// The permission of an object request.
-fn object_need(head: &RequestHead, bucket: &str) -> Need {
+fn object_need<'a>(head: &RequestHead, bucket: Cow<'a, str>) -> Need<'a> {
     let bits = match head.method {
         Method::Get => ace::GET,
         Method::Head => ace::OBJ_HEAD,
@@ -48,31 +50,31 @@ fn object_need(head: &RequestHead, bucket: &str) -> Need {
         Method::Patch => ace::OBJ_UPDATE,
         _ => return Need::Token,
     };
-    Need::Bucket(bucket.to_string(), bits)
+    Need::Bucket(bucket, bits)
 }
 
 /// The permission of a bucket request (`bucket` `None`: all buckets).
-fn bucket_need(head: &RequestHead, bucket: Option<&str>) -> Need {
+fn bucket_need<'a>(head: &RequestHead, bucket: Option<Cow<'a, str>>) -> Need<'a> {
     match (head.method, bucket) {
         (Method::Get, None) => Need::Cluster(ace::LIST_BUCKETS),
         (_, None) => Need::Cluster(ace::ADMIN),
-        (Method::Get, Some(b)) => Need::Bucket(b.to_string(), ace::OBJ_LIST),
-        (Method::Head, Some(b)) => Need::Bucket(b.to_string(), ace::BCK_HEAD),
-        (Method::Patch, Some(b)) => Need::Bucket(b.to_string(), ace::PATCH),
+        (Method::Get, Some(b)) => Need::Bucket(b, ace::OBJ_LIST),
+        (Method::Head, Some(b)) => Need::Bucket(b, ace::BCK_HEAD),
+        (Method::Patch, Some(b)) => Need::Bucket(b, ace::PATCH),
         // Create / make-n-copies / destroy: by the action in the body (bucket.rs).
         _ => Need::Token,
     }
 }
 
 /// What `head` needs.
-pub(crate) fn need(head: &RequestHead) -> Need {
+pub(crate) fn need(head: &RequestHead) -> Need<'_> {
     let path = head.path.as_str();
     if path == "/v1/health" || path == "/metrics" {
         return Need::Open;
     }
     if let Some(rest) = path.strip_prefix("/v1/objects/") {
         return match split_names(rest) {
-            Ok((b, Some(_))) => object_need(head, &b),
+            Ok((b, Some(_))) => object_need(head, b),
             _ => Need::Token,
         };
     }
@@ -81,15 +83,15 @@ pub(crate) fn need(head: &RequestHead) -> Need {
     }
     if let Some(rest) = path.strip_prefix("/v1/buckets/") {
         return match split_names(rest) {
-            Ok((b, None)) => bucket_need(head, Some(&b)),
-            Ok((b, Some(o))) if o.is_empty() => bucket_need(head, Some(&b)),
+            Ok((b, None)) => bucket_need(head, Some(b)),
+            Ok((b, Some(o))) if o.is_empty() => bucket_need(head, Some(b)),
             _ => Need::Token,
         };
     }
     if let Some(rest) = path.strip_prefix("/ais/") {
         return match split_names(rest) {
-            Ok((b, Some(o))) if !o.is_empty() => object_need(head, &b),
-            Ok((b, _)) => bucket_need(head, Some(&b)),
+            Ok((b, Some(o))) if !o.is_empty() => object_need(head, b),
+            Ok((b, _)) => bucket_need(head, Some(b)),
             Err(_) => Need::Token,
         };
     }
@@ -137,7 +139,7 @@ pub(crate) async fn gate(conn: &mut Conn, head: &RequestHead) -> Result<Option<R
     };
     let verdict = match &need {
         Need::Cluster(bits) => claims.check(&verifier.cluster_id, None, *bits),
-        Need::Bucket(b, bits) => claims.check(&verifier.cluster_id, Some(b), *bits),
+        Need::Bucket(b, bits) => claims.check(&verifier.cluster_id, Some(b.as_ref()), *bits),
         Need::Open | Need::Token => Ok(()),
     };
     if let Err(m) = verdict {
@@ -184,7 +186,7 @@ mod tests {
 
     #[test]
     fn needs_follow_ais() {
-        let b = |n: &str, bits| Need::Bucket(n.to_string(), bits);
+        let b = |n: &'static str, bits| Need::Bucket(Cow::Borrowed(n), bits);
         assert_eq!(need(&head("GET", "/v1/health")), Need::Open);
         assert_eq!(need(&head("GET", "/metrics")), Need::Open);
         assert_eq!(need(&head("GET", "/v1/objects/b/o")), b("b", ace::GET));
