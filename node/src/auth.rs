@@ -420,7 +420,16 @@ pub struct TokenCache {
 impl TokenCache {
     /// The claims of `token`, verified now or earlier by this core.
     pub fn claims(&mut self, v: &Verifier, token: &str) -> Result<Rc<Claims>, AuthError> {
-        let now = now_secs();
+        self.claims_at(v, token, now_secs())
+    }
+
+    /// `claims` at `now` (seconds since the epoch).
+    pub fn claims_at(
+        &mut self,
+        v: &Verifier,
+        token: &str,
+        now: u64,
+    ) -> Result<Rc<Claims>, AuthError> {
         if let Some(c) = self.map.get(token) {
             if c.exp >= now {
                 return Ok(c.clone());
@@ -577,6 +586,13 @@ mod tests {
             Rc::ptr_eq(&c1, &c2),
             "the second lookup is served from the cache"
         );
+        // Past its exp the cached verdict is not used, and the token is dropped.
+        assert_eq!(
+            cache.claims_at(&v, &t, now + 61).unwrap_err(),
+            AuthError::Expired
+        );
+        assert!(cache.is_empty());
+        cache.claims(&v, &t).unwrap();
         assert!(cache.claims(&v, "junk").is_err());
         assert_eq!(cache.len(), 1, "failures are not kept");
         for i in 0..(TOKEN_CACHE_MAX + 10) {
