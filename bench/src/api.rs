@@ -61,9 +61,10 @@ impl Target {
     }
 }
 
-/// The SigV4 headers of an S3 control request when the run signs (none otherwise).
+/// The authentication headers of a control request: SigV4 when the run signs S3 requests,
+/// and the `-token` (none otherwise).
 fn s3_headers(cfg: &Config, method: &str, path: &str) -> Vec<(&'static str, String)> {
-    match (&cfg.s3_creds, cfg.api) {
+    let mut h = match (&cfg.s3_creds, cfg.api) {
         (Some(creds), Api::S3) => crate::http::s3_sign(
             creds,
             method,
@@ -73,7 +74,11 @@ fn s3_headers(cfg: &Config, method: &str, path: &str) -> Vec<(&'static str, Stri
         )
         .to_vec(),
         _ => Vec::new(),
+    };
+    if let Some(t) = cfg.token_header() {
+        h.push(t);
     }
+    h
 }
 
 fn pairs<'a>(h: &'a [(&'static str, String)]) -> Vec<(&'a str, &'a str)> {
@@ -92,12 +97,18 @@ pub fn create_bucket(cfg: &Config) -> anyhow::Result<()> {
     let b = crate::http::encode_name(&cfg.bucket);
     let resp = match cfg.api {
         Api::Http => return Ok(()),
-        Api::Ais => c.request(
-            "POST",
-            &format!("/v1/buckets/{b}"),
-            &[("Content-Type", "application/json")],
-            Body::Bytes(br#"{"action":"create-bck"}"#),
-        )?,
+        Api::Ais => {
+            let path = format!("/v1/buckets/{b}");
+            let auth = s3_headers(cfg, "POST", &path);
+            let mut h = pairs(&auth);
+            h.push(("Content-Type", "application/json"));
+            c.request(
+                "POST",
+                &path,
+                &h,
+                Body::Bytes(br#"{"action":"create-bck"}"#),
+            )?
+        }
         Api::S3 => {
             let path = format!("{}/{b}", cfg.endpoint.path_prefix);
             let h = s3_headers(cfg, "PUT", &path);
@@ -159,10 +170,10 @@ fn list_ais(cfg: &Config) -> anyhow::Result<Vec<(String, u64)>> {
             }
         });
         let body = serde_json::to_vec(&msg).expect("serialising a list message");
-        let headers = [
-            ("Accept", "application/json"),
-            ("Content-Type", "application/json"),
-        ];
+        let auth = s3_headers(cfg, "GET", &path);
+        let mut headers = pairs(&auth);
+        headers.push(("Accept", "application/json"));
+        headers.push(("Content-Type", "application/json"));
         let resp = c.request("GET", &path, &headers, Body::Bytes(&body))?;
         let status = resp.status;
         let bytes = resp.body_bytes()?;

@@ -165,6 +165,11 @@ pub struct Flags {
     /// -api s3: the region in the signature's scope.
     #[arg(long = "s3-region", default_value = "us-east-1")]
     pub s3_region: String,
+    /// An AuthN token (JWT) sent with every request: `Authorization: Bearer <token>`
+    /// (`X-Amz-Security-Token` when the request is SigV4-signed), for nodes with token
+    /// access control on. Default: `AIS_AUTHN_TOKEN` from the environment, as AIS's tools.
+    #[arg(long, env = "AIS_AUTHN_TOKEN")]
+    pub token: Option<String>,
 }
 
 /// Rewrites Go-style `-flag` / `-flag=v` into `--flag` / `--flag=v` for clap's known long
@@ -321,10 +326,23 @@ pub struct Config {
     pub obj_prefix: String,
     pub timeout: Duration,
     /// -api s3 with SigV4: the credentials every request is signed with.
+    /// AuthN token sent with every request (`-token`).
+    pub token: Option<String>,
     pub s3_creds: Option<crate::http::S3Creds>,
 }
 
 impl Config {
+    /// The `-token` header of a request: `Authorization: Bearer`, or `X-Amz-Security-Token`
+    /// when the request is SigV4-signed (its `Authorization` is the signature), as AIS reads it.
+    pub fn token_header(&self) -> Option<(&'static str, String)> {
+        let t = self.token.as_ref()?;
+        Some(if self.s3_creds.is_some() {
+            ("X-Amz-Security-Token", t.clone())
+        } else {
+            ("Authorization", format!("Bearer {t}"))
+        })
+    }
+
     /// Validates flags and resolves the endpoint. `entropy` seeds what the user left random
     /// (the seed when `-seed 0`, the default object prefix).
     pub fn from_flags(f: &Flags, entropy: u64) -> anyhow::Result<Config> {
@@ -400,6 +418,10 @@ impl Config {
             }
             _ => bail!("-s3-access-key and -s3-secret-key go together, both non-empty"),
         };
+        let token = f.token.clone().filter(|t| !t.is_empty());
+        if token.is_some() && f.api == Api::Http {
+            bail!("-token needs -api ais or -api s3");
+        }
         let endpoint = resolve_endpoint(f)?;
         let range = (f.readoff > 0 || f.readlen > 0).then_some((f.readoff, f.readlen));
         let seed = if f.seed == 0 { entropy | 1 } else { f.seed };
@@ -430,6 +452,7 @@ impl Config {
             obj_prefix,
             timeout: f.timeout,
             s3_creds,
+            token,
         })
     }
 }

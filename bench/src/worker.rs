@@ -159,6 +159,8 @@ struct Worker {
     name_prefix: String,
     path: String,
     snippet: Vec<u8>,
+    /// The `-token` header every request carries (none without `-token`).
+    token_header: Option<(&'static str, String)>,
 }
 
 impl Worker {
@@ -184,6 +186,7 @@ impl Worker {
         } else {
             format!("{}/", crate::http::encode_name(&cfg.obj_prefix))
         };
+        let token_header = cfg.token_header();
         Worker {
             id,
             shared,
@@ -198,6 +201,7 @@ impl Worker {
             name_prefix,
             path: String::with_capacity(128),
             snippet: Vec::new(),
+            token_header,
         }
     }
 
@@ -315,6 +319,9 @@ impl Worker {
             let h =
                 crate::http::s3_sign(creds, method.as_str(), &self.path, &shared.target.host, now);
             crate::http::append_headers(&mut self.head, &h);
+        }
+        if let Some(t) = &self.token_header {
+            crate::http::append_headers(&mut self.head, std::slice::from_ref(t));
         }
         let conn = self.conn.as_mut().expect("connected before execute");
         let t0 = Instant::now();

@@ -132,6 +132,20 @@ pub struct Flags {
     /// `off`: no limit.
     #[arg(long, default_value = PUT_INFLIGHT_BYTES_DEFAULT, value_parser = parse_size_or_off)]
     pub put_inflight_bytes_per_core: SizeOrOff,
+    /// Token access control (AIS AuthN JWTs): the HS256 secret tokens are signed with. With a
+    /// token key (this, `--auth-secret-file` or `--auth-pubkey`) every AIS API request but
+    /// `/v1/health` and `/metrics` needs `Authorization: Bearer <token>` with the permission
+    /// it asks for (401 without a valid token, 403 without the permission); with none, every
+    /// request is accepted, as AIS with auth off. Prefer the file: a flag shows in `ps`.
+    #[arg(long, value_name = "SECRET")]
+    pub auth_secret: Option<String>,
+    /// A file holding the HS256 token secret (one trailing newline ignored).
+    #[arg(long, value_name = "FILE", conflicts_with = "auth_secret")]
+    pub auth_secret_file: Option<PathBuf>,
+    /// An RSA public key (PEM) that RS256/RS384/RS512 tokens are checked with (AuthN's
+    /// `public_key`); may be given with a secret (HS256 tokens then work too).
+    #[arg(long, value_name = "PEM_FILE")]
+    pub auth_pubkey: Option<PathBuf>,
 }
 
 /// Connections one core serves at once: the default and the largest value of
@@ -292,6 +306,71 @@ pub struct Config {
     pub conns_per_core_max: usize,
     /// In-flight declared PUT body bytes per core; `None` (`off`): no limit.
     pub put_inflight_bytes_per_core: Option<u64>,
+    /// Token keys; none: token access control is off.
+    pub auth: AuthKeys,
+}
+
+/// The keys token access control checks tokens with (`Debug` tells only which are set).
+#[derive(Clone, Default)]
+pub struct AuthKeys {
+    /// HS256 shared secret.
+    pub secret: Option<Vec<u8>>,
+    /// RSA public key, PEM.
+    pub pubkey_pem: Option<Vec<u8>>,
+}
+
+impl AuthKeys {
+    /// True when token access control is on.
+    pub fn is_on(&self) -> bool {
+        self.secret.is_some() || self.pubkey_pem.is_some()
+    }
+}
+
+impl std::fmt::Debug for AuthKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthKeys")
+            .field("secret", &self.secret.is_some())
+            .field("pubkey", &self.pubkey_pem.is_some())
+            .finish()
+    }
+}
+
+/// The token keys of the flags, each checked (a secret not empty, a public key an RSA PEM).
+fn auth_keys(f: &Flags) -> anyhow::Result<AuthKeys> {
+    let secret = match (&f.auth_secret, &f.auth_secret_file) {
+        (Some(s), _) => Some(s.as_bytes().to_vec()),
+        (None, Some(p)) => {
+            let mut b = std::fs::read(p)
+                .map_err(|e| anyhow::anyhow!("--auth-secret-file {}: {e}", p.display()))?;
+            if b.ends_with(b"\n") {
+                b.pop();
+                if b.ends_with(b"\r") {
+                    b.pop();
+                }
+            }
+            Some(b)
+        }
+        (None, None) => None,
+    };
+    if secret.as_ref().is_some_and(|s| s.is_empty()) {
+        anyhow::bail!("--auth-secret/--auth-secret-file: the secret is empty");
+    }
+    let pubkey_pem = match &f.auth_pubkey {
+        Some(p) => Some(
+            std::fs::read(p).map_err(|e| anyhow::anyhow!("--auth-pubkey {}: {e}", p.display()))?,
+        ),
+        None => None,
+    };
+    let keys = AuthKeys { secret, pubkey_pem };
+    if keys.is_on() {
+        crate::auth::Verifier::new(
+            keys.secret.as_deref(),
+            keys.pubkey_pem.as_deref(),
+            String::new(),
+        )
+        .map_err(|e| anyhow::anyhow!("--auth-*: {e}"))?;
+    }
+    Ok(keys)
 }
 
 impl Config {
@@ -384,6 +463,7 @@ impl Config {
             },
             conns_per_core_max: f.conns_per_core_max,
             put_inflight_bytes_per_core: f.put_inflight_bytes_per_core.0,
+            auth: auth_keys(f)?,
         })
     }
 }

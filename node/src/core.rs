@@ -110,6 +110,7 @@ pub fn run_core(start: CoreStart) {
         put_bufs: OnceCell::new(),
         rec: CoreRecorder::new(node.stats[core].clone()),
         view: CoreView::new(node.objects_cached_per_core),
+        auth_cache: RefCell::new(crate::auth::TokenCache::default()),
         node,
     });
     let _ = ready.send(Ok(()));

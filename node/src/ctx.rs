@@ -58,6 +58,9 @@ pub struct NodeInfo {
     pub conns_per_core_max: usize,
     /// Declared PUT body bytes each core receives at once (`None`: no limit).
     pub put_inflight_bytes_per_core: Option<u64>,
+    /// Token access control on the AIS API (`--auth-secret*`, `--auth-pubkey`); `None`:
+    /// every request is accepted, as AIS with auth off.
+    pub auth: Option<Arc<crate::auth::Verifier>>,
 }
 
 /// Environment variable that arms the test-only panic trigger (`NodeInfo::test_panic`).
@@ -104,6 +107,8 @@ pub struct CoreCtx {
     pub rec: CoreRecorder,
     /// This core's snapshots of the store and its cache of open objects.
     pub view: CoreView,
+    /// Tokens this core has verified (token access control), each until it expires.
+    pub auth_cache: RefCell<crate::auth::TokenCache>,
 }
 
 /// Size of a PUT body buffer (measured: 32 KiB pieces no worse than 128 KiB ones, bench/RESULTS.md). Data goes to the file in pieces of at least

@@ -1,10 +1,11 @@
 //! aisle-node: the daemon. Per-core runtime (`core`), the context handlers work in (`ctx`),
 //! cross-core bus (`bus`), HTTP connections and response bodies (`http`), the protocol-neutral
 //! object layer (`object`), the AIS native API (`ais`), counters (`stats`), configuration
-//! (`config`) and process life (`node`).
+//! (`config`), token access control (`auth`) and process life (`node`).
 #![forbid(unsafe_code)]
 
 pub mod ais;
+pub mod auth;
 pub mod bus;
 pub mod config;
 pub mod core;

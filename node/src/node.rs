@@ -85,6 +85,19 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         s3_keys: cfg.s3_keys.clone(),
         conns_per_core_max: cfg.conns_per_core_max,
         put_inflight_bytes_per_core: cfg.put_inflight_bytes_per_core,
+        auth: if cfg.auth.is_on() {
+            // The cluster id AuthN names in cluster ACLs and bucket namespaces: the Smap UUID.
+            let cluster_id = crate::ais::cluster_uuid(&store.node_id());
+            let v = crate::auth::Verifier::new(
+                cfg.auth.secret.as_deref(),
+                cfg.auth.pubkey_pem.as_deref(),
+                cluster_id,
+            )?;
+            tracing::info!(verifier = ?v, "token access control on");
+            Some(Arc::new(v))
+        } else {
+            None
+        },
         stats: (0..cfg.cores)
             .map(|c| Arc::new(CoreStats::new(c, crate::stats::MOUNTPATH_IDS_COUNTED)))
             .collect(),

@@ -253,6 +253,10 @@ pub struct CoreStats {
     pub cache_swept: Counter,
     /// Connections closed because serving a request on them panicked.
     pub conn_panics: Counter,
+    /// Requests refused 401 by token access control (no, bad or expired token).
+    pub auth_refused: Counter,
+    /// Requests refused 403 by token access control (token lacks the permission).
+    pub auth_denied: Counter,
     /// Connections accepted over `--conns-per-core-max` and answered 503 (or closed).
     pub conns_refused: Counter,
     /// PUTs answered 503 because their core's in-flight PUT bytes were at the limit.
@@ -283,6 +287,8 @@ impl CoreStats {
             cache_misses: Counter::default(),
             cache_swept: Counter::default(),
             conn_panics: Counter::default(),
+            auth_refused: Counter::default(),
+            auth_denied: Counter::default(),
             conns_refused: Counter::default(),
             put_refused: Counter::default(),
             s3_ops: Default::default(),
@@ -609,6 +615,8 @@ pub fn render(cores: &[Arc<CoreStats>], bmd: &Bmd, info: &ScrapeInfo<'_>) -> Str
         ("aisle_core_panic_count", |c| c.conn_panics.get()),
         ("aisle_core_conns_refused_count", |c| c.conns_refused.get()),
         ("aisle_core_put_refused_count", |c| c.put_refused.get()),
+        ("aisle_core_auth_refused_count", |c| c.auth_refused.get()),
+        ("aisle_core_auth_denied_count", |c| c.auth_denied.get()),
     ] {
         let _ = writeln!(out, "# TYPE {name} counter");
         for c in cores {

@@ -1,7 +1,7 @@
 //! NVIDIA's Python SDK (`aistore`) as an acceptance test: the scripts in `sdk/` drive a real
 //! node with the unmodified SDK (`sdk_test.py`: the basics; `sdk_objects.py`: append and custom
 //! metadata; `copy_test.py`: object copy and the list-objects flags; `sdk_multipart.py`: the native
-//! multipart upload; `sdk_jobs.py`: jobs). The interpreter comes from `AISLE_PYTHON` (set by
+//! multipart upload; `sdk_jobs.py`: jobs; `sdk_auth.py`: token access control). The interpreter comes from `AISLE_PYTHON` (set by
 //! `scripts/test.sh`), else `<workspace>/.venv/bin/python`. A missing interpreter or SDK fails
 //! the test: it must never pass without having run.
 mod common;
@@ -57,6 +57,53 @@ fn python_sdk_multipart_upload() {
     // part replaces the earlier one), complete (read back equal, ranges across parts), abort
     // (nothing left), a refused completion with a gap (the asserts live in sdk/sdk_multipart.py).
     run_script("sdk_multipart.py", &[], 3, "SDK multipart test: OK");
+}
+
+#[test]
+fn python_sdk_token_auth() {
+    // Goal: the SDK's token option (`Client(url, token=...)`, sent as `Authorization: Bearer`)
+    // against a node with token access control: no token 401, admin token creates and
+    // writes, a read-only token on one bucket reads it and is refused (403) writes there and
+    // everything on another bucket (the asserts live in sdk/sdk_auth.py).
+    use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+    use serde_json::json;
+    let py = sdk_python();
+    let secret = "sdk-auth-test-secret";
+    let node = Node::start_with_args(1, &["--auth-secret", secret]);
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 600;
+    let mint = |c: serde_json::Value| {
+        encode(
+            &Header::new(Algorithm::HS256),
+            &c,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
+    };
+    let admin = mint(json!({"sub": "admin", "exp": exp, "admin": true}));
+    let smap = node.req(
+        "GET",
+        "/v1/daemon?what=smap",
+        &[("Authorization", &format!("Bearer {admin}"))],
+        b"",
+    );
+    assert_eq!(smap.status, 200, "{}", smap.text());
+    let uuid = smap.json()["uuid"].as_str().unwrap().to_string();
+    // AIS AccessRO: GET | HEAD-OBJECT | HEAD-BUCKET | LIST-OBJECTS.
+    let ro: u64 = 1 | 2 | (1 << 8) | (1 << 9);
+    let reader = mint(json!({"sub": "reader", "exp": exp, "clusters": [],
+        "buckets": [{"bck": {"name": "authb", "provider": "ais",
+            "namespace": {"uuid": uuid, "name": ""}}, "perm": ro.to_string()}]}));
+    run_on(
+        &py,
+        &node,
+        "sdk_auth.py",
+        &[&admin, &reader],
+        "SDK auth test: OK",
+    );
 }
 
 #[test]
@@ -119,6 +166,13 @@ fn python_sdk_resilver_job() {
 fn run_script(script_name: &str, args: &[&str], mountpaths: usize, done: &str) {
     // Steps: find the interpreter and check it imports the SDK (else fail with how to fix);
     // start a node; run the script with the node URL; require exit 0.
+    let py = sdk_python();
+    let node = Node::start(mountpaths);
+    run_on(&py, &node, script_name, args, done);
+}
+
+/// The interpreter, checked to import the SDK (else the test fails with how to fix it).
+fn sdk_python() -> PathBuf {
     let py = python();
     assert!(
         py.exists(),
@@ -140,12 +194,15 @@ fn run_script(script_name: &str, args: &[&str], mountpaths: usize, done: &str) {
         py.display(),
         String::from_utf8_lossy(&probe.stdout).trim()
     );
+    py
+}
 
-    let node = Node::start(mountpaths);
+/// Runs `script_name` with the node's URL and `args`; requires exit 0 and `done` printed.
+fn run_on(py: &std::path::Path, node: &Node, script_name: &str, args: &[&str], done: &str) {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/sdk")
         .join(script_name);
-    let out = Command::new(&py)
+    let out = Command::new(py)
         .arg(&script)
         .arg(node.url())
         .args(args)

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::reply;
 use super::time;
-use super::Req;
+use super::{access, Req};
+use crate::auth::ace;
 use crate::http::{BodyError, Conn};
 
 pub async fn body_error(conn: &mut Conn, req: &Req<'_>, e: BodyError) -> bool {
@@ -69,6 +70,9 @@ pub async fn handle(conn: &mut Conn, req: &Req<'_>, bucket: Option<&str>) -> boo
         (Method::Head, Some(b)) => head_bucket(conn, req, b).await,
         (Method::Post, Some(b)) => match action {
             "create-bck" => {
+                if let Some(keep) = access::require(conn, req, None, ace::CREATE_BUCKET).await {
+                    return keep;
+                }
                 let props = msg.and_then(|m| {
                     if m.value.is_null() {
                         None
@@ -87,6 +91,11 @@ pub async fn handle(conn: &mut Conn, req: &Req<'_>, bucket: Option<&str>) -> boo
                 }
             }
             "make-n-copies" => {
+                // AIS checks no bit of its own for it; it changes the bucket's mirroring as
+                // a set-bprops does, so it asks what set-bprops asks.
+                if let Some(keep) = access::require(conn, req, Some(b), ace::PATCH).await {
+                    return keep;
+                }
                 let value = msg.map(|m| m.value).unwrap_or(serde_json::Value::Null);
                 make_n_copies(conn, req, b, &value).await
             }
@@ -94,6 +103,9 @@ pub async fn handle(conn: &mut Conn, req: &Req<'_>, bucket: Option<&str>) -> boo
         },
         (Method::Delete, Some(b)) => match action {
             "destroy-bck" => {
+                if let Some(keep) = access::require(conn, req, Some(b), ace::DESTROY_BUCKET).await {
+                    return keep;
+                }
                 let store = conn.core.store.clone();
                 match store.destroy_bucket(b).await {
                     Ok(trashed) => {

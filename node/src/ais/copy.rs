@@ -9,7 +9,8 @@
 use engine::store::CopyOutcome;
 
 use super::reply;
-use super::Req;
+use super::{access, Req};
+use crate::auth::ace;
 use crate::http::conn::Conn;
 
 /// A parsed `object_to`.
@@ -63,6 +64,9 @@ pub async fn copy(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str, to: &
     };
     if let Err(e) = super::object::refuse_marker(dst.bucket, dst.obj) {
         return reply::store_error(conn, req.head, &e).await;
+    }
+    if let Some(keep) = access::require(conn, req, Some(dst.bucket), ace::PUT).await {
+        return keep;
     }
     if !conn.discard_body().await {
         // A large body (not part of a copy request): refuse rather than read it all.

@@ -77,7 +77,7 @@ pub fn smap(node: &NodeInfo) -> serde_json::Value {
         "pmap": { id.clone(): snode(node, "proxy") },
         "tmap": { id.clone(): snode(node, "target") },
         "proxy_si": snode(node, "proxy"),
-        "uuid": format!("aisle-{id}"),
+        "uuid": super::cluster_uuid(&id),
         "creation_time": super::time::http_date(node.started_unix_ns),
         "version": "1",
     })

@@ -5,6 +5,7 @@
 //! so no request can reach outside the mountpaths (`%2e%2e%2f` decodes to `../` and fails the
 //! `..` component rule).
 
+mod access;
 mod append;
 mod bucket;
 pub mod cluster;
@@ -29,9 +30,17 @@ use net::url::{percent_decode_cow, query_value};
 
 use crate::http::Conn;
 
+/// The cluster's UUID in the Smap (`what=smap`): AuthN names it in tokens' cluster ACLs and
+/// bucket namespaces.
+pub fn cluster_uuid(daemon_id: &str) -> String {
+    format!("aisle-{daemon_id}")
+}
+
 /// A request being routed.
 pub struct Req<'a> {
     pub head: &'a RequestHead,
+    /// The verified token's claims when token access control is on (`access::gate`).
+    pub claims: Option<std::rc::Rc<crate::auth::Claims>>,
 }
 
 impl Req<'_> {
@@ -89,7 +98,6 @@ fn split_names(rest: &str) -> Result<(Cow<'_, str>, Option<Cow<'_, str>>), Strin
 
 /// Serves one request; returns whether the connection may carry another.
 pub async fn handle(conn: &mut Conn, head: &RequestHead) -> bool {
-    let req = Req { head };
     conn.test_panic_at = None;
     if conn.core.node.test_panic {
         conn.test_panic_at = head
@@ -97,6 +105,12 @@ pub async fn handle(conn: &mut Conn, head: &RequestHead) -> bool {
             .map(|v| String::from_utf8_lossy(v).into_owned());
         conn.test_panic_point("handle");
     }
+    // Token access control before anything else looks at the request.
+    let claims = match access::gate(conn, head).await {
+        Ok(c) => c,
+        Err(keep) => return keep,
+    };
+    let req = Req { head, claims };
     if let Some(p) = req.q("provider") {
         if !p.is_empty() && p != "ais" {
             let msg = format!("provider {p:?} is not supported by this node (only ais)");

@@ -10,7 +10,8 @@ use net::response;
 
 use super::reply;
 use super::time;
-use super::Req;
+use super::{access, Req};
+use crate::auth::ace;
 use crate::http::{BodyError, BodySource, Conn, ReqOutcome};
 use crate::object::{self, PutError, PutSpec, ReadRange};
 use crate::stats::{Op, Outcome};
@@ -383,6 +384,17 @@ async fn action(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool
     if req.head.method == Method::Patch {
         // AIS: PATCH on an object sets its custom metadata, whatever the action's name.
         return super::custom::patch(conn, req, bucket, obj, &msg).await;
+    }
+    // AIS: multipart actions need read-write access, a rename MOVE-OBJECT.
+    let bits = match msg.action.as_str() {
+        "mpt-upload" | "mpt-complete" => Some(ace::ACCESS_RW),
+        "rename-obj" => Some(ace::OBJ_MOVE),
+        _ => None,
+    };
+    if let Some(bits) = bits {
+        if let Some(keep) = access::require(conn, req, Some(bucket), bits).await {
+            return keep;
+        }
     }
     match msg.action.as_str() {
         "mpt-upload" => return super::mpt::create(conn, req, bucket, obj).await,

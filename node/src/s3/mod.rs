@@ -16,6 +16,7 @@ pub mod list;
 mod mpu;
 mod object;
 pub mod time;
+mod token;
 pub mod xml;
 
 use std::borrow::Cow;
@@ -245,7 +246,18 @@ const OBJECT_SUBRESOURCES_NOT_YET: &[&str] = &[
 /// Serves one S3 request; `rest` is the path after the S3 prefix. Returns whether the
 /// connection may carry another request.
 pub async fn handle(conn: &mut Conn, head: &RequestHead, rest: &str) -> bool {
-    let auth = match auth::check(&conn.core.node.s3_keys, head) {
+    let pass = match token::gate(conn, head, rest) {
+        Ok(p) => p,
+        Err(e) => {
+            conn.core.rec.stats.count_s3(S3Op::Other);
+            return error::send(conn, head, &e).await;
+        }
+    };
+    let checked = match pass {
+        token::Pass::Bearer => Ok(auth::Auth::Open),
+        token::Pass::Sigv4 => auth::check(&conn.core.node.s3_keys, head),
+    };
+    let auth = match checked {
         Ok(a) => a,
         Err(e) => {
             conn.core.rec.stats.count_s3(S3Op::Other);

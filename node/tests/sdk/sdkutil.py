@@ -35,8 +35,9 @@ def expect_raises(exc_type, fn, what):
     raise AssertionError(f"{what}: expected {exc_type.__name__}, but it succeeded")
 
 
-def sdk_client(url):
-    """An SDK client of the node at `url`: no HTTP retries, a few reconnects only."""
+def sdk_client(url, token=None):
+    """An SDK client of the node at `url`: no HTTP retries, a few reconnects only; `token`:
+    an AuthN token the SDK sends as `Authorization: Bearer`."""
     retry = RetryConfig(
         http_retry=Retry(total=0, connect=0, read=0, status_forcelist=[]),
         network_retry=Retrying(
@@ -46,4 +47,4 @@ def sdk_client(url):
             reraise=True,
         ),
     )
-    return Client(url, retry_config=retry, timeout=(3, 60))
+    return Client(url, retry_config=retry, timeout=(3, 60), token=token)
