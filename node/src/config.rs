@@ -132,6 +132,18 @@ pub struct Flags {
     /// `off`: no limit.
     #[arg(long, default_value = PUT_INFLIGHT_BYTES_DEFAULT, value_parser = parse_size_or_off)]
     pub put_inflight_bytes_per_core: SizeOrOff,
+    /// PEM file with the TLS certificate chain (leaf first). With `--tls-key`, the listener
+    /// speaks only HTTPS (AIS `net.http.use_https`); the pair is reloaded without a restart on
+    /// `PUT /v1/daemon/load-x509`, on SIGHUP, and when either file's mtime or size changes.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM file with the TLS private key (PKCS#8, PKCS#1 or SEC1) for `--tls-cert`.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// How often the TLS certificate and key files are checked for a change (mtime, size),
+    /// which reloads them; `0` turns the check off (reload by API or SIGHUP only).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub tls_check_interval: std::time::Duration,
 }
 
 /// Connections one core serves at once: the default and the largest value of
@@ -292,6 +304,17 @@ pub struct Config {
     pub conns_per_core_max: usize,
     /// In-flight declared PUT body bytes per core; `None` (`off`): no limit.
     pub put_inflight_bytes_per_core: Option<u64>,
+    /// HTTPS on the listener: certificate and key files (`--tls-cert`, `--tls-key`).
+    pub tls: Option<TlsFiles>,
+    /// How often the TLS files are checked for a change; zero: never.
+    pub tls_check_interval: std::time::Duration,
+}
+
+/// The PEM files of the listener's certificate chain and private key.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 impl Config {
@@ -384,6 +407,14 @@ impl Config {
             },
             conns_per_core_max: f.conns_per_core_max,
             put_inflight_bytes_per_core: f.put_inflight_bytes_per_core.0,
+            tls: match (&f.tls_cert, &f.tls_key) {
+                (Some(cert), Some(key)) => Some(TlsFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                }),
+                _ => None,
+            },
+            tls_check_interval: f.tls_check_interval,
         })
     }
 }

@@ -58,6 +58,8 @@ pub struct NodeInfo {
     pub conns_per_core_max: usize,
     /// Declared PUT body bytes each core receives at once (`None`: no limit).
     pub put_inflight_bytes_per_core: Option<u64>,
+    /// HTTPS on the listener (`--tls-cert`/`--tls-key`); `None`: plain HTTP.
+    pub tls: Option<Arc<crate::tls::Tls>>,
 }
 
 /// Environment variable that arms the test-only panic trigger (`NodeInfo::test_panic`).
