@@ -116,6 +116,14 @@ impl Pump {
 
     /// Starts whatever op the state allows and is not running yet.
     fn start_ops(&mut self) {
+        // The server is done (or the connection failed): `close_notify` (sent just below),
+        // then a half-close once everything is out.
+        if (self.app_eof || self.failed) && !self.close_sent {
+            if !self.failed {
+                self.tls.send_close_notify();
+            }
+            self.close_sent = true;
+        }
         // Records for the client: everything rustls has queued, one send at a time.
         if self.tcp_tx.is_none() && !self.tcp_dead {
             if !self.failed || self.to_tcp.is_empty() {
@@ -147,14 +155,6 @@ impl Pump {
         if self.tcp_eof && !self.app_shut && self.to_app.is_empty() && self.app_tx.is_none() {
             sys::shutdown_write(&self.app);
             self.app_shut = true;
-        }
-        // The server is done (or the connection failed): `close_notify`, then half-close.
-        if (self.app_eof || self.failed) && !self.close_sent {
-            if !self.failed {
-                self.tls.send_close_notify();
-            }
-            self.close_sent = true;
-            // Queued above on the next turn (the loop runs again after any change).
         }
         if self.close_sent
             && !self.closing
