@@ -501,9 +501,12 @@ fn reload_by_api_and_sighup_swaps_the_certificate_for_new_connections_only() {
     // SIGHUP reloads the good pair.
     replace_file(&leaf3, &cert);
     replace_file(&key3, &key);
-    let pid = n.node.child.as_ref().unwrap().id() as i32;
-    // SAFETY (test): signalling the child process we started.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+    let pid = n.node.child.as_ref().unwrap().id();
+    let st = Command::new("kill")
+        .args(["-HUP", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success(), "kill -HUP {pid}");
     let deadline = Instant::now() + Duration::from_secs(20);
     while server_cert(&n.connect()) != der_of(&leaf3) {
         assert!(
