@@ -9,7 +9,8 @@
 //!   dropped before it completes except when the whole pump ends, so no received byte is lost.
 //! - Bounded buffers: a receive from one side is not started again until what the previous
 //!   one produced has been sent to the other side (`IO_BYTES` of plaintext or records at most,
-//!   plus rustls's framing), so a slow reader on either side stops the other.
+//!   plus rustls's framing), so a slow reader on either side stops the other. An idle
+//!   connection's receives wait with `IO_BYTES_IDLE` buffers.
 //! - Closing: the server's end of the pair closing sends `close_notify`, half-closes TCP and
 //!   lingers (reading and discarding) until the client closes or `LINGER` passes; the client
 //!   closing (or `close_notify`) half-closes the pair, so the server sees an ordinary EOF; a TCP
@@ -26,8 +27,12 @@ use std::time::Duration;
 use engine::io::{self as rio, sys, Fd};
 use rustls::ServerConnection;
 
-/// Bytes one receive takes from either side.
+/// Bytes one receive takes from either side while data streams (the last receive filled its
+/// buffer).
 const IO_BYTES: usize = 64 * 1024;
+/// Bytes one receive takes otherwise: an idle connection waits with buffers of this size only
+/// (a 4 KiB GET's response or a small request fits).
+const IO_BYTES_IDLE: usize = 16 * 1024;
 /// How long a pump whose server side closed keeps reading (and discarding) from the client.
 const LINGER: Duration = Duration::from_secs(1);
 /// Go's answer to plain HTTP on a TLS port (AIS serves HTTPS with Go's `net/http`).
@@ -36,6 +41,16 @@ const PLAIN_HTTP_REPLY: &[u8] = b"HTTP/1.0 400 Bad Request\r\nContent-Type: text
 type RecvFut = Pin<Box<dyn Future<Output = (io::Result<usize>, Vec<u8>)>>>;
 type SendFut = Pin<Box<dyn Future<Output = (io::Result<()>, Vec<u8>)>>>;
 type SleepFut = Pin<Box<dyn Future<Output = ()>>>;
+
+/// The buffer for the next receive: `IO_BYTES` after a receive that filled its buffer,
+/// `IO_BYTES_IDLE` otherwise; the kept one when it has that size.
+fn rx_buffer(kept: Option<Vec<u8>>, streaming: bool) -> Vec<u8> {
+    let want = if streaming { IO_BYTES } else { IO_BYTES_IDLE };
+    match kept {
+        Some(b) if b.capacity() == want => b,
+        _ => Vec::with_capacity(want),
+    }
+}
 
 fn recv_op(fd: &Fd, mut buf: Vec<u8>) -> RecvFut {
     let fd = fd.clone();
@@ -65,6 +80,8 @@ struct Pump {
     /// Receive from the client (records) in flight, and the buffer kept for the next one.
     tcp_rx: Option<RecvFut>,
     tcp_rx_buf: Option<Vec<u8>>,
+    /// The last receive from the client filled its buffer: the next one takes `IO_BYTES`.
+    tcp_rx_streaming: bool,
     /// Plaintext decrypted and not yet handed to the server; the send in flight and the buffer
     /// kept for the next.
     to_app: Vec<u8>,
@@ -73,6 +90,7 @@ struct Pump {
     /// Receive from the server (plaintext) in flight, and the buffer kept.
     app_rx: Option<RecvFut>,
     app_rx_buf: Option<Vec<u8>>,
+    app_rx_streaming: bool,
     /// Records not yet sent to the client; the send in flight and the buffer kept.
     to_tcp: Vec<u8>,
     tcp_tx: Option<SendFut>,
@@ -180,10 +198,7 @@ impl Pump {
             && self.app_tx.is_none()
             && (self.tcp_tx.is_none() || !self.tls.is_handshaking())
         {
-            let buf = self
-                .tcp_rx_buf
-                .take()
-                .unwrap_or_else(|| Vec::with_capacity(IO_BYTES));
+            let buf = rx_buffer(self.tcp_rx_buf.take(), self.tcp_rx_streaming);
             self.tcp_rx = Some(recv_op(&self.tcp, buf));
         }
         // Receive from the server once the records of the last receive went to the client.
@@ -194,10 +209,7 @@ impl Pump {
             && self.tcp_tx.is_none()
             && self.to_tcp.is_empty()
         {
-            let buf = self
-                .app_rx_buf
-                .take()
-                .unwrap_or_else(|| Vec::with_capacity(IO_BYTES));
+            let buf = rx_buffer(self.app_rx_buf.take(), self.app_rx_streaming);
             self.app_rx = Some(recv_op(&self.app, buf));
         }
     }
@@ -258,6 +270,7 @@ impl Pump {
                 if let Poll::Ready((r, buf)) = f.as_mut().poll(cx) {
                     self.tcp_rx = None;
                     progress = true;
+                    self.tcp_rx_streaming = r.as_ref().is_ok_and(|n| *n == buf.capacity());
                     match r {
                         Ok(0) => self.tcp_eof = true,
                         Ok(_) if self.closing || self.failed => {} // lingering: discarded
@@ -281,6 +294,7 @@ impl Pump {
                 if let Poll::Ready((r, buf)) = f.as_mut().poll(cx) {
                     self.app_rx = None;
                     progress = true;
+                    self.app_rx_streaming = r.as_ref().is_ok_and(|n| *n == buf.capacity());
                     match r {
                         Ok(n) if n > 0 => {
                             if let Err(e) = self.tls.writer().write_all(&buf) {
@@ -331,11 +345,13 @@ pub async fn run(tcp: Fd, app: Fd, mut tls: ServerConnection, peer: String) {
         peer,
         tcp_rx: None,
         tcp_rx_buf: None,
+        tcp_rx_streaming: false,
         to_app: Vec::new(),
         app_tx: None,
         app_tx_buf: None,
         app_rx: None,
         app_rx_buf: None,
+        app_rx_streaming: false,
         to_tcp: Vec::new(),
         tcp_tx: None,
         tcp_tx_buf: None,
