@@ -33,6 +33,12 @@ if [ "$want" != "$have" ] || ! "$venv/bin/python" -c 'import aistore.sdk, xxhash
 fi
 export AISLE_PYTHON=$venv/bin/python
 
+# The TLS and token tests make their certificates and keys with openssl(1).
+if ! command -v openssl >/dev/null 2>&1; then
+  echo "scripts/test.sh: installing openssl (apt-get)" >&2
+  apt-get install -y -q openssl >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q openssl >/dev/null; }
+fi
+
 start=$SECONDS
 echo "scripts/test.sh: cargo fmt --check" >&2
 cargo fmt --all -- --check

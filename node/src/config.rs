@@ -146,6 +146,18 @@ pub struct Flags {
     /// `public_key`); may be given with a secret (HS256 tokens then work too).
     #[arg(long, value_name = "PEM_FILE")]
     pub auth_pubkey: Option<PathBuf>,
+    /// PEM file with the TLS certificate chain (leaf first). With `--tls-key`, the listener
+    /// speaks only HTTPS (AIS `net.http.use_https`); the pair is reloaded without a restart on
+    /// `PUT /v1/daemon/load-x509`, on SIGHUP, and when either file's mtime or size changes.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM file with the TLS private key (PKCS#8, PKCS#1 or SEC1) for `--tls-cert`.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// How often the TLS certificate and key files are checked for a change (mtime, size),
+    /// which reloads them; `0` turns the check off (reload by API or SIGHUP only).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub tls_check_interval: std::time::Duration,
 }
 
 /// Connections one core serves at once: the default and the largest value of
@@ -308,6 +320,10 @@ pub struct Config {
     pub put_inflight_bytes_per_core: Option<u64>,
     /// Token keys; none: token access control is off.
     pub auth: AuthKeys,
+    /// HTTPS on the listener: certificate and key files (`--tls-cert`, `--tls-key`).
+    pub tls: Option<TlsFiles>,
+    /// How often the TLS files are checked for a change; zero: never.
+    pub tls_check_interval: std::time::Duration,
 }
 
 /// The keys token access control checks tokens with (`Debug` tells only which are set).
@@ -371,6 +387,13 @@ fn auth_keys(f: &Flags) -> anyhow::Result<AuthKeys> {
         .map_err(|e| anyhow::anyhow!("--auth-*: {e}"))?;
     }
     Ok(keys)
+}
+
+/// The PEM files of the listener's certificate chain and private key.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 impl Config {
@@ -464,6 +487,14 @@ impl Config {
             conns_per_core_max: f.conns_per_core_max,
             put_inflight_bytes_per_core: f.put_inflight_bytes_per_core.0,
             auth: auth_keys(f)?,
+            tls: match (&f.tls_cert, &f.tls_key) {
+                (Some(cert), Some(key)) => Some(TlsFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                }),
+                _ => None,
+            },
+            tls_check_interval: f.tls_check_interval,
         })
     }
 }

@@ -262,6 +262,15 @@ async fn accept_loop(ctx: Rc<CoreCtx>, listener: Fd) {
         let peer = sys::peer_addr(&fd)
             .map(|a| a.to_string())
             .unwrap_or_default();
+        // HTTPS: the connection served from here on is the plaintext end of a socket pair
+        // whose other end a TLS pump feeds (`tls::pump`).
+        let fd = match &ctx.node.tls {
+            None => fd,
+            Some(tls) => match start_tls(&ctx, tls, fd, &peer) {
+                Some(app) => app,
+                None => continue,
+            },
+        };
         let served = ctx.conns.borrow().len() - ctx.conns_refusing.get();
         if served >= ctx.node.conns_per_core_max {
             refuse_conn(&ctx, fd, peer);
@@ -292,6 +301,37 @@ async fn accept_loop(ctx: Rc<CoreCtx>, listener: Fd) {
         })
         .detach();
     }
+}
+
+/// Starts the TLS pump of a new connection on this core; returns the end of its socket pair
+/// to serve as the connection (`None`: it could not start, the connection is closed).
+fn start_tls(ctx: &Rc<CoreCtx>, tls: &crate::tls::Tls, tcp: Fd, peer: &str) -> Option<Fd> {
+    let session = match rustls::ServerConnection::new(tls.config.clone()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(core = ctx.core, peer, "TLS session: {e}");
+            return None;
+        }
+    };
+    let (app, pump_end) = match sys::socketpair_stream() {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(
+                core = ctx.core,
+                peer,
+                "socketpair for a TLS connection: {e}"
+            );
+            return None;
+        }
+    };
+    rio::spawn(crate::tls::pump::run(
+        tcp,
+        pump_end,
+        session,
+        peer.to_string(),
+    ))
+    .detach();
+    Some(app)
 }
 
 /// A connection over the core's limit: answered 503 (`ais::send_refusal`) and closed with a

@@ -61,6 +61,8 @@ pub struct NodeInfo {
     /// Token access control on the AIS API (`--auth-secret*`, `--auth-pubkey`); `None`:
     /// every request is accepted, as AIS with auth off.
     pub auth: Option<Arc<crate::auth::Verifier>>,
+    /// HTTPS on the listener (`--tls-cert`/`--tls-key`); `None`: plain HTTP.
+    pub tls: Option<Arc<crate::tls::Tls>>,
 }
 
 /// Environment variable that arms the test-only panic trigger (`NodeInfo::test_panic`).

@@ -15,3 +15,4 @@ pub mod node;
 pub mod object;
 pub mod s3;
 pub mod stats;
+pub mod tls;

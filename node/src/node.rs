@@ -26,8 +26,24 @@ fn daemon_id(port: u16) -> String {
 /// Runs a node until SIGINT or SIGTERM; returns after a clean shutdown.
 pub fn run(cfg: Config) -> anyhow::Result<()> {
     sys::ignore_sigpipe();
-    // Block the shutdown signals before any thread starts, so only `wait_for_signal` sees them.
-    sys::block_shutdown_signals()?;
+    // Block the shutdown signals (and SIGHUP, which reloads the TLS certificate) before any
+    // thread starts, so only `wait_for_signals` sees them.
+    let signals: &[libc::c_int] = if cfg.tls.is_some() {
+        &[libc::SIGINT, libc::SIGTERM, libc::SIGHUP]
+    } else {
+        &[libc::SIGINT, libc::SIGTERM]
+    };
+    sys::block_signals(signals)?;
+    let tls = match &cfg.tls {
+        Some(files) => {
+            let tls =
+                Arc::new(crate::tls::Tls::new(files.clone()).map_err(|e| anyhow::anyhow!(e))?);
+            tls.start_watcher(cfg.tls_check_interval);
+            tracing::info!(cert = %files.cert.display(), key = %files.key.display(), "HTTPS on the listener");
+            Some(tls)
+        }
+        None => None,
+    };
     let probe = rio::probe(256).map_err(|e| anyhow::anyhow!("{e}"))?;
     tracing::info!(
         defer_taskrun = probe.defer_taskrun,
@@ -70,7 +86,11 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
     let node = Arc::new(NodeInfo {
         // The VMD's node id when the mountpaths already carry one, else derived from the port.
         daemon_id: store.node_id(),
-        url: format!("http://{}", cfg.listen),
+        url: format!(
+            "{}://{}",
+            if tls.is_some() { "https" } else { "http" },
+            cfg.listen
+        ),
         host,
         port: cfg.listen.port(),
         started: Instant::now(),
@@ -114,6 +134,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         },
         put_fixed_bufs: cfg.put_fixed_bufs,
         test_panic: std::env::var(crate::ctx::TEST_PANIC_ENV).is_ok_and(|v| v == "1"),
+        tls: tls.clone(),
     });
     if node.test_panic {
         tracing::warn!(
@@ -190,7 +211,15 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
     tracing::info!(listen = %cfg.listen, cores = cfg.cores, daemon_id = %node.daemon_id, "aisle-node ready");
     eprintln!("aisle-node listening on {} ({} cores)", node.url, cfg.cores);
 
-    let sig = sys::wait_for_signal();
+    let sig = loop {
+        let sig = sys::wait_for_signals(signals);
+        if sig != libc::SIGHUP {
+            break sig;
+        }
+        if let Some(tls) = &tls {
+            let _ = tls.reload("SIGHUP");
+        }
+    };
     tracing::info!(
         signal = sig,
         "shutting down: no new connections, finishing requests in flight"

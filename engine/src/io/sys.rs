@@ -181,6 +181,24 @@ pub fn pipe(size: usize) -> io::Result<(Fd, Fd)> {
     Ok((r, w))
 }
 
+/// A connected pair of local stream sockets, both non-blocking and close-on-exec (a TLS
+/// connection's plaintext side: one end is served as an ordinary connection, the other is fed
+/// by the TLS pump).
+pub fn socketpair_stream() -> io::Result<(Fd, Fd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: fds has room for two descriptors.
+    cvt(unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    })?;
+    // SAFETY: socketpair returned two fresh descriptors we own.
+    Ok(unsafe { (Fd::from_raw(fds[0]), Fd::from_raw(fds[1])) })
+}
+
 /// The capacity of a pipe in bytes.
 pub fn pipe_capacity(fd: &Fd) -> usize {
     // SAFETY: fcntl on our fd.
@@ -364,12 +382,19 @@ pub fn memlock_limit() -> u64 {
 /// Blocks SIGINT and SIGTERM in the calling thread (and the threads it spawns later) so that
 /// only `wait_for_signal` sees them.
 pub fn block_shutdown_signals() -> io::Result<()> {
+    block_signals(&[libc::SIGINT, libc::SIGTERM])
+}
+
+/// Blocks `sigs` in the calling thread (and the threads it spawns later) so that only
+/// `wait_for_signals` sees them.
+pub fn block_signals(sigs: &[libc::c_int]) -> io::Result<()> {
     // SAFETY: building and installing a signal mask from a zeroed set.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::sigaddset(&mut set, libc::SIGTERM);
+        for &s in sigs {
+            libc::sigaddset(&mut set, s);
+        }
         let r = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
         if r != 0 {
             return Err(io::Error::from_raw_os_error(r));
@@ -380,12 +405,18 @@ pub fn block_shutdown_signals() -> io::Result<()> {
 
 /// Waits for SIGINT or SIGTERM (blocked beforehand) and returns its number.
 pub fn wait_for_signal() -> i32 {
+    wait_for_signals(&[libc::SIGINT, libc::SIGTERM])
+}
+
+/// Waits for one of `sigs` (blocked beforehand) and returns its number.
+pub fn wait_for_signals(sigs: &[libc::c_int]) -> i32 {
     // SAFETY: sigwait on a set built from a zeroed sigset.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::sigaddset(&mut set, libc::SIGTERM);
+        for &s in sigs {
+            libc::sigaddset(&mut set, s);
+        }
         let mut sig: libc::c_int = 0;
         loop {
             if libc::sigwait(&set, &mut sig) == 0 {

@@ -1,4 +1,5 @@
-//! Node endpoints: `/v1/health` and `/v1/daemon?what=smap|snode|mountpaths|bmd`. The Smap
+//! Node endpoints: `/v1/health`, `/v1/daemon?what=smap|snode|mountpaths|bmd` and the TLS
+//! certificate reload (`load-x509`). The Smap
 //! presents this node as both the (primary) proxy and the only target, so AIS clients that
 //! discover targets (the Python SDK's `cluster().get_info()`, `is_ready()`, direct reads) work.
 
@@ -153,4 +154,47 @@ pub async fn daemon(conn: &mut Conn, req: &Req<'_>) -> bool {
         body.as_bytes(),
     )
     .await
+}
+
+/// AIS's path segment of the certificate reload (`apc.LoadX509`).
+pub const LOAD_X509: &str = "load-x509";
+
+/// `PUT /v1/daemon/load-x509` and `PUT /v1/cluster/load-x509[/<node id>]` (AIS's
+/// `api.LoadX509Cert`): reloads the TLS certificate and key from their files. Without HTTPS:
+/// 404 on the node path, 400 on the cluster path (as AIS); a bad pair: 400, the certificate in
+/// use stays.
+pub async fn load_x509(
+    conn: &mut Conn,
+    req: &Req<'_>,
+    cluster: bool,
+    node_id: Option<&str>,
+) -> bool {
+    if req.head.method != net::head::Method::Put {
+        let msg = format!(
+            "method {} not allowed on {} (PUT is)",
+            req.head.method_str, req.head.path
+        );
+        return reply::error(conn, req.head, 405, &msg, true).await;
+    }
+    let node = conn.core.node.clone();
+    let Some(tls) = node.tls.clone() else {
+        return if cluster {
+            let msg = "invalid request to reload X509 certs (running plain HTTP)";
+            reply::error(conn, req.head, 400, msg, true).await
+        } else {
+            let msg = "no TLS certificate loaders configured";
+            reply::error(conn, req.head, 404, msg, true).await
+        };
+    };
+    if let Some(id) = node_id.filter(|id| *id != node.daemon_id) {
+        let msg = format!(
+            "X.509 load failure: node {id:?} does not exist (this node is {:?})",
+            node.daemon_id
+        );
+        return reply::error(conn, req.head, 404, &msg, true).await;
+    }
+    match engine::io::spawn_blocking(move || tls.reload("load-x509 request")).await {
+        Ok(()) => reply::ok(conn, req.head, 200, None, &[], b"").await,
+        Err(e) => reply::error(conn, req.head, 400, &e, true).await,
+    }
 }

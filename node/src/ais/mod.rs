@@ -178,6 +178,22 @@ pub async fn handle(conn: &mut Conn, head: &RequestHead) -> bool {
             return cluster::get(conn, &req, w).await;
         }
     }
+    if let Some(rest) = path.strip_prefix("/v1/daemon/") {
+        if rest == daemon::LOAD_X509 {
+            return daemon::load_x509(conn, &req, false, None).await;
+        }
+    }
+    if let Some(rest) = path.strip_prefix("/v1/cluster/") {
+        if let Some(tail) = rest.strip_prefix(daemon::LOAD_X509) {
+            match tail.strip_prefix('/') {
+                None if tail.is_empty() => return daemon::load_x509(conn, &req, true, None).await,
+                Some(id) if !id.is_empty() && !id.contains('/') => {
+                    return daemon::load_x509(conn, &req, true, Some(id)).await
+                }
+                _ => {}
+            }
+        }
+    }
     // This node is its own proxy: a request "reversed" to a node reaches this one.
     if path == "/v1/daemon" || path == "/v1/cluster" || path == "/v1/reverse/daemon" {
         return daemon::daemon(conn, &req).await;

@@ -93,6 +93,20 @@ impl Node {
         args: &[&str],
         env: &[(&str, &str)],
     ) -> Node {
+        let node = Node::spawn_with_env(dir, mountpaths, port, args, env);
+        node.wait_ready();
+        node
+    }
+
+    /// Spawns a node like `start_with_env` without waiting for it to answer (a node on HTTPS
+    /// does not answer the plain-HTTP readiness probe; its tests wait their own way).
+    pub fn spawn_with_env(
+        dir: PathBuf,
+        mountpaths: Vec<PathBuf>,
+        port: u16,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Node {
         let log = dir.join(format!("node-{}.log", SEQ.fetch_add(1, Ordering::Relaxed)));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_aisle-node"));
         cmd.arg("--listen")
@@ -111,15 +125,13 @@ impl Node {
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap());
         let child = cmd.spawn().expect("spawning aisle-node");
-        let node = Node {
+        Node {
             child: Some(child),
             port,
             dir,
             mountpaths,
             log,
-        };
-        node.wait_ready();
-        node
+        }
     }
 
     fn wait_ready(&self) {
@@ -430,8 +442,8 @@ pub fn connect(port: u16) -> TcpStream {
 
 /// Reads from `s` into `buf` until one whole response is at the front of `buf`, removes it
 /// and returns it. Bytes after it stay in `buf` (pipelined responses).
-pub fn read_response(
-    s: &mut TcpStream,
+pub fn read_response<S: Read>(
+    s: &mut S,
     buf: &mut Vec<u8>,
     head_request: bool,
 ) -> std::io::Result<Resp> {
