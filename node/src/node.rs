@@ -208,6 +208,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
             }
         }
     }
+    spawn_heap_trimmer(node.clone())?;
     tracing::info!(listen = %cfg.listen, cores = cfg.cores, daemon_id = %node.daemon_id, "aisle-node ready");
     eprintln!("aisle-node listening on {} ({} cores)", node.url, cfg.cores);
 
@@ -242,5 +243,33 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         }
     }
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// How often the heap trimmer looks at the connection counters.
+const HEAP_TRIM_TICK: Duration = Duration::from_secs(5);
+/// Connections closed since the last trim that make the next tick trim.
+const HEAP_TRIM_CONNS_CLOSED: u64 = 1024;
+
+/// A thread that gives freed connection memory back to the kernel once many connections went
+/// away (a burst of idle or slow clients, then quiet): without it the resident set stays at the
+/// burst's high-water mark (bench/RESULTS.md, idle connections). At most one trim per tick, off
+/// the core threads, and only after that many connections closed.
+fn spawn_heap_trimmer(node: Arc<NodeInfo>) -> anyhow::Result<()> {
+    let closed = move || -> u64 { node.stats.iter().map(|c| c.conns_closed.get()).sum() };
+    std::thread::Builder::new()
+        .name("aisle-heap-trim".into())
+        .spawn(move || {
+            let mut last = closed();
+            loop {
+                std::thread::sleep(HEAP_TRIM_TICK);
+                let now = closed();
+                if now - last >= HEAP_TRIM_CONNS_CLOSED {
+                    let released = sys::release_free_heap();
+                    tracing::debug!(closed = now - last, released, "heap trimmed");
+                    last = now;
+                }
+            }
+        })?;
     Ok(())
 }
