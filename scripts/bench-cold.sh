@@ -235,7 +235,11 @@ PY
 run_fio() { # set-tag round count
   local tag=$1 round=$2 count=$3 out=$TMPD/fio.json
   drop
-  timeout 3600 fio --output-format=json --output="$out" "$TMPD/fio-$tag.job" || die "fio failed: $tag round $round"
+  # fio keeps per-file state in its smalloc pool (16 MiB by default): 1 M files exhaust it
+  # ("smalloc: pool ... free/total blocks 0/..."); give it about 1 KiB per file.
+  local pool=$(( count > 16384 ? count : 16384 ))
+  timeout 3600 fio --alloc-size="$pool" --output-format=json --output="$out" "$TMPD/fio-$tag.job" \
+    || die "fio failed: $tag round $round"
   python3 - "$out" "$tag" "$round" "$count" >> "$TSV" <<'PY'
 import json, sys
 text = open(sys.argv[1]).read()  # fio writes "opendir added N files" lines before the JSON
