@@ -83,7 +83,8 @@ pub fn of_auth(e: &AuthError) -> S3Error {
     S3Error::new(e.status(), e.code(), capitalised(&e.to_string()))
 }
 
-fn capitalised(s: &str) -> String {
+/// `s` with its first letter upper-cased (S3 messages read as sentences).
+pub(super) fn capitalised(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {
         Some(f) => f.to_uppercase().chain(c).collect(),

@@ -6,6 +6,7 @@
 use net::head::{Method, RequestHead};
 use net::url::{percent_decode_cow, query_value};
 
+use super::auth::capitalised;
 use super::error::S3Error;
 use crate::auth::{ace, extract_token};
 use crate::http::Conn;
@@ -107,14 +108,6 @@ pub fn gate(conn: &Conn, head: &RequestHead, rest: &str) -> Result<Pass, S3Error
         .header("authorization")
         .is_some_and(|v| v.starts_with(b"Bearer "));
     Ok(if bearer { Pass::Bearer } else { Pass::Sigv4 })
-}
-
-fn capitalised(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
-    }
 }
 
 #[cfg(test)]
