@@ -580,3 +580,64 @@ fn load_x509_on_a_plain_http_node_is_refused_as_ais_does() {
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(r.text().contains("running plain HTTP"));
 }
+
+#[test]
+fn an_https_upload_sent_head_first_is_redirected_to_this_node_as_an_ais_proxy_does() {
+    // Goal: the AIS Python SDK's two-leg HTTPS upload works. Its first leg is the head alone
+    // (`Content-Length: N`, no body, `Connection: close`) and waits for the proxy's 307; the
+    // node answers as an AIS proxy would (307 to itself with AIS's `pid`/`utm` marker) instead
+    // of waiting for a body that never comes, stores nothing for it, and serves the second leg
+    // (with the marker) as an ordinary PUT. An ordinary upload that closes its connection is
+    // not redirected.
+    let pki = Pki::new("tls-redir");
+    let (cert, key) = pki.leaf("leaf1", 1001);
+    let n = TlsNode::start(&pki, &cert, &key, &[]);
+    let mut s = n.connect();
+    create_bucket(&mut s, "b");
+    let data = common::bytes(9, 300_000);
+
+    // First leg: the head alone.
+    let mut s = n.connect();
+    let head = format!(
+        "PUT /v1/objects/b/two-legs HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\
+         Content-Length: {}\r\n\r\n",
+        n.node.port,
+        data.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.flush().unwrap();
+    let mut buf = Vec::new();
+    let r = read_response(&mut s, &mut buf, false).unwrap();
+    assert_eq!(r.status, 307, "first leg: {}", r.text());
+    let loc = r.header("location").expect("Location").to_string();
+    let prefix = format!(
+        "https://127.0.0.1:{}/v1/objects/b/two-legs?pid=",
+        n.node.port
+    );
+    assert!(loc.starts_with(&prefix), "Location {loc}");
+    assert!(loc.contains("&utm="), "Location {loc}");
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest); // closed by the node (a TLS close or a plain EOF)
+    assert!(rest.is_empty(), "bytes after the 307: {rest:?}");
+    let r = n.req("GET", "/v1/objects/b/two-legs", &[], b"");
+    assert_eq!(r.status, 404, "the first leg stored nothing");
+
+    // Second leg: the whole request, to the Location.
+    let target = &loc[loc.find("/v1/").unwrap()..];
+    let r = n.req("PUT", target, &[("Connection", "close")], &data);
+    assert_eq!(r.status, 200, "second leg: {}", r.text());
+    let r = n.req("GET", "/v1/objects/b/two-legs", &[], b"");
+    assert_eq!(r.status, 200);
+    assert!(r.body == data, "read back differs");
+
+    // An ordinary upload over HTTPS that closes its connection: body right behind the head.
+    let r = n.req(
+        "PUT",
+        "/v1/objects/b/one-leg",
+        &[("Connection", "close")],
+        &data,
+    );
+    assert_eq!(r.status, 200, "ordinary upload: {}", r.text());
+    let r = n.req("GET", "/v1/objects/b/one-leg", &[], b"");
+    assert!(r.status == 200 && r.body == data);
+}

@@ -703,6 +703,27 @@ pub fn nice_thread(inc: i32) -> io::Result<()> {
     Ok(())
 }
 
+/// Whether `fd` has bytes to read (or an end of stream) right now: `poll(2)` that does not wait.
+pub fn readable_now(fd: &Fd) -> io::Result<bool> {
+    let mut p = libc::pollfd {
+        fd: fd.raw(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd that outlives the call; timeout 0 never blocks.
+    let n = cvt(unsafe { libc::poll(&mut p, 1, 0) })?;
+    Ok(n > 0 && p.revents != 0)
+}
+
+/// Moves the calling thread to `SCHED_IDLE`: it runs only when no normal thread of its CPU
+/// wants to (the lowest weight CFS/EEVDF has, below nice 19).
+pub fn sched_idle_thread() -> io::Result<()> {
+    let p = libc::sched_param { sched_priority: 0 };
+    // SAFETY: pid 0 is the calling thread; `p` is a valid sched_param that outlives the call.
+    cvt(unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &p) })?;
+    Ok(())
+}
+
 /// Renames `from` to `to` unless `to` exists (`renameat2(RENAME_NOREPLACE)`; where the
 /// filesystem lacks it, `link(2)` then `unlink(2)`, which refuses an existing `to` as well).
 /// An existing `to` fails with `AlreadyExists` and leaves both files as they were.

@@ -12,6 +12,7 @@ pub mod cluster;
 mod copy;
 mod custom;
 mod daemon;
+mod gateway;
 mod later;
 mod lsflags;
 mod mountpaths;
@@ -138,6 +139,9 @@ pub async fn handle(conn: &mut Conn, head: &RequestHead) -> bool {
         }
     }
     if let Some(rest) = path.strip_prefix("/v1/objects/") {
+        if let Some(keep) = gateway::redirect_proxy_leg(conn, &req).await {
+            return keep;
+        }
         return match split_names(rest) {
             Ok((b, Some(o))) => object::handle(conn, &req, &b, &o).await,
             Ok((b, None)) => {

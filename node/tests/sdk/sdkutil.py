@@ -35,9 +35,10 @@ def expect_raises(exc_type, fn, what):
     raise AssertionError(f"{what}: expected {exc_type.__name__}, but it succeeded")
 
 
-def sdk_client(url, token=None):
+def sdk_client(url, token=None, ca_cert=None):
     """An SDK client of the node at `url`: no HTTP retries, a few reconnects only; `token`:
-    an AuthN token the SDK sends as `Authorization: Bearer`."""
+    an AuthN token the SDK sends as `Authorization: Bearer`; `ca_cert`: the CA to trust for
+    an https:// URL."""
     retry = RetryConfig(
         http_retry=Retry(total=0, connect=0, read=0, status_forcelist=[]),
         network_retry=Retrying(
@@ -47,4 +48,4 @@ def sdk_client(url, token=None):
             reraise=True,
         ),
     )
-    return Client(url, retry_config=retry, timeout=(3, 60), token=token)
+    return Client(url, retry_config=retry, timeout=(3, 60), token=token, ca_cert=ca_cert)
