@@ -117,7 +117,7 @@ impl Dirty {
             self.floor = self.floor.min(len);
             let first_gone = len.div_ceil(PAGE);
             self.pages.retain(|p, _| *p < first_gone);
-            if len % PAGE != 0 {
+            if !len.is_multiple_of(PAGE) {
                 if let Some(d) = self.pages.get_mut(&(len / PAGE)) {
                     d[(len % PAGE) as usize..].fill(0);
                 }

@@ -310,6 +310,7 @@ impl State {
 }
 
 impl FaultFs {
+    #[allow(clippy::too_many_arguments)]
     fn do_setattr(
         &self,
         ino: INodeNo,
