@@ -9,6 +9,9 @@
 #     real node; release keeps them fast). Extra arguments go to `cargo test`, e.g.
 #     `scripts/test.sh -p node --test scale -- --nocapture`. --no-fail-fast: one failing test
 #     binary does not hide the results of the others (the exit code still reports it).
+#     Every binary is built first: node tests run `aisle-faultfs` (faultfs/, a FUSE fault
+#     layer) from beside `aisle-node`, and `cargo test` alone does not build another
+#     package's binary.
 # The SDK acceptance test (node/tests/python_sdk.rs) finds the interpreter via AISLE_PYTHON.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -44,6 +47,8 @@ echo "scripts/test.sh: cargo fmt --check" >&2
 cargo fmt --all -- --check
 echo "scripts/test.sh: cargo clippy --all-targets -- -D warnings" >&2
 cargo clippy --workspace --all-targets -- -D warnings
+echo "scripts/test.sh: cargo build --release --workspace --bins" >&2
+cargo build --release --workspace --bins
 status=0
 cargo test --workspace --release --no-fail-fast "$@" || status=$?
 echo "scripts/test.sh: cargo test exited with $status after $((SECONDS - start)) s" >&2

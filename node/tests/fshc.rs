@@ -3,8 +3,11 @@
 //! disk) is noticed by the I/O errors of ordinary requests, checked, taken out of the set
 //! (`faulty`), reported in the log, `/metrics` and `what=mountpaths`, and resilvered away
 //! from: mirrored objects keep reading back and get their second copy again on the others.
+//! The same for a mountpath on faultfs (a FUSE layer) that starts answering EIO to everything,
+//! as a failing disk does.
 
 mod common;
+mod faultfs;
 mod loopfs;
 
 use std::path::{Path, PathBuf};
@@ -213,4 +216,139 @@ fn a_filesystem_unmounted_underneath_is_taken_out_without_traffic() {
         assert_eq!(r.status, 200, "{name}: {}", r.text());
         assert_eq!(&r.body, d, "{name}");
     }
+}
+
+#[test]
+fn a_mountpath_returning_eio_is_faulted_and_objects_with_a_copy_stay_readable() {
+    // Goal: a failing disk, not a lost one: mountpath 3 is a faultfs mount whose every
+    // operation starts answering EIO (its root stays stat-able, as a dying disk's mount point
+    // does). Every mirrored object keeps reading back byte-exact throughout (from the copy
+    // when the main one fails); I/O errors wake the health check, which takes the mountpath
+    // out (`faulty` in `what=mountpaths`, fshc counters in `/metrics`, FAULTED in the log);
+    // the resilver gives every object its second copy again on the two healthy mountpaths;
+    // new PUTs succeed. Large objects go through O_DIRECT over FUSE.
+    let Some(ffs) = faultfs::FaultFs::new("eio") else {
+        return;
+    };
+    let dir = common::tempdir("fshc-eio");
+    let plain: Vec<PathBuf> = (0..2)
+        .map(|i| {
+            let p = dir.join(format!("mp{i}"));
+            std::fs::create_dir_all(&p).unwrap();
+            std::fs::canonicalize(&p).unwrap()
+        })
+        .collect();
+    let failing = std::fs::canonicalize(&ffs.mnt).unwrap();
+    let all = vec![plain[0].clone(), plain[1].clone(), failing.clone()];
+    let node = Node::start_on_with_args(
+        dir,
+        all.clone(),
+        common::free_port(),
+        &["--fshc-interval", "0"],
+    );
+    let fl = canon(&failing);
+    assert!(
+        has(&listing(&node), "available", &fl),
+        "the faultfs mountpath is attached (user xattrs, O_DIRECT): {}",
+        listing(&node)
+    );
+    node.create_bucket("m");
+    let r = node.req(
+        "POST",
+        "/v1/buckets/m",
+        &[("Content-Type", "application/json")],
+        br#"{"action":"make-n-copies","value":2}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Every fourth object is over 1 MiB (stored with O_DIRECT), the rest small.
+    let objs: Vec<(String, Vec<u8>)> = (0..60)
+        .map(|i| {
+            let size = if i % 4 == 0 {
+                (1 << 20) + 4096 * i as usize + 123
+            } else {
+                700 + i as usize * 53
+            };
+            (format!("o{i:03}"), bytes(i, size))
+        })
+        .collect();
+    for (o, d) in &objs {
+        let r = node.put("m", o, d);
+        assert_eq!(r.status, 200, "{o}: {}", r.text());
+    }
+    eventually("2 replicas of every object", || {
+        objs.iter()
+            .find(|(o, _)| replicas(&all, "m", o) != 2)
+            .map(|(o, _)| format!("{o}: {} replicas", replicas(&all, "m", o)))
+    });
+    let on_failing = objs
+        .iter()
+        .filter(|(o, _)| replicas(std::slice::from_ref(&failing), "m", o) == 1)
+        .count();
+    assert!(
+        on_failing > 0,
+        "some objects have a copy on the faultfs mountpath"
+    );
+    assert!(node.metric_sum("aisle_core_put_direct_count") >= 15);
+    assert_eq!(node.metric_sum("aisle_mountpath_direct_refused"), 0);
+    for (o, d) in &objs {
+        let r = node.get("m", o);
+        assert_eq!(r.status, 200, "{o}: {}", r.text());
+        assert_eq!(&r.body, d, "{o}");
+    }
+
+    // The disk starts failing.
+    ffs.set_failing(true);
+    assert!(std::fs::read_dir(&failing).is_err(), "faultfs answers EIO");
+    // Reads go on while the node has not noticed yet: every one byte-exact.
+    for (o, d) in &objs {
+        let r = node.get("m", o);
+        assert_eq!(r.status, 200, "{o} while the disk fails: {}", r.text());
+        assert_eq!(&r.body, d, "{o} while the disk fails");
+    }
+    // Writes meet the errors (a PUT placed there fails with 500, or already goes elsewhere).
+    for i in 0..60 {
+        let r = node.put("m", &format!("new{i}"), b"fresh");
+        assert!(
+            r.status == 200 || r.status == 500,
+            "{} {}",
+            r.status,
+            r.text()
+        );
+    }
+    eventually("the failing mountpath taken out", || {
+        let l = listing(&node);
+        (l["state"][&fl] != "faulty").then(|| format!("{l}"))
+    });
+    let l = listing(&node);
+    assert!(
+        has(&l, "disabled", &fl) && !has(&l, "available", &fl),
+        "{l}"
+    );
+    assert!(has(&l, "available", &canon(&plain[0])) && has(&l, "available", &canon(&plain[1])));
+    assert!(node.metric_sum("ais_target_err_fshc_count") >= 1);
+    assert_eq!(node.metric_sum("aisle_fshc_faulted_count"), 1);
+    assert!(
+        node.log_text().contains("FAULTED"),
+        "the log tells: {}",
+        node.log_text()
+    );
+
+    // Every mirrored object still reads back, and gets its second copy on the two left.
+    for (o, d) in &objs {
+        let r = node.get("m", o);
+        assert_eq!(r.status, 200, "{o}: {}", r.text());
+        assert_eq!(&r.body, d, "{o}");
+    }
+    eventually("2 replicas on the mountpaths left", || {
+        objs.iter()
+            .find(|(o, _)| replicas(&plain, "m", o) != 2)
+            .map(|(o, _)| format!("{o}: {} replicas", replicas(&plain, "m", o)))
+    });
+    for i in 0..30 {
+        let r = node.put("m", &format!("after{i}"), b"after");
+        assert_eq!(r.status, 200, "{}", r.text());
+        let r = node.get("m", &format!("after{i}"));
+        assert_eq!((r.status, &r.body[..]), (200, &b"after"[..]));
+    }
+    drop(node);
 }

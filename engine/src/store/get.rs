@@ -5,7 +5,7 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
-use super::{Store, StoreError};
+use super::{is_disk_error, Store, StoreError};
 use crate::cache::{ChunkFile, CoreView, ObjectHandle};
 use crate::io::{self as rio, sys, Fd};
 use crate::lom::{Lom, XATTR_LOM};
@@ -50,6 +50,22 @@ impl Store {
                 Err(Fill::Fail(StoreError::ObjNotFound(..))) => {
                     self.open_elsewhere(view, &mp, bucket, obj, bid, digest, stamp, attempt)
                         .await
+                }
+                // Its HRW place fails (EIO, a lost filesystem: the error already woke the
+                // health check): a mirror copy elsewhere serves it, as AIS does; with none, the
+                // error stands.
+                Err(Fill::Fail(StoreError::Io { op, path, err })) if is_disk_error(&err) => {
+                    match self
+                        .open_elsewhere(view, &mp, bucket, obj, bid, digest, stamp, attempt)
+                        .await
+                    {
+                        Ok(h) => Ok(h),
+                        Err(Fill::Fail(StoreError::ObjNotFound(..)))
+                        | Err(Fill::Fail(StoreError::Io { .. })) => {
+                            Err(Fill::Fail(StoreError::Io { op, path, err }))
+                        }
+                        Err(e) => Err(e),
+                    }
                 }
                 r => r,
             };
