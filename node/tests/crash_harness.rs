@@ -1038,6 +1038,11 @@ impl CutDisk for faultfs::FaultFs {
 /// The power-cut rounds on `disk` (see `power_cut_keeps_every_acknowledged_fsync_put`):
 /// `default_rounds`, or the number in env var `rounds_env`.
 fn power_cut_rounds(disk: &mut dyn CutDisk, rounds_env: &str, default_rounds: usize) {
+    // One power-cut test at a time: the other's writes and fsyncs push the kernel to write back
+    // dirty pages of every filesystem, which could carry the ext4 test's never-synced probe
+    // to its image and make its "the cut is real" check fail for a reason outside the node.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let seed: u64 = std::env::var("AISLE_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
