@@ -100,8 +100,8 @@ pub struct Flags {
     /// Chunked objects: once a piece of a GET body is found cold, keep this many bytes past
     /// the send position (across chunk files) being read into the page cache
     /// (`IORING_OP_FADVISE` `WILLNEED` in requests of 8 MiB or the window if smaller), and
-    /// probe and send the body in steps of that size; `off`: each chunk file is read by the
-    /// kernel's own per-file readahead only.
+    /// probe and send the rest of the body in steps of that size; `off`: each chunk file is
+    /// read by the kernel's own per-file readahead only.
     #[arg(long, default_value = CHUNK_READAHEAD_DEFAULT, value_parser = parse_size_or_off)]
     pub chunk_readahead: SizeOrOff,
     /// Space cleanup (`cleanup-store`) leaves alone every file modified less than this long

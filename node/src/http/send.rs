@@ -197,9 +197,10 @@ impl Conn {
                     }
                     return Ok(());
                 }
-                // In steps of the readahead request size (at most the window): each step by the
-                // policy for its own cache state, so what was read ahead goes by sendfile, what
-                // is still cold by splice.
+                // A hot body goes out a piece at a time, as without readahead. Once a piece is
+                // found cold, the readahead starts and the rest goes in steps of its request
+                // size (at most the window), each by the policy for its own cache state: what
+                // was read ahead by sendfile, what is still cold by splice.
                 let mut ra = ReadAhead::new(rs, window);
                 let step_max = window.min(CHUNK_READAHEAD_STEP);
                 let mut head = Some(buf);
@@ -207,18 +208,26 @@ impl Conn {
                 for (i, r) in rs.iter().enumerate() {
                     let mut done = 0u64;
                     while done < r.len {
-                        let step = (r.len - done).min(step_max);
-                        let seg = FileRange {
+                        let mut seg = FileRange {
                             fd: r.fd,
                             offset: r.offset + done,
-                            len: step,
+                            len: r.len - done,
                             held: None,
                         };
-                        done += step;
+                        let mut method = self.piece_method(&seg);
+                        if !ra.armed && method == BodyPolicy::Splice {
+                            ra.armed = true;
+                        }
+                        if ra.armed && seg.len > step_max {
+                            seg.len = step_max;
+                            method = self.piece_method(&seg);
+                        }
+                        ra.pump(at);
+                        done += seg.len;
                         let more = done < r.len || i + 1 < rs.len();
                         let b = head.take().unwrap_or_else(|| self.take_wbuf());
-                        self.send_piece_ahead(b, &seg, more, &mut ra, at).await?;
-                        at += step;
+                        self.send_piece_by(b, &seg, more, method).await?;
+                        at += seg.len;
                     }
                 }
                 match head {
@@ -229,32 +238,13 @@ impl Conn {
         }
     }
 
-    /// `send_piece` for a step of a chunked body at body offset `at`: a step found cold starts
-    /// (or keeps) the readahead of what follows it.
-    async fn send_piece_ahead(
-        &mut self,
-        buf: Vec<u8>,
-        r: &FileRange<'_>,
-        more: bool,
-        ra: &mut ReadAhead<'_>,
-        at: u64,
-    ) -> io::Result<()> {
-        let method = self.piece_method(r);
-        ra.armed |= method == BodyPolicy::Splice;
-        ra.pump(at);
-        self.send_piece_by(buf, r, more, method).await
-    }
-
-    /// The policy's method for one file range (by its size and, past `copy_max`, whether
-    /// the page cache holds its ends), counted in the node's stats.
+    /// The policy's method for one file range: by its size and, past `copy_max`, whether the
+    /// page cache holds its ends.
     fn piece_method(&self, r: &FileRange<'_>) -> BodyPolicy {
-        let method = self
-            .core
+        self.core
             .node
             .body_send
-            .method(r.len, || sys::ends_cached(r.fd, r.offset, r.len));
-        self.core.rec.stats.count_body_method(method);
-        method
+            .method(r.len, || sys::ends_cached(r.fd, r.offset, r.len))
     }
 
     /// Sends what is in `buf` (a head, or nothing) and then one file range, by the policy.
@@ -280,6 +270,7 @@ impl Conn {
         more: bool,
         method: BodyPolicy,
     ) -> io::Result<()> {
+        self.core.rec.stats.count_body_method(method);
         let (file, offset, len) = (r.fd, r.offset, r.len);
         if method == BodyPolicy::Copy {
             let head_len = buf.len();
