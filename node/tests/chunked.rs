@@ -1294,17 +1294,15 @@ fn monolithic_put_racing_a_completion_leaves_no_chunks_of_a_replaced_version() {
 /// Writes back and drops from the page cache every file under the node's mountpaths, so the
 /// next read of an object comes from the disk (as after `echo 3 > drop_caches`, unprivileged).
 fn drop_page_cache(node: &Node) {
-    use std::os::fd::AsRawFd;
     for mp in &node.mountpaths {
         for f in files_under(mp) {
             let Ok(file) = std::fs::File::open(&f) else {
                 continue;
             };
             file.sync_all().unwrap();
-            // SAFETY: posix_fadvise on a descriptor we hold open; no memory is passed.
-            let r =
-                unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
-            assert_eq!(r, 0, "fadvise DONTNEED {}", f.display());
+            let fd = engine::io::Fd::from_owned(file.into());
+            engine::io::sys::drop_cached_pages(&fd)
+                .unwrap_or_else(|e| panic!("fadvise DONTNEED {}: {e}", f.display()));
         }
     }
 }
