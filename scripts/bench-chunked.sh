@@ -10,6 +10,7 @@
 #   SIZE=1GiB (object size, MiB multiple)  CHUNK=64MiB  ROUNDS=3  DURATION=10s
 #   WORKERS=4 (GET connections)  RANGE_OFF=60MiB RANGE_LEN=8MiB (crosses a chunk boundary)
 #   PARTS_PARALLEL=4  SKIP_BUILD=1  MP_ROOT=/tmp (where the 4 mountpath folders go)
+#   NODE_ARGS="--chunk-readahead off" (extra aisle-node flags)
 #   WARM=1: read each object once after its PUT, before the timed GETs (hot page cache; the
 #   PUTs write with O_DIRECT, so without it each round's first GET run reads from disk)
 set -euo pipefail
@@ -28,10 +29,12 @@ D=$(mktemp -d "${MP_ROOT:-/tmp}/aisle-chunked.XXXXXX")
 URL=http://127.0.0.1:$PORT
 CLK=$(getconf CLK_TCK)
 [ "${SKIP_BUILD:-0}" = 1 ] || (cd "$ROOT" && cargo build --release -q -p node -p bench -p cli)
+NODE_ARGS=${NODE_ARGS:-}
 
 mkdir -p "$D"/mp{1,2,3,4}
+# shellcheck disable=SC2086
 "$BIN/aisle-node" --listen 127.0.0.1:$PORT --mountpath "$D/mp1" --mountpath "$D/mp2" \
-  --mountpath "$D/mp3" --mountpath "$D/mp4" >"$D/node.log" 2>&1 &
+  --mountpath "$D/mp3" --mountpath "$D/mp4" $NODE_ARGS >"$D/node.log" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$D"' EXIT
 for _ in $(seq 100); do curl -sf "$URL/v1/health" >/dev/null && break; sleep 0.05; done
@@ -76,7 +79,7 @@ print("\t".join(map(str, [kind, b, round(d["mib_per_s"]), round(cpu_s_per_gib, 3
 EOF
 }
 
-echo "size ${SIZE_MIB}MiB chunk ${CHUNK_MIB}MiB rounds $ROUNDS x $DURATION workers $WORKERS  $(uname -r)  commit $(git -C "$ROOT" rev-parse --short HEAD)"
+echo "size ${SIZE_MIB}MiB chunk ${CHUNK_MIB}MiB rounds $ROUNDS x $DURATION workers $WORKERS  $(uname -r)  commit $(git -C "$ROOT" rev-parse --short HEAD)  node flags: ${NODE_ARGS:-<defaults>}  $(uptime)"
 echo -e "what\tbucket\tMiB/s or s\tcpu s/GiB\terrors"
 for r in $(seq "$ROUNDS"); do
   if [ $((r % 2)) = 1 ]; then order="mono chnk"; else order="chnk mono"; fi

@@ -97,6 +97,13 @@ pub struct Flags {
     /// many bytes go out with sendfile(2); beyond, spliced.
     #[arg(long, default_value_t = SENDFILE_BYTES_MAX_DEFAULT)]
     pub sendfile_max: u64,
+    /// Chunked objects: once a piece of a GET body is found cold, keep this many bytes past
+    /// the send position (across chunk files) being read into the page cache
+    /// (`IORING_OP_FADVISE` `WILLNEED` in requests of 8 MiB or the window if smaller), and
+    /// probe and send the rest of the body in steps of that size; `off`: each chunk file is
+    /// read by the kernel's own per-file readahead only.
+    #[arg(long, default_value = CHUNK_READAHEAD_DEFAULT, value_parser = parse_size_or_off)]
+    pub chunk_readahead: SizeOrOff,
     /// Space cleanup (`cleanup-store`) leaves alone every file modified less than this long
     /// ago (AIS `space.dont_cleanup_time`): `0`, `90s`, `30m`, `2h`; a bare number is seconds.
     #[arg(long, default_value = DONT_CLEANUP_TIME_DEFAULT, value_parser = parse_duration)]
@@ -193,6 +200,8 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 
 /// Default of `--put-direct-min` (see bench/RESULTS.md).
 pub const PUT_DIRECT_MIN_DEFAULT: &str = "256K";
+/// Default of `--chunk-readahead` (see bench/RESULTS.md for the measurement behind it).
+pub const CHUNK_READAHEAD_DEFAULT: &str = "32M";
 /// Default of `--put-direct-bufs`.
 pub const PUT_DIRECT_BUFS_DEFAULT: usize = 32;
 
@@ -262,6 +271,8 @@ pub struct BodySend {
     pub policy: BodyPolicy,
     pub copy_max: u64,
     pub sendfile_max: u64,
+    /// Bytes read ahead of a chunked body's send once it is found cold; 0: none.
+    pub chunk_readahead: u64,
 }
 
 impl BodySend {
@@ -448,6 +459,7 @@ impl Config {
             policy: f.get_body,
             copy_max: f.copy_max,
             sendfile_max: f.sendfile_max,
+            chunk_readahead: f.chunk_readahead.0.unwrap_or(0),
         };
         Ok(Config {
             listen: f.listen,
@@ -653,6 +665,7 @@ mod tests {
             policy,
             copy_max: 16 * 1024,
             sendfile_max: 256 * 1024,
+            chunk_readahead: 0,
         }
     }
 
@@ -687,6 +700,7 @@ mod tests {
             policy: BodyPolicy::Auto,
             copy_max: 100,
             sendfile_max: 1000,
+            chunk_readahead: 0,
         };
         assert_eq!(moved.method(100, || None), BodyPolicy::Copy);
         assert_eq!(moved.method(101, || None), BodyPolicy::Sendfile);
@@ -697,6 +711,7 @@ mod tests {
             policy: BodyPolicy::Auto,
             copy_max: 0,
             sendfile_max: 0,
+            chunk_readahead: 0,
         };
         assert_eq!(none.method(0, || None), BodyPolicy::Copy);
         assert_eq!(none.method(1, || Some(true)), BodyPolicy::Sendfile);

@@ -305,6 +305,19 @@ pub async fn splice(
     c.result().map(|n| n as usize)
 }
 
+/// `posix_fadvise(2)` through the ring (`IORING_OP_FADVISE`): `advice` (`libc::POSIX_FADV_*`)
+/// for `len` bytes of `fd` from `offset`. The kernel runs `POSIX_FADV_WILLNEED` (which starts
+/// reading the range into the page cache and may wait for block-layer request slots or extent
+/// reads) in an io-wq worker, never on the core; the range's reads go on after the completion.
+pub async fn fadvise(fd: &Fd, offset: u64, len: u32, advice: i32) -> io::Result<()> {
+    let sqe = opcode::Fadvise::new(types::Fd(fd.raw()), len as libc::off_t, advice)
+        .offset(offset)
+        .build();
+    // SAFETY: no pointers; the op holds the fd.
+    let (c, _fd) = unsafe { Op::submit(fd.clone(), sqe) }.await;
+    c.result().map(|_| ())
+}
+
 /// Waits until `fd` reports any of `events` (POLLIN, POLLOUT, ...).
 pub async fn poll(fd: &Fd, events: u32) -> io::Result<u32> {
     let sqe = opcode::PollAdd::new(types::Fd(fd.raw()), events).build();

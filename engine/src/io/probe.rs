@@ -76,6 +76,7 @@ pub fn probe(ring_entries: u32) -> Result<ProbeReport, ProbeError> {
         (opcode::UnlinkAt::CODE, "UNLINKAT"),
         (opcode::MkDirAt::CODE, "MKDIRAT"),
         (opcode::Splice::CODE, "SPLICE"),
+        (opcode::Fadvise::CODE, "FADVISE"),
         (opcode::PollAdd::CODE, "POLL_ADD"),
         (opcode::Timeout::CODE, "TIMEOUT"),
         (opcode::AsyncCancel::CODE, "ASYNC_CANCEL"),

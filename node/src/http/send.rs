@@ -2,7 +2,8 @@
 //! several files — the chunks of a chunked object) and how each piece reaches the socket, by
 //! the node's `BodySend` policy for that piece: copied behind the head (one send),
 //! `sendfile(2)` when its pages are cached, or spliced through the connection's pipe on the
-//! ring when they are not (a cold file never blocks the core).
+//! ring when they are not (a cold file never blocks the core). A cold chunked body is read
+//! ahead across its chunk files (`ReadAhead`).
 
 use std::io;
 
@@ -59,6 +60,72 @@ fn chunk_ranges(h: &ObjectHandle, offset: u64, len: u64) -> Vec<FileRange<'_>> {
         });
     }
     out
+}
+
+/// Bytes of one readahead request and of one probed-and-sent step of a chunked body: the
+/// kernel caps a `WILLNEED` at the larger of the device's readahead and largest request sizes
+/// (8 MiB and 4 MiB on the test VM), and a step this size amortises its probe.
+pub const CHUNK_READAHEAD_STEP: u64 = 8 << 20;
+
+/// Readahead of a chunked body, ahead of its send: once a step is found cold (`armed`), the
+/// `window` bytes past the send position are asked into the page cache, across chunk files,
+/// by `IORING_OP_FADVISE(WILLNEED)` ops that run in the kernel's io-wq workers (never on the
+/// core) and are left to finish on their own. A hot body never arms it: no op, no cost.
+/// Each chunk file otherwise starts its own readahead window small, and the disk idles at
+/// every chunk boundary (bench/RESULTS.md, "Cold chunked reads").
+struct ReadAhead<'a> {
+    pieces: &'a [FileRange<'a>],
+    window: u64,
+    armed: bool,
+    /// Body offset up to which readahead was asked for.
+    advised: u64,
+    /// The piece holding `advised`, and the body offset where that piece starts.
+    piece: usize,
+    piece_at: u64,
+}
+
+impl<'a> ReadAhead<'a> {
+    fn new(pieces: &'a [FileRange<'a>], window: u64) -> Self {
+        ReadAhead {
+            pieces,
+            window,
+            armed: false,
+            advised: 0,
+            piece: 0,
+            piece_at: 0,
+        }
+    }
+
+    /// Asks for the body's bytes up to `sent + window` not asked for yet (from `sent` on).
+    fn pump(&mut self, sent: u64) {
+        if !self.armed {
+            return;
+        }
+        let want = sent.saturating_add(self.window);
+        self.advised = self.advised.max(sent);
+        while self.advised < want {
+            let Some(p) = self.pieces.get(self.piece) else {
+                return;
+            };
+            let p_end = self.piece_at + p.len;
+            if self.advised >= p_end {
+                self.piece += 1;
+                self.piece_at = p_end;
+                continue;
+            }
+            let step = (p_end - self.advised)
+                .min(want - self.advised)
+                .min(CHUNK_READAHEAD_STEP);
+            let (fd, off) = (p.fd.clone(), p.offset + (self.advised - self.piece_at));
+            rio::spawn(async move {
+                // A hint: an error (or a file cut short since it was opened) only means the
+                // send reads those bytes itself, and reports what is wrong.
+                let _ = rio::fadvise(&fd, off, step as u32, libc::POSIX_FADV_WILLNEED).await;
+            })
+            .detach();
+            self.advised += step;
+        }
+    }
 }
 
 impl<'a> BodySource<'a> {
@@ -118,30 +185,72 @@ impl Conn {
             }
             BodySource::File(r) => self.send_piece(buf, &r, false).await,
             BodySource::Files(rs) => {
-                let Some((last, first)) = rs.split_last() else {
+                let window = self.core.node.body_send.chunk_readahead;
+                if rs.is_empty() {
                     return self.send_buf(buf, false).await;
-                };
-                let mut head = Some(buf);
-                for r in first {
-                    let b = head.take().unwrap_or_else(|| self.take_wbuf());
-                    self.send_piece(b, r, true).await?;
                 }
-                let b = head.take().unwrap_or_else(|| self.take_wbuf());
-                self.send_piece(b, last, false).await
+                if window == 0 {
+                    let mut head = Some(buf);
+                    for (i, r) in rs.iter().enumerate() {
+                        let b = head.take().unwrap_or_else(|| self.take_wbuf());
+                        self.send_piece(b, r, i + 1 < rs.len()).await?;
+                    }
+                    return Ok(());
+                }
+                // A hot body goes out a piece at a time, as without readahead. Once a piece is
+                // found cold, the readahead starts and the rest goes in steps of its request
+                // size (at most the window), each by the policy for its own cache state: what
+                // was read ahead by sendfile, what is still cold by splice.
+                let mut ra = ReadAhead::new(rs, window);
+                let step_max = window.min(CHUNK_READAHEAD_STEP);
+                let mut head = Some(buf);
+                let mut at = 0u64;
+                for (i, r) in rs.iter().enumerate() {
+                    let mut done = 0u64;
+                    while done < r.len {
+                        let mut seg = FileRange {
+                            fd: r.fd,
+                            offset: r.offset + done,
+                            len: r.len - done,
+                            held: None,
+                        };
+                        let mut method = self.piece_method(&seg);
+                        if !ra.armed && method == BodyPolicy::Splice {
+                            ra.armed = true;
+                        }
+                        if ra.armed && seg.len > step_max {
+                            seg.len = step_max;
+                            method = self.piece_method(&seg);
+                        }
+                        ra.pump(at);
+                        done += seg.len;
+                        let more = done < r.len || i + 1 < rs.len();
+                        let b = head.take().unwrap_or_else(|| self.take_wbuf());
+                        self.send_piece_by(b, &seg, more, method).await?;
+                        at += seg.len;
+                    }
+                }
+                match head {
+                    Some(b) => self.send_buf(b, false).await,
+                    None => Ok(()),
+                }
             }
         }
     }
 
+    /// The policy's method for one file range: by its size and, past `copy_max`, whether the
+    /// page cache holds its ends.
+    fn piece_method(&self, r: &FileRange<'_>) -> BodyPolicy {
+        self.core
+            .node
+            .body_send
+            .method(r.len, || sys::ends_cached(r.fd, r.offset, r.len))
+    }
+
     /// Sends what is in `buf` (a head, or nothing) and then one file range, by the policy.
     /// `more`: another piece follows (MSG_MORE on sends that end with this piece's data).
-    async fn send_piece(
-        &mut self,
-        mut buf: Vec<u8>,
-        r: &FileRange<'_>,
-        more: bool,
-    ) -> io::Result<()> {
-        let (file, offset, len) = (r.fd, r.offset, r.len);
-        if len == 0 {
+    async fn send_piece(&mut self, buf: Vec<u8>, r: &FileRange<'_>, more: bool) -> io::Result<()> {
+        if r.len == 0 {
             return if buf.is_empty() {
                 self.put_wbuf(buf);
                 Ok(())
@@ -149,12 +258,20 @@ impl Conn {
                 self.send_buf(buf, more).await
             };
         }
-        let method = self
-            .core
-            .node
-            .body_send
-            .method(len, || sys::ends_cached(file, offset, len));
+        let method = self.piece_method(r);
+        self.send_piece_by(buf, r, more, method).await
+    }
+
+    /// `send_piece` by a method already chosen (`r` is not empty).
+    async fn send_piece_by(
+        &mut self,
+        mut buf: Vec<u8>,
+        r: &FileRange<'_>,
+        more: bool,
+        method: BodyPolicy,
+    ) -> io::Result<()> {
         self.core.rec.stats.count_body_method(method);
+        let (file, offset, len) = (r.fd, r.offset, r.len);
         if method == BodyPolicy::Copy {
             let head_len = buf.len();
             if let Some(held) = r.held {
