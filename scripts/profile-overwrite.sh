@@ -12,7 +12,9 @@
 # Environment: SIZE=64KiB N=1000 CONNS=32 DURATION=8s ROUNDS=2 (fresh/overwrite alternated)
 #   CORES=1 (node --cores; with 1 the node is pinned to CPU 1 and the client to CPU 0)
 #   PERF=1 STRACE=1 (0 to skip), PORT=19400, NODE=target/release/aisle-node, DATA=/tmp (the
-#   mountpath folders go under it). Needs root for perf/strace on another process (or a low
+#   mountpath folders go under it), RD_WAIT=35: seconds to wait after removing a run's objects
+#   (on an ext4 without a journal, inode allocation skips inodes deleted in the last 30-35 s,
+#   scanning each: a run right after a large delete pays for it). Needs root for perf/strace on another process (or a low
 #   perf_event_paranoid / ptrace_scope).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,6 +30,7 @@ CORES=${CORES:-1}
 PERF=${PERF:-1}
 STRACE=${STRACE:-1}
 PORT=${PORT:-19400}
+RD_WAIT=${RD_WAIT:-35}
 D=$(mktemp -d "${DATA:-/tmp}/aisle-ow.XXXXXX")
 CLK=$(getconf CLK_TCK)
 PID=
@@ -45,7 +48,7 @@ start() {
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/v1/health" >/dev/null 2>&1 && return 0; sleep 0.05; done
   cat "$D/node.log"; echo "node did not start" >&2; exit 1
 }
-stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=; }
+stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=; rm -rf "$D/mp"; sync; sleep "$RD_WAIT"; }
 bench() { "${CPIN[@]}" "$BIN/aisle-bench" -numcores "$CCORES" -ip 127.0.0.1 -port $PORT -bucket ow \
   -statsinterval 0 -json -pctput 100 -minsize "$SIZE" -maxsize "$SIZE" "$@" 2>>"$D/bench.err"; }
 seed() { bench -maxputs "$N" -numworkers 16 -objprefix seed -putlist "$D/names" >/dev/null; sync; }
@@ -93,7 +96,7 @@ profile() { # mode
     bench -duration "$DURATION" -numworkers "$CONNS" $(args_of "$mode") > "$D/p.json"
     kill -INT $pp; wait $pp || true
     echo "--- perf $mode: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["put"]["count"])' "$D/p.json") PUTs; self time by symbol (top 30)"
-    perf report -i "$D/perf-$mode.data" --no-children --sort sym --stdio --percent-limit 0.7 2>/dev/null \
+    cp "$D/perf-$mode.data" "${PERF_KEEP:-/tmp}/ow-perf-$mode.data"; perf report -i "$D/perf-$mode.data" --no-children --sort sym --stdio --percent-limit 0.7 2>/dev/null \
       | grep -v '^#' | grep -E '^ +[0-9]' | head -30
   fi
   if [ "$STRACE" = 1 ]; then
