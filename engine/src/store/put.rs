@@ -565,7 +565,9 @@ impl PutHandle {
             && !fqn::crosses_symlink(&self.fqn, &self.obj, false);
         if exchange && rio::rename_exchange(&self.work, &self.fqn).await.is_ok() {
             match rio::unlink(&self.work, false).await {
+                // (Gone already: a cleanup job took it for an old work file, by its mtime.)
                 Ok(()) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
                 Err(e) if e.raw_os_error() == Some(libc::EISDIR) => {
                     // A directory took the object's name after its LOM was read (the object
                     // was deleted and `obj/...` written): put it back; the PUT conflicts.
