@@ -10,9 +10,11 @@
 #   A_NODE, B_NODE  the aisle-node binary of each side (default: target/release/aisle-node);
 #                   aisle-bench is always target/release/aisle-bench
 #   WORKLOADS       space list of: get4k get4k-pinned get64k get256k get1m get4m get16m
-#                   put4k put64k put1m
+#                   put4k put64k put1m put64k-ow put1m-ow
+#                   (-ow: overwrites: 1000 x 64 KiB / 256 x 1 MiB objects seeded, then every PUT
+#                   replaces one of them, aisle-bench -putexisting)
 #                   (default: "get4k get4k-pinned")
-#   ROUNDS=3        alternated rounds;  DURATION=8s per workload run
+#   ROUNDS=3        alternated rounds;  DURATION=8s per workload run;  CONNS=64 connections
 #   SKIP_BUILD=1    use target/release as it is
 # Output: one line per run, then per workload: median req/s, p50/p99 µs and node CPU µs per
 # request of each side and the ratio B/A. Node CPU is the node process's utime+stime over the
@@ -25,6 +27,7 @@ B=${B:-}
 WORKLOADS=${WORKLOADS:-"get4k get4k-pinned"}
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-8s}
+CONNS=${CONNS:-64}
 PORT=${PORT:-19300}
 D=$(mktemp -d /tmp/aisle-ab.XXXXXX)
 TSV=$D/runs.tsv
@@ -73,6 +76,8 @@ run_workload() { # side workload
     put4k) size=4KiB op=put ;;
     put64k) size=64KiB op=put ;;
     put1m) size=1MiB op=put ;;
+    put64k-ow) size=64KiB op=put n=1000 ;;
+    put1m-ow) size=1MiB op=put n=256 ;;
     *) echo "unknown workload $w" >&2; exit 2 ;;
   esac
   local flags node; [ "$side" = A ] && flags=$A node=$A_NODE || flags=$B node=$B_NODE
@@ -81,9 +86,16 @@ run_workload() { # side workload
     PINNED=0 bench -bucket ab -pctput 100 -maxputs $n -minsize $size -maxsize $size -numworkers 16 >/dev/null
     [ "$w" = get4k-pinned ] && PINNED=1
   fi
+  local over=()
+  if [ "$op" = put ] && [ "$n" -gt 0 ]; then
+    bench -bucket ab -pctput 100 -maxputs $n -minsize $size -maxsize $size -numworkers 16 \
+      -objprefix seed -putlist "$D/names" >/dev/null
+    sync
+    over=(-putexisting -objlist "$D/names")
+  fi
   local pct=0; [ "$op" = put ] && pct=100
   local t0; t0=$(cpu_ticks "$PID")
-  local json; json=$(bench -bucket ab -pctput $pct -duration "$DURATION" -minsize $size -maxsize $size -numworkers 64)
+  local json; json=$(bench -bucket ab -pctput $pct -duration "$DURATION" -minsize $size -maxsize $size -numworkers "$CONNS" "${over[@]}")
   local t1; t1=$(cpu_ticks "$PID")
   stop
   J=$json python3 - "$side" "$w" "$op" "$((t1 - t0))" "$CLK" >>"$TSV" <<'EOF'

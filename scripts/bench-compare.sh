@@ -14,7 +14,12 @@
 #   AISLE_PORT=18080 NGINX_PORT=18081 IPERF_PORT=18082   all on 127.0.0.1
 #   CONNS_SMALL=64     connections for 4 KiB GETs;  CONNS_LARGE=32 for 1 MiB/16 MiB GETs, PUTs, mixed
 #   AISLE_ARGS=""      extra aisle-node flags (e.g. "--put-write ring")
-#   ONLY=all           comma list of: get4k get1m get16m put64k put1m mixed wrk iperf mem pinned cold
+#   ONLY=all           comma list of: get4k get1m get16m put64k put1m put64k-ow put1m-ow mixed wrk
+#                      iperf mem pinned cold
+#   put64k-ow, put1m-ow: overwrite PUTs (issue 11): N_OW64K=1000 x 64 KiB / N_OW1M=256 x 1 MiB
+#                      objects are seeded on both servers, then aisle-bench -putexisting PUTs over
+#                      exactly those names (a shared cursor, in turn), at CONNS_OW="32 64"
+#                      connections (workloads put64k-ow-c32, put64k-ow-c64, ...)
 #   cold: cold reads (scripts/bench-cold.sh, run after the others with these servers stopped):
 #                      one epoch per server after dropping the page cache, aisle vs nginx vs fio;
 #                      needs root (skipped with a note otherwise); sizes by its COLD_SETS (default
@@ -62,6 +67,9 @@ KEEP_DATA=${KEEP_DATA:-0}
 N4K=${N4K:-1000}
 N1M=${N1M:-200}
 N16M=${N16M:-32}
+N_OW64K=${N_OW64K:-1000}
+N_OW1M=${N_OW1M:-256}
+CONNS_OW=${CONNS_OW:-"32 64"}
 
 NCPU=$(nproc)
 BIN=$REPO/target/release
@@ -442,6 +450,27 @@ if want put1m; then
   compare put1m put1m bench/put1m -pctput 100 -minsize 1MiB -maxsize 1MiB -numworkers "$CONNS_LARGE"
   after_run() { :; }
 fi
+# Overwrite PUTs (issue 11): the same names on both sides exist before every run (seeded once,
+# outside the measured window) and every PUT of a run replaces one of them; nothing is cleaned
+# up between runs (the set stays the same size). aisle: bucket ow<size>; nginx: bench/ow<size>/.
+overwrite() { # label size count
+  local wl=$1 size=$2 n=$3 c bytes
+  case $size in 64KiB) bytes=65536;; 1MiB) bytes=1048576;; *) die "overwrite: size $size";; esac
+  head -c "$bytes" /dev/urandom > "$TMPD/f-$wl"
+  names "$wl" "$n"
+  hdr "seeding $wl: $n x $size on both servers (names $wl/NNNNNN)"
+  create_bck "$wl"
+  curl_put "$A_URL/v1/objects/$wl" "$TMPD/names-$wl" "$TMPD/f-$wl"
+  curl_put "$B_URL/bench/$wl" "$TMPD/names-$wl" "$TMPD/f-$wl"
+  sync
+  for c in $CONNS_OW; do
+    compare "$wl-c$c" "$wl" "bench/$wl" -objlist "$TMPD/names-$wl" -putexisting -pctput 100 \
+      -minsize "$size" -maxsize "$size" -numworkers "$c"
+  done
+  destroy_bck "$wl"; wait_trash; rm -rf "${BENCH_DIR:?}/nginx/bench/$wl"; sync
+}
+if want put64k-ow; then overwrite put64k-ow 64KiB "$N_OW64K"; fi
+if want put1m-ow; then overwrite put1m-ow 1MiB "$N_OW1M"; fi
 if want mixed; then
   # GETs walk the seeded o4k + o1m objects of bucket/folder "mixed" (and this run's PUTs);
   # PUTs (20 %) create new objects of 4 KiB..1 MiB (uniform). New objects accumulate over the
@@ -616,6 +645,8 @@ F = ["req/s", "MiB/s", "p50 us", "p99 us", "CPU us/req", "errors"]
 targets = {  # wl: (min req/s ratio, p99 ratio max, cpu ratio max)
     "get4k": (1.5, 1.0, 0.7), "get4k-pinned": (1.3, 1.0, 0.7), "get1m": (1.5, None, None),
     "get16m": (1.1, None, None), "put64k": (1.5, None, None), "put1m": (1.5, None, None),
+    "put64k-ow-c32": (1.5, None, None), "put64k-ow-c64": (1.5, None, None),
+    "put1m-ow-c32": (1.5, None, None), "put1m-ow-c64": (1.5, None, None),
 }
 print(f"{'workload':<17}{'server':<7}" + "".join(f"{f:>12}" for f in F))
 verdicts = []

@@ -148,6 +148,13 @@ pub struct Flags {
     /// per line (an -objlist for later runs, e.g. against a server without listing).
     #[arg(long)]
     pub putlist: Option<PathBuf>,
+    /// PUTs overwrite the objects that exist at start (from -objlist, or the bucket listing)
+    /// instead of creating new names: a cursor shared by all workers walks them in order,
+    /// round and round, so with more objects than workers no two PUTs in flight target the
+    /// same name. For overwrite benchmarks (seed N objects first, e.g. with -putlist).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value_t = false,
+          default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub putexisting: bool,
     /// Prefix ("virtual directory") of the names of objects this run PUTs; default: a
     /// random one per run.
     #[arg(long)]
@@ -323,6 +330,8 @@ pub struct Config {
     pub skip_list: bool,
     pub obj_list: Option<PathBuf>,
     pub put_list: Option<PathBuf>,
+    /// `-putexisting`: PUTs overwrite the objects found at start.
+    pub put_existing: bool,
     pub obj_prefix: String,
     pub timeout: Duration,
     /// -api s3 with SigV4: the credentials every request is signed with.
@@ -401,6 +410,15 @@ impl Config {
         if f.putlist.is_some() && f.pctput == 0 {
             bail!("-putlist needs PUTs (-pctput > 0)");
         }
+        if f.putexisting && f.pctput == 0 {
+            bail!("-putexisting needs PUTs (-pctput > 0)");
+        }
+        if f.putexisting && f.skiplist {
+            bail!("-putexisting overwrites the objects found at start: it needs -objlist or a listing, not -skiplist");
+        }
+        if f.putexisting && f.api == Api::Http && f.objlist.is_none() {
+            bail!("-putexisting with -api http needs -objlist (a plain HTTP server is not listed)");
+        }
         if f.objlist.is_some() && f.skiplist {
             bail!("-objlist and -skiplist exclude each other");
         }
@@ -449,6 +467,7 @@ impl Config {
             skip_list: f.skiplist || f.api == Api::Http,
             obj_list: f.objlist.clone(),
             put_list: f.putlist.clone(),
+            put_existing: f.putexisting,
             obj_prefix,
             timeout: f.timeout,
             s3_creds,
@@ -772,6 +791,38 @@ mod tests {
         let c = config(&["-api", "s3", "-bucket=s3://data", "-ip", "127.0.0.1"]).unwrap();
         assert_eq!(c.bucket, "data");
         assert!(config(&["-bucket", "s3://data", "-ip", "127.0.0.1"]).is_err());
+    }
+
+    #[test]
+    fn putexisting_needs_puts_and_objects_to_overwrite() {
+        let ip = ["-ip", "127.0.0.1"];
+        let with = |extra: &[&str]| config(&[&ip[..], extra].concat());
+        let c = with(&["-pctput", "100", "-putexisting"]).unwrap();
+        assert!(c.put_existing);
+        assert!(!with(&["-pctput", "100"]).unwrap().put_existing);
+        let e = with(&["-putexisting"]).unwrap_err().to_string();
+        assert!(e.contains("-pctput"), "{e}");
+        let e = with(&["-pctput", "100", "-putexisting", "-skiplist"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("-skiplist"), "{e}");
+        let e = with(&["-pctput", "100", "-putexisting", "-api", "http"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("-objlist"), "{e}");
+        let c = with(&[
+            "-pctput",
+            "100",
+            "-putexisting",
+            "-api",
+            "http",
+            "-endpoint",
+            "http://127.0.0.1:1/p",
+            "-objlist",
+            "f",
+        ])
+        .unwrap();
+        assert!(c.put_existing);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! completed. Every pick carries its epoch number, so a GET counts in the epoch it was picked
 //! in even when it completes after the next epoch started ([`ObjectSet::complete`]).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
@@ -66,6 +67,8 @@ pub struct ObjectSet {
     /// Objects known before the run (the rest were PUT by it).
     preexisting: usize,
     walk: Option<Mutex<Walk>>,
+    /// `-putexisting`: the next of the preexisting objects to overwrite (mod their count).
+    put_cursor: AtomicUsize,
 }
 
 impl ObjectSet {
@@ -94,6 +97,7 @@ impl ObjectSet {
             preexisting: objects.len(),
             objects: RwLock::new(objects),
             walk,
+            put_cursor: AtomicUsize::new(0),
         }
     }
 
@@ -112,6 +116,20 @@ impl ObjectSet {
             path: path.into(),
             size,
         });
+    }
+
+    /// `-putexisting`: the next object known at start to overwrite, in list order and round
+    /// and round (a cursor shared by all workers): copies its encoded name into `path`;
+    /// `false` when none was known at start.
+    pub fn next_existing(&self, path: &mut String) -> bool {
+        if self.preexisting == 0 {
+            return false;
+        }
+        let i = self.put_cursor.fetch_add(1, Ordering::Relaxed) % self.preexisting;
+        let objects = self.objects.read().unwrap_or_else(PoisonError::into_inner);
+        path.clear();
+        path.push_str(&objects[i].path);
+        true
     }
 
     /// Picks an object to GET: copies its encoded name into `path` and returns its size and
@@ -246,6 +264,22 @@ mod tests {
             "the 51st GET starts epoch 2, which includes new/one"
         );
         assert_eq!(set.put_by_this_run(), ["new/one"]);
+    }
+
+    #[test]
+    fn next_existing_cycles_over_the_initial_objects_only() {
+        let set = ObjectSet::new(vec![("a".into(), 1), ("b c".into(), 2)], false, 0, 1);
+        set.add_put("new", 3);
+        let mut name = String::new();
+        let got: Vec<String> = (0..5)
+            .map(|_| {
+                assert!(set.next_existing(&mut name));
+                name.clone()
+            })
+            .collect();
+        assert_eq!(got, ["a", "b%20c", "a", "b%20c", "a"]);
+        let empty = ObjectSet::new(Vec::new(), false, 0, 1);
+        assert!(!empty.next_existing(&mut name));
     }
 
     #[test]

@@ -64,6 +64,9 @@ pub fn run(cfg: Config) -> anyhow::Result<u8> {
              or give -objlist)"
         );
     }
+    if cfg.put_existing && initial.is_empty() {
+        bail!("nothing to overwrite (-putexisting): no objects at start (give -objlist, or PUT some first)");
+    }
     let objects = ObjectSet::new(initial, cfg.unique_gets, cfg.epochs, cfg.seed);
     let shared = Arc::new(Shared {
         target: Target::new(&cfg),
@@ -248,7 +251,13 @@ fn describe(cfg: &Config, say: &Say) {
         line += " (pinned)";
     }
     line += &format!(", {}% PUT", cfg.pct_put);
-    if cfg.pct_put > 0 {
+    if cfg.pct_put > 0 && cfg.put_existing {
+        line += &format!(
+            " of {}..{} overwriting the objects found at start",
+            stats::iec(cfg.size_min as f64),
+            stats::iec(cfg.size_max as f64),
+        );
+    } else if cfg.pct_put > 0 {
         line += &format!(
             " of {}..{} under {:?}/",
             stats::iec(cfg.size_min as f64),

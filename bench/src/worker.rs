@@ -231,9 +231,14 @@ impl Worker {
                     if !self.shared.reserve_put(size) {
                         break;
                     }
-                    self.name.clear();
-                    self.name.push_str(&self.name_prefix);
-                    let _ = write!(self.name, "{:016x}", self.rng.next_u64());
+                    if cfg.put_existing {
+                        // Checked at start: the set has objects to overwrite.
+                        self.shared.objects.next_existing(&mut self.name);
+                    } else {
+                        self.name.clear();
+                        self.name.push_str(&self.name_prefix);
+                        let _ = write!(self.name, "{:016x}", self.rng.next_u64());
+                    }
                     Plan::Put { size }
                 }
             };
@@ -424,7 +429,9 @@ impl Worker {
             Plan::Put { size } => {
                 stats.put.record_ok(latency_us, size);
                 drop(stats);
-                self.shared.objects.add_put(&self.name, size);
+                if !cfg.put_existing {
+                    self.shared.objects.add_put(&self.name, size);
+                }
             }
             Plan::Get { .. } => {
                 stats.get.record_ok(latency_us, reply.body_bytes);

@@ -55,6 +55,12 @@ pub struct Flags {
     /// (bench/RESULTS.md), and `direct` can stall the core in dirty-page throttling.
     #[arg(long, value_enum, default_value_t = PutWrite::Ring)]
     pub put_write: PutWrite,
+    /// How a PUT replaces an existing object: `exchange` (the default: renameat2
+    /// RENAME_EXCHANGE of the work file and the object, then unlink of the old one) or `rename`
+    /// (rename over it; on ext4 that starts writeback of the new data inside the rename,
+    /// bench/RESULTS.md "Overwrite PUTs"). For measurements; keep `exchange`.
+    #[arg(long, value_enum, default_value_t = Overwrite::Exchange)]
+    pub overwrite: Overwrite,
     /// How connections receive: `single` (one receive SQE per read, into the connection's own
     /// buffer; the default, measured faster here) or `multishot` (one multishot receive per
     /// connection into the core's ring of provided buffers, kept across requests). See
@@ -244,6 +250,13 @@ pub enum PutWrite {
     Ring,
 }
 
+/// How a PUT replaces an existing object.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Overwrite {
+    Exchange,
+    Rename,
+}
+
 /// How connections receive request bytes.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RecvMode {
@@ -306,6 +319,7 @@ pub struct Config {
     pub body_timeout_secs: u64,
     pub body_send: BodySend,
     pub put_write: PutWrite,
+    pub overwrite: Overwrite,
     pub recv: RecvMode,
     /// S3 at `/` too (`--s3-at-root`).
     pub s3_at_root: bool,
@@ -471,6 +485,7 @@ impl Config {
             body_timeout_secs: f.body_timeout_secs,
             body_send,
             put_write: f.put_write,
+            overwrite: f.overwrite,
             recv: f.recv,
             s3_at_root: f.s3_at_root,
             s3_keys,

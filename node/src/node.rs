@@ -59,6 +59,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("opening the store: {e}"))?,
     );
     store.set_put_write_direct(cfg.put_write == crate::config::PutWrite::Direct);
+    store.set_overwrite_exchange(cfg.overwrite == crate::config::Overwrite::Exchange);
     store.set_put_direct_min(cfg.put_direct_min);
     store.set_dont_cleanup_time(cfg.dont_cleanup_time);
     store.enable_fshc(cfg.fshc.clone());

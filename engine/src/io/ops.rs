@@ -229,6 +229,23 @@ pub async fn rename(from: &Path, to: &Path) -> io::Result<()> {
     c.result().map(|_| ())
 }
 
+/// Atomically exchanges `a` and `b` (same filesystem, both must exist):
+/// `renameat2(RENAME_EXCHANGE)`. Each name then refers to what the other did.
+pub async fn rename_exchange(a: &Path, b: &Path) -> io::Result<()> {
+    let (a, b) = (cpath(a)?, cpath(b)?);
+    let sqe = opcode::RenameAt::new(
+        types::Fd(libc::AT_FDCWD),
+        a.as_ptr(),
+        types::Fd(libc::AT_FDCWD),
+        b.as_ptr(),
+    )
+    .flags(libc::RENAME_EXCHANGE)
+    .build();
+    // SAFETY: both CStrings are owned by the op until the CQE.
+    let (c, _paths) = unsafe { Op::submit((a, b), sqe) }.await;
+    c.result().map(|_| ())
+}
+
 /// Removes a file, or an empty directory when `dir` is set.
 pub async fn unlink(path: &Path, dir: bool) -> io::Result<()> {
     let p = cpath(path)?;

@@ -101,6 +101,9 @@ pub struct Store {
     generations: Generations,
     /// PUT data goes to the file with pwrite(2) on the core thread (true) or a ring write.
     put_write_direct: AtomicBool,
+    /// An overwriting PUT exchanges its work file with the old object and then unlinks the old
+    /// one (true, the default), instead of renaming over it (`put.rs`, `replace_into_place`).
+    overwrite_exchange: AtomicBool,
     /// PUTs whose declared size is at least this write their work file with O_DIRECT
     /// (`u64::MAX`: never).
     put_direct_min: AtomicU64,
@@ -189,6 +192,7 @@ impl Store {
             version: AtomicU64::new(0),
             generations: Generations::default(),
             put_write_direct: AtomicBool::new(false),
+            overwrite_exchange: AtomicBool::new(true),
             put_direct_min: AtomicU64::new(u64::MAX),
             appends: append::Appends::default(),
             atimes: atime::Atimes::default(),
@@ -253,6 +257,14 @@ impl Store {
     /// on filesystems without non-blocking buffered writes), or `pwrite(2)` on the core thread.
     pub fn set_put_write_direct(&self, direct: bool) {
         self.put_write_direct.store(direct, Ordering::Relaxed);
+    }
+
+    /// How a PUT replaces an existing object: `true` (the default) exchanges the work file with
+    /// it (`renameat2(RENAME_EXCHANGE)`) and unlinks the old one; `false` renames over it,
+    /// which on ext4 (`auto_da_alloc`) starts writeback of the new data inside the rename
+    /// (bench/RESULTS.md, "Overwrite PUTs"). For measurements; keep the default.
+    pub fn set_overwrite_exchange(&self, exchange: bool) {
+        self.overwrite_exchange.store(exchange, Ordering::Relaxed);
     }
 
     /// PUTs of at least `min` bytes (declared by the client) write their data with O_DIRECT;
