@@ -1241,9 +1241,6 @@ fn concurrent_completions_of_one_object_leave_one_whole_version() {
 }
 
 #[test]
-#[ignore = "known bug, reported: a monolithic PUT racing a completion of the same object leaks \
-            the completed version's chunks 2..N and %ut/<obj> (space only; reads are right). \
-            Run with --ignored."]
 fn monolithic_put_racing_a_completion_leaves_no_chunks_of_a_replaced_version() {
     // Goal: a small (monolithic) PUT and a completion of the same object at the same moment,
     // twenty times over: the object is exactly one of them; once both are answered, no chunk of

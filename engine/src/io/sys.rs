@@ -715,15 +715,6 @@ pub fn readable_now(fd: &Fd) -> io::Result<bool> {
     Ok(n > 0 && p.revents != 0)
 }
 
-/// Moves the calling thread to `SCHED_IDLE`: it runs only when no normal thread of its CPU
-/// wants to (the lowest weight CFS/EEVDF has, below nice 19).
-pub fn sched_idle_thread() -> io::Result<()> {
-    let p = libc::sched_param { sched_priority: 0 };
-    // SAFETY: pid 0 is the calling thread; `p` is a valid sched_param that outlives the call.
-    cvt(unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &p) })?;
-    Ok(())
-}
-
 /// Page-cache state of a whole open file (`cachestat(2)`, Linux 6.5+): pages cached, dirty
 /// and under writeback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

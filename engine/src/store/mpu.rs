@@ -24,7 +24,8 @@
 //!
 //! Completions of one object take turns (`Uploads::completion_turn`): interleaved, two would
 //! both replace the same previous version, leaking the first one's chunks, and could leave
-//! `%ut/<obj>` describing the version that lost.
+//! `%ut/<obj>` describing the version that lost. A PUT's finish takes the same turn, for the
+//! same reason (a completion between its read of the old version and its rename would leak).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
@@ -107,8 +108,9 @@ impl Uploads {
         (ids, files)
     }
 
-    /// Waits until no other completion of the object with `digest` runs, then takes the turn.
-    async fn completion_turn(&self, digest: u64) -> CompletionTurn<'_> {
+    /// Waits until no other completion (or PUT finish: `PutHandle::finish`) of the object with
+    /// `digest` runs, then takes the turn.
+    pub(super) async fn completion_turn(&self, digest: u64) -> CompletionTurn<'_> {
         loop {
             if self
                 .completing

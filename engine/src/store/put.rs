@@ -449,6 +449,10 @@ impl PutHandle {
             }
         }
         let copied = self.copied.take();
+        // One finish or multipart completion of an object at a time, from the read of the
+        // version it replaces to the removal of that version's chunks: a completion committed
+        // between this read and the rename below would leave its chunks and manifest behind.
+        let _turn = self.store.uploads.completion_turn(self.digest).await;
         // The object this PUT replaces: its version goes on, and if it is chunked its chunks
         // and manifest go once the new object is in place.
         let old = {
