@@ -152,6 +152,16 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         .map(|core| (cfg.pin && !cpus.is_empty()).then(|| cpus[core % cpus.len()]))
         .collect();
     store.set_core_cpus(core_cpus.clone());
+    let stats = node.stats.clone();
+    store.set_foreground_probe(Arc::new(move || {
+        stats
+            .iter()
+            .map(|c| {
+                let t = &c.total;
+                t.get_count.get() + t.put_count.get() + t.head_count.get() + t.del_count.get()
+            })
+            .sum()
+    }));
     let mut threads = Vec::new();
     for (core, &cpu) in core_cpus.iter().enumerate() {
         let start = CoreStart {

@@ -57,6 +57,70 @@ pub(super) struct ResilverState {
     interrupted: AtomicBool,
     /// Distinguishes the resilver's work files.
     seq: AtomicU64,
+    /// Requests the node has served so far (`Store::set_foreground_probe`): while it grows,
+    /// the joggers pace themselves.
+    foreground: Mutex<Option<ForegroundProbe>>,
+}
+
+/// A count of the foreground requests served so far, readable from any thread.
+pub type ForegroundProbe = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// How often a jogger looks at the foreground count.
+const PACE_CHECK: std::time::Duration = std::time::Duration::from_millis(10);
+/// The longest pause after one object.
+const PACE_MAX: std::time::Duration = std::time::Duration::from_millis(100);
+/// Bytes per second a jogger moves at most while foreground requests are served. Its copies
+/// land in the page cache at memory speed; the disk work is the writeback that follows, which
+/// competes with the requests, so the pace is by bytes, not by the time a copy took.
+const PACE_BYTES_PER_SEC: u64 = 64 << 20;
+
+/// A jogger's pace: while foreground requests are being served, it moves at most
+/// `PACE_BYTES_PER_SEC` (and rests at least as long as each object's work took), as AIS
+/// throttles its xactions under load; with no foreground traffic it runs flat out.
+struct Pace {
+    probe: Option<ForegroundProbe>,
+    checked: std::time::Instant,
+    seen: u64,
+    busy: bool,
+    /// Pauses taken and their total, for the log.
+    pauses: u64,
+    paused: std::time::Duration,
+}
+
+impl Pace {
+    fn new(probe: Option<ForegroundProbe>) -> Pace {
+        let seen = probe.as_ref().map_or(0, |p| p());
+        Pace {
+            probe,
+            checked: std::time::Instant::now(),
+            seen,
+            busy: false,
+            pauses: 0,
+            paused: std::time::Duration::ZERO,
+        }
+    }
+
+    /// After an object whose work took `work` and moved `bytes`.
+    fn after(&mut self, work: std::time::Duration, bytes: u64) {
+        let Some(p) = &self.probe else {
+            return;
+        };
+        if self.checked.elapsed() >= PACE_CHECK {
+            let n = p();
+            self.busy = n != self.seen;
+            self.seen = n;
+            self.checked = std::time::Instant::now();
+        }
+        if self.busy && !work.is_zero() {
+            let by_bytes = std::time::Duration::from_micros(
+                bytes.saturating_mul(1_000_000) / PACE_BYTES_PER_SEC,
+            );
+            let d = work.max(by_bytes).min(PACE_MAX);
+            std::thread::sleep(d);
+            self.pauses += 1;
+            self.paused += d;
+        }
+    }
 }
 
 impl ResilverState {
@@ -96,6 +160,12 @@ impl Store {
     /// of the core that owns its mountpath (mountpath at position i: core `i % cores`).
     pub fn set_core_cpus(&self, cpus: Vec<Option<usize>>) {
         *self.resilver.core_cpus.lock().expect("core cpus lock") = cpus;
+    }
+
+    /// Gives the resilver a count of the foreground requests served so far: its joggers slow
+    /// down while it grows (`Pace`).
+    pub fn set_foreground_probe(&self, probe: ForegroundProbe) {
+        *self.resilver.foreground.lock().expect("foreground lock") = Some(probe);
     }
 
     /// Whether a resilver marker was found at open: a resilver was interrupted (crash,
@@ -160,14 +230,24 @@ impl Store {
                         if let Err(e) = sys::nice_thread(JOGGER_NICE) {
                             tracing::warn!("resilver jogger nice: {e}");
                         }
-                        Jogger {
+                        let probe = store
+                            .resilver
+                            .foreground
+                            .lock()
+                            .expect("foreground lock")
+                            .clone();
+                        let j = Jogger {
                             store: &store,
                             x: &jg,
                             mp: &mp,
                             force_copy,
                             busy: Default::default(),
-                        }
-                        .run();
+                            pace: std::cell::RefCell::new(Pace::new(probe)),
+                        };
+                        j.run();
+                        let p = j.pace.borrow();
+                        tracing::info!(mountpath = %mp.path.display(), pauses = p.pauses,
+                            paused_ms = p.paused.as_millis() as u64, "resilver jogger paced");
                     });
                 match spawned {
                     Ok(t) => joggers.push(t),
@@ -429,6 +509,8 @@ struct Jogger<'a> {
     force_copy: bool,
     /// Objects found busy (bucket, file, path below `%ob`): tried again after the walk.
     busy: std::cell::RefCell<Vec<(String, PathBuf, String)>>,
+    /// Slows the walk while foreground requests are served.
+    pace: std::cell::RefCell<Pace>,
 }
 
 /// Rounds of retries of busy objects after a jogger's walk (a stripe of the object lock can
@@ -538,7 +620,18 @@ impl Jogger<'_> {
 
     /// Looks at one object file and moves it if it is misplaced.
     fn object(&self, bucket: &str, props: &BucketProps, path: &Path, rel: &str) {
+        let t0 = std::time::Instant::now();
+        // (The job's byte counter: other joggers' moves meanwhile count too, so a jogger may
+        // rest a little longer than its own bytes call for.)
+        let b0 = self.x.counters.bytes.load(Ordering::Relaxed);
         let r = self.object_inner(bucket, props, path, rel);
+        let moved = self
+            .x
+            .counters
+            .bytes
+            .load(Ordering::Relaxed)
+            .saturating_sub(b0);
+        self.pace.borrow_mut().after(t0.elapsed(), moved);
         match r {
             Ok(()) | Err(Skip::Quiet) => {}
             Err(Skip::Busy) => {
