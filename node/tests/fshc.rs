@@ -121,31 +121,7 @@ fn a_lost_filesystem_is_taken_out_and_resilvered_away_from() {
     let l = listing(&node);
     assert_eq!(l["state"][&mps[1]], "faulty", "{l}");
     assert!(has(&l, "available", &mps[0]) && has(&l, "available", &mps[2]));
-    assert!(node.metric_sum("ais_target_err_fshc_count") >= 1);
-    assert_eq!(node.metric_sum("aisle_fshc_faulted_count"), 1);
-    assert!(
-        node.log_text().contains("FAULTED"),
-        "the log tells: {}",
-        node.log_text()
-    );
-
-    // Every mirrored object still reads back, and gets its second copy on the two left.
-    for (o, d) in &objs {
-        let r = node.get("m", o);
-        assert_eq!(r.status, 200, "{o}: {}", r.text());
-        assert_eq!(&r.body, d, "{o}");
-    }
-    let left = vec![all[0].clone(), all[2].clone()];
-    eventually("2 replicas on the mountpaths left", || {
-        objs.iter()
-            .find(|(o, _)| replicas(&left, "m", o) != 2)
-            .map(|(o, _)| format!("{o}: {} replicas", replicas(&left, "m", o)))
-    });
-    // New PUTs all land on the good ones.
-    for i in 0..30 {
-        let r = node.put("m", &format!("after{i}"), b"after");
-        assert_eq!(r.status, 200, "{}", r.text());
-    }
+    faulted_then_served_by_the_others(&node, &objs, &[all[0].clone(), all[2].clone()]);
     // An explicit check of the faulted one is refused: it is not in use.
     let r = mp_action(&node, "fshc-mp", &mps[1]);
     assert_eq!(r.status, 409, "{}", r.text());
@@ -325,6 +301,14 @@ fn a_mountpath_returning_eio_is_faulted_and_objects_with_a_copy_stay_readable() 
         "{l}"
     );
     assert!(has(&l, "available", &canon(&plain[0])) && has(&l, "available", &canon(&plain[1])));
+    faulted_then_served_by_the_others(&node, &objs, &plain);
+    drop(node);
+}
+
+/// After a mountpath was faulted: the fault is counted and logged; every mirrored object of
+/// bucket `m` reads back byte-exact and gets its second copy on `left` (the healthy
+/// mountpaths); new PUTs succeed and read back.
+fn faulted_then_served_by_the_others(node: &Node, objs: &[(String, Vec<u8>)], left: &[PathBuf]) {
     assert!(node.metric_sum("ais_target_err_fshc_count") >= 1);
     assert_eq!(node.metric_sum("aisle_fshc_faulted_count"), 1);
     assert!(
@@ -332,17 +316,15 @@ fn a_mountpath_returning_eio_is_faulted_and_objects_with_a_copy_stay_readable() 
         "the log tells: {}",
         node.log_text()
     );
-
-    // Every mirrored object still reads back, and gets its second copy on the two left.
-    for (o, d) in &objs {
+    for (o, d) in objs {
         let r = node.get("m", o);
         assert_eq!(r.status, 200, "{o}: {}", r.text());
         assert_eq!(&r.body, d, "{o}");
     }
     eventually("2 replicas on the mountpaths left", || {
         objs.iter()
-            .find(|(o, _)| replicas(&plain, "m", o) != 2)
-            .map(|(o, _)| format!("{o}: {} replicas", replicas(&plain, "m", o)))
+            .find(|(o, _)| replicas(left, "m", o) != 2)
+            .map(|(o, _)| format!("{o}: {} replicas", replicas(left, "m", o)))
     });
     for i in 0..30 {
         let r = node.put("m", &format!("after{i}"), b"after");
@@ -350,5 +332,4 @@ fn a_mountpath_returning_eio_is_faulted_and_objects_with_a_copy_stay_readable() 
         let r = node.get("m", &format!("after{i}"));
         assert_eq!((r.status, &r.body[..]), (200, &b"after"[..]));
     }
-    drop(node);
 }
