@@ -16,6 +16,11 @@
 #                   (default: "get4k get4k-pinned")
 #   ROUNDS=3        alternated rounds;  DURATION=8s per workload run;  CONNS=64 connections
 #   SKIP_BUILD=1    use target/release as it is
+#   WARM=1          GET workloads: after seeding, read every object file once (cat) and run one
+#                   unrecorded 2 s GET pass before the measured run. Without it the measured run
+#                   is the first read of freshly PUT files (large PUTs bypass the page cache),
+#                   which on this VM leaves a `--get-body sendfile` node in a transient state
+#                   ~1.5x faster than its steady state (bench/RESULTS.md, "GET 1 MiB hot").
 # Output: one line per run, then per workload: median req/s, p50/p99 µs and node CPU µs per
 # request of each side and the ratio B/A. Node CPU is the node process's utime+stime over the
 # run (/proc/PID/stat), divided by the requests aisle-bench counted.
@@ -84,6 +89,10 @@ run_workload() { # side workload
   start "$flags" "$PINNED" "$node"
   if [ "$op" = get ]; then
     PINNED=0 bench -bucket ab -pctput 100 -maxputs $n -minsize $size -maxsize $size -numworkers 16 >/dev/null
+    if [ "${WARM:-0}" = 1 ]; then
+      find "$D/mp" -type f -exec cat {} + >/dev/null
+      PINNED=0 bench -bucket ab -pctput 0 -duration 2s -minsize $size -maxsize $size -numworkers "$CONNS" >/dev/null
+    fi
     [ "$w" = get4k-pinned ] && PINNED=1
   fi
   local over=()

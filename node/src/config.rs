@@ -67,6 +67,13 @@ pub struct Flags {
     /// bench/RESULTS.md "multishot receive".
     #[arg(long, value_enum, default_value_t = RecvMode::Single)]
     pub recv: RecvMode,
+    /// TCP congestion control of the node's connections (`TCP_CONGESTION` on each core's
+    /// listening socket, which accepted connections inherit), e.g. `cubic`; by default the
+    /// host's (`net.ipv4.tcp_congestion_control`). One of the host's
+    /// `tcp_available_congestion_control`. With `bbr` TCP paces every segment with a timer,
+    /// which halves large GETs over loopback (bench/RESULTS.md, "GET 1 MiB hot").
+    #[arg(long, value_name = "NAME")]
+    pub tcp_congestion: Option<String>,
     /// Serve the S3 API at `/` as well as at `/s3` (every path that is not the AIS API's:
     /// `/v1/...`, `/ais/...`, `/metrics`). Like AIS's feature `S3-API-via-Root`.
     #[arg(long)]
@@ -321,6 +328,8 @@ pub struct Config {
     pub put_write: PutWrite,
     pub overwrite: Overwrite,
     pub recv: RecvMode,
+    /// TCP congestion control set on the listening sockets; `None`: the host's default.
+    pub tcp_congestion: Option<String>,
     /// S3 at `/` too (`--s3-at-root`).
     pub s3_at_root: bool,
     /// S3 access keys and their secrets; empty: S3 requests are not authenticated.
@@ -487,6 +496,7 @@ impl Config {
             put_write: f.put_write,
             overwrite: f.overwrite,
             recv: f.recv,
+            tcp_congestion: f.tcp_congestion.clone(),
             s3_at_root: f.s3_at_root,
             s3_keys,
             put_direct_min: f.put_direct_min.0,

@@ -88,6 +88,15 @@ pub fn run_core(start: CoreStart) {
             return;
         }
     };
+    if let Some(cc) = &node.tcp_congestion {
+        if let Err(e) = sys::set_congestion(&listener, cc) {
+            let _ = ready.send(Err(format!(
+                "--tcp-congestion {cc}: {e} (see /proc/sys/net/ipv4/tcp_available_congestion_control \
+                 and tcp_allowed_congestion_control)"
+            )));
+            return;
+        }
+    }
     let mine: Vec<usize> = store
         .mountpaths()
         .owners(node.cores)
@@ -96,7 +105,8 @@ pub fn run_core(start: CoreStart) {
         .filter(|(_, &c)| c == core)
         .map(|(i, _)| i)
         .collect();
-    tracing::info!(core, ?cpu, mountpaths = ?mine, "core started");
+    let cc = sys::congestion(&listener).unwrap_or_default();
+    tracing::info!(core, ?cpu, mountpaths = ?mine, tcp_congestion = %cc, "core started");
     let ctx = Rc::new(CoreCtx {
         core,
         store,

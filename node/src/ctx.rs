@@ -52,6 +52,8 @@ pub struct NodeInfo {
     pub test_panic: bool,
     /// Serve the S3 API at `/` as well as at `/s3`.
     pub s3_at_root: bool,
+    /// TCP congestion control set on each core's listening socket (`--tcp-congestion`).
+    pub tcp_congestion: Option<String>,
     /// S3 access keys and their secrets; empty: S3 requests are not authenticated.
     pub s3_keys: crate::config::S3Keys,
     /// Connections each core serves at once; more are answered 503 and closed.

@@ -103,6 +103,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         defer_taskrun: probe.defer_taskrun,
         recv_multishot: cfg.recv == crate::config::RecvMode::Multishot,
         s3_at_root: cfg.s3_at_root,
+        tcp_congestion: cfg.tcp_congestion.clone(),
         s3_keys: cfg.s3_keys.clone(),
         conns_per_core_max: cfg.conns_per_core_max,
         put_inflight_bytes_per_core: cfg.put_inflight_bytes_per_core,

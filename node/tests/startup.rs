@@ -281,3 +281,62 @@ fn a_stalled_request_body_is_dropped_after_the_body_timeout() {
         "only the slow object's file was added (no work file, no other object): {added:?}"
     );
 }
+
+#[test]
+fn tcp_congestion_is_set_on_served_connections_and_an_unknown_name_stops_the_node() {
+    // Goal: with --tcp-congestion NAME the node's side of an accepted connection runs NAME (as
+    // `ss -ti` shows an operator), not the host's default; an unknown name stops the node at
+    // start with a message naming the flag.
+    let avail = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_available_congestion_control")
+        .expect("reading tcp_available_congestion_control");
+    let host = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_congestion_control").unwrap();
+    let host = host.trim();
+    // reno is built into every kernel; take another algorithm when reno is the host's default.
+    let Some(want) = avail
+        .split_whitespace()
+        .find(|&c| c != host && (c == "reno" || c == "cubic"))
+    else {
+        panic!("need a congestion control other than the host's {host} among: {avail}");
+    };
+    let node = Node::start_with_args(1, &["--tcp-congestion", want]);
+    let mut s = connect(node.port);
+    use std::io::Write as _;
+    s.write_all(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut buf = Vec::new();
+    let r = read_response(&mut s, &mut buf, false).expect("health response");
+    assert_eq!(r.status, 200);
+    let out = Command::new("ss")
+        .args(["-tniH", "state", "established"])
+        .arg(format!("( sport = :{} )", node.port))
+        .output()
+        .expect("running ss");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.split_whitespace().any(|w| w == want),
+        "node side of the connection should run {want}: {text}"
+    );
+    assert!(
+        !text.split_whitespace().any(|w| w == host),
+        "node side still runs the host's {host}: {text}"
+    );
+
+    let dir = tempdir("badcc");
+    let mp = dir.join("mp");
+    std::fs::create_dir(&mp).unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let (code, err) = run_node(
+        &[
+            "--listen",
+            &listen,
+            "--mountpath",
+            mp.to_str().unwrap(),
+            "--tcp-congestion",
+            "no-such-cc",
+        ],
+        &dir,
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("--tcp-congestion no-such-cc"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -147,6 +147,41 @@ pub fn set_nodelay(fd: &Fd) -> io::Result<()> {
     setsockopt_int(fd.raw(), libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)
 }
 
+/// Sets the socket's TCP congestion control (`TCP_CONGESTION`), e.g. `cubic`; a listening
+/// socket's is inherited by the connections it accepts.
+pub fn set_congestion(fd: &Fd, name: &str) -> io::Result<()> {
+    // SAFETY: passes a pointer to the live bytes of `name` and their exact length.
+    cvt(unsafe {
+        libc::setsockopt(
+            fd.raw(),
+            libc::IPPROTO_TCP,
+            libc::TCP_CONGESTION,
+            name.as_ptr().cast(),
+            name.len() as libc::socklen_t,
+        )
+    })
+    .map(|_| ())
+}
+
+/// The socket's TCP congestion control (`TCP_CONGESTION`).
+pub fn congestion(fd: &Fd) -> io::Result<String> {
+    let mut buf = [0u8; 32];
+    let mut len = buf.len() as libc::socklen_t;
+    // SAFETY: buf has room for len bytes; the kernel writes at most len and updates it.
+    cvt(unsafe {
+        libc::getsockopt(
+            fd.raw(),
+            libc::IPPROTO_TCP,
+            libc::TCP_CONGESTION,
+            buf.as_mut_ptr().cast(),
+            &mut len,
+        )
+    })?;
+    let s = &buf[..len as usize];
+    let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
+    Ok(String::from_utf8_lossy(&s[..end]).into_owned())
+}
+
 /// Sets O_NONBLOCK (ring ops still wait by polling; direct syscalls return EAGAIN).
 pub fn set_nonblocking(fd: &Fd) -> io::Result<()> {
     // SAFETY: fcntl on our fd.
