@@ -14,6 +14,7 @@ use io_uring::{opcode, types};
 
 use super::fd::Fd;
 use super::op::{Completion, Op};
+use super::sys;
 
 fn cpath(p: &Path) -> io::Result<CString> {
     CString::new(p.as_os_str().as_bytes())
@@ -332,6 +333,22 @@ pub async fn fadvise(fd: &Fd, offset: u64, len: u32, advice: i32) -> io::Result<
         .build();
     // SAFETY: no pointers; the op holds the fd.
     let (c, _fd) = unsafe { Op::submit(fd.clone(), sqe) }.await;
+    c.result().map(|_| ())
+}
+
+/// Faults the mapped file range of `map` in (`IORING_OP_MADVISE(MADV_POPULATE_READ)`, which
+/// the kernel runs in an io-wq worker, never on the core): its pages are read into the page
+/// cache, in 2 MiB folios where the mapping has `MADV_HUGEPAGE` (`sys::FileMap`). The mapping
+/// is owned by the op until its completion and unmapped after.
+pub async fn populate_read(map: sys::FileMap) -> io::Result<()> {
+    let sqe = opcode::Madvise::new(
+        map.addr(),
+        map.len() as libc::off_t,
+        libc::MADV_POPULATE_READ,
+    )
+    .build();
+    // SAFETY: the address range is the mapping, owned by the op (so mapped) until the CQE.
+    let (c, _map) = unsafe { Op::submit(map, sqe) }.await;
     c.result().map(|_| ())
 }
 

@@ -119,8 +119,16 @@ impl<'a> ReadAhead<'a> {
             let (fd, off) = (p.fd.clone(), p.offset + (self.advised - self.piece_at));
             rio::spawn(async move {
                 // A hint: an error (or a file cut short since it was opened) only means the
-                // send reads those bytes itself, and reports what is wrong.
-                let _ = rio::fadvise(&fd, off, step as u32, libc::POSIX_FADV_WILLNEED).await;
+                // send reads those bytes itself, and reports what is wrong. Faulting a huge-page
+                // mapping in reads 2 MiB folios; WILLNEED (where that fails) reads 4 KiB pages,
+                // which cost every later send of them ~40 % more CPU (bench/RESULTS.md).
+                let populated = match sys::FileMap::new(&fd, off, step as usize) {
+                    Ok(map) => rio::populate_read(map).await.is_ok(),
+                    Err(_) => false,
+                };
+                if !populated {
+                    let _ = rio::fadvise(&fd, off, step as u32, libc::POSIX_FADV_WILLNEED).await;
+                }
             })
             .detach();
             self.advised += step;
