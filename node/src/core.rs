@@ -125,7 +125,19 @@ pub fn run_core(start: CoreStart) {
     });
     let _ = ready.send(Ok(()));
     reactor.block_on(core_main(ctx, listener, mine, shutdown_timeout));
-    tracing::info!(core, "core stopped");
+    // How well the S3 PUTs' MD5s filled the lanes (`md5mb`): lane use = lane_blocks / (16 x
+    // rounds); scalar blocks are lone streams and partial-block tails.
+    let md5 = engine::io::md5mb::stats();
+    tracing::info!(
+        core,
+        md5_flushes = md5.flushes,
+        md5_batched = md5.batched,
+        md5_immediate = md5.immediate,
+        md5_rounds = md5.rounds,
+        md5_lane_blocks = md5.lane_blocks,
+        md5_scalar_blocks = md5.scalar_blocks,
+        "core stopped"
+    );
 }
 
 async fn core_main(ctx: Rc<CoreCtx>, listener: Fd, mine: Vec<usize>, shutdown_timeout: Duration) {

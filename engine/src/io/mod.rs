@@ -11,6 +11,7 @@ pub mod alloc_count;
 mod blocking;
 mod bufring;
 mod fd;
+pub mod md5mb;
 mod multi;
 mod op;
 mod ops;

@@ -1310,7 +1310,7 @@ impl super::PutHandle {
         }
         drop(fd);
         let crc = self.crc.expect("a part has a CRC32C");
-        let md5_hex = self.md5.take().map(|h| h.finish());
+        let md5_hex = self.md5.take().map(|h| crate::cksum::hex(&h.finalize()));
         let md5 = md5_hex.as_deref().and_then(unhex16);
         let stream = self.hasher.take();
         let (size, work, dest) = (self.size, self.work.clone(), self.fqn.clone());

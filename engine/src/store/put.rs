@@ -11,6 +11,7 @@ use super::{Store, StoreError, CUSTOM_ETAG, CUSTOM_ORIG_FNTL, FNTL_NAME_BYTES_MA
 use crate::bmd::BucketProps;
 use crate::cksum::{CksumType, Hasher};
 use crate::fqn;
+use crate::io::md5mb::{self, Md5};
 use crate::io::{self as rio, sys, AlignedBuf, Fd, DIO_ALIGN};
 use crate::lom::{Lom, XATTR_LOM};
 use crate::mountpath::{DioState, Mountpath, MountpathId};
@@ -235,7 +236,8 @@ pub struct PutHandle {
     pub(super) copied: Option<super::copy::CopiedMeta>,
     /// MD5 of the body, computed alongside when asked (`want_md5`): stored as the `ETag`
     /// custom key, as AIS keeps an S3 object's ETag.
-    pub(super) md5: Option<Hasher>,
+    /// The body's MD5 when asked for (`want_md5`), fed through the core's multi-buffer batch.
+    pub(super) md5: Option<Md5>,
 }
 
 /// Records what a direct PUT learnt about mountpath `mp`; logs a refusal once.
@@ -290,7 +292,7 @@ impl PutHandle {
     /// the custom key `ETag` (AIS's `cmn.ETag`, unquoted), replacing any given one.
     pub fn want_md5(&mut self) {
         if self.md5.is_none() {
-            self.md5 = Some(Hasher::new(CksumType::Md5));
+            self.md5 = Some(Md5::new());
         }
     }
 
@@ -315,7 +317,7 @@ impl PutHandle {
         self.direct
     }
 
-    /// Updates the checksums with the next body bytes.
+    /// Updates the checksums with the next body bytes, all but the MD5 (`hash_md5`).
     fn hash(&mut self, data: &[u8]) {
         if let Some(c) = self.crc.as_mut() {
             *c = crc32c::crc32c_append(*c, data);
@@ -326,8 +328,15 @@ impl PutHandle {
         if let Some((_, Some(h))) = self.client_hasher.as_mut() {
             h.update(data);
         }
-        if let Some(h) = self.md5.as_mut() {
-            h.update(data);
+    }
+
+    /// Feeds `buf[..n]` to the MD5 asked for by `want_md5`, if any, and returns the buffer.
+    /// The update goes through this core's batch (`md5mb::update`), which hashes the bodies of
+    /// every PUT that reached this point in the same reactor turn side by side in the lanes.
+    async fn hash_md5<B: AsRef<[u8]> + 'static>(&mut self, buf: B, n: usize) -> B {
+        match self.md5.as_mut() {
+            Some(m) => md5mb::update(m, buf, 0..n).await,
+            None => buf,
         }
     }
 
@@ -348,6 +357,7 @@ impl PutHandle {
             n - n % DIO_ALIGN
         };
         self.hash(&buf[..take]);
+        buf = self.hash_md5(buf, take).await;
         let fd = self.fd.clone().expect("write after finish");
         let direct_end = if self.o_direct {
             take - take % DIO_ALIGN
@@ -408,6 +418,8 @@ impl PutHandle {
             self.o_direct = false;
         }
         self.hash(&buf);
+        let n = buf.len();
+        let buf = self.hash_md5(buf, n).await;
         let fd = self.fd.as_ref().expect("write after finish");
         let n = buf.len() as u64;
         if self.store.put_write_direct.load(Ordering::Relaxed) {
@@ -488,7 +500,8 @@ impl PutHandle {
         }
         if let Some(h) = self.md5.take() {
             lom.custom.retain(|(k, _)| k != CUSTOM_ETAG);
-            lom.custom.push((CUSTOM_ETAG.to_string(), h.finish()));
+            lom.custom
+                .push((CUSTOM_ETAG.to_string(), crate::cksum::hex(&h.finalize())));
         }
         if self.fntl {
             lom.custom
