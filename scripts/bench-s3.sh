@@ -9,7 +9,10 @@
 # Environment:
 #   S3S_FS          the s3s-fs binary (patched to set TCP_NODELAY; see shared/PEERS.md); unset = no peer
 #   NODE, BENCH     the aisle-node and aisle-bench binaries (default: target/release/...)
-#   NODE_FLAGS      extra aisle-node flags (e.g. the S3 credentials, for a SigV4-checking node)
+#   NODE_FLAGS      extra aisle-node flags
+#   S3_KEY=ID:SECRET  SigV4 on: the node gets `--s3-access-key ID:SECRET` and every `-api s3`
+#                   request of aisle-bench is signed with it (UNSIGNED-PAYLOAD bodies); the
+#                   native side is not affected
 #   WORKLOADS       space list of: get4k put64k (default: both)
 #   ROUNDS=3        alternated rounds;  DURATION=8s per run;  WORKERS=64 connections
 #   SKIP_BUILD=1    use target/release as it is
@@ -24,6 +27,12 @@ BIN=$ROOT/target/release
 NODE=${NODE:-$BIN/aisle-node}
 BENCH=${BENCH:-$BIN/aisle-bench}
 NODE_FLAGS=${NODE_FLAGS:-}
+S3_KEY=${S3_KEY:-}
+SIGN=()
+if [ -n "$S3_KEY" ]; then
+  NODE_FLAGS="$NODE_FLAGS --s3-access-key $S3_KEY"
+  SIGN=(-s3-access-key "${S3_KEY%%:*}" -s3-secret-key "${S3_KEY#*:}")
+fi
 S3S_FS=${S3S_FS:-}
 WORKLOADS=${WORKLOADS:-"get4k put64k"}
 ROUNDS=${ROUNDS:-3}
@@ -66,7 +75,7 @@ bench() { # side args... -> json on stdout
   local side=$1; shift
   case $side in
     ais) set -- -api ais -ip 127.0.0.1 -port $PORT "$@" ;;
-    s3) set -- -api s3 --endpoint "http://127.0.0.1:$PORT/s3" "$@" ;;
+    s3) set -- -api s3 --endpoint "http://127.0.0.1:$PORT/s3" "${SIGN[@]}" "$@" ;;
     s3s-fs) set -- -api s3 --endpoint "http://127.0.0.1:$PEER_PORT" "$@" ;;
   esac
   "$BENCH" -numcores "$NCPU" -bucket s3b -statsinterval 0 -json "$@" 2>>"$D/bench.err"
