@@ -234,9 +234,8 @@ pub struct PutHandle {
     pub(super) custom: Vec<(String, String)>,
     /// Version and custom metadata taken from a copy's source (`copy.rs`), else `None`.
     pub(super) copied: Option<super::copy::CopiedMeta>,
-    /// MD5 of the body, computed alongside when asked (`want_md5`): stored as the `ETag`
-    /// custom key, as AIS keeps an S3 object's ETag.
-    /// The body's MD5 when asked for (`want_md5`), fed through the core's multi-buffer batch.
+    /// MD5 of the body, computed alongside when asked (`want_md5`) through the core's
+    /// multi-buffer batch: stored as the `ETag` custom key, as AIS keeps an S3 object's ETag.
     pub(super) md5: Option<Md5>,
 }
 
