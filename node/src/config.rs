@@ -112,7 +112,8 @@ pub struct Flags {
     pub sendfile_max: u64,
     /// Chunked objects: once a piece of a GET body is found cold, keep this many bytes past
     /// the send position (across chunk files) being read into the page cache
-    /// (`IORING_OP_FADVISE` `WILLNEED` in requests of 8 MiB or the window if smaller), and
+    /// (a huge-page mapping of each step of 8 MiB, or the window if smaller, faulted in by
+    /// `IORING_OP_MADVISE(MADV_POPULATE_READ)`; `WILLNEED` where that fails), and
     /// probe and send the rest of the body in steps of that size; `off`: each chunk file is
     /// read by the kernel's own per-file readahead only.
     #[arg(long, default_value = CHUNK_READAHEAD_DEFAULT, value_parser = parse_size_or_off)]

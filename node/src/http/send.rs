@@ -68,9 +68,11 @@ fn chunk_ranges(h: &ObjectHandle, offset: u64, len: u64) -> Vec<FileRange<'_>> {
 pub const CHUNK_READAHEAD_STEP: u64 = 8 << 20;
 
 /// Readahead of a chunked body, ahead of its send: once a step is found cold (`armed`), the
-/// `window` bytes past the send position are asked into the page cache, across chunk files,
-/// by `IORING_OP_FADVISE(WILLNEED)` ops that run in the kernel's io-wq workers (never on the
-/// core) and are left to finish on their own. A hot body never arms it: no op, no cost.
+/// `window` bytes past the send position are read into the page cache, across chunk files, in
+/// 2 MiB folios: each step is a `MADV_HUGEPAGE` mapping faulted in by
+/// `IORING_OP_MADVISE(MADV_POPULATE_READ)` (`IORING_OP_FADVISE(WILLNEED)` where that fails),
+/// ops that run in the kernel's io-wq workers (never on the core) and are left to finish on
+/// their own; the core only maps and unmaps. A hot body never arms it: no op, no cost.
 /// Each chunk file otherwise starts its own readahead window small, and the disk idles at
 /// every chunk boundary (bench/RESULTS.md, "Cold chunked reads").
 struct ReadAhead<'a> {
