@@ -13,6 +13,11 @@
 #   NODE_ARGS="--chunk-readahead off" (extra aisle-node flags)
 #   WARM=1: read each object once after its PUT, before the timed GETs (hot page cache; the
 #   PUTs write with O_DIRECT, so without it each round's first GET run reads from disk)
+#   COLD=1 (root): after the PUTs, drop the page cache and GET each object once with curl
+#   (rows "cold": MiB/s of that one GET and the node's CPU per GiB for it); the timed GETs
+#   that follow are then hot. The node's CPU is read from a cgroup made for it (cpuacct in
+#   cgroup v1, cpu.stat in v2: nanosecond or microsecond counts, io-wq workers included),
+#   else from /proc/PID/stat in clock ticks (too coarse for one GET).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$ROOT/target/release
@@ -36,9 +41,25 @@ mkdir -p "$D"/mp{1,2,3,4}
 "$BIN/aisle-node" --listen 127.0.0.1:$PORT --mountpath "$D/mp1" --mountpath "$D/mp2" \
   --mountpath "$D/mp3" --mountpath "$D/mp4" $NODE_ARGS >"$D/node.log" 2>&1 &
 PID=$!
-trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$D"' EXIT
 for _ in $(seq 100); do curl -sf "$URL/v1/health" >/dev/null && break; sleep 0.05; done
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+# The node's CPU time, in units of 1/CLK per second: a cgroup of its own when one can be made.
+CG=""
+if [ "$(id -u)" = 0 ]; then
+  if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+    CG=/sys/fs/cgroup/aisle-chunked-$$
+    mkdir "$CG" && echo $PID >"$CG/cgroup.procs" && CLK=1000000 || CG=""
+  elif [ -d /sys/fs/cgroup/cpuacct ]; then
+    CG=/sys/fs/cgroup/cpuacct/aisle-chunked-$$
+    mkdir "$CG" && echo $PID >"$CG/cgroup.procs" && CLK=1000000000 || CG=""
+  fi
+fi
+trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; [ -z "$CG" ] || rmdir "$CG"; rm -rf "$D"' EXIT
+cpu_ticks() {
+  if [ -z "$CG" ]; then awk '{print $14 + $15}' "/proc/$PID/stat"
+  elif [ -f "$CG/cpu.stat" ]; then awk '$1 == "usage_usec" {print $2}' "$CG/cpu.stat"
+  else cat "$CG/cpuacct.usage"; fi
+}
+echo "node CPU from: ${CG:-/proc/$PID/stat} ($CLK per second)"
 
 curl -sf -X POST "$URL/v1/buckets/mono" -d '{"action":"create-bck"}'
 curl -sf -X POST "$URL/v1/buckets/chnk" -d '{"action":"create-bck"}'
@@ -60,6 +81,19 @@ mpu_time() { # seconds of `aisle put` as a parallel multipart upload
     "$D/src.bin" ais://mpu/obj >/dev/null
   t1=$(date +%s.%N)
   python3 -c "print(round($t1 - $t0, 3))"
+}
+cold_get() { # bucket -> tsv line: one GET after dropping the page cache
+  local b=$1 t0 t1 out
+  sync; echo 3 >/proc/sys/vm/drop_caches
+  t0=$(cpu_ticks)
+  out=$(curl -sf "$URL/v1/objects/$b/obj" -o /dev/null -w '%{size_download} %{time_total}')
+  t1=$(cpu_ticks)
+  python3 - "$b" $out "$((t1 - t0))" "$CLK" <<'EOF'
+import sys
+b, size, secs, ticks, clk = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+gib = size / 2**30
+print("\t".join(map(str, ["cold", b, round(size / 2**20 / secs), round(ticks / clk / gib, 4), 0])))
+EOF
 }
 get_run() { # bucket kind(get|range) -> tsv line
   local b=$1 kind=$2 extra=()
@@ -85,6 +119,9 @@ for r in $(seq "$ROUNDS"); do
   if [ $((r % 2)) = 1 ]; then order="mono chnk"; else order="chnk mono"; fi
   for b in $order; do echo -e "put\t$b\t$(put_time "$b")\t-\t0" | tee -a "$TSV"; done
   echo -e "put\tmpu\t$(mpu_time)\t-\t0" | tee -a "$TSV"
+  if [ "${COLD:-0}" = 1 ]; then
+    for b in $order; do cold_get "$b" | tee -a "$TSV"; done
+  fi
   if [ "${WARM:-0}" = 1 ]; then
     for b in mono chnk; do curl -sf "$URL/v1/objects/$b/obj" -o /dev/null; done
   fi
@@ -98,7 +135,9 @@ import sys, statistics as st
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
 med = lambda what, b, i: st.median(float(r[i]) for r in rows if r[0] == what and r[1] == b)
 print("\nmedians")
-for kind in ("get", "range"):
+for kind in ("cold", "get", "range"):
+    if not any(r[0] == kind for r in rows):
+        continue
     m, c = med(kind, "mono", 2), med(kind, "chnk", 2)
     cm, cc = med(kind, "mono", 3), med(kind, "chnk", 3)
     print(f"{kind}: mono {m:.0f} MiB/s, chunked {c:.0f} MiB/s, ratio {c/m:.3f}; "

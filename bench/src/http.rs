@@ -121,16 +121,24 @@ pub fn s3_sign(
         raw_query: query,
         headers: &headers,
     };
-    let sig = sigv4::sign_request(
-        &req,
-        &["host", "x-amz-content-sha256", "x-amz-date"],
-        sigv4::UNSIGNED_PAYLOAD,
-        &creds.access_key,
-        &creds.secret,
-        &creds.region,
-        &date,
-    )
-    .expect("every signed header is present");
+    thread_local! {
+        /// This client thread's signing keys: one derivation per key and day.
+        static KEYS: std::cell::RefCell<sigv4::KeyCache> = Default::default();
+    }
+    let sig = KEYS
+        .with(|keys| {
+            sigv4::sign_request_cached(
+                &req,
+                &["host", "x-amz-content-sha256", "x-amz-date"],
+                sigv4::UNSIGNED_PAYLOAD,
+                &creds.access_key,
+                &creds.secret,
+                &creds.region,
+                &date,
+                &mut keys.borrow_mut(),
+            )
+        })
+        .expect("every signed header is present");
     [
         ("x-amz-content-sha256", sigv4::UNSIGNED_PAYLOAD.to_string()),
         ("x-amz-date", date),
@@ -256,9 +264,9 @@ mod tests {
             raw_query: "list-type=2",
             headers: &headers,
         };
-        let ok = net::sigv4::verify(&req, |k| (k == "AK").then(|| "sk".into()), now);
+        let ok = net::sigv4::verify(&req, |k| (k == "AK").then_some("sk"), now);
         assert!(ok.is_ok(), "{ok:?}");
-        let bad = net::sigv4::verify(&req, |_| Some("other".into()), now);
+        let bad = net::sigv4::verify(&req, |_| Some("other"), now);
         assert_eq!(
             bad.unwrap_err(),
             net::sigv4::AuthError::SignatureDoesNotMatch

@@ -214,39 +214,69 @@ fn presign_params_present(raw_query: &str) -> bool {
 /// `secret_of` maps an access key to its secret. The body is not read here: for
 /// [`Payload::Sha256`] the caller compares the body's hash, and for the streaming forms the
 /// caller decodes the body with [`crate::awschunked`], giving it [`Verified::chunk_signer`].
-pub fn verify(
+pub fn verify<S: AsRef<str>>(
     req: &Request,
-    secret_of: impl Fn(&str) -> Option<String>,
+    secret_of: impl Fn(&str) -> Option<S>,
     now: SystemTime,
 ) -> Result<Verified, AuthError> {
     verify_cached(req, secret_of, now, &mut KeyCache::default())
 }
 
 /// [`verify`], reusing signing keys from `cache` (one per core, say): a key is derived once
-/// per access key, secret and day rather than once per request.
-pub fn verify_cached(
+/// per access key, secret and day rather than once per request, and the canonical request is
+/// built in the cache's buffer. A header-signed request then costs no heap allocation beyond
+/// the two strings of [`Verified`].
+pub fn verify_cached<S: AsRef<str>>(
     req: &Request,
-    secret_of: impl Fn(&str) -> Option<String>,
+    secret_of: impl Fn(&str) -> Option<S>,
     now: SystemTime,
     cache: &mut KeyCache,
 ) -> Result<Verified, AuthError> {
-    let auth_header = header(req, "authorization");
+    let found = AuthHeaders::find(req)?;
     let presigned = presign_params_present(req.raw_query);
-    for name in ["authorization", "x-amz-date", "x-amz-content-sha256"] {
-        let count = req
-            .headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .count();
-        if count > 1 {
-            return Err(AuthError::Malformed(format!("repeated {name} header")));
-        }
-    }
-    match (auth_header, presigned) {
+    match (found.authorization, presigned) {
         (Some(_), true) => Err(AuthError::Ambiguous),
-        (Some(value), false) => verify_header(req, value, secret_of, now, cache),
+        (Some(value), false) => verify_header(req, &found, value, secret_of, now, cache),
         (None, true) => verify_presigned(req, secret_of, now, cache),
         (None, false) => Err(AuthError::Missing),
+    }
+}
+
+/// The headers a header signature is read from, found in one pass.
+#[derive(Default)]
+struct AuthHeaders<'a> {
+    authorization: Option<&'a [u8]>,
+    amz_date: Option<&'a [u8]>,
+    content_sha256: Option<&'a [u8]>,
+    date: Option<&'a [u8]>,
+}
+
+impl<'a> AuthHeaders<'a> {
+    /// Refuses a repeated `authorization`, `x-amz-date` or `x-amz-content-sha256`.
+    fn find(req: &Request<'a>) -> Result<AuthHeaders<'a>, AuthError> {
+        let mut found = AuthHeaders::default();
+        for &(name, value) in req.headers {
+            let (slot, unique) = if name.eq_ignore_ascii_case("authorization") {
+                (&mut found.authorization, true)
+            } else if name.eq_ignore_ascii_case("x-amz-date") {
+                (&mut found.amz_date, true)
+            } else if name.eq_ignore_ascii_case("x-amz-content-sha256") {
+                (&mut found.content_sha256, true)
+            } else if name.eq_ignore_ascii_case("date") {
+                (&mut found.date, false)
+            } else {
+                continue;
+            };
+            if slot.is_some() {
+                if unique {
+                    let name = name.to_ascii_lowercase();
+                    return Err(AuthError::Malformed(format!("repeated {name} header")));
+                }
+                continue;
+            }
+            *slot = Some(value);
+        }
+        Ok(found)
     }
 }
 
@@ -259,6 +289,8 @@ pub const KEY_CACHE_ENTRIES_MAX: usize = 16;
 pub struct KeyCache {
     entries: Vec<CachedKey>,
     next: usize,
+    /// The canonical request being built (kept to reuse its capacity).
+    scratch: Vec<u8>,
 }
 
 struct CachedKey {
@@ -266,6 +298,8 @@ struct CachedKey {
     secret: String,
     scope: String,
     key: [u8; 32],
+    /// HMAC keyed with `key`, its inner and outer pads already hashed: cloned per signature.
+    mac: HmacSha256,
 }
 
 impl std::fmt::Debug for KeyCache {
@@ -287,53 +321,60 @@ impl KeyCache {
         self.entries.is_empty()
     }
 
-    fn key(&mut self, secret: &str, credential: &Credential, scope: &str) -> [u8; 32] {
-        let hit = self.entries.iter().find(|e| {
-            e.access_key == credential.access_key && e.secret == secret && e.scope == scope
+    /// The signing key of `credential` under `secret`: derived on a miss, else from the cache.
+    fn key(&mut self, secret: &str, credential: &Credential) -> &CachedKey {
+        let hit = self.entries.iter().position(|e| {
+            e.access_key == credential.access_key
+                && e.secret == secret
+                && e.scope == credential.scope
         });
-        if let Some(e) = hit {
-            return e.key;
+        if let Some(i) = hit {
+            return &self.entries[i];
         }
         let key = signing_key(
             secret,
-            &credential.date,
-            &credential.region,
-            &credential.service,
+            credential.date,
+            credential.region,
+            credential.service,
         );
         let entry = CachedKey {
-            access_key: credential.access_key.clone(),
+            access_key: credential.access_key.to_owned(),
             secret: secret.to_owned(),
-            scope: scope.to_owned(),
+            scope: credential.scope.to_owned(),
             key,
+            mac: HmacSha256::new_from_slice(&key).expect("HMAC takes any key length"),
         };
-        if self.entries.len() < KEY_CACHE_ENTRIES_MAX {
+        let i = if self.entries.len() < KEY_CACHE_ENTRIES_MAX {
             self.entries.push(entry);
+            self.entries.len() - 1
         } else {
-            self.entries[self.next] = entry;
+            let i = self.next;
+            self.entries[i] = entry;
             self.next = (self.next + 1) % KEY_CACHE_ENTRIES_MAX;
-        }
+            i
+        };
         assert!(self.entries.len() <= KEY_CACHE_ENTRIES_MAX);
-        key
+        &self.entries[i]
     }
 }
 
-/// The credential scope: `<date>/<region>/<service>/aws4_request`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Credential {
-    access_key: String,
-    date: String,
-    region: String,
-    service: String,
+/// A credential, `<access key>/<scope>`, the scope being `<date>/<region>/<service>/aws4_request`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Credential<'a> {
+    access_key: &'a str,
+    date: &'a str,
+    region: &'a str,
+    service: &'a str,
+    scope: &'a str,
 }
 
-impl Credential {
-    fn parse(text: &str) -> Option<Credential> {
-        let mut parts = text.rsplitn(5, '/');
-        let terminal = parts.next()?;
-        let service = parts.next()?;
-        let region = parts.next()?;
-        let date = parts.next()?;
-        let access_key = parts.next()?;
+impl<'a> Credential<'a> {
+    fn parse(text: &'a str) -> Option<Credential<'a>> {
+        // From the right: the access key may itself hold a '/'.
+        let (rest, terminal) = rsplit_once_ascii(text, b'/')?;
+        let (rest, service) = rsplit_once_ascii(rest, b'/')?;
+        let (rest, region) = rsplit_once_ascii(rest, b'/')?;
+        let (access_key, date) = rsplit_once_ascii(rest, b'/')?;
         let ok = terminal == "aws4_request"
             && !access_key.is_empty()
             && date.len() == 8
@@ -341,41 +382,34 @@ impl Credential {
             && !region.is_empty()
             && !service.is_empty();
         ok.then(|| Credential {
-            access_key: access_key.to_owned(),
-            date: date.to_owned(),
-            region: region.to_owned(),
-            service: service.to_owned(),
+            access_key,
+            date,
+            region,
+            service,
+            scope: &text[access_key.len() + 1..],
         })
-    }
-
-    fn scope(&self) -> String {
-        format!(
-            "{}/{}/{}/aws4_request",
-            self.date, self.region, self.service
-        )
     }
 }
 
-/// The parsed `Authorization` header.
-struct AuthHeader {
-    credential: Credential,
-    signed_headers: Vec<String>,
+/// The parsed `Authorization` header, borrowing from it.
+struct AuthHeader<'a> {
+    credential: Credential<'a>,
+    /// Lowercase names joined by `;`, checked by [`parse_signed_headers`].
+    signed_headers: &'a str,
     signature: [u8; 32],
 }
 
-fn parse_auth_header(value: &str) -> Result<AuthHeader, AuthError> {
+fn parse_auth_header(value: &str) -> Result<AuthHeader<'_>, AuthError> {
     let malformed = |what: &str| AuthError::Malformed(what.to_owned());
-    let (algorithm, rest) = value.trim().split_once(' ').ok_or_else(|| {
+    let (algorithm, rest) = split_once_ascii(value.trim_ascii(), b' ').ok_or_else(|| {
         malformed("expected '<algorithm> Credential=..., SignedHeaders=..., Signature=...'")
     })?;
     if algorithm != ALGORITHM {
         return Err(AuthError::Unsupported(algorithm.to_owned()));
     }
     let (mut credential, mut signed, mut signature) = (None, None, None);
-    for field in rest.split(',') {
-        let (name, val) = field
-            .trim()
-            .split_once('=')
+    for field in split_ascii(rest, b',') {
+        let (name, val) = split_once_ascii(field.trim_ascii(), b'=')
             .ok_or_else(|| malformed("a field without '='"))?;
         let slot = match name {
             "Credential" => &mut credential,
@@ -403,14 +437,67 @@ fn parse_auth_header(value: &str) -> Result<AuthHeader, AuthError> {
     })
 }
 
-fn parse_signed_headers(text: &str) -> Option<Vec<String>> {
-    let names: Vec<String> = text.split(';').map(str::to_owned).collect();
-    let ok = names.iter().all(|n| {
+/// `text` split at each `sep`, an ASCII byte: `str::split` by `memchr`, which costs less than
+/// `str::split`'s char searcher on the short fields of a signature (measured with
+/// `tests/sigv4_cost.rs`: verify 1.15 µs → 1.04 with a byte loop, ~1.0 with memchr).
+fn split_ascii(text: &str, sep: u8) -> SplitAscii<'_> {
+    assert!(
+        sep.is_ascii(),
+        "split_ascii: an ASCII separator keeps pieces on char boundaries"
+    );
+    SplitAscii {
+        rest: Some(text),
+        sep,
+    }
+}
+
+/// The iterator of [`split_ascii`].
+#[derive(Clone)]
+struct SplitAscii<'a> {
+    rest: Option<&'a str>,
+    sep: u8,
+}
+
+impl<'a> Iterator for SplitAscii<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let rest = self.rest?;
+        match memchr::memchr(self.sep, rest.as_bytes()) {
+            Some(i) => {
+                self.rest = Some(&rest[i + 1..]);
+                Some(&rest[..i])
+            }
+            None => {
+                self.rest = None;
+                Some(rest)
+            }
+        }
+    }
+}
+
+/// `str::split_once` at the first ASCII byte `sep`.
+fn split_once_ascii(text: &str, sep: u8) -> Option<(&str, &str)> {
+    debug_assert!(sep.is_ascii());
+    let i = memchr::memchr(sep, text.as_bytes())?;
+    Some((&text[..i], &text[i + 1..]))
+}
+
+/// `str::rsplit_once` at the last ASCII byte `sep`.
+fn rsplit_once_ascii(text: &str, sep: u8) -> Option<(&str, &str)> {
+    debug_assert!(sep.is_ascii());
+    let i = memchr::memrchr(sep, text.as_bytes())?;
+    Some((&text[..i], &text[i + 1..]))
+}
+
+/// `text` if it is lowercase header names joined by `;`.
+fn parse_signed_headers(text: &str) -> Option<&str> {
+    let ok = split_ascii(text, b';').all(|n| {
         !n.is_empty()
             && n.bytes()
                 .all(|b| b.is_ascii_graphic() && !b.is_ascii_uppercase() && b != b':')
     });
-    ok.then_some(names)
+    ok.then_some(text)
 }
 
 fn parse_signature(text: &str) -> Option<[u8; 32]> {
@@ -419,10 +506,11 @@ fn parse_signature(text: &str) -> Option<[u8; 32]> {
     Some(sig)
 }
 
-fn verify_header(
+fn verify_header<S: AsRef<str>>(
     req: &Request,
+    found: &AuthHeaders,
     value: &[u8],
-    secret_of: impl Fn(&str) -> Option<String>,
+    secret_of: impl Fn(&str) -> Option<S>,
     now: SystemTime,
     cache: &mut KeyCache,
 ) -> Result<Verified, AuthError> {
@@ -431,48 +519,69 @@ fn verify_header(
     let auth = parse_auth_header(value)?;
     // x-amz-date, else Date (IMF-fixdate), which SigV4 allows and botocore uses when a
     // Date header is present; the string to sign takes it in the x-amz-date form.
-    let (amz_date, time) = match header_str(req, "x-amz-date") {
+    let from_date_header;
+    let (amz_date, time) = match found.amz_date {
         Some(d) => {
-            let time = parse_amz_date(d).ok_or_else(|| {
+            let d = std::str::from_utf8(d).ok();
+            let time = d.and_then(parse_amz_date).ok_or_else(|| {
                 AuthError::Malformed("x-amz-date must be yyyymmddThhmmssZ".to_owned())
             })?;
-            (d.to_owned(), time)
+            (d.unwrap_or_default(), time)
         }
         None => {
-            let date = header_str(req, "date").ok_or_else(|| {
-                AuthError::Malformed("missing x-amz-date or Date header".to_owned())
-            })?;
+            let date = found
+                .date
+                .and_then(|d| std::str::from_utf8(d).ok())
+                .ok_or_else(|| {
+                    AuthError::Malformed("missing x-amz-date or Date header".to_owned())
+                })?;
             let time = parse_http_date(date)
                 .ok_or_else(|| AuthError::Malformed("Date must be an IMF-fixdate".to_owned()))?;
-            (format_amz_date(time), time)
+            from_date_header = format_amz_date(time);
+            (from_date_header.as_str(), time)
         }
     };
-    let amz_date = amz_date.as_str();
-    if amz_date[..8] != auth.credential.date {
+    if amz_date[..8] != *auth.credential.date {
         return Err(AuthError::Malformed(
             "the credential date does not match x-amz-date".to_owned(),
         ));
     }
-    let content_sha =
-        header_str(req, "x-amz-content-sha256").ok_or(AuthError::MissingContentSha256)?;
-    let payload = Payload::parse(content_sha.trim())?;
-    let secret = secret_of(&auth.credential.access_key).ok_or(AuthError::InvalidAccessKeyId)?;
-    let signed: Vec<&str> = auth.signed_headers.iter().map(String::as_str).collect();
+    let content_sha = found
+        .content_sha256
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .ok_or(AuthError::MissingContentSha256)?
+        .trim();
+    let payload = Payload::parse(content_sha)?;
+    let secret = secret_of(auth.credential.access_key).ok_or(AuthError::InvalidAccessKeyId)?;
     // Every x-amz-* header must be signed (AWS: "HeadersNotSigned"), else a replayed request
     // could gain, say, x-amz-copy-source or x-amz-meta-* on the way.
     if let Some((name, _)) = req.headers.iter().find(|(n, _)| {
         n.len() > 6
             && n.as_bytes()[..6].eq_ignore_ascii_case(b"x-amz-")
-            && !signed.iter().any(|s| s.eq_ignore_ascii_case(n))
+            && !split_ascii(auth.signed_headers, b';').any(|s| s.eq_ignore_ascii_case(n))
     }) {
         return Err(AuthError::HeadersNotSigned(name.to_ascii_lowercase()));
     }
-    let canonical = canonical_request(req, &signed, content_sha.trim(), false)
-        .ok_or(AuthError::SignatureDoesNotMatch)?;
-    let scope = auth.credential.scope();
-    let key = cache.key(&secret, &auth.credential, &scope);
-    let sts = string_to_sign(amz_date, &scope, &canonical);
-    check_signature(&key, sts.as_bytes(), &auth.signature)?;
+    let mut canonical = std::mem::take(&mut cache.scratch);
+    canonical.clear();
+    let built = write_canonical_request(
+        req,
+        split_ascii(auth.signed_headers, b';'),
+        content_sha,
+        false,
+        &mut canonical,
+    );
+    let creq_sha = Sha256::digest(&canonical);
+    cache.scratch = canonical;
+    built.ok_or(AuthError::SignatureDoesNotMatch)?;
+    let cached = cache.key(secret.as_ref(), &auth.credential);
+    check_signature(
+        &cached.mac,
+        amz_date,
+        auth.credential.scope,
+        &creq_sha.into(),
+        &auth.signature,
+    )?;
     // The clock is judged only once the signature is right, so an unsigned guess learns
     // nothing but SignatureDoesNotMatch.
     if skew(time, now) > CLOCK_SKEW_MAX {
@@ -482,18 +591,18 @@ fn verify_header(
         payload,
         Payload::StreamingSigned | Payload::StreamingSignedTrailer
     )
-    .then(|| ChunkSigner::new(key, amz_date, &scope, auth.signature));
+    .then(|| ChunkSigner::new(cached.key, amz_date, auth.credential.scope, auth.signature));
     Ok(Verified {
-        access_key: auth.credential.access_key,
-        region: auth.credential.region,
+        access_key: auth.credential.access_key.to_owned(),
+        region: auth.credential.region.to_owned(),
         payload,
         chunk_signer,
     })
 }
 
-fn verify_presigned(
+fn verify_presigned<S: AsRef<str>>(
     req: &Request,
-    secret_of: impl Fn(&str) -> Option<String>,
+    secret_of: impl Fn(&str) -> Option<S>,
     now: SystemTime,
     cache: &mut KeyCache,
 ) -> Result<Verified, AuthError> {
@@ -515,13 +624,14 @@ fn verify_presigned(
     if algorithm != ALGORITHM {
         return Err(AuthError::Unsupported(algorithm));
     }
-    let credential = Credential::parse(&one("X-Amz-Credential")?).ok_or_else(|| {
+    let credential_text = one("X-Amz-Credential")?;
+    let credential = Credential::parse(&credential_text).ok_or_else(|| {
         bad("X-Amz-Credential must be <access-key>/<yyyymmdd>/<region>/<service>/aws4_request")
     })?;
     let amz_date = one("X-Amz-Date")?;
     let time =
         parse_amz_date(&amz_date).ok_or_else(|| bad("X-Amz-Date must be yyyymmddThhmmssZ"))?;
-    if amz_date[..8] != credential.date {
+    if amz_date[..8] != *credential.date {
         return Err(bad("the credential date does not match X-Amz-Date"));
     }
     let expires = one("X-Amz-Expires")?;
@@ -535,18 +645,30 @@ fn verify_presigned(
             "X-Amz-Expires must be less than a week (604800 seconds)",
         ));
     }
-    let signed_headers = parse_signed_headers(&one("X-Amz-SignedHeaders")?)
+    let signed_headers = one("X-Amz-SignedHeaders")?;
+    let signed_headers = parse_signed_headers(&signed_headers)
         .ok_or_else(|| bad("X-Amz-SignedHeaders must be lowercase names joined by ';'"))?;
     let signature = parse_signature(&one("X-Amz-Signature")?)
         .ok_or_else(|| bad("X-Amz-Signature must be 64 hex digits"))?;
-    let secret = secret_of(&credential.access_key).ok_or(AuthError::InvalidAccessKeyId)?;
-    let signed: Vec<&str> = signed_headers.iter().map(String::as_str).collect();
-    let canonical = canonical_request(req, &signed, UNSIGNED_PAYLOAD, true)
-        .ok_or(AuthError::SignatureDoesNotMatch)?;
-    let scope = credential.scope();
-    let key = cache.key(&secret, &credential, &scope);
-    let sts = string_to_sign(&amz_date, &scope, &canonical);
-    check_signature(&key, sts.as_bytes(), &signature)?;
+    let secret = secret_of(credential.access_key).ok_or(AuthError::InvalidAccessKeyId)?;
+    let mut canonical = Vec::with_capacity(256);
+    write_canonical_request(
+        req,
+        split_ascii(signed_headers, b';'),
+        UNSIGNED_PAYLOAD,
+        true,
+        &mut canonical,
+    )
+    .ok_or(AuthError::SignatureDoesNotMatch)?;
+    let cached = cache.key(secret.as_ref(), &credential);
+    let creq_sha = Sha256::digest(&canonical).into();
+    check_signature(
+        &cached.mac,
+        &amz_date,
+        credential.scope,
+        &creq_sha,
+        &signature,
+    )?;
     if time > now + CLOCK_SKEW_MAX {
         return Err(AuthError::NotYetValid);
     }
@@ -554,19 +676,49 @@ fn verify_presigned(
         return Err(AuthError::Expired);
     }
     Ok(Verified {
-        access_key: credential.access_key,
-        region: credential.region,
+        access_key: credential.access_key.to_owned(),
+        region: credential.region.to_owned(),
         payload: Payload::Unsigned,
         chunk_signer: None,
     })
 }
 
-fn check_signature(key: &[u8; 32], sts: &[u8], claimed: &[u8; 32]) -> Result<(), AuthError> {
-    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(sts);
+/// Checks `claimed` against the signature of the string to sign (SigV4 task 2) made of
+/// `amz_date`, `scope` and the canonical request's SHA-256; `mac` is keyed with the signing key.
+fn check_signature(
+    mac: &HmacSha256,
+    amz_date: &str,
+    scope: &str,
+    canonical_sha256: &[u8; 32],
+    claimed: &[u8; 32],
+) -> Result<(), AuthError> {
+    let mut mac = mac.clone();
+    update_string_to_sign(&mut mac, amz_date, scope, canonical_sha256);
     // verify_slice compares in constant time.
     mac.verify_slice(claimed)
         .map_err(|_| AuthError::SignatureDoesNotMatch)
+}
+
+/// Feeds the string to sign to `mac`, piece by piece.
+fn update_string_to_sign(
+    mac: &mut HmacSha256,
+    amz_date: &str,
+    scope: &str,
+    canonical_sha256: &[u8; 32],
+) {
+    let mut digest_hex = [0; 64];
+    hex_into(canonical_sha256, &mut digest_hex);
+    for piece in [
+        ALGORITHM.as_bytes(),
+        b"\n",
+        amz_date.as_bytes(),
+        b"\n",
+        scope.as_bytes(),
+        b"\n",
+        &digest_hex,
+    ] {
+        mac.update(piece);
+    }
 }
 
 fn skew(a: SystemTime, b: SystemTime) -> Duration {
@@ -587,13 +739,32 @@ pub fn canonical_request(
     presigned: bool,
 ) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(256);
+    write_canonical_request(
+        req,
+        signed_headers.iter().copied(),
+        payload_hash,
+        presigned,
+        &mut out,
+    )?;
+    Some(out)
+}
+
+/// [`canonical_request`], appended to `out`; `signed_headers` is walked twice (the header
+/// lines, then the list). `None` if a signed header is absent (`out` then holds a part).
+fn write_canonical_request<'n>(
+    req: &Request,
+    signed_headers: impl Iterator<Item = &'n str> + Clone,
+    payload_hash: &str,
+    presigned: bool,
+    out: &mut Vec<u8>,
+) -> Option<()> {
     out.extend_from_slice(req.method.as_bytes());
     out.push(b'\n');
-    canonical_uri(req.raw_path, &mut out);
+    canonical_uri(req.raw_path, out);
     out.push(b'\n');
-    canonical_query(req.raw_query, presigned, &mut out);
+    canonical_query(req.raw_query, presigned, out);
     out.push(b'\n');
-    for name in signed_headers {
+    for name in signed_headers.clone() {
         out.extend_from_slice(name.as_bytes());
         out.push(b':');
         let mut first = true;
@@ -606,7 +777,7 @@ pub fn canonical_request(
                 out.push(b',');
             }
             first = false;
-            canonical_header_value(value, &mut out);
+            canonical_header_value(value, out);
         }
         if first {
             return None;
@@ -614,10 +785,15 @@ pub fn canonical_request(
         out.push(b'\n');
     }
     out.push(b'\n');
-    out.extend_from_slice(signed_headers.join(";").as_bytes());
+    for (i, name) in signed_headers.enumerate() {
+        if i > 0 {
+            out.push(b';');
+        }
+        out.extend_from_slice(name.as_bytes());
+    }
     out.push(b'\n');
     out.extend_from_slice(payload_hash.as_bytes());
-    Some(out)
+    Some(())
 }
 
 /// A header signature, as a client makes it.
@@ -665,6 +841,62 @@ pub fn sign_request(
     })
 }
 
+/// [`sign_request`] for a client signing many requests: the signing key and its HMAC state
+/// come from `cache` (derived once per key, secret and day), the canonical request is built
+/// in the cache's buffer, and the string to sign goes straight into the HMAC.
+#[allow(clippy::too_many_arguments)]
+pub fn sign_request_cached(
+    req: &Request,
+    signed_headers: &[&str],
+    payload_hash: &str,
+    access_key: &str,
+    secret: &str,
+    region: &str,
+    amz_date: &str,
+    cache: &mut KeyCache,
+) -> Option<ClientSignature> {
+    let date = amz_date.get(..8)?;
+    let credential_text = format!("{access_key}/{date}/{region}/s3/aws4_request");
+    let credential = Credential::parse(&credential_text)?;
+    let mut canonical = std::mem::take(&mut cache.scratch);
+    canonical.clear();
+    let built = write_canonical_request(
+        req,
+        signed_headers.iter().copied(),
+        payload_hash,
+        false,
+        &mut canonical,
+    );
+    let creq_sha: [u8; 32] = Sha256::digest(&canonical).into();
+    cache.scratch = canonical;
+    built?;
+    let cached = cache.key(secret, &credential);
+    let mut mac = cached.mac.clone();
+    update_string_to_sign(&mut mac, amz_date, credential.scope, &creq_sha);
+    let signature: [u8; 32] = mac.finalize().into_bytes().into();
+    let mut signature_hex = [0; 64];
+    hex_into(&signature, &mut signature_hex);
+    let mut authorization = String::with_capacity(credential_text.len() + 160);
+    authorization.push_str(ALGORITHM);
+    authorization.push_str(" Credential=");
+    authorization.push_str(&credential_text);
+    authorization.push_str(", SignedHeaders=");
+    for (i, name) in signed_headers.iter().enumerate() {
+        if i > 0 {
+            authorization.push(';');
+        }
+        authorization.push_str(name);
+    }
+    authorization.push_str(", Signature=");
+    authorization.push_str(std::str::from_utf8(&signature_hex).expect("hex digits are ASCII"));
+    Some(ClientSignature {
+        authorization,
+        signature,
+        key: cached.key,
+        scope: credential.scope.to_owned(),
+    })
+}
+
 /// The string to sign (SigV4 task 2).
 pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &[u8]) -> String {
     format!(
@@ -690,13 +922,19 @@ pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
 
 /// Lowercase hex.
 pub fn hex(bytes: &[u8]) -> String {
+    let mut out = vec![0; bytes.len() * 2];
+    hex_into(bytes, &mut out);
+    String::from_utf8(out).expect("hex digits are ASCII")
+}
+
+/// Lowercase hex of `bytes` into `out`, which is twice as long.
+fn hex_into(bytes: &[u8], out: &mut [u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 15)]));
+    assert_eq!(out.len(), bytes.len() * 2, "hex_into: two digits per byte");
+    for (&b, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 15)];
     }
-    s
 }
 
 /// Decodes exactly `out.len() * 2` hex digits (either case) into `out`.
@@ -705,19 +943,41 @@ pub fn decode_hex(text: &str, out: &mut [u8]) -> Option<()> {
     if bytes.len() != out.len() * 2 {
         return None;
     }
+    // Every digit is looked up; a bad one sets the high bit of `bad`, judged once at the end.
+    let mut bad = 0;
     for (o, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
-        *o = (hex_value(pair[0])? << 4) | hex_value(pair[1])?;
+        let (h, l) = (
+            HEX_VALUES[usize::from(pair[0])],
+            HEX_VALUES[usize::from(pair[1])],
+        );
+        bad |= h | l;
+        *o = (h << 4) | (l & 15);
     }
-    Some(())
+    (bad & 0x80 == 0).then_some(())
 }
 
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
+/// The value of each byte as a hex digit (either case), or `NOT_HEX`: a table, so that random
+/// digits cost no mispredicted branches (a signature has 64 of them).
+const HEX_VALUES: [u8; 256] = {
+    let mut t = [NOT_HEX; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
     }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+const NOT_HEX: u8 = 0xff;
+
+fn hex_value(b: u8) -> Option<u8> {
+    let v = HEX_VALUES[usize::from(b)];
+    (v != NOT_HEX).then_some(v)
 }
 
 /// Parses `yyyymmddThhmmssZ`.
@@ -852,18 +1112,11 @@ fn header<'a>(req: &Request<'a>, name: &str) -> Option<&'a [u8]> {
         .map(|(_, v)| *v)
 }
 
-fn header_str<'a>(req: &Request<'a>, name: &str) -> Option<&'a str> {
-    header(req, name).and_then(|v| std::str::from_utf8(v).ok())
-}
-
 /// S3's URI encoding: unreserved bytes kept, `/` kept if `keep_slash`, the rest `%XX`.
 fn uri_encode(bytes: &[u8], keep_slash: bool, out: &mut Vec<u8>) {
     const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
     for &b in bytes {
-        if b.is_ascii_alphanumeric()
-            || matches!(b, b'-' | b'.' | b'_' | b'~')
-            || (keep_slash && b == b'/')
-        {
+        if is_unreserved(b) || (keep_slash && b == b'/') {
             out.push(b);
         } else {
             out.extend_from_slice(&[
@@ -873,6 +1126,11 @@ fn uri_encode(bytes: &[u8], keep_slash: bool, out: &mut Vec<u8>) {
             ]);
         }
     }
+}
+
+/// `A-Za-z0-9-._~`: what S3's URI encoding keeps as is.
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
 }
 
 /// Decodes `%XX` escapes (an invalid escape stays literal); `+` becomes a space if `plus_space`.
@@ -906,7 +1164,30 @@ fn canonical_uri(raw_path: &str, out: &mut Vec<u8>) {
         if i > 0 {
             out.push(b'/');
         }
-        uri_encode(&uri_decode(segment, false), false, out);
+        reencode_segment(segment, out);
+    }
+}
+
+/// One path segment decoded as [`uri_decode`] does (`+` kept) and encoded again as
+/// [`uri_encode`] does (`/` escaped), with no buffer between the two.
+fn reencode_segment(text: &[u8], out: &mut Vec<u8>) {
+    if text.iter().all(|&b| is_unreserved(b)) {
+        // Nothing to decode or escape (most object names).
+        out.extend_from_slice(text);
+        return;
+    }
+    out.reserve(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        let mut b = text[i];
+        i += 1;
+        if b == b'%' && i + 1 < text.len() {
+            if let (Some(h), Some(l)) = (hex_value(text[i]), hex_value(text[i + 1])) {
+                b = (h << 4) | l;
+                i += 2;
+            }
+        }
+        uri_encode(&[b], false, out);
     }
 }
 
@@ -947,6 +1228,15 @@ fn canonical_query(raw_query: &str, presigned: bool, out: &mut Vec<u8>) {
 /// Trims blanks at both ends and collapses inner runs of blanks to one space.
 fn canonical_header_value(value: &[u8], out: &mut Vec<u8>) {
     let is_blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let already = value.first().is_none_or(|b| !is_blank(b))
+        && value.last().is_none_or(|b| !is_blank(b))
+        && !value.contains(&b'\t')
+        && !value.windows(2).any(|w| w == b"  ");
+    if already {
+        // No blank to trim or collapse (what SDKs send).
+        out.extend_from_slice(value);
+        return;
+    }
     let mut pending_space = false;
     let mut started = false;
     for b in value {
@@ -1048,5 +1338,64 @@ impl ChunkSigner {
             self.previous = expected;
         }
         diff == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The canonical header value by its definition, one byte at a time (no fast path).
+    fn header_value_by_definition(value: &[u8]) -> Vec<u8> {
+        let blank = |b: u8| b == b' ' || b == b'\t';
+        let mut out = Vec::new();
+        for word in value.split(|&b| blank(b)).filter(|w| !w.is_empty()) {
+            if !out.is_empty() {
+                out.push(b' ');
+            }
+            out.extend_from_slice(word);
+        }
+        out
+    }
+
+    /// A path segment decoded, then encoded, through the two general functions.
+    fn segment_by_definition(segment: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        uri_encode(&uri_decode(segment, false), false, &mut out);
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn fast_paths_match_the_definitions(
+            value in proptest::collection::vec(
+                prop_oneof![Just(b' '), Just(b'\t'), Just(b'a'), Just(b'%'), Just(b'2'),
+                            Just(b'F'), Just(b'/'), Just(b'+'), any::<u8>()],
+                0..24,
+            ),
+            digits in prop_oneof!["[0-9a-fA-F]{64}", "[0-9a-fA-F]{0,63}[g:/ G][0-9a-fA-F]{0,63}"]
+                .prop_filter("64 characters", |d| d.len() == 64),
+        ) {
+            // Goal: the header value, path segment and hex fast paths give exactly what the
+            // byte-at-a-time definitions give, on inputs mixing blanks, escapes and others.
+            let mut out = b"x".to_vec();
+            canonical_header_value(&value, &mut out);
+            prop_assert_eq!(&out[1..], &header_value_by_definition(&value)[..]);
+            let mut out = Vec::new();
+            reencode_segment(&value, &mut out);
+            prop_assert_eq!(out, segment_by_definition(&value));
+            let mut got = [0; 32];
+            let expected: Option<Vec<u8>> = digits
+                .as_bytes()
+                .chunks(2)
+                .map(|p| u8::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok())
+                .collect();
+            let expected = expected.filter(|_| digits.bytes().all(|b| b.is_ascii_hexdigit()));
+            match decode_hex(&digits, &mut got) {
+                Some(()) => prop_assert_eq!(Some(got.to_vec()), expected),
+                None => prop_assert!(expected.is_none()),
+            }
+        }
     }
 }

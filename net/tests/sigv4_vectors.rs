@@ -299,7 +299,7 @@ fn presigned_url_limits() {
         ..req
     };
     assert_eq!(
-        verify(&req, |_| None, example_time()).map(|_| ()),
+        verify(&req, |_| None::<&str>, example_time()).map(|_| ()),
         Err(AuthError::InvalidAccessKeyId)
     );
 }

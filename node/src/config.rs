@@ -599,8 +599,8 @@ pub struct S3Keys(pub HashMap<String, String>);
 
 impl S3Keys {
     /// The secret of `id`.
-    pub fn secret(&self, id: &str) -> Option<String> {
-        self.0.get(id).cloned()
+    pub fn secret(&self, id: &str) -> Option<&str> {
+        self.0.get(id).map(String::as_str)
     }
     /// True when no key is configured (S3 requests are then not authenticated).
     pub fn is_empty(&self) -> bool {

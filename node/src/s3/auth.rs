@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 use std::time::SystemTime;
 
-use net::head::RequestHead;
+use net::head::{RequestHead, HEADERS_MAX};
 use net::sigv4::{self, AuthError, KeyCache, Verified};
 
 use super::error::S3Error;
@@ -43,16 +43,28 @@ pub fn check(keys: &S3Keys, head: &RequestHead) -> Result<Auth, S3Error> {
     if keys.is_empty() {
         return Ok(Auth::Open);
     }
-    let headers: Vec<(&str, &[u8])> = head
-        .headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_slice()))
-        .collect();
+    // The head's headers as `sigv4` takes them: on the stack up to HEADERS_MAX (all that the
+    // parser admits), else (a head built otherwise) on the heap.
+    let mut slots: [(&str, &[u8]); HEADERS_MAX] = [("", &[]); HEADERS_MAX];
+    let owned: Vec<(&str, &[u8])>;
+    let headers = if head.headers.len() <= HEADERS_MAX {
+        for (slot, (name, value)) in slots.iter_mut().zip(&head.headers) {
+            *slot = (name.as_str(), value.as_slice());
+        }
+        &slots[..head.headers.len()]
+    } else {
+        owned = head
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_slice()))
+            .collect();
+        &owned[..]
+    };
     let req = sigv4::Request {
         method: &head.method_str,
         raw_path: &head.path,
         raw_query: &head.query,
-        headers: &headers,
+        headers,
     };
     if header_or_query_v2(head) {
         let e = AuthError::Unsupported("Signature Version 2 (AWSAccessKeyId in the query)".into());
