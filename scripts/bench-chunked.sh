@@ -9,6 +9,7 @@
 # Environment:
 #   SIZE=1GiB (object size, MiB multiple)  CHUNK=64MiB  ROUNDS=3  DURATION=10s
 #   WORKERS=4 (GET connections)  RANGE_OFF=60MiB RANGE_LEN=8MiB (crosses a chunk boundary)
+#   REPEAT=1 (timed GET runs per object and kind in a round, alternating)
 #   PARTS_PARALLEL=4  SKIP_BUILD=1  MP_ROOT=/tmp (where the 4 mountpath folders go)
 #   NODE_ARGS="--chunk-readahead off" (extra aisle-node flags)
 #   WARM=1: read each object once after its PUT, before the timed GETs (hot page cache; the
@@ -126,7 +127,9 @@ for r in $(seq "$ROUNDS"); do
     for b in mono chnk; do curl -sf "$URL/v1/objects/$b/obj" -o /dev/null; done
   fi
   for kind in get range; do
-    for b in $order; do get_run "$b" "$kind" | tee -a "$TSV"; done
+    for _ in $(seq "${REPEAT:-1}"); do
+      for b in $order; do get_run "$b" "$kind" | tee -a "$TSV"; done
+    done
   done
 done
 curl -sf -I "$URL/v1/objects/chnk/obj?props=chunked" | grep -i chunks || true
