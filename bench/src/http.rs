@@ -106,7 +106,20 @@ pub fn s3_sign(
     now: std::time::SystemTime,
 ) -> [(&'static str, String); 3] {
     use net::sigv4;
-    let date = sigv4::format_amz_date(now);
+    thread_local! {
+        /// The last `x-amz-date` formatted, by its second: requests in the same second reuse it.
+        static DATE: std::cell::RefCell<(u64, String)> = Default::default();
+    }
+    let secs = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let date = DATE.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.0 != secs || d.1.is_empty() {
+            *d = (secs, sigv4::format_amz_date(now));
+        }
+        d.1.clone()
+    });
     let (path, query) = path_and_query
         .split_once('?')
         .unwrap_or((path_and_query, ""));
@@ -151,7 +164,9 @@ pub fn append_headers(out: &mut Vec<u8>, headers: &[(&str, String)]) {
     debug_assert!(out.ends_with(b"\r\n\r\n"));
     out.truncate(out.len() - 2);
     for (n, v) in headers {
-        let _ = write!(out, "{n}: {v}\r\n");
+        for piece in [n.as_bytes(), b": ", v.as_bytes(), b"\r\n"] {
+            out.extend_from_slice(piece);
+        }
     }
     out.extend_from_slice(b"\r\n");
 }
