@@ -88,7 +88,9 @@ proptest! {
             bad[i] ^= x;
         }
         // A flipped byte is caught by the LOM's own checksum (or the format), never a panic.
-        prop_assert!(Lom::decode(&bad).is_err());
+        // (Flips of one byte by the same value cancel out: that LOM is not damaged.)
+        let refused = Lom::decode(&bad).is_err();
+        prop_assert!(refused || bad == good, "a damaged LOM decoded");
         let _ = Lom::decode(&good[..cut.index(good.len())]);
     }
 }
