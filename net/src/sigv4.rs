@@ -12,6 +12,7 @@
 //! Every `x-amz-*` header of a header-signed request must be signed, as AWS requires. Not
 //! checked here: the `x-amz-security-token` of temporary credentials.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
@@ -99,10 +100,10 @@ impl Payload {
 /// A request whose signature checked out.
 #[derive(Debug, Clone)]
 pub struct Verified {
-    /// The access key that signed it.
-    pub access_key: String,
+    /// The access key that signed it (shared with the key cache: a check allocates nothing).
+    pub access_key: Arc<str>,
     /// The region in the credential scope.
-    pub region: String,
+    pub region: Arc<str>,
     /// What the signature covers of the body.
     pub payload: Payload,
     /// For [`Payload::StreamingSigned`] and [`Payload::StreamingSignedTrailer`]: the state that
@@ -294,9 +295,10 @@ pub struct KeyCache {
 }
 
 struct CachedKey {
-    access_key: String,
+    access_key: Arc<str>,
     secret: String,
     scope: String,
+    region: Arc<str>,
     key: [u8; 32],
     /// HMAC keyed with `key`, its inner and outer pads already hashed: cloned per signature.
     mac: HmacSha256,
@@ -324,7 +326,7 @@ impl KeyCache {
     /// The signing key of `credential` under `secret`: derived on a miss, else from the cache.
     fn key(&mut self, secret: &str, credential: &Credential) -> &CachedKey {
         let hit = self.entries.iter().position(|e| {
-            e.access_key == credential.access_key
+            *e.access_key == *credential.access_key
                 && e.secret == secret
                 && e.scope == credential.scope
         });
@@ -338,9 +340,10 @@ impl KeyCache {
             credential.service,
         );
         let entry = CachedKey {
-            access_key: credential.access_key.to_owned(),
+            access_key: credential.access_key.into(),
             secret: secret.to_owned(),
             scope: credential.scope.to_owned(),
+            region: credential.region.into(),
             key,
             mac: HmacSha256::new_from_slice(&key).expect("HMAC takes any key length"),
         };
@@ -593,8 +596,8 @@ fn verify_header<S: AsRef<str>>(
     )
     .then(|| ChunkSigner::new(cached.key, amz_date, auth.credential.scope, auth.signature));
     Ok(Verified {
-        access_key: auth.credential.access_key.to_owned(),
-        region: auth.credential.region.to_owned(),
+        access_key: Arc::clone(&cached.access_key),
+        region: Arc::clone(&cached.region),
         payload,
         chunk_signer,
     })
@@ -676,8 +679,8 @@ fn verify_presigned<S: AsRef<str>>(
         return Err(AuthError::Expired);
     }
     Ok(Verified {
-        access_key: credential.access_key.to_owned(),
-        region: credential.region.to_owned(),
+        access_key: Arc::clone(&cached.access_key),
+        region: Arc::clone(&cached.region),
         payload: Payload::Unsigned,
         chunk_signer: None,
     })
@@ -856,7 +859,10 @@ pub fn sign_request_cached(
     cache: &mut KeyCache,
 ) -> Option<ClientSignature> {
     let date = amz_date.get(..8)?;
-    let credential_text = format!("{access_key}/{date}/{region}/s3/aws4_request");
+    let mut credential_text = String::with_capacity(access_key.len() + region.len() + 32);
+    for piece in [access_key, "/", date, "/", region, "/s3/aws4_request"] {
+        credential_text.push_str(piece);
+    }
     let credential = Credential::parse(&credential_text)?;
     let mut canonical = std::mem::take(&mut cache.scratch);
     canonical.clear();
@@ -1130,8 +1136,27 @@ fn uri_encode(bytes: &[u8], keep_slash: bool, out: &mut Vec<u8>) {
 
 /// `A-Za-z0-9-._~`: what S3's URI encoding keeps as is.
 fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+    URI_CLASS[usize::from(b)] == UNRESERVED
 }
+
+/// Each byte's class for the URI encoding: a table, so that a path is judged with one load
+/// per byte (the `match` cost ~0.1 µs of a ~1 µs check on a 30-byte path).
+const URI_CLASS: [u8; 256] = {
+    let mut t = [0; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~') {
+            t[b] = UNRESERVED;
+        } else if c == b'/' {
+            t[b] = SLASH;
+        }
+        b += 1;
+    }
+    t
+};
+const UNRESERVED: u8 = 1;
+const SLASH: u8 = 2;
 
 /// Decodes `%XX` escapes (an invalid escape stays literal); `+` becomes a space if `plus_space`.
 fn uri_decode(text: &[u8], plus_space: bool) -> Vec<u8> {
@@ -1158,6 +1183,11 @@ fn uri_decode(text: &[u8], plus_space: bool) -> Vec<u8> {
 fn canonical_uri(raw_path: &str, out: &mut Vec<u8>) {
     if raw_path.is_empty() {
         out.push(b'/');
+        return;
+    }
+    if raw_path.bytes().all(|b| URI_CLASS[usize::from(b)] != 0) {
+        // Only unreserved bytes and slashes: every segment stays as it is (most paths).
+        out.extend_from_slice(raw_path.as_bytes());
         return;
     }
     for (i, segment) in raw_path.as_bytes().split(|&b| b == b'/').enumerate() {
@@ -1228,6 +1258,11 @@ fn canonical_query(raw_query: &str, presigned: bool, out: &mut Vec<u8>) {
 /// Trims blanks at both ends and collapses inner runs of blanks to one space.
 fn canonical_header_value(value: &[u8], out: &mut Vec<u8>) {
     let is_blank = |b: &u8| *b == b' ' || *b == b'\t';
+    if memchr::memchr2(b' ', b'\t', value).is_none() {
+        // No blank at all (dates, hashes, host names).
+        out.extend_from_slice(value);
+        return;
+    }
     let already = value.first().is_none_or(|b| !is_blank(b))
         && value.last().is_none_or(|b| !is_blank(b))
         && !value.contains(&b'\t')
@@ -1366,6 +1401,20 @@ mod tests {
         out
     }
 
+    #[test]
+    fn the_uri_table_is_the_unreserved_set() {
+        // Goal: the byte table says exactly what S3's definition says, for all 256 bytes.
+        for b in 0..=255u8 {
+            let unreserved = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
+            assert_eq!(is_unreserved(b), unreserved, "byte {b:#04x}");
+            assert_eq!(
+                URI_CLASS[usize::from(b)] == SLASH,
+                b == b'/',
+                "byte {b:#04x}"
+            );
+        }
+    }
+
     proptest! {
         #[test]
         fn fast_paths_match_the_definitions(
@@ -1377,14 +1426,24 @@ mod tests {
             digits in prop_oneof!["[0-9a-fA-F]{64}", "[0-9a-fA-F]{0,63}[g:/ G][0-9a-fA-F]{0,63}"]
                 .prop_filter("64 characters", |d| d.len() == 64),
         ) {
-            // Goal: the header value, path segment and hex fast paths give exactly what the
-            // byte-at-a-time definitions give, on inputs mixing blanks, escapes and others.
+            // Goal: the header value, path segment, whole path and hex fast paths give exactly
+            // what the byte-at-a-time definitions give, on inputs mixing blanks, escapes and others.
             let mut out = b"x".to_vec();
             canonical_header_value(&value, &mut out);
             prop_assert_eq!(&out[1..], &header_value_by_definition(&value)[..]);
             let mut out = Vec::new();
             reencode_segment(&value, &mut out);
             prop_assert_eq!(out, segment_by_definition(&value));
+            if let Ok(path) = std::str::from_utf8(&value) {
+                let mut out = Vec::new();
+                canonical_uri(path, &mut out);
+                let expected = if path.is_empty() {
+                    b"/".to_vec()
+                } else {
+                    value.split(|&b| b == b'/').map(segment_by_definition).collect::<Vec<_>>().join(&b'/')
+                };
+                prop_assert_eq!(out, expected);
+            }
             let mut got = [0; 32];
             let expected: Option<Vec<u8>> = digits
                 .as_bytes()

@@ -93,7 +93,7 @@ fn botocore_signed_requests_verify() {
             match expect {
                 "ok" => {
                     let v = result.unwrap_or_else(|e| panic!("{name}: {e:?}"));
-                    assert_eq!(v.access_key, "AKIDBOTOCORE", "{name}");
+                    assert_eq!(&*v.access_key, "AKIDBOTOCORE", "{name}");
                     check_body(name, case, &headers, &v.payload, &mut decoded_bodies);
                 }
                 "Expired" => assert_eq!(result.map(|_| ()), Err(AuthError::Expired), "{name}"),

@@ -84,8 +84,8 @@ fn aws_example_get_object() {
          7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972"
     );
     let v = verify(&req, secrets, example_time()).expect("AWS's example verifies");
-    assert_eq!(v.access_key, KEY);
-    assert_eq!(v.region, "us-east-1");
+    assert_eq!(&*v.access_key, KEY);
+    assert_eq!(&*v.region, "us-east-1");
     let mut empty = [0; 32];
     sigv4::decode_hex(EMPTY_SHA, &mut empty).expect("hex");
     assert_eq!(v.payload, Payload::Sha256(empty));
@@ -207,7 +207,7 @@ fn aws_example_presigned_url() {
     for offset in [0, 3600, 86_400] {
         let v = verify(&req, secrets, example_time() + Duration::from_secs(offset))
             .unwrap_or_else(|e| panic!("at +{offset}s: {e}"));
-        assert_eq!(v.access_key, KEY);
+        assert_eq!(&*v.access_key, KEY);
         assert_eq!(v.payload, Payload::Unsigned);
     }
     let late = verify(&req, secrets, example_time() + Duration::from_secs(86_401));
