@@ -30,6 +30,8 @@
 # Environment (defaults):
 #   COLD_SETS="1MiB:2048 4KiB:100000"   SIZE:COUNT pairs (FULL=1: "1MiB:8192 4KiB:1000000")
 #   ROUNDS=3 EPOCHS=2 CONNS=32 IODEPTH=$CONNS FIO_OPENFILES=1024 (per fio job)
+#   FIO_DIRECT=1      also the same fio job with direct=1 (O_DIRECT: no page cache, no
+#                     readahead), rows `fio-direct`: what the disk gives past the page cache
 #   BENCH_DIR=/tmp/aisle-bench-cold  data of both servers (wiped at start, removed at exit unless
 #                                    KEEP_DATA=1)
 #   AISLE_PORT=18090 NGINX_PORT=18091 (127.0.0.1)   AISLE_ARGS=""  extra aisle-node flags
@@ -48,6 +50,7 @@ EPOCHS=${EPOCHS:-2}
 CONNS=${CONNS:-32}
 IODEPTH=${IODEPTH:-$CONNS}
 FIO_OPENFILES=${FIO_OPENFILES:-1024}
+FIO_DIRECT=${FIO_DIRECT:-0}
 BENCH_DIR=${BENCH_DIR:-/tmp/aisle-bench-cold}
 AISLE_PORT=${AISLE_PORT:-18090}
 NGINX_PORT=${NGINX_PORT:-18091}
@@ -207,6 +210,7 @@ for s in "${SETS[@]}"; do
     i=0
     for d in "${jobs[@]}"; do i=$((i + 1)); printf '\n[mp%s]\nopendir=%s\n' "$i" "$d"; done
   } > "$TMPD/fio-$tag.job"
+  [ "$FIO_DIRECT" = 1 ] && sed 's/^direct=0$/direct=1/' "$TMPD/fio-$tag.job" > "$TMPD/fio-$tag-direct.job"
   say "  fio job: ${#jobs[@]} job(s) of iodepth $depth over $files files (total depth $(( depth * ${#jobs[@]} )))"
 done
 sync
@@ -232,18 +236,18 @@ for e in j["epochs"]:
     print(f"{tag}\t{rnd}\t{who}\t{e['epoch']}\t{e['objects_per_s']:.1f}\t{e['mib_per_s']:.1f}\t{l['p50']}\t{l['p99']}\t{e['errors']}\t{e['objects']}")
 PY
 }
-run_fio() { # set-tag round count
-  local tag=$1 round=$2 count=$3 out=$TMPD/fio.json
+run_fio() { # set-tag round count [-direct]
+  local tag=$1 round=$2 count=$3 variant=${4:-} out=$TMPD/fio.json
   drop
   # fio keeps per-file state in its smalloc pool (16 MiB by default): 1 M files exhaust it
   # ("smalloc: pool ... free/total blocks 0/..."); give it about 1 KiB per file.
   local pool=$(( count > 16384 ? count : 16384 ))
-  timeout 3600 fio --alloc-size="$pool" --output-format=json --output="$out" "$TMPD/fio-$tag.job" \
-    || die "fio failed: $tag round $round"
-  python3 - "$out" "$tag" "$round" "$count" >> "$TSV" <<'PY'
+  timeout 3600 fio --alloc-size="$pool" --output-format=json --output="$out" "$TMPD/fio-$tag$variant.job" \
+    || die "fio$variant failed: $tag round $round"
+  python3 - "$out" "$tag" "$round" "$count" "fio$variant" >> "$TSV" <<'PY'
 import json, sys
 text = open(sys.argv[1]).read()  # fio writes "opendir added N files" lines before the JSON
-j = json.loads(text[text.index("{"):]); tag, rnd, count = sys.argv[2], sys.argv[3], int(sys.argv[4])
+j = json.loads(text[text.index("{"):]); tag, rnd, count, who = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 r = j["jobs"][0]["read"]
 pct = r.get("clat_ns", {}).get("percentile", {})
 p = lambda k: int(pct.get(k, 0) / 1000)
@@ -251,9 +255,9 @@ ios = r["total_ios"]
 errs = j["jobs"][0].get("error", 0)
 if ios != count:
     print(f"bench-cold: fio read {ios} blocks, expected {count}", file=sys.stderr)
-print(f"{tag}\t{rnd}\tfio\t1\t{r['iops']:.1f}\t{r['bw_bytes'] / 2**20:.1f}\t{p('50.000000')}\t{p('99.000000')}\t{errs}\t{ios}")
+print(f"{tag}\t{rnd}\t{who}\t1\t{r['iops']:.1f}\t{r['bw_bytes'] / 2**20:.1f}\t{p('50.000000')}\t{p('99.000000')}\t{errs}\t{ios}")
 PY
-  tail -1 "$TSV" | awk -F'\t' '{printf "  fio    randread: %s blocks, %s IOPS, %s MiB/s, clat p50 %s us p99 %s us\n", $10, $5, $6, $7, $8}'
+  tail -1 "$TSV" | awk -F'\t' '{printf "  %-6s randread: %s blocks, %s IOPS, %s MiB/s, clat p50 %s us p99 %s us\n", $3, $10, $5, $6, $7, $8}'
 }
 
 for ((r = 1; r <= ROUNDS; r++)); do
@@ -264,6 +268,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     run_bench "$tag" "$r" aisle -api ais --endpoint "$A_URL" -bucket "ais://cold-$tag" -objlist "$TMPD/names-a-$tag"
     run_bench "$tag" "$r" nginx -api http --endpoint "$B_URL/bench/cold-$tag" -objlist "$TMPD/names-b-$tag"
     run_fio "$tag" "$r" "$count"
+    [ "$FIO_DIRECT" = 1 ] && run_fio "$tag" "$r" "$count" -direct
   done
 done
 
@@ -279,7 +284,7 @@ d = defaultdict(dict)  # (set, who, epoch) -> round -> row
 for s, rnd, who, ep, *v in rows:
     d[(s, who, int(ep))][rnd] = [float(x) for x in v]
 sets = list(dict.fromkeys(k[0] for k in d))
-print(f"{'set':<8}{'who':<7}{'epoch':<8}{'obj/s':>10}{'MiB/s':>10}{'p50 us':>10}{'p99 us':>10}{'errors':>8}")
+print(f"{'set':<8}{'who':<12}{'epoch':<8}{'obj/s':>10}{'MiB/s':>10}{'p50 us':>10}{'p99 us':>10}{'errors':>8}")
 def med(key, i):
     vals = [v[i] for v in d[key].values()]
     return st.median(vals) if vals else float("nan")
@@ -287,18 +292,21 @@ def pair_ratio(a, b):
     rs = [d[a][r][0] / d[b][r][0] for r in d[a] if r in d[b] and d[b][r][0]]
     return st.median(rs) if rs else float("nan")
 for s in sets:
-    for who in ("aisle", "nginx", "fio"):
+    for who in ("aisle", "nginx", "fio", "fio-direct"):
         for ep in sorted(e for (x, w, e) in d if x == s and w == who):
             k = (s, who, ep)
             errs = sum(v[4] for v in d[k].values())
             label = "cold" if ep == 1 else f"warm {ep}"
-            print(f"{s:<8}{who:<7}{label:<8}{med(k,0):>10.1f}{med(k,1):>10.1f}{med(k,2):>10.0f}{med(k,3):>10.0f}{errs:>8.0f}")
+            print(f"{s:<8}{who:<12}{label:<8}{med(k,0):>10.1f}{med(k,1):>10.1f}{med(k,2):>10.0f}{med(k,3):>10.0f}{errs:>8.0f}")
 print("\nratios (median of per-round ratios, objects/s):")
 for s in sets:
     a, n, f = (s, "aisle", 1), (s, "nginx", 1), (s, "fio", 1)
     line = f"  {s:<8} cold aisle/nginx {pair_ratio(a, n):.2f}x"
     if f in d:
         line += f"   cold aisle/fio {pair_ratio(a, f):.2f}x"
+    if (s, "fio-direct", 1) in d:
+        fd = (s, "fio-direct", 1)
+        line += f"   aisle/fio-direct {pair_ratio(a, fd):.2f}x   nginx/fio-direct {pair_ratio(n, fd):.2f}x"
     if (s, "aisle", 2) in d:
         line += f"   aisle cold/warm {pair_ratio(a, (s, 'aisle', 2)):.2f}x"
         line += f"   warm aisle/nginx {pair_ratio((s, 'aisle', 2), (s, 'nginx', 2)):.2f}x"
