@@ -7,6 +7,7 @@
 //! `x-amz-checksum-mode: ENABLED` return the stored checksum. User metadata (`x-amz-meta-*`) and the standard content headers are kept in
 //! the object's custom metadata under their canonical header names, as AIS does.
 
+use std::borrow::Cow;
 use std::time::Instant;
 
 use base64::Engine as _;
@@ -38,6 +39,42 @@ const STORED_HEADERS: [&str; 6] = [
     "Content-Language",
     "Expires",
 ];
+
+/// GetObject/HeadObject's `response-*` query parameters and the header each one sets in that
+/// response, replacing what the object has stored: presigned download links use them (e.g. a
+/// `response-content-disposition` of `attachment; filename=...`). Nothing is stored.
+const RESPONSE_OVERRIDES: [(&str, &str); 6] = [
+    ("response-content-type", "Content-Type"),
+    ("response-content-language", "Content-Language"),
+    ("response-expires", "Expires"),
+    ("response-cache-control", "Cache-Control"),
+    ("response-content-disposition", "Content-Disposition"),
+    ("response-content-encoding", "Content-Encoding"),
+];
+
+/// The `response-*` values of a request, by the index of [`RESPONSE_OVERRIDES`].
+type Overrides<'r> = [Option<Cow<'r, str>>; RESPONSE_OVERRIDES.len()];
+
+/// The request's `response-*` overrides (none, at no cost, without a query). A value with a
+/// control character (CR/LF would split the response head) is `InvalidArgument`.
+fn response_overrides<'r>(req: &'r Req<'_>) -> Result<Overrides<'r>, S3Error> {
+    let mut out: Overrides<'r> = Default::default();
+    if req.head.query.is_empty() {
+        return Ok(out);
+    }
+    for (slot, (param, _)) in out.iter_mut().zip(RESPONSE_OVERRIDES) {
+        let Some(v) = req.q(param) else { continue };
+        if v.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+            return Err(S3Error::new(
+                400,
+                "InvalidArgument",
+                format!("{param} must not hold control characters"),
+            ));
+        }
+        *slot = Some(v);
+    }
+    Ok(out)
+}
 
 /// Go's `CanonicalMIMEHeaderKey`: each dash-separated word capitalised.
 fn canonical(name: &str) -> String {
@@ -98,30 +135,44 @@ pub(super) fn custom_of(head: &RequestHead) -> Result<Vec<(String, String)>, S3E
     Ok(out)
 }
 
-/// The headers GET and HEAD share: ETag (`etag_quoted`), Last-Modified, content headers, user
-/// metadata.
-fn attr_headers(buf: &mut Vec<u8>, h: &ObjectHandle, etag_quoted: &str) {
+/// The headers GET and HEAD share: ETag (`etag_quoted`), Last-Modified, content headers (a
+/// `response-*` override in place of the stored value), user metadata.
+fn attr_headers(buf: &mut Vec<u8>, h: &ObjectHandle, etag_quoted: &str, overrides: &Overrides) {
     response::header(buf, "ETag", etag_quoted.as_bytes());
     response::header(
         buf,
         "Last-Modified",
         time::HttpDate::new(h.mtime_ns).as_bytes(),
     );
-    let ct = h
-        .lom
-        .custom
-        .iter()
-        .find(|(k, _)| k == "Content-Type")
-        .map(|(_, v)| v.as_bytes())
-        .unwrap_or(b"binary/octet-stream");
-    response::header(buf, "Content-Type", ct);
+    let overridden = |name: &str| {
+        RESPONSE_OVERRIDES
+            .iter()
+            .zip(overrides)
+            .any(|((_, h), v)| *h == name && v.is_some())
+    };
+    if !overridden("Content-Type") {
+        let ct = h
+            .lom
+            .custom
+            .iter()
+            .find(|(k, _)| k == "Content-Type")
+            .map(|(_, v)| v.as_bytes())
+            .unwrap_or(b"binary/octet-stream");
+        response::header(buf, "Content-Type", ct);
+    }
     for (k, v) in &h.lom.custom {
         if k.starts_with(META_PREFIX) {
             // Stored canonical (as AIS does); sent lowercase, as S3 does, so clients get back
             // the names they sent (boto3 keeps the case of what it receives).
             response::header(buf, &k.to_ascii_lowercase(), v.as_bytes());
-        } else if STORED_HEADERS.contains(&k.as_str()) && k != "Content-Type" {
+        } else if STORED_HEADERS.contains(&k.as_str()) && k != "Content-Type" && !overridden(k)
+        {
             response::header(buf, k, v.as_bytes());
+        }
+    }
+    for ((_, name), v) in RESPONSE_OVERRIDES.iter().zip(overrides) {
+        if let Some(v) = v {
+            response::header(buf, name, v.as_bytes());
         }
     }
     response::header(
@@ -278,6 +329,10 @@ async fn get_or_head(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str, body: boo
         Ok(p) => p,
         Err(e) => return error::send(conn, req.head, &e).await,
     };
+    let overrides = match response_overrides(req) {
+        Ok(o) => o,
+        Err(e) => return error::send(conn, req.head, &e).await,
+    };
     let opened = if body {
         // Bit rot: with `checksum.validate_warm_get`, bad content is an error, never sent.
         object::open_for_get(conn, b, k).await
@@ -356,7 +411,7 @@ async fn get_or_head(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str, body: boo
     etag_quoted.push('"');
     etag_quoted.push_str(&etag);
     etag_quoted.push('"');
-    attr_headers(&mut buf, &h, &etag_quoted);
+    attr_headers(&mut buf, &h, &etag_quoted, &overrides);
     if status == 200 && checksum_mode(req.head) {
         // The whole object's checksum, as stored at PUT (none for a part: S3 sends none).
         if let Some(c) = body::stored_checksum(&h.lom.custom) {

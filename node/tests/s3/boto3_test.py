@@ -124,6 +124,21 @@ def case_objects():
     assert s3.get_object(Bucket="ob", Key="md5")["Body"].read() == b"payload"
     assert code_of(s3.put_object, Bucket="ob", Key="md5-new", Body=b"x", ContentMD5=bad) == ("BadDigest", 400)
     assert code_of(s3.head_object, Bucket="ob", Key="md5-new") == ("404", 404)
+    # response-* parameters set this response's headers; nothing stored changes.
+    g = s3.get_object(Bucket="ob", Key="small", ResponseContentType="application/x-over",
+                      ResponseContentDisposition='attachment; filename="s.bin"',
+                      ResponseCacheControl="no-store", ResponseContentLanguage="de")
+    assert g["Body"].read() == body
+    hh = g["ResponseMetadata"]["HTTPHeaders"]
+    assert (hh["content-type"], hh["content-disposition"], hh["cache-control"], hh["content-language"]) == \
+        ("application/x-over", 'attachment; filename="s.bin"', "no-store", "de"), hh
+    h = s3.head_object(Bucket="ob", Key="small", ResponseContentEncoding="identity")
+    assert h["ResponseMetadata"]["HTTPHeaders"]["content-encoding"] == "identity", h
+    g = s3.get_object(Bucket="ob", Key="small")
+    assert g["ContentType"] == "text/x-test" and "ContentDisposition" not in g, g
+    # A value with CR/LF would split the response head: refused.
+    assert http_error(URL + "/s3/ob/small?response-content-type=a%0D%0AX-Injected:%201") == \
+        (400, "InvalidArgument")
     # Delete: S3 answers 204 whether or not the key existed.
     s3.delete_object(Bucket="ob", Key="md5")
     assert code_of(s3.get_object, Bucket="ob", Key="md5") == ("NoSuchKey", 404)
@@ -505,6 +520,14 @@ def case_signed():
     url = v4.generate_presigned_url("get_object", Params={"Bucket": "sg", "Key": "k"}, ExpiresIn=300)
     assert "X-Amz-Signature=" in url, url
     assert urllib.request.urlopen(url).read() == data
+    # A presigned download link naming the file (response-content-disposition, signed too).
+    url_named = v4.generate_presigned_url(
+        "get_object", ExpiresIn=300,
+        Params={"Bucket": "sg", "Key": "k", "ResponseContentDisposition": 'attachment; filename="k.bin"'})
+    with urllib.request.urlopen(url_named) as r:
+        assert r.read() == data
+        assert r.headers["Content-Disposition"] == 'attachment; filename="k.bin"', r.headers
+    assert http_error(url_named.replace("k.bin", "x.bin")) == (403, "SignatureDoesNotMatch")
     # SigV2 presigned URLs are refused with a clear error.
     v2 = s3.generate_presigned_url("get_object", Params={"Bucket": "sg", "Key": "k"}, ExpiresIn=300)
     assert "AWSAccessKeyId=" in v2, v2
