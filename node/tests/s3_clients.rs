@@ -89,7 +89,8 @@ fn boto3_objects() {
     // Goal: put/get/head of small objects with awkward keys, metadata and Content-Type; ETag =
     // MD5; a folder marker beside keys under it; `a` then `a/b` on one mountpath: KeyConflict
     // and `a` intact; ranges (and 416); Content-MD5 checked (BadDigest stores nothing);
-    // delete (204, then NoSuchKey).
+    // response-* parameters set GET/HEAD headers without changing what is stored (CR/LF in
+    // one: 400 InvalidArgument); delete (204, then NoSuchKey).
     boto3_case(1, "objects");
 }
 
@@ -170,7 +171,8 @@ fn boto3_signed_credentials() {
     // Goal: with keys configured, boto3 with the right key works (put/get/head/list/delete,
     // presigned GET fetched by urllib); a wrong secret → 403 SignatureDoesNotMatch, an unknown
     // key → 403 InvalidAccessKeyId, an expired presigned URL → 403 AccessDenied, a presigned
-    // URL used for another key → 403 SignatureDoesNotMatch, unsigned requests → 403
+    // URL used for another key → 403 SignatureDoesNotMatch, a presigned download link's
+    // response-content-disposition is answered and signed (changed: 403), unsigned requests → 403
     // AccessDenied; none of the refused requests changed anything.
     let node = signed_node(2, &[]);
     run_script_env(&node, "boto3_test.py", "signed", "boto3 signed: OK", &CREDS);

@@ -165,8 +165,7 @@ fn attr_headers(buf: &mut Vec<u8>, h: &ObjectHandle, etag_quoted: &str, override
             // Stored canonical (as AIS does); sent lowercase, as S3 does, so clients get back
             // the names they sent (boto3 keeps the case of what it receives).
             response::header(buf, &k.to_ascii_lowercase(), v.as_bytes());
-        } else if STORED_HEADERS.contains(&k.as_str()) && k != "Content-Type" && !overridden(k)
-        {
+        } else if STORED_HEADERS.contains(&k.as_str()) && k != "Content-Type" && !overridden(k) {
             response::header(buf, k, v.as_bytes());
         }
     }
