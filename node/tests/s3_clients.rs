@@ -111,13 +111,16 @@ fn boto3_listing() {
 #[test]
 fn boto3_copy() {
     // Goal: copy across buckets keeps data, ETag, metadata and Content-Type; REPLACE takes the
-    // request's; self-copy needs REPLACE; missing source NoSuchKey; copy-source-if-match 412.
+    // request's; self-copy needs REPLACE; missing source NoSuchKey; copy-source-if-match 412;
+    // versionId "null" is served and copied, any other is 400 InvalidArgument for GET, HEAD,
+    // copy and DELETE, and changes nothing.
     boto3_case(2, "copy");
 }
 
 #[test]
 fn boto3_multi_delete() {
-    // Goal: DeleteObjects lists deleted keys (missing ones too), Quiet lists none, all gone.
+    // Goal: DeleteObjects lists deleted keys (missing ones too), Quiet lists none, all gone; an
+    // entry naming a version other than "null" is an InvalidArgument error and its object stays.
     boto3_case(2, "delete");
 }
 

@@ -195,6 +195,8 @@ proptest! {
         doc.push_str("</Delete>");
         let (got, q) = parse_delete(doc.as_bytes()).map_err(|e| TestCaseError::fail(format!("{}: {doc:?}", e.message)))?;
         let want: Vec<String> = keys.iter().map(|(k, _, _)| k.clone()).collect();
+        prop_assert!(got.iter().all(|o| o.version_id.is_none()), "an empty VersionId is none: {:?}", doc);
+        let got: Vec<String> = got.into_iter().map(|o| o.key).collect();
         prop_assert_eq!(got, want, "{:?}", doc);
         prop_assert_eq!(q, quiet.unwrap_or(false));
     }

@@ -76,6 +76,23 @@ fn response_overrides<'r>(req: &'r Req<'_>) -> Result<Overrides<'r>, S3Error> {
     Ok(out)
 }
 
+/// S3's id of an object written without versioning: the only version id this node answers
+/// to. It keeps one version of each object, as AIS does (AIS "versioning" numbers the versions
+/// it replaces; it keeps none of them).
+const NULL_VERSION: &str = "null";
+
+/// A `versionId` other than "null" asks for a version this node does not keep: refused, never
+/// answered with (or, for a DELETE, applied to) the current object.
+pub(super) fn check_version_id(v: Option<&str>) -> Result<(), S3Error> {
+    match v {
+        None | Some("") | Some(NULL_VERSION) => Ok(()),
+        Some(v) => Err(S3Error::invalid_argument(format!(
+            "Invalid version id specified: {v:?} (this node keeps one version of each object, \
+             whose id is \"{NULL_VERSION}\")"
+        ))),
+    }
+}
+
 /// Go's `CanonicalMIMEHeaderKey`: each dash-separated word capitalised.
 fn canonical(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
@@ -332,6 +349,9 @@ async fn get_or_head(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str, body: boo
         Ok(o) => o,
         Err(e) => return error::send(conn, req.head, &e).await,
     };
+    if let Err(e) = check_version_id(req.q("versionId").as_deref()) {
+        return error::send(conn, req.head, &e).await;
+    }
     let opened = if body {
         // Bit rot: with `checksum.validate_warm_get`, bad content is an error, never sent.
         object::open_for_get(conn, b, k).await
@@ -587,6 +607,11 @@ pub async fn delete(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bool {
     let store = conn.core.store.clone();
     let t0 = Instant::now();
     conn.outcome = ReqOutcome::default();
+    if let Err(e) = check_version_id(req.q("versionId").as_deref()) {
+        let keep = error::send(conn, req.head, &e).await;
+        record(conn, b, Op::Delete, t0, keep, req.head);
+        return keep;
+    }
     let keep = match store.delete_object(b, k).await {
         Ok(()) | Err(StoreError::ObjNotFound(..)) => {
             super::ok_empty(conn, req.head, 204, &[]).await
@@ -623,7 +648,7 @@ pub async fn delete_many(conn: &mut Conn, req: &Req<'_>, b: &str) -> bool {
     } else if let Err(e) = content_md5(req.head) {
         return error::send(conn, req.head, &e).await;
     }
-    let (keys, quiet) = match xml::parse_delete(&body) {
+    let (objects, quiet) = match xml::parse_delete(&body) {
         Ok(v) => v,
         Err(e) => return error::send(conn, req.head, &e).await,
     };
@@ -631,20 +656,28 @@ pub async fn delete_many(conn: &mut Conn, req: &Req<'_>, b: &str) -> bool {
     if let Err(e) = store.bucket(b) {
         return error::send(conn, req.head, &S3Error::of_store(&e)).await;
     }
-    let mut outcomes = Vec::with_capacity(keys.len());
-    for k in keys {
-        let err = match store.delete_object(b, &k).await {
-            Ok(()) | Err(StoreError::ObjNotFound(..)) => None,
-            Err(e) => Some(S3Error::of_store(&e)),
+    let mut outcomes = Vec::with_capacity(objects.len());
+    for o in objects {
+        let err = match check_version_id(o.version_id.as_deref()) {
+            Err(e) => Some(e),
+            Ok(()) => match store.delete_object(b, &o.key).await {
+                Ok(()) | Err(StoreError::ObjNotFound(..)) => None,
+                Err(e) => Some(S3Error::of_store(&e)),
+            },
         };
-        outcomes.push((k, err));
+        outcomes.push((o.key, err));
     }
     super::ok_xml(conn, req.head, xml::delete_result(&outcomes, quiet)).await
 }
 
-/// The bucket and key of `x-amz-copy-source` (`[/]bucket/key[?versionId=...]`, URL-encoded).
+/// The bucket and key of `x-amz-copy-source` (`[/]bucket/key[?versionId=...]`, URL-encoded;
+/// a version other than "null" is refused, see [`check_version_id`]).
 pub(super) fn copy_source(v: &str) -> Result<(String, String), S3Error> {
-    let v = v.split_once("?versionId=").map(|(a, _)| a).unwrap_or(v);
+    let (v, version) = match v.split_once("?versionId=") {
+        Some((a, version)) => (a, Some(version)),
+        None => (v, None),
+    };
+    check_version_id(version)?;
     let dec = net::url::percent_decode(v)
         .map_err(|e| S3Error::invalid_argument(format!("x-amz-copy-source: {e}")))?;
     let dec = dec.trim_start_matches('/');

@@ -207,21 +207,53 @@ pub fn parse_complete(body: &[u8]) -> Result<Vec<S3Part>, S3Error> {
         .collect()
 }
 
-/// The keys and Quiet flag of a DeleteObjects body.
-pub fn parse_delete(body: &[u8]) -> Result<(Vec<String>, bool), S3Error> {
+/// One `Object` of a DeleteObjects body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteObject {
+    pub key: String,
+    /// Its `VersionId` (an empty element counts as none).
+    pub version_id: Option<String>,
+}
+
+/// The objects and Quiet flag of a DeleteObjects body. Every `Object` needs one `Key`.
+pub fn parse_delete(body: &[u8]) -> Result<(Vec<DeleteObject>, bool), S3Error> {
     let kv = flatten(body).map_err(|Malformed(m)| S3Error::malformed_xml(m))?;
     if kv.first().map(|(p, _)| p.as_str()) != Some("Delete") {
         return Err(S3Error::malformed_xml("expecting a Delete document"));
     }
-    let mut keys = Vec::new();
+    // `flatten` lists each element as it opens, so "Delete/Object" starts the next object and
+    // its Key and VersionId may come in either order.
+    let mut objects: Vec<(Option<String>, Option<String>)> = Vec::new();
     let mut quiet = false;
     for (p, v) in kv {
         match p.as_str() {
-            "Delete/Object/Key" => keys.push(v),
+            "Delete/Object" => objects.push((None, None)),
+            "Delete/Object/Key" | "Delete/Object/VersionId" => {
+                let Some(o) = objects.last_mut() else {
+                    return Err(S3Error::malformed_xml("Key or VersionId outside an Object"));
+                };
+                let slot = if p.ends_with("/Key") {
+                    &mut o.0
+                } else {
+                    &mut o.1
+                };
+                if slot.replace(v).is_some() {
+                    return Err(S3Error::malformed_xml(format!("an Object with two {p}")));
+                }
+            }
             "Delete/Quiet" => quiet = v.trim().eq_ignore_ascii_case("true"),
             _ => {}
         }
     }
+    let keys = objects
+        .into_iter()
+        .map(|(key, version_id)| {
+            Ok(DeleteObject {
+                key: key.ok_or_else(|| S3Error::malformed_xml("an Object without a Key"))?,
+                version_id: version_id.filter(|v| !v.is_empty()),
+            })
+        })
+        .collect::<Result<Vec<_>, S3Error>>()?;
     if keys.is_empty() {
         return Err(S3Error::malformed_xml("no Object/Key in Delete"));
     }
@@ -320,6 +352,38 @@ mod tests {
         let p = parse_complete(body).unwrap();
         let got: Vec<(u32, &str)> = p.iter().map(|p| (p.num, p.etag.as_str())).collect();
         assert_eq!(got, [(2, "\"aa\""), (1, "bb")]);
+    }
+
+    #[test]
+    fn delete_body_version_ids() {
+        // Goal: each Object's VersionId pairs with its own Key in either order, an empty one
+        // is none; an Object without a Key or with two is MalformedXML, not skipped.
+        let body = b"<Delete><Object><Key>a</Key><VersionId>v1</VersionId></Object>\
+            <Object><VersionId>v2</VersionId><Key>b</Key></Object>\
+            <Object><Key>c</Key></Object><Object><Key>d</Key><VersionId/></Object></Delete>";
+        let (got, quiet) = parse_delete(body).unwrap();
+        let got: Vec<(&str, Option<&str>)> = got
+            .iter()
+            .map(|o| (o.key.as_str(), o.version_id.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a", Some("v1")),
+                ("b", Some("v2")),
+                ("c", None),
+                ("d", None)
+            ]
+        );
+        assert!(!quiet);
+        for body in [
+            &b"<Delete><Object><VersionId>v</VersionId></Object></Delete>"[..],
+            b"<Delete><Object><Key>a</Key></Object><Object/></Delete>",
+            b"<Delete><Object><Key>a</Key><Key>b</Key></Object></Delete>",
+        ] {
+            let e = parse_delete(body).unwrap_err();
+            assert_eq!(e.code, "MalformedXML", "{}", String::from_utf8_lossy(body));
+        }
     }
 
     #[test]

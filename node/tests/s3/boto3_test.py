@@ -235,6 +235,18 @@ def case_copy():
     assert g["Metadata"].get("c") == "3" and "a" not in g["Metadata"] and g["ETag"] == md5(body)
     assert code_of(s3.copy_object, Bucket="c2", Key="x", CopySource={"Bucket": "c1", "Key": "missing"}) == ("NoSuchKey", 404)
     assert code_of(s3.copy_object, Bucket="c2", Key="x", CopySource={"Bucket": "c1", "Key": "src key+"}, CopySourceIfMatch='"nope"') == ("PreconditionFailed", 412)
+    # versionId: "null" is the one version kept; any other is refused, never served from the
+    # current object (GET, HEAD, copy) nor applied to it (DELETE).
+    assert s3.get_object(Bucket="c1", Key="src key+", VersionId="null")["Body"].read() == body
+    other = "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY"
+    assert code_of(s3.get_object, Bucket="c1", Key="src key+", VersionId=other) == ("InvalidArgument", 400)
+    assert code_of(s3.head_object, Bucket="c1", Key="src key+", VersionId=other) == ("400", 400)
+    assert code_of(s3.copy_object, Bucket="c2", Key="v", CopySource={"Bucket": "c1", "Key": "src key+", "VersionId": other}) == ("InvalidArgument", 400)
+    assert code_of(s3.head_object, Bucket="c2", Key="v") == ("404", 404)
+    s3.copy_object(Bucket="c2", Key="v", CopySource={"Bucket": "c1", "Key": "src key+", "VersionId": "null"})
+    assert s3.get_object(Bucket="c2", Key="v")["Body"].read() == body
+    assert code_of(s3.delete_object, Bucket="c1", Key="src key+", VersionId=other) == ("InvalidArgument", 400)
+    assert s3.get_object(Bucket="c1", Key="src key+")["Body"].read() == body
 
 
 def case_delete():
@@ -245,7 +257,14 @@ def case_delete():
     r = s3.delete_objects(Bucket="del", Delete={"Objects": [{"Key": k} for k in keys[:10]] + [{"Key": "never"}]})
     assert sorted(d["Key"] for d in r["Deleted"]) == sorted(keys[:10] + ["never"]), r
     assert not r.get("Errors")
-    r = s3.delete_objects(Bucket="del", Delete={"Objects": [{"Key": k} for k in keys[10:]], "Quiet": True})
+    # A version this node does not keep is refused per key, and that key's object stays.
+    r = s3.delete_objects(Bucket="del", Delete={"Objects": [{"Key": keys[10], "VersionId": "3HL4kqtJlcpXroDTDmJ"},
+                                                           {"Key": keys[11], "VersionId": "null"}]})
+    assert [(e["Key"], e["Code"]) for e in r["Errors"]] == [(keys[10], "InvalidArgument")], r
+    assert [d["Key"] for d in r["Deleted"]] == [keys[11]], r
+    assert s3.head_object(Bucket="del", Key=keys[10])["ContentLength"] == 1
+    assert code_of(s3.head_object, Bucket="del", Key=keys[11]) == ("404", 404)
+    r = s3.delete_objects(Bucket="del", Delete={"Objects": [{"Key": k} for k in keys[10:] if k != keys[11]], "Quiet": True})
     assert not r.get("Deleted") and not r.get("Errors"), r
     assert s3.list_objects_v2(Bucket="del")["KeyCount"] == 0
 
