@@ -50,6 +50,9 @@ pub struct PutSpec<'a> {
     pub client_cksum: Option<ClientChecksum>,
     /// Custom metadata the object gets (`k`, `v` pairs; validated by the store).
     pub custom: Vec<(String, String)>,
+    /// Write only if the object does not exist at the commit (S3 `If-None-Match: *`): else
+    /// `StoreError::ObjExists` and nothing changes.
+    pub create_only: bool,
 }
 
 /// Stores the request body on `conn` as object `spec.bucket/spec.obj`: work file, body,
@@ -84,6 +87,9 @@ pub async fn put_with(
     }
     if !spec.custom.is_empty() {
         Store::put_set_custom(&mut put, spec.custom).map_err(PutError::Store)?;
+    }
+    if spec.create_only {
+        put.create_only();
     }
     prepare(&mut put);
     conn.outcome.mountpath = Some(put.mountpath_id());
@@ -181,10 +187,14 @@ async fn put_chunked(
         }
     }
     let nums: Vec<u32> = (1..num).collect();
-    let lom = store
-        .mpu_complete(bucket, obj, &id, &nums)
-        .await
-        .map_err(PutError::Store)?;
+    let lom = if spec.create_only {
+        store
+            .mpu_complete_create_only(bucket, obj, &id, &nums)
+            .await
+    } else {
+        store.mpu_complete(bucket, obj, &id, &nums).await
+    }
+    .map_err(PutError::Store)?;
     guard.armed = false;
     conn.outcome.bytes = size;
     Ok(lom)

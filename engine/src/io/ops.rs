@@ -217,6 +217,23 @@ pub async fn fsync(fd: &Fd, datasync: bool) -> io::Result<()> {
 
 /// Atomically renames `from` to `to` (same filesystem), replacing `to`.
 pub async fn rename(from: &Path, to: &Path) -> io::Result<()> {
+    renameat2(from, to, 0).await
+}
+
+/// Atomically exchanges `a` and `b` (same filesystem, both must exist):
+/// `renameat2(RENAME_EXCHANGE)`. Each name then refers to what the other did.
+pub async fn rename_exchange(a: &Path, b: &Path) -> io::Result<()> {
+    renameat2(a, b, libc::RENAME_EXCHANGE).await
+}
+
+/// Renames `from` to `to` only if nothing has the name `to`: `renameat2(RENAME_NOREPLACE)`,
+/// `EEXIST` otherwise (the filesystem decides, atomically). Filesystems without the flag
+/// answer `EINVAL`.
+pub async fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
+    renameat2(from, to, libc::RENAME_NOREPLACE).await
+}
+
+async fn renameat2(from: &Path, to: &Path, flags: u32) -> io::Result<()> {
     let (a, b) = (cpath(from)?, cpath(to)?);
     let sqe = opcode::RenameAt::new(
         types::Fd(libc::AT_FDCWD),
@@ -224,23 +241,7 @@ pub async fn rename(from: &Path, to: &Path) -> io::Result<()> {
         types::Fd(libc::AT_FDCWD),
         b.as_ptr(),
     )
-    .build();
-    // SAFETY: both CStrings are owned by the op until the CQE.
-    let (c, _paths) = unsafe { Op::submit((a, b), sqe) }.await;
-    c.result().map(|_| ())
-}
-
-/// Atomically exchanges `a` and `b` (same filesystem, both must exist):
-/// `renameat2(RENAME_EXCHANGE)`. Each name then refers to what the other did.
-pub async fn rename_exchange(a: &Path, b: &Path) -> io::Result<()> {
-    let (a, b) = (cpath(a)?, cpath(b)?);
-    let sqe = opcode::RenameAt::new(
-        types::Fd(libc::AT_FDCWD),
-        a.as_ptr(),
-        types::Fd(libc::AT_FDCWD),
-        b.as_ptr(),
-    )
-    .flags(libc::RENAME_EXCHANGE)
+    .flags(flags)
     .build();
     // SAFETY: both CStrings are owned by the op until the CQE.
     let (c, _paths) = unsafe { Op::submit((a, b), sqe) }.await;

@@ -145,6 +145,7 @@ impl Store {
             custom: Vec::new(),
             copied: None,
             md5: None,
+            create_only: false,
             mp,
         };
         let ticket = AppendTicket {

@@ -48,6 +48,10 @@ pub enum StoreError {
     MetaCorrupt(String, String, String),
     #[error("ais://{0}/{1}: name conflicts with an existing object or virtual directory")]
     NameConflict(String, String),
+    /// A write asked to create the object only if it did not exist (S3 `If-None-Match: *`),
+    /// and it does: nothing was changed.
+    #[error("ais://{0}/{1} exists (the write was to create it only if absent)")]
+    ObjExists(String, String),
     #[error("ais://{0}/{1}: name too long: {2}")]
     NameTooLong(String, String, String),
     #[error("bad bucket properties: {0}")]

@@ -535,7 +535,21 @@ impl Store {
         id: &str,
         nums: &[u32],
     ) -> Result<Lom, StoreError> {
-        self.complete(bucket, obj, id, PartList::Native(nums)).await
+        self.complete(bucket, obj, id, PartList::Native(nums), false)
+            .await
+    }
+
+    /// [`Store::mpu_complete`] that only creates the object: if it exists when the completion
+    /// commits, `ObjExists` and nothing changes (the upload stays open). S3 `If-None-Match: *`.
+    pub async fn mpu_complete_create_only(
+        self: &Arc<Self>,
+        bucket: &str,
+        obj: &str,
+        id: &str,
+        nums: &[u32],
+    ) -> Result<Lom, StoreError> {
+        self.complete(bucket, obj, id, PartList::Native(nums), true)
+            .await
     }
 
     /// Completes upload `id` as S3 does: `parts` in strictly ascending order
@@ -543,14 +557,17 @@ impl Store {
     /// the last at least `S3_PART_SIZE_MIN` bytes (`EntityTooSmall`), and together exactly the
     /// parts 1..N uploaded. The object's custom `ETag` is the S3 multipart ETag
     /// `md5(md5_1 || ... || md5_N)-N`, unquoted (AIS `ETagS3`). Returns its metadata.
+    /// `create_only`: as [`Store::mpu_complete_create_only`].
     pub async fn mpu_complete_s3(
         self: &Arc<Self>,
         bucket: &str,
         obj: &str,
         id: &str,
         parts: &[S3Part],
+        create_only: bool,
     ) -> Result<Lom, StoreError> {
-        self.complete(bucket, obj, id, PartList::S3(parts)).await
+        self.complete(bucket, obj, id, PartList::S3(parts), create_only)
+            .await
     }
 
     /// The parts of upload `id` stored so far, by number.
@@ -685,6 +702,7 @@ impl Store {
         obj: &str,
         id: &str,
         list: PartList<'_>,
+        create_only: bool,
     ) -> Result<Lom, StoreError> {
         Store::check_names(bucket, obj)?;
         let props = self.bucket(bucket)?;
@@ -761,7 +779,7 @@ impl Store {
             .completion_turn(hrw::obj_digest(bucket, obj))
             .await;
         let done = self
-            .complete_claimed(bucket, obj, id, &props, claimed)
+            .complete_claimed(bucket, obj, id, &props, claimed, create_only)
             .await;
         drop(turn);
         match done {
@@ -784,6 +802,7 @@ impl Store {
         id: &str,
         props: &BucketProps,
         c: Claimed,
+        create_only: bool,
     ) -> Result<Lom, StoreError> {
         let total: u64 = c.parts.iter().map(|p| p.size).sum();
         let n = c.parts.len();
@@ -804,6 +823,9 @@ impl Store {
         };
         let obj_fqn = fqn::object_fqn(&c.mp.path, bucket, obj);
         let old = read_lom(&obj_fqn).filter(|l| l.bid() == props.bid);
+        if create_only && (old.is_some() || obj_fqn.is_file()) {
+            return Err(StoreError::ObjExists(bucket.into(), obj.into()));
+        }
         let version = match (&old, props.versioning) {
             (Some(o), true) => o
                 .version
@@ -893,7 +915,12 @@ impl Store {
             _ => Vec::new(),
         };
         // 3. Visible.
-        if let Err(e) = rename_into_place(&chunk1, &obj_fqn, bucket, obj).await {
+        let visible = if create_only {
+            create_in_place(&chunk1, &obj_fqn, bucket, obj).await
+        } else {
+            rename_into_place(&chunk1, &obj_fqn, bucket, obj).await
+        };
+        if let Err(e) = visible {
             let _ = std::fs::remove_file(&intent);
             return Err(e);
         }
@@ -1448,6 +1475,70 @@ fn write_whole(mp: &Path, bucket: &str, dest: &Path, bytes: &[u8], fsync: bool) 
 }
 
 /// Renames `from` over the object path `to`, making its virtual directory when missing.
+/// [`rename_into_place`] for a write that may only create the object (S3 `If-None-Match:
+/// *`): `renameat2(RENAME_NOREPLACE)`, so whatever took the name meanwhile stays and the
+/// write fails with `ObjExists` (`NameConflict` if a directory holds the name: keys under it).
+pub(super) async fn create_in_place(
+    from: &Path,
+    to: &Path,
+    bucket: &str,
+    obj: &str,
+) -> Result<(), StoreError> {
+    if fqn::crosses_symlink(to, obj, false) {
+        tracing::warn!(path = %to.display(), "refused: the object's path crosses a symlink in the mountpath");
+        return Err(StoreError::NameConflict(bucket.into(), obj.into()));
+    }
+    let taken = |to: &Path| {
+        if to.is_dir() {
+            StoreError::NameConflict(bucket.into(), obj.into())
+        } else {
+            StoreError::ObjExists(bucket.into(), obj.into())
+        }
+    };
+    let mut made_dir = false;
+    loop {
+        let e = match rio::rename_noreplace(from, to).await {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        match e.raw_os_error() {
+            Some(libc::EEXIST) => return Err(taken(to)),
+            Some(libc::ENOENT) if !made_dir => {
+                let dir = to.parent().expect("an object path has a parent");
+                match rio::mkdir_all(dir, 0o755).await {
+                    Ok(()) => made_dir = true,
+                    Err(e)
+                        if e.raw_os_error() == Some(libc::ENOTDIR)
+                            || e.raw_os_error() == Some(libc::EEXIST) =>
+                    {
+                        return Err(StoreError::NameConflict(bucket.into(), obj.into()))
+                    }
+                    Err(e) => return Err(StoreError::io("mkdir", dir, e)),
+                }
+            }
+            Some(libc::EINVAL) => {
+                // No RENAME_NOREPLACE on this filesystem: link(2) refuses an existing name too.
+                return match sys::rename_noreplace(from, to) {
+                    Ok(()) => Ok(()),
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(taken(to)),
+                    Err(e) => Err(
+                        StoreError::of_rename(to, bucket, obj, e).unwrap_or_else(|| {
+                            StoreError::io("link", to, io::ErrorKind::NotFound.into())
+                        }),
+                    ),
+                };
+            }
+            _ => {
+                return Err(
+                    StoreError::of_rename(to, bucket, obj, e).unwrap_or_else(|| {
+                        StoreError::io("rename", to, io::ErrorKind::NotFound.into())
+                    }),
+                )
+            }
+        }
+    }
+}
+
 pub(super) async fn rename_into_place(
     from: &Path,
     to: &Path,

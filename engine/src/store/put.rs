@@ -163,6 +163,7 @@ impl Store {
             custom: Vec::new(),
             copied: None,
             md5: None,
+            create_only: false,
             mp,
         })
     }
@@ -237,6 +238,8 @@ pub struct PutHandle {
     /// MD5 of the body, computed alongside when asked (`want_md5`) through the core's
     /// multi-buffer batch: stored as the `ETag` custom key, as AIS keeps an S3 object's ETag.
     pub(super) md5: Option<Md5>,
+    /// `create_only`: the object is written only if it does not exist (S3 `If-None-Match: *`).
+    pub(super) create_only: bool,
 }
 
 /// Records what a direct PUT learnt about mountpath `mp`; logs a refusal once.
@@ -293,6 +296,13 @@ impl PutHandle {
         if self.md5.is_none() {
             self.md5 = Some(Md5::new());
         }
+    }
+
+    /// Writes the object only if it does not exist when the PUT commits (S3 `If-None-Match:
+    /// *`): `finish` then fails with `ObjExists` and changes nothing. Decided atomically: under
+    /// the object's completion turn, and by `renameat2(RENAME_NOREPLACE)` at the commit.
+    pub fn create_only(&mut self) {
+        self.create_only = true;
     }
 
     /// Stores `meta` (from a copy's source: version, custom metadata) instead of a new version
@@ -473,6 +483,9 @@ impl PutHandle {
                 _ => None,
             }
         };
+        if self.create_only && (old.is_some() || self.fqn.is_file()) {
+            return Err(StoreError::ObjExists(self.bucket.clone(), self.obj.clone()));
+        }
         let mut version = 1u64;
         if self.props.versioning && copied.is_none() {
             if let Some(v) = old
@@ -531,7 +544,11 @@ impl PutHandle {
                 self.obj
             );
         }
-        self.replace_into_place(old.is_some()).await?;
+        if self.create_only {
+            super::mpu::create_in_place(&self.work, &self.fqn, &self.bucket, &self.obj).await?;
+        } else {
+            self.replace_into_place(old.is_some()).await?;
+        }
         // Cached copies of the old object on every core are stale from now on.
         self.store.atimes.set(self.digest, super::now_ns());
         self.store.generations.bump(self.digest);

@@ -219,6 +219,8 @@ pub struct Target<'a> {
     pub obj: &'a str,
     pub client_cksum: Option<ClientChecksum>,
     pub custom: Vec<(String, String)>,
+    /// `If-None-Match: *` (see `PutSpec::create_only`).
+    pub create_only: bool,
 }
 
 /// Stores the body of `conn` as `t.bucket/t.obj` by `plan`: the object (with its MD5 ETag,
@@ -241,6 +243,9 @@ pub async fn put(
     // Checked now, so a bad key refuses the PUT before its body is read.
     Store::put_set_custom(&mut put, custom.clone()).map_err(|e| Fail::Put(PutError::Store(e)))?;
     put.want_md5();
+    if t.create_only {
+        put.create_only();
+    }
     conn.outcome.mountpath = Some(put.mountpath_id());
     let checksum = receive(conn, &mut put, &mut plan).await?;
     if let Some(c) = checksum {

@@ -80,6 +80,11 @@ impl S3Error {
                      exist in this bucket's file layout"
                 ),
             ),
+            StoreError::ObjExists(..) => S3Error::new(
+                412,
+                "PreconditionFailed",
+                format!("At least one of the pre-conditions you specified did not hold: If-None-Match ({m})"),
+            ),
             StoreError::BadBucketName(..) => S3Error::new(400, "InvalidBucketName", m),
             StoreError::BadObjName(..) | StoreError::NameTooLong(..) => {
                 S3Error::new(400, "KeyTooLongError", m).named_key_error(e)

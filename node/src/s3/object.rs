@@ -494,12 +494,27 @@ pub async fn put(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bool {
     keep
 }
 
-async fn put_inner(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bool {
-    if req.head.header("if-none-match").is_some() || req.head.header("if-match").is_some() {
-        // A conditional write ignored would overwrite what the client meant to protect.
-        let e = S3Error::not_implemented("a conditional PutObject (If-Match / If-None-Match)");
-        return error::send(conn, req.head, &e).await;
+/// The condition of a PutObject or CompleteMultipartUpload: `If-None-Match: *` → create
+/// only (true). `If-Match` and an `If-None-Match` naming ETags are refused (501): a condition
+/// ignored would overwrite what the client meant to protect.
+pub(super) fn write_condition(head: &RequestHead) -> Result<bool, S3Error> {
+    if head.header("if-match").is_some() {
+        return Err(S3Error::not_implemented("a conditional write on If-Match"));
     }
+    match head.header_str("if-none-match").map(str::trim) {
+        None => Ok(false),
+        Some("*") => Ok(true),
+        Some(_) => Err(S3Error::not_implemented(
+            "If-None-Match on a write other than '*' (create only if absent)",
+        )),
+    }
+}
+
+async fn put_inner(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bool {
+    let create_only = match write_condition(req.head) {
+        Ok(c) => c,
+        Err(e) => return error::send(conn, req.head, &e).await,
+    };
     let client_cksum = match content_md5(req.head) {
         Ok(c) => c,
         Err(e) => return error::send(conn, req.head, &e).await,
@@ -513,7 +528,14 @@ async fn put_inner(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bool {
         Err(e) => return error::send(conn, req.head, &e).await,
     };
     if let Some(plan) = plan {
-        return put_planned(conn, req, b, k, client_cksum, custom, plan).await;
+        let t = body::Target {
+            bucket: b,
+            obj: k,
+            client_cksum,
+            custom,
+            create_only,
+        };
+        return put_planned(conn, req, t, plan).await;
     }
     let spec = PutSpec {
         bucket: b,
@@ -521,6 +543,7 @@ async fn put_inner(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bool {
         declared: req.head.content_length.filter(|_| !req.head.chunked),
         client_cksum,
         custom,
+        create_only,
     };
     let lom = match object::put_with(conn, spec, |p| p.want_md5()).await {
         Ok(l) => l,
@@ -550,18 +573,10 @@ async fn put_inner(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bool {
 async fn put_planned(
     conn: &mut Conn,
     req: &Req<'_>,
-    b: &str,
-    k: &str,
-    client_cksum: Option<ClientChecksum>,
-    custom: Vec<(String, String)>,
+    t: body::Target<'_>,
     plan: body::Plan,
 ) -> bool {
-    let t = body::Target {
-        bucket: b,
-        obj: k,
-        client_cksum,
-        custom,
-    };
+    let (b, k) = (t.bucket, t.obj);
     let (lom, checksum) = match body::put(conn, t, plan).await {
         Ok(v) => v,
         Err(body::Fail::S3(e)) => return error::send(conn, req.head, &e).await,

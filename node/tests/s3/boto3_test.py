@@ -286,6 +286,23 @@ def case_conditional():
     assert code_of(s3.head_object, Bucket="cond", Key="k", IfNoneMatch=etag) == ("304", 304)
     # If-Match true wins over a false If-Unmodified-Since (RFC 9110 order, as S3).
     assert s3.get_object(Bucket="cond", Key="k", IfMatch=etag, IfUnmodifiedSince=earlier)["Body"].read() == b"hello"
+    # Conditional writes: If-None-Match: * creates only (PutObject, with a checksum too, and
+    # CompleteMultipartUpload); If-Match on a write is refused, not ignored.
+    assert code_of(s3.put_object, Bucket="cond", Key="k", Body=b"other", IfNoneMatch="*") == ("PreconditionFailed", 412)
+    assert code_of(s3.put_object, Bucket="cond", Key="k", Body=b"other", IfNoneMatch="*",
+                   ChecksumAlgorithm="SHA256") == ("PreconditionFailed", 412)
+    assert code_of(s3.put_object, Bucket="cond", Key="k", Body=b"other", IfMatch=etag) == ("NotImplemented", 501)
+    assert s3.get_object(Bucket="cond", Key="k")["Body"].read() == b"hello"
+    assert s3.put_object(Bucket="cond", Key="new", Body=b"n", IfNoneMatch="*")["ETag"] == md5(b"n")
+    up = s3.create_multipart_upload(Bucket="cond", Key="new")["UploadId"]
+    pe = s3.upload_part(Bucket="cond", Key="new", UploadId=up, PartNumber=1, Body=b"part")["ETag"]
+    mpu = {"Parts": [{"PartNumber": 1, "ETag": pe}]}
+    assert code_of(s3.complete_multipart_upload, Bucket="cond", Key="new", UploadId=up,
+                   MultipartUpload=mpu, IfNoneMatch="*") == ("PreconditionFailed", 412)
+    assert s3.get_object(Bucket="cond", Key="new")["Body"].read() == b"n"
+    s3.delete_object(Bucket="cond", Key="new")
+    s3.complete_multipart_upload(Bucket="cond", Key="new", UploadId=up, MultipartUpload=mpu, IfNoneMatch="*")
+    assert s3.get_object(Bucket="cond", Key="new")["Body"].read() == b"part"
 
 
 def mpu_etag(parts):
