@@ -10,7 +10,7 @@ use engine::cache::ObjectHandle;
 use engine::cksum::Hasher;
 use engine::io as rio;
 use engine::lom::Lom;
-use engine::store::{ClientChecksum, PutHandle, Store, StoreError};
+use engine::store::{ClientChecksum, PutHandle, Store, StoreError, WriteCondition};
 use net::range::parse_range;
 
 use crate::ctx::PUT_DIRECT_BUF_BYTES;
@@ -50,9 +50,9 @@ pub struct PutSpec<'a> {
     pub client_cksum: Option<ClientChecksum>,
     /// Custom metadata the object gets (`k`, `v` pairs; validated by the store).
     pub custom: Vec<(String, String)>,
-    /// Write only if the object does not exist at the commit (S3 `If-None-Match: *`): else
-    /// `StoreError::ObjExists` and nothing changes.
-    pub create_only: bool,
+    /// What the object's present state must be when the write commits (S3 `If-None-Match:
+    /// *`, `If-Match`); else an error and nothing changes.
+    pub condition: Option<WriteCondition>,
 }
 
 /// Stores the request body on `conn` as object `spec.bucket/spec.obj`: work file, body,
@@ -88,8 +88,8 @@ pub async fn put_with(
     if !spec.custom.is_empty() {
         Store::put_set_custom(&mut put, spec.custom).map_err(PutError::Store)?;
     }
-    if spec.create_only {
-        put.create_only();
+    if let Some(c) = spec.condition {
+        put.set_condition(c);
     }
     prepare(&mut put);
     conn.outcome.mountpath = Some(put.mountpath_id());
@@ -187,12 +187,9 @@ async fn put_chunked(
         }
     }
     let nums: Vec<u32> = (1..num).collect();
-    let lom = if spec.create_only {
-        store
-            .mpu_complete_create_only(bucket, obj, &id, &nums)
-            .await
-    } else {
-        store.mpu_complete(bucket, obj, &id, &nums).await
+    let lom = match spec.condition {
+        Some(c) => store.mpu_complete_if(bucket, obj, &id, &nums, c).await,
+        None => store.mpu_complete(bucket, obj, &id, &nums).await,
     }
     .map_err(PutError::Store)?;
     guard.armed = false;

@@ -128,7 +128,7 @@ fn boto3_multi_delete() {
 fn boto3_conditional_get() {
     // Goal: If-Match/If-None-Match/If-Modified-Since/If-Unmodified-Since: 412, 304 or the body;
     // PutObject and CompleteMultipartUpload with If-None-Match: * create only (412 over an
-    // existing key, nothing changed), If-Match on a write is 501.
+    // existing key, nothing changed); PutObject with If-Match replaces only a matching ETag.
     boto3_case(2, "conditional");
 }
 
@@ -298,9 +298,10 @@ fn s3_errors_are_xml_with_s3_codes() {
         assert!(r.text().starts_with("<?xml"), "{m} {p}: {}", r.text());
         assert_eq!(code(&r), c, "{m} {p}");
     }
-    // A conditional write this node does not evaluate (If-Match) is refused, not silently
-    // turned into an overwrite; nothing stored. (If-None-Match: * is served: s3_conditional.rs.)
-    let r = node.req("PUT", "/s3/eb/cw", &[("If-Match", "\"0123\"")], b"x");
+    // A conditional write this node does not evaluate (If-None-Match with an ETag) is refused,
+    // not silently turned into an overwrite; nothing stored. (If-None-Match: * and If-Match
+    // are served: s3_conditional.rs.)
+    let r = node.req("PUT", "/s3/eb/cw", &[("If-None-Match", "\"0123\"")], b"x");
     assert_eq!((r.status, code(&r).as_str()), (501, "NotImplemented"));
     assert_eq!(node.req("HEAD", "/s3/eb/cw", &[], b"").status, 404);
     let r = node.req("HEAD", "/s3/eb/missing", &[], b"");

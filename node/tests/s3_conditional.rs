@@ -1,7 +1,8 @@
-//! S3 conditional writes (`If-None-Match: *`: create only if absent) through raw requests, on
-//! every write path: a plain PutObject, an `aws-chunked` body, a PUT stored as a chunked object,
-//! and CompleteMultipartUpload. Concurrent creates of one key have exactly one winner, and a
-//! refused write changes nothing. `If-Match` and ETag lists are refused with 501, not ignored.
+//! S3 conditional writes through raw requests: `If-None-Match: *` (create only if absent) and
+//! `If-Match: <ETag>` (replace only that version), on every write path: a plain PutObject, an
+//! `aws-chunked` body, a PUT stored as a chunked object, and CompleteMultipartUpload.
+//! Concurrent creates, and concurrent replaces of one version, have exactly one winner; a
+//! refused write changes nothing. `If-None-Match` with ETags is refused with 501, not ignored.
 mod common;
 use common::*;
 
@@ -71,12 +72,13 @@ fn create_only_puts_of_one_key_have_exactly_one_winner() {
 }
 
 #[test]
-fn create_only_on_every_write_path_and_refused_conditions() {
-    // Goal: If-None-Match: * creates a missing key and refuses (412, nothing changed) an
-    // existing one, for a plain body, an aws-chunked body and a body the bucket stores as a
-    // chunked object (the refused chunked PUT leaves no upload behind); a folder of keys
-    // under the name (same mountpath) is a KeyConflict, not a 412; If-Match and an ETag list are 501 and
-    // change nothing. One mountpath, so that `dir` and `dir/inside` share a filesystem.
+fn conditional_writes_on_every_write_path() {
+    // Goal: for a plain body, an aws-chunked body and a body the bucket stores as a chunked
+    // object: If-None-Match: * creates a missing key and refuses (412, nothing changed) an
+    // existing one; If-Match replaces only the version with that ETag (stale: 412; missing
+    // key: NoSuchKey; `*`: any); a refused chunked PUT leaves no upload behind. A folder of
+    // keys under the name (same mountpath) is a KeyConflict, not a 412; If-None-Match with an
+    // ETag, or both conditions, are 501 and change nothing. One mountpath, so that `dir` and `dir/inside` share a filesystem.
     let node = Node::start(1);
     assert_eq!(node.req("PUT", "/s3/cp", &[], b"").status, 200);
 
@@ -158,8 +160,9 @@ fn create_only_on_every_write_path_and_refused_conditions() {
     );
 
     // Conditions this node does not evaluate on writes: refused, nothing written.
-    for h in [("If-Match", "\"abc\""), ("If-None-Match", "\"abc\"")] {
-        let r = node.req("PUT", "/s3/cp/cond", &[h], b"z");
+    let both = [("If-Match", "*"), ("If-None-Match", "*")];
+    for h in [&[("If-None-Match", "\"abc\"")][..], &both] {
+        let r = node.req("PUT", "/s3/cp/cond", h, b"z");
         assert_eq!(
             (r.status, code(&r).as_str()),
             (501, "NotImplemented"),
@@ -168,60 +171,232 @@ fn create_only_on_every_write_path_and_refused_conditions() {
         );
     }
     assert_eq!(node.req("HEAD", "/s3/cp/cond", &[], b"").status, 404);
+
+    // If-Match: a missing key is NoSuchKey; a stale ETag 412; the current one (or `*`)
+    // replaces — on the plain, the aws-chunked and the chunked-object paths.
+    let r = node.req("PUT", "/s3/cp/cond", &[("If-Match", "*")], b"z");
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (404, "NoSuchKey"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(node.req("HEAD", "/s3/cp/cond", &[], b"").status, 404);
+    let etag_of = |key: &str| {
+        let h = node.req("HEAD", &format!("/s3/cp/{key}"), &[], b"");
+        h.header("etag").expect("ETag").to_string()
+    };
+    let old = etag_of("plain");
+    let r = node.req("PUT", "/s3/cp/plain", &[("If-Match", "\"stale\"")], b"no");
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (412, "PreconditionFailed"),
+        "{}",
+        r.text()
+    );
+    let r = node.req(
+        "PUT",
+        "/s3/cp/plain",
+        &[("If-Match", old.as_str())],
+        b"swapped",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = node.req(
+        "PUT",
+        "/s3/cp/plain",
+        &[("If-Match", old.as_str())],
+        b"again",
+    );
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (412, "PreconditionFailed"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(node.req("GET", "/s3/cp/plain", &[], b"").body, b"swapped");
+    let r = node.req("PUT", "/s3/cp/plain", &[("If-Match", "*")], b"any");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let old = etag_of("awschunked");
+    for (tag, want) in [("\"stale\"", 412), (old.as_str(), 200)] {
+        let data = b"chunked three";
+        let len = dl(data.len());
+        let h = [
+            ("If-Match", tag),
+            ("Content-Encoding", "aws-chunked"),
+            ("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"),
+            ("x-amz-decoded-content-length", len.as_str()),
+        ];
+        let r = node.req("PUT", "/s3/cp/awschunked", &h, &aws_chunked(data));
+        assert_eq!(r.status, want, "aws-chunked If-Match {tag}: {}", r.text());
+    }
+    assert_eq!(
+        node.req("GET", "/s3/cp/awschunked", &[], b"").body,
+        b"chunked three"
+    );
+    let old = etag_of("big");
+    let r = node.req("PUT", "/s3/cp/big", &[("If-Match", "\"stale\"")], &big2);
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (412, "PreconditionFailed"),
+        "{}",
+        r.text()
+    );
+    assert!(
+        node.req("GET", "/s3/cp/big", &[], b"").body == big1,
+        "the chunked object changed"
+    );
+    let r = node.req("PUT", "/s3/cp/big", &[("If-Match", old.as_str())], &big2);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        node.req("GET", "/s3/cp/big", &[], b"").body == big2,
+        "not replaced"
+    );
+    let up = node.req("GET", "/s3/cp?uploads", &[], b"");
+    assert!(!up.text().contains("<Upload>"), "{}", up.text());
 }
 
 #[test]
-fn create_only_multipart_completion() {
-    // Goal: CompleteMultipartUpload with If-None-Match: * over an existing key is 412 and
-    // changes nothing, the upload stays open (its parts listed) and can be aborted; over a
-    // new key it completes.
+fn if_match_puts_of_one_version_have_exactly_one_winner() {
+    // Goal: 16 threads replace the same version at once (If-Match: its ETag), each with its
+    // own body; exactly one gets 200, the others 412, and the object holds the winner's body:
+    // a compare-and-swap. Three rounds, each from the previous winner's ETag.
+    let node = Node::start(2);
+    assert_eq!(node.req("PUT", "/s3/cas", &[], b"").status, 200);
+    assert_eq!(node.req("PUT", "/s3/cas/k", &[], b"v0").status, 200);
+    let port = node.port;
+    for round in 0..3u64 {
+        let etag = node
+            .req("HEAD", "/s3/cas/k", &[], b"")
+            .header("etag")
+            .unwrap()
+            .to_string();
+        let barrier = Arc::new(Barrier::new(16));
+        let threads: Vec<_> = (0..16u64)
+            .map(|t| {
+                let (barrier, etag) = (barrier.clone(), etag.clone());
+                std::thread::spawn(move || {
+                    let body = bytes(1000 + round * 100 + t, 32 * 1024);
+                    barrier.wait();
+                    let r = request(
+                        port,
+                        "PUT",
+                        "/s3/cas/k",
+                        &[("If-Match", etag.as_str())],
+                        &body,
+                    );
+                    (r, body)
+                })
+            })
+            .collect();
+        let results: Vec<(Resp, Vec<u8>)> =
+            threads.into_iter().map(|t| t.join().unwrap()).collect();
+        let winners: Vec<&Vec<u8>> = results
+            .iter()
+            .filter(|(r, _)| r.status == 200)
+            .map(|(_, b)| b)
+            .collect();
+        assert_eq!(winners.len(), 1, "round {round}: {} winners", winners.len());
+        for (r, _) in results.iter().filter(|(r, _)| r.status != 200) {
+            assert_eq!(
+                (r.status, code(r).as_str()),
+                (412, "PreconditionFailed"),
+                "{}",
+                r.text()
+            );
+        }
+        assert_eq!(&node.req("GET", "/s3/cas/k", &[], b"").body, winners[0]);
+    }
+}
+
+/// Starts an upload of `key` in bucket `mc` with one part of `part`: (upload id, completion body).
+fn one_part_upload(node: &Node, key: &str, part: &[u8]) -> (String, String) {
+    let r = node.req("POST", &format!("/s3/mc/{key}?uploads"), &[], b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let t = r.text();
+    let id = t[t.find("<UploadId>").unwrap() + 10..t.find("</UploadId>").unwrap()].to_string();
+    let r = node.req(
+        "PUT",
+        &format!("/s3/mc/{key}?partNumber=1&uploadId={id}"),
+        &[],
+        part,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let etag = r.header("etag").unwrap().to_string();
+    let body = format!(
+        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{etag}</ETag></Part></CompleteMultipartUpload>"
+    );
+    (id, body)
+}
+
+#[test]
+fn conditional_multipart_completions() {
+    // Goal: CompleteMultipartUpload with If-None-Match: * over an existing key, or with a
+    // stale If-Match, is 412 and changes nothing; the upload stays open (its parts listed),
+    // so it can be completed again or aborted. With the condition met it completes.
     let node = Node::start(2);
     assert_eq!(node.req("PUT", "/s3/mc", &[], b"").status, 200);
     assert_eq!(
         node.req("PUT", "/s3/mc/taken", &[], b"original").status,
         200
     );
-    for (key, want) in [("taken", 412), ("fresh", 200)] {
-        let r = node.req("POST", &format!("/s3/mc/{key}?uploads"), &[], b"");
-        assert_eq!(r.status, 200, "{}", r.text());
-        let t = r.text();
-        let id = &t[t.find("<UploadId>").unwrap() + 10..t.find("</UploadId>").unwrap()];
-        let part = bytes(3, 1000);
-        let r = node.req(
-            "PUT",
-            &format!("/s3/mc/{key}?partNumber=1&uploadId={id}"),
-            &[],
-            &part,
-        );
-        assert_eq!(r.status, 200, "{}", r.text());
-        let etag = r.header("etag").unwrap().to_string();
-        let body = format!(
-            "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{etag}</ETag></Part></CompleteMultipartUpload>"
-        );
-        let r = node.req(
+    let part = bytes(3, 1000);
+    let complete = |key: &str, id: &str, h: &[(&str, &str)], body: &str| {
+        node.req(
             "POST",
             &format!("/s3/mc/{key}?uploadId={id}"),
-            &create_only(),
+            h,
             body.as_bytes(),
+        )
+    };
+    let still_open = |key: &str, id: &str| {
+        let l = node.req("GET", &format!("/s3/mc/{key}?uploadId={id}"), &[], b"");
+        assert_eq!(l.status, 200, "the upload stays open: {}", l.text());
+        assert!(
+            l.text().contains("<PartNumber>1</PartNumber>"),
+            "{}",
+            l.text()
         );
-        assert_eq!(r.status, want, "{key}: {}", r.text());
-        if want == 412 {
-            assert_eq!(code(&r), "PreconditionFailed");
-            assert_eq!(node.req("GET", "/s3/mc/taken", &[], b"").body, b"original");
-            let l = node.req("GET", &format!("/s3/mc/{key}?uploadId={id}"), &[], b"");
-            assert_eq!(l.status, 200, "the upload stays open: {}", l.text());
-            assert!(
-                l.text().contains("<PartNumber>1</PartNumber>"),
-                "{}",
-                l.text()
-            );
-            let a = node.req("DELETE", &format!("/s3/mc/{key}?uploadId={id}"), &[], b"");
-            assert_eq!(a.status, 204, "{}", a.text());
-        } else {
-            assert_eq!(
-                node.req("GET", &format!("/s3/mc/{key}"), &[], b"").body,
-                part
-            );
-        }
-    }
+    };
+
+    // If-None-Match: * over an existing key: refused, then aborted.
+    let (id, body) = one_part_upload(&node, "taken", &part);
+    let r = complete("taken", &id, &create_only(), &body);
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (412, "PreconditionFailed"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(node.req("GET", "/s3/mc/taken", &[], b"").body, b"original");
+    still_open("taken", &id);
+    assert_eq!(
+        node.req("DELETE", &format!("/s3/mc/taken?uploadId={id}"), &[], b"")
+            .status,
+        204
+    );
+
+    // If-None-Match: * over a new key: completes.
+    let (id, body) = one_part_upload(&node, "fresh", &part);
+    assert_eq!(complete("fresh", &id, &create_only(), &body).status, 200);
+    assert_eq!(node.req("GET", "/s3/mc/fresh", &[], b"").body, part);
+
+    // If-Match: a stale ETag is refused (upload open), the current one completes.
+    let current = node
+        .req("HEAD", "/s3/mc/taken", &[], b"")
+        .header("etag")
+        .unwrap()
+        .to_string();
+    let (id, body) = one_part_upload(&node, "taken", &part);
+    let r = complete("taken", &id, &[("If-Match", "\"stale\"")], &body);
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (412, "PreconditionFailed"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(node.req("GET", "/s3/mc/taken", &[], b"").body, b"original");
+    still_open("taken", &id);
+    let r = complete("taken", &id, &[("If-Match", current.as_str())], &body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(node.req("GET", "/s3/mc/taken", &[], b"").body, part);
 }

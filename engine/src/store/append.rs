@@ -145,7 +145,7 @@ impl Store {
             custom: Vec::new(),
             copied: None,
             md5: None,
-            create_only: false,
+            condition: None,
             mp,
         };
         let ticket = AppendTicket {

@@ -52,6 +52,10 @@ pub enum StoreError {
     /// and it does: nothing was changed.
     #[error("ais://{0}/{1} exists (the write was to create it only if absent)")]
     ObjExists(String, String),
+    /// A write asked to replace the object only if its ETag matched (S3 `If-Match`), and it
+    /// does not: nothing was changed.
+    #[error("ais://{0}/{1}: the object's ETag does not match the write's If-Match")]
+    EtagMismatch(String, String),
     #[error("ais://{0}/{1}: name too long: {2}")]
     NameTooLong(String, String, String),
     #[error("bad bucket properties: {0}")]

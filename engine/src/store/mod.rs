@@ -70,7 +70,7 @@ pub use mpu::{
     PartDone, PartInfo, PartListError, S3Part, UploadInfo, CUSTOM_UFEST_ID, PART_NUM_MAX,
     S3_PART_SIZE_MIN, UPLOADS_OPEN_MAX,
 };
-pub use put::{ClientChecksum, PutHandle};
+pub use put::{ClientChecksum, PutHandle, WriteCondition};
 pub use resilver::{marker_path, KIND_RESILVER, MARKER_DIR, MARKER_RESILVER, TEST_FORCE_COPY_ENV};
 
 /// Default and maximum page size of an object listing (AIS's `MaxPageSizeAIS`).

@@ -33,7 +33,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::copy::COPY_CHUNK;
-use super::put::Target;
+use super::put::{Target, WriteCondition};
 use super::{now_ns, Store, StoreError, CUSTOM_ETAG, CUSTOM_ORIG_FNTL};
 use crate::bmd::BucketProps;
 use crate::cache::ObjectHandle;
@@ -535,20 +535,21 @@ impl Store {
         id: &str,
         nums: &[u32],
     ) -> Result<Lom, StoreError> {
-        self.complete(bucket, obj, id, PartList::Native(nums), false)
+        self.complete(bucket, obj, id, PartList::Native(nums), None)
             .await
     }
 
-    /// [`Store::mpu_complete`] that only creates the object: if it exists when the completion
-    /// commits, `ObjExists` and nothing changes (the upload stays open). S3 `If-None-Match: *`.
-    pub async fn mpu_complete_create_only(
+    /// [`Store::mpu_complete`] under a [`WriteCondition`]: if it fails when the completion
+    /// commits, nothing changes and the upload stays open.
+    pub async fn mpu_complete_if(
         self: &Arc<Self>,
         bucket: &str,
         obj: &str,
         id: &str,
         nums: &[u32],
+        condition: WriteCondition,
     ) -> Result<Lom, StoreError> {
-        self.complete(bucket, obj, id, PartList::Native(nums), true)
+        self.complete(bucket, obj, id, PartList::Native(nums), Some(condition))
             .await
     }
 
@@ -557,16 +558,16 @@ impl Store {
     /// the last at least `S3_PART_SIZE_MIN` bytes (`EntityTooSmall`), and together exactly the
     /// parts 1..N uploaded. The object's custom `ETag` is the S3 multipart ETag
     /// `md5(md5_1 || ... || md5_N)-N`, unquoted (AIS `ETagS3`). Returns its metadata.
-    /// `create_only`: as [`Store::mpu_complete_create_only`].
+    /// `condition`: as [`Store::mpu_complete_if`].
     pub async fn mpu_complete_s3(
         self: &Arc<Self>,
         bucket: &str,
         obj: &str,
         id: &str,
         parts: &[S3Part],
-        create_only: bool,
+        condition: Option<WriteCondition>,
     ) -> Result<Lom, StoreError> {
-        self.complete(bucket, obj, id, PartList::S3(parts), create_only)
+        self.complete(bucket, obj, id, PartList::S3(parts), condition)
             .await
     }
 
@@ -702,7 +703,7 @@ impl Store {
         obj: &str,
         id: &str,
         list: PartList<'_>,
-        create_only: bool,
+        condition: Option<WriteCondition>,
     ) -> Result<Lom, StoreError> {
         Store::check_names(bucket, obj)?;
         let props = self.bucket(bucket)?;
@@ -779,7 +780,7 @@ impl Store {
             .completion_turn(hrw::obj_digest(bucket, obj))
             .await;
         let done = self
-            .complete_claimed(bucket, obj, id, &props, claimed, create_only)
+            .complete_claimed(bucket, obj, id, &props, claimed, condition.as_ref())
             .await;
         drop(turn);
         match done {
@@ -802,7 +803,7 @@ impl Store {
         id: &str,
         props: &BucketProps,
         c: Claimed,
-        create_only: bool,
+        condition: Option<&WriteCondition>,
     ) -> Result<Lom, StoreError> {
         let total: u64 = c.parts.iter().map(|p| p.size).sum();
         let n = c.parts.len();
@@ -823,8 +824,8 @@ impl Store {
         };
         let obj_fqn = fqn::object_fqn(&c.mp.path, bucket, obj);
         let old = read_lom(&obj_fqn).filter(|l| l.bid() == props.bid);
-        if create_only && (old.is_some() || obj_fqn.is_file()) {
-            return Err(StoreError::ObjExists(bucket.into(), obj.into()));
+        if let Some(c) = condition {
+            c.check(&obj_fqn, old.as_ref(), bucket, obj)?;
         }
         let version = match (&old, props.versioning) {
             (Some(o), true) => o
@@ -915,7 +916,7 @@ impl Store {
             _ => Vec::new(),
         };
         // 3. Visible.
-        let visible = if create_only {
+        let visible = if matches!(condition, Some(WriteCondition::CreateOnly)) {
             create_in_place(&chunk1, &obj_fqn, bucket, obj).await
         } else {
             rename_into_place(&chunk1, &obj_fqn, bucket, obj).await
@@ -1381,7 +1382,7 @@ fn unhex16(s: &str) -> Option<[u8; 16]> {
 }
 
 /// The modification time of `path` in unix nanoseconds (0 when it cannot be read).
-fn file_mtime_ns(path: impl AsRef<Path>) -> i64 {
+pub(super) fn file_mtime_ns(path: impl AsRef<Path>) -> i64 {
     std::fs::metadata(path)
         .and_then(|m| m.modified())
         .ok()

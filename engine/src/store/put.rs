@@ -163,7 +163,7 @@ impl Store {
             custom: Vec::new(),
             copied: None,
             md5: None,
-            create_only: false,
+            condition: None,
             mp,
         })
     }
@@ -199,6 +199,45 @@ pub(super) enum Target {
     /// Chunk `num` of a multipart (or chunked) upload: renamed to its `%ch` path and recorded
     /// in the upload (`PutHandle::finish_part`, `mpu.rs`).
     Chunk(super::mpu::PartSlot),
+}
+
+/// What a conditional write (S3 `If-None-Match: *`, `If-Match`) requires of the object it
+/// would replace, decided when the write commits, under the object's completion turn (which
+/// PUTs, copies and completions of the name take): a write whose condition fails changes
+/// nothing.
+pub enum WriteCondition {
+    /// Only if no object has the name: `ObjExists` otherwise. The commit itself is
+    /// `renameat2(RENAME_NOREPLACE)`, so a writer outside the turn cannot be replaced either.
+    CreateOnly,
+    /// Only if the object exists (`ObjNotFound` otherwise) and the predicate, given its LOM and
+    /// its file's mtime in ns, holds (`EtagMismatch` otherwise): the S3 layer compares ETags.
+    IfMatch(EtagPredicate),
+}
+
+/// Whether an object (its LOM and its file's mtime in ns) is the version a write names.
+pub type EtagPredicate = Box<dyn Fn(&Lom, i64) -> bool>;
+
+impl WriteCondition {
+    /// Checks the condition against `old`, the LOM at the object's path `fqn` (if any).
+    pub(super) fn check(
+        &self,
+        fqn: &Path,
+        old: Option<&Lom>,
+        bucket: &str,
+        obj: &str,
+    ) -> Result<(), StoreError> {
+        match self {
+            WriteCondition::CreateOnly if old.is_some() || fqn.is_file() => {
+                Err(StoreError::ObjExists(bucket.into(), obj.into()))
+            }
+            WriteCondition::CreateOnly => Ok(()),
+            WriteCondition::IfMatch(matches) => match old {
+                None => Err(StoreError::ObjNotFound(bucket.into(), obj.into())),
+                Some(o) if matches(o, super::mpu::file_mtime_ns(fqn)) => Ok(()),
+                Some(_) => Err(StoreError::EtagMismatch(bucket.into(), obj.into())),
+            },
+        }
+    }
 }
 
 /// A PUT in progress. Feed the body with `write`, then `finish` (or `finish_part` for a part
@@ -238,8 +277,8 @@ pub struct PutHandle {
     /// MD5 of the body, computed alongside when asked (`want_md5`) through the core's
     /// multi-buffer batch: stored as the `ETag` custom key, as AIS keeps an S3 object's ETag.
     pub(super) md5: Option<Md5>,
-    /// `create_only`: the object is written only if it does not exist (S3 `If-None-Match: *`).
-    pub(super) create_only: bool,
+    /// The condition the object's present state must meet at the commit (`set_condition`).
+    pub(super) condition: Option<WriteCondition>,
 }
 
 /// Records what a direct PUT learnt about mountpath `mp`; logs a refusal once.
@@ -298,11 +337,10 @@ impl PutHandle {
         }
     }
 
-    /// Writes the object only if it does not exist when the PUT commits (S3 `If-None-Match:
-    /// *`): `finish` then fails with `ObjExists` and changes nothing. Decided atomically: under
-    /// the object's completion turn, and by `renameat2(RENAME_NOREPLACE)` at the commit.
-    pub fn create_only(&mut self) {
-        self.create_only = true;
+    /// Writes the object only if `c` holds when the PUT commits; else `finish` fails and
+    /// changes nothing (see [`WriteCondition`]).
+    pub fn set_condition(&mut self, c: WriteCondition) {
+        self.condition = Some(c);
     }
 
     /// Stores `meta` (from a copy's source: version, custom metadata) instead of a new version
@@ -483,8 +521,8 @@ impl PutHandle {
                 _ => None,
             }
         };
-        if self.create_only && (old.is_some() || self.fqn.is_file()) {
-            return Err(StoreError::ObjExists(self.bucket.clone(), self.obj.clone()));
+        if let Some(c) = &self.condition {
+            c.check(&self.fqn, old.as_ref(), &self.bucket, &self.obj)?;
         }
         let mut version = 1u64;
         if self.props.versioning && copied.is_none() {
@@ -544,7 +582,7 @@ impl PutHandle {
                 self.obj
             );
         }
-        if self.create_only {
+        if matches!(self.condition, Some(WriteCondition::CreateOnly)) {
             super::mpu::create_in_place(&self.work, &self.fqn, &self.bucket, &self.obj).await?;
         } else {
             self.replace_into_place(old.is_some()).await?;

@@ -312,7 +312,7 @@ async fn put(conn: &mut Conn, req: &Req<'_>, bucket: &str, obj: &str) -> bool {
         declared: req.head.content_length.filter(|_| !req.head.chunked),
         client_cksum,
         custom,
-        create_only: false,
+        condition: None,
     };
     let lom = match object::put(conn, spec).await {
         Ok(l) => l,

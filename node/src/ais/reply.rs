@@ -39,7 +39,7 @@ pub fn status_of(e: &StoreError) -> u16 {
         | StoreError::Io { .. } => 500,
         StoreError::NoMountpaths | StoreError::AppendsBusy(_) | StoreError::UploadsBusy(_) => 503,
         StoreError::NoSpace { .. } => 507,
-        StoreError::ObjExists(..) => 412,
+        StoreError::ObjExists(..) | StoreError::EtagMismatch(..) => 412,
     }
 }
 

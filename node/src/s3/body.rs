@@ -14,7 +14,7 @@
 //! with), while its length and trailing checksum are still verified.
 
 use engine::lom::Lom;
-use engine::store::{ClientChecksum, PutHandle, Store};
+use engine::store::{ClientChecksum, PutHandle, Store, WriteCondition};
 use net::amzcksum::{Algo, Checksum, Hasher};
 use net::awschunked::{AwsChunkedDecoder, AwsChunkedError, Framing};
 use net::head::RequestHead;
@@ -219,8 +219,8 @@ pub struct Target<'a> {
     pub obj: &'a str,
     pub client_cksum: Option<ClientChecksum>,
     pub custom: Vec<(String, String)>,
-    /// `If-None-Match: *` (see `PutSpec::create_only`).
-    pub create_only: bool,
+    /// See `PutSpec::condition`.
+    pub condition: Option<WriteCondition>,
 }
 
 /// Stores the body of `conn` as `t.bucket/t.obj` by `plan`: the object (with its MD5 ETag,
@@ -243,8 +243,8 @@ pub async fn put(
     // Checked now, so a bad key refuses the PUT before its body is read.
     Store::put_set_custom(&mut put, custom.clone()).map_err(|e| Fail::Put(PutError::Store(e)))?;
     put.want_md5();
-    if t.create_only {
-        put.create_only();
+    if let Some(c) = t.condition {
+        put.set_condition(c);
     }
     conn.outcome.mountpath = Some(put.mountpath_id());
     let checksum = receive(conn, &mut put, &mut plan).await?;

@@ -80,6 +80,11 @@ impl S3Error {
                      exist in this bucket's file layout"
                 ),
             ),
+            StoreError::EtagMismatch(..) => S3Error::new(
+                412,
+                "PreconditionFailed",
+                format!("At least one of the pre-conditions you specified did not hold: If-Match ({m})"),
+            ),
             StoreError::ObjExists(..) => S3Error::new(
                 412,
                 "PreconditionFailed",

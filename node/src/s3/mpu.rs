@@ -284,12 +284,12 @@ pub async fn complete(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bool 
         Ok(p) => p,
         Err(e) => return error::send(conn, req.head, &e).await,
     };
-    let create_only = match super::object::write_condition(req.head) {
+    let condition = match super::object::write_condition(req.head) {
         Ok(c) => c,
         Err(e) => return error::send(conn, req.head, &e).await,
     };
     let store = conn.core.store.clone();
-    let lom = match store.mpu_complete_s3(b, k, &id, &parts, create_only).await {
+    let lom = match store.mpu_complete_s3(b, k, &id, &parts, condition).await {
         Ok(l) => l,
         Err(e) => return error::send(conn, req.head, &S3Error::of_store(&e)).await,
     };

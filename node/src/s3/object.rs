@@ -12,8 +12,10 @@ use std::time::Instant;
 
 use base64::Engine as _;
 use engine::cksum::CksumType;
+use engine::lom::Lom;
 use engine::store::{
-    ClientChecksum, CopyOutcome, ObjectHandle, StoreError, CUSTOM_ETAG, PART_NUM_MAX,
+    ClientChecksum, CopyOutcome, ObjectHandle, StoreError, WriteCondition, CUSTOM_ETAG,
+    PART_NUM_MAX,
 };
 use net::head::RequestHead;
 use net::response;
@@ -494,24 +496,31 @@ pub async fn put(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bool {
     keep
 }
 
-/// The condition of a PutObject or CompleteMultipartUpload: `If-None-Match: *` → create
-/// only (true). `If-Match` and an `If-None-Match` naming ETags are refused (501): a condition
-/// ignored would overwrite what the client meant to protect.
-pub(super) fn write_condition(head: &RequestHead) -> Result<bool, S3Error> {
-    if head.header("if-match").is_some() {
-        return Err(S3Error::not_implemented("a conditional write on If-Match"));
-    }
-    match head.header_str("if-none-match").map(str::trim) {
-        None => Ok(false),
-        Some("*") => Ok(true),
-        Some(_) => Err(S3Error::not_implemented(
+/// The condition of a PutObject or CompleteMultipartUpload, as S3 has them: `If-None-Match:
+/// *` (create only if absent) or `If-Match: <ETags>` (replace only the object with one of
+/// these ETags; `*`: any existing object), not both. An `If-None-Match` naming ETags is refused
+/// (501): a condition ignored would overwrite what the client meant to protect.
+pub(super) fn write_condition(head: &RequestHead) -> Result<Option<WriteCondition>, S3Error> {
+    let if_match = head
+        .header("if-match")
+        .map(|v| String::from_utf8_lossy(v).into_owned());
+    match (head.header_str("if-none-match").map(str::trim), if_match) {
+        (None, None) => Ok(None),
+        (Some("*"), None) => Ok(Some(WriteCondition::CreateOnly)),
+        (None, Some(tags)) => Ok(Some(WriteCondition::IfMatch(Box::new(
+            move |lom: &Lom, mtime_ns: i64| etag_matches(&tags, &super::etag_cow(lom, mtime_ns)),
+        )))),
+        (Some(_), Some(_)) => Err(S3Error::not_implemented(
+            "If-Match and If-None-Match together on a write",
+        )),
+        (Some(_), None) => Err(S3Error::not_implemented(
             "If-None-Match on a write other than '*' (create only if absent)",
         )),
     }
 }
 
 async fn put_inner(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bool {
-    let create_only = match write_condition(req.head) {
+    let condition = match write_condition(req.head) {
         Ok(c) => c,
         Err(e) => return error::send(conn, req.head, &e).await,
     };
@@ -533,7 +542,7 @@ async fn put_inner(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bool {
             obj: k,
             client_cksum,
             custom,
-            create_only,
+            condition,
         };
         return put_planned(conn, req, t, plan).await;
     }
@@ -543,7 +552,7 @@ async fn put_inner(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bool {
         declared: req.head.content_length.filter(|_| !req.head.chunked),
         client_cksum,
         custom,
-        create_only,
+        condition,
     };
     let lom = match object::put_with(conn, spec, |p| p.want_md5()).await {
         Ok(l) => l,

@@ -287,12 +287,16 @@ def case_conditional():
     # If-Match true wins over a false If-Unmodified-Since (RFC 9110 order, as S3).
     assert s3.get_object(Bucket="cond", Key="k", IfMatch=etag, IfUnmodifiedSince=earlier)["Body"].read() == b"hello"
     # Conditional writes: If-None-Match: * creates only (PutObject, with a checksum too, and
-    # CompleteMultipartUpload); If-Match on a write is refused, not ignored.
+    # CompleteMultipartUpload); If-Match replaces only the object with that ETag.
     assert code_of(s3.put_object, Bucket="cond", Key="k", Body=b"other", IfNoneMatch="*") == ("PreconditionFailed", 412)
     assert code_of(s3.put_object, Bucket="cond", Key="k", Body=b"other", IfNoneMatch="*",
                    ChecksumAlgorithm="SHA256") == ("PreconditionFailed", 412)
-    assert code_of(s3.put_object, Bucket="cond", Key="k", Body=b"other", IfMatch=etag) == ("NotImplemented", 501)
+    assert code_of(s3.put_object, Bucket="cond", Key="k", Body=b"other", IfMatch='"stale"') == ("PreconditionFailed", 412)
+    assert code_of(s3.put_object, Bucket="cond", Key="missing", Body=b"other", IfMatch=etag) == ("NoSuchKey", 404)
     assert s3.get_object(Bucket="cond", Key="k")["Body"].read() == b"hello"
+    assert s3.put_object(Bucket="cond", Key="k", Body=b"swapped", IfMatch=etag)["ETag"] == md5(b"swapped")
+    assert code_of(s3.put_object, Bucket="cond", Key="k", Body=b"again", IfMatch=etag) == ("PreconditionFailed", 412)
+    assert s3.get_object(Bucket="cond", Key="k")["Body"].read() == b"swapped"
     assert s3.put_object(Bucket="cond", Key="new", Body=b"n", IfNoneMatch="*")["ETag"] == md5(b"n")
     up = s3.create_multipart_upload(Bucket="cond", Key="new")["UploadId"]
     pe = s3.upload_part(Bucket="cond", Key="new", UploadId=up, PartNumber=1, Body=b"part")["ETag"]
