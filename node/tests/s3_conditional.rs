@@ -78,7 +78,7 @@ fn conditional_writes_on_every_write_path() {
     // existing one; If-Match replaces only the version with that ETag (stale: 412; missing
     // key: NoSuchKey; `*`: any); a refused chunked PUT leaves no upload behind. A folder of
     // keys under the name (same mountpath) is a KeyConflict, not a 412; If-None-Match with an
-    // ETag, or both conditions, are 501 and change nothing. One mountpath, so that `dir` and `dir/inside` share a filesystem.
+    // ETag (or not UTF-8), or both conditions, are 501 and change nothing. One mountpath, so that `dir` and `dir/inside` share a filesystem.
     let node = Node::start(1);
     assert_eq!(node.req("PUT", "/s3/cp", &[], b"").status, 200);
 
@@ -170,6 +170,20 @@ fn conditional_writes_on_every_write_path() {
             r.text()
         );
     }
+    assert_eq!(node.req("HEAD", "/s3/cp/cond", &[], b"").status, 404);
+    // An If-None-Match that is not UTF-8 is refused too, not dropped.
+    let (r, _) = raw_request(
+        node.port,
+        b"PUT /s3/cp/cond HTTP/1.1\r\nHost: x\r\nIf-None-Match: \xff*\r\nContent-Length: 1\r\n\r\nz",
+        false,
+        false,
+    );
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (501, "NotImplemented"),
+        "{}",
+        r.text()
+    );
     assert_eq!(node.req("HEAD", "/s3/cp/cond", &[], b"").status, 404);
 
     // If-Match: a missing key is NoSuchKey; a stale ETag 412; the current one (or `*`)

@@ -1475,7 +1475,6 @@ fn write_whole(mp: &Path, bucket: &str, dest: &Path, bytes: &[u8], fsync: bool) 
     res
 }
 
-/// Renames `from` over the object path `to`, making its virtual directory when missing.
 /// [`rename_into_place`] for a write that may only create the object (S3 `If-None-Match:
 /// *`): `renameat2(RENAME_NOREPLACE)`, so whatever took the name meanwhile stays and the
 /// write fails with `ObjExists` (`NameConflict` if a directory holds the name: keys under it).
@@ -1540,6 +1539,7 @@ pub(super) async fn create_in_place(
     }
 }
 
+/// Renames `from` over the object path `to`, making its virtual directory when missing.
 pub(super) async fn rename_into_place(
     from: &Path,
     to: &Path,

@@ -501,10 +501,12 @@ pub async fn put(conn: &mut Conn, req: &Req<'_>, b: &str, k: &str) -> bool {
 /// these ETags; `*`: any existing object), not both. An `If-None-Match` naming ETags is refused
 /// (501): a condition ignored would overwrite what the client meant to protect.
 pub(super) fn write_condition(head: &RequestHead) -> Result<Option<WriteCondition>, S3Error> {
-    let if_match = head
-        .header("if-match")
-        .map(|v| String::from_utf8_lossy(v).into_owned());
-    match (head.header_str("if-none-match").map(str::trim), if_match) {
+    // Lossy: a value that is not UTF-8 never reads as `*`, so it is refused, never dropped.
+    let text = |name| {
+        head.header(name)
+            .map(|v| String::from_utf8_lossy(v).trim().to_owned())
+    };
+    match (text("if-none-match").as_deref(), text("if-match")) {
         (None, None) => Ok(None),
         (Some("*"), None) => Ok(Some(WriteCondition::CreateOnly)),
         (None, Some(tags)) => Ok(Some(WriteCondition::IfMatch(Box::new(
