@@ -78,7 +78,8 @@ fn conditional_writes_on_every_write_path() {
     // existing one; If-Match replaces only the version with that ETag (stale: 412; missing
     // key: NoSuchKey; `*`: any); a refused chunked PUT leaves no upload behind. A folder of
     // keys under the name (same mountpath) is a KeyConflict, not a 412; If-None-Match with an
-    // ETag (or not UTF-8), or both conditions, are 501 and change nothing. One mountpath, so that `dir` and `dir/inside` share a filesystem.
+    // ETag (or not UTF-8), or both conditions, are 501 and change nothing. One mountpath, so
+    // that `dir` and `dir/inside` share a filesystem.
     let node = Node::start(1);
     assert_eq!(node.req("PUT", "/s3/cp", &[], b"").status, 200);
 
