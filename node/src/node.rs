@@ -34,6 +34,14 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         &[libc::SIGINT, libc::SIGTERM]
     };
     sys::block_signals(signals)?;
+    // Before anything else: a node already on this address would share its connections with
+    // this one (SO_REUSEPORT), each answering for its own buckets.
+    if let Err(e) = sys::check_listen_free(cfg.listen) {
+        anyhow::bail!(
+            "cannot listen on {}: {e} (is another node or server running on it?)",
+            cfg.listen
+        );
+    }
     let tls = match &cfg.tls {
         Some(files) => {
             let tls =

@@ -340,3 +340,51 @@ fn tcp_congestion_is_set_on_served_connections_and_an_unknown_name_stops_the_nod
     assert!(err.contains("--tcp-congestion no-such-cc"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_second_node_on_a_taken_address_refuses_to_start() {
+    // Goal: the cores listen with SO_REUSEPORT, which the kernel would let a second process of
+    // the same user join, splitting the connections between two nodes that each know only
+    // their own buckets. A second node on a served address exits with "address in use", and
+    // every request still reaches the first node.
+    let node = Node::start(1);
+    node.create_bucket("mine");
+    let dir = tempdir("second");
+    let mp = dir.join("mp");
+    std::fs::create_dir_all(&mp).unwrap();
+    let listen = format!("127.0.0.1:{}", node.port);
+    let log = dir.join("second.log");
+    let mut second = Command::new(env!("CARGO_BIN_EXE_aisle-node"))
+        .args([
+            "--listen",
+            &listen,
+            "--mountpath",
+            mp.to_str().unwrap(),
+            "--no-pin",
+        ])
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("running aisle-node");
+    // Polled, not waited on: without the check the second node would run until killed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = second.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = second.kill();
+            let _ = second.wait();
+            panic!("the second node is running on {listen}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let err = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(!status.success(), "{err}");
+    assert!(err.contains("Address already in use"), "{err}");
+    // Nothing of the second node serves: each new connection finds the first node's bucket.
+    for i in 0..20 {
+        let r = node.req("HEAD", "/v1/buckets/mine", &[], b"");
+        assert_eq!(r.status, 200, "request {i}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -46,8 +46,29 @@ fn setsockopt_int(
     .map(|_| ())
 }
 
+/// Fails with `AddrInUse` if a socket listens on `addr` already. The cores' listeners take
+/// SO_REUSEPORT, and the kernel lets any process of the same user join such a group: a second
+/// node started on the address would silently get a share of its connections. A bind without
+/// SO_REUSEPORT (with SO_REUSEADDR, so connections in TIME_WAIT from a previous run do not
+/// count) conflicts with any listener; the probe socket is closed at once.
+pub fn check_listen_free(addr: SocketAddr) -> io::Result<()> {
+    let family = match addr {
+        SocketAddr::V4(_) => libc::AF_INET,
+        SocketAddr::V6(_) => libc::AF_INET6,
+    };
+    // SAFETY: socket returns a new fd or -1.
+    let raw = cvt(unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) })?;
+    // SAFETY: raw is a fresh descriptor we own.
+    let _fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    setsockopt_int(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    let (storage, len) = sockaddr(addr);
+    // SAFETY: storage holds a valid sockaddr of length len.
+    cvt(unsafe { libc::bind(raw, (&storage as *const libc::sockaddr_storage).cast(), len) })
+        .map(|_| ())
+}
+
 /// A listening TCP socket with SO_REUSEADDR and SO_REUSEPORT, so that every core binds the
-/// same address and the kernel spreads connections over the cores.
+/// same address and the kernel spreads connections over the cores (see `check_listen_free`).
 pub fn listen_reuseport(addr: SocketAddr, backlog: i32) -> io::Result<OwnedFd> {
     let family = match addr {
         SocketAddr::V4(_) => libc::AF_INET,

@@ -53,7 +53,7 @@ impl Node {
         for m in &mountpaths {
             std::fs::create_dir_all(m).unwrap();
         }
-        Node::start_on(dir, mountpaths, free_port())
+        Node::start_fresh(dir, mountpaths, &[])
     }
 
     /// Starts a node with `n` fresh mountpaths and extra command-line flags.
@@ -63,7 +63,55 @@ impl Node {
         for m in &mountpaths {
             std::fs::create_dir_all(m).unwrap();
         }
-        Node::start_full(dir, mountpaths, free_port(), args)
+        Node::start_fresh(dir, mountpaths, args)
+    }
+
+    /// Starts a node on a free port. `free_port` can hand two tests running at once the same
+    /// port; the node then refuses to start (address in use) and this tries another port.
+    fn start_fresh(dir: PathBuf, mountpaths: Vec<PathBuf>, args: &[&str]) -> Node {
+        for _ in 0..5 {
+            let mut node =
+                Node::spawn_with_env(dir.clone(), mountpaths.clone(), free_port(), args, &[]);
+            if node.wait_ready_unless_port_taken() {
+                return node;
+            }
+            node.child.take();
+        }
+        panic!("no free port for a node after 5 tries");
+    }
+
+    /// Waits until the node answers (true), or it exited because its port was taken (false);
+    /// panics on any other failure.
+    fn wait_ready_unless_port_taken(&mut self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            // Ready means this node logged that it listens (another process on the port could
+            // answer the probe while this one fails) and it answers.
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            if log.contains("aisle-node listening on") {
+                if let Ok(r) = try_request(self.port, "GET", "/v1/health", &[], b"") {
+                    if r.status == 200 {
+                        return true;
+                    }
+                }
+            }
+            let exited = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
+            if exited.is_some() {
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                if log.contains("Address already in use") {
+                    return false;
+                }
+                panic!("node exited at start ({exited:?}); log:\n{log}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "node did not become ready; log:\n{}",
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        );
     }
 
     /// Starts a node on existing mountpaths (e.g. to restart one).
