@@ -24,6 +24,9 @@ fn daemon_id(port: u16) -> String {
 }
 
 /// Runs a node until SIGINT or SIGTERM; returns after a clean shutdown.
+/// How long a start waits for its listen address to come free (see `run`).
+const LISTEN_FREE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 pub fn run(cfg: Config) -> anyhow::Result<()> {
     sys::ignore_sigpipe();
     // Block the shutdown signals (and SIGHUP, which reloads the TLS certificate) before any
@@ -35,12 +38,18 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
     };
     sys::block_signals(signals)?;
     // Before anything else: a node already on this address would share its connections with
-    // this one (SO_REUSEPORT), each answering for its own buckets.
-    if let Err(e) = sys::check_listen_free(cfg.listen) {
-        anyhow::bail!(
-            "cannot listen on {}: {e} (is another node or server running on it?)",
-            cfg.listen
-        );
+    // this one (SO_REUSEPORT), each answering for its own buckets. A node just killed on it
+    // holds its listeners a moment longer (its rings are torn down after the process exits),
+    // so the address gets LISTEN_FREE_WAIT to come free.
+    let deadline = std::time::Instant::now() + LISTEN_FREE_WAIT;
+    while let Err(e) = sys::check_listen_free(cfg.listen) {
+        if e.kind() != std::io::ErrorKind::AddrInUse || std::time::Instant::now() > deadline {
+            anyhow::bail!(
+                "cannot listen on {}: {e} (is another node or server running on it?)",
+                cfg.listen
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let tls = match &cfg.tls {
         Some(files) => {
