@@ -21,6 +21,40 @@ fn create_only<'a>() -> [(&'a str, &'a str); 1] {
     [("If-None-Match", "*")]
 }
 
+/// 16 threads PUT `path` at once, each its own body (seeded by `seed`) under `header`:
+/// asserts exactly one gets 200 and the others 412 PreconditionFailed; returns the winner's
+/// body.
+fn race(port: u16, path: &str, header: (&str, &str), seed: u64, len: usize) -> Vec<u8> {
+    let barrier = Arc::new(Barrier::new(16));
+    let threads: Vec<_> = (0..16u64)
+        .map(|t| {
+            let barrier = barrier.clone();
+            let (path, h) = (
+                path.to_string(),
+                (header.0.to_string(), header.1.to_string()),
+            );
+            std::thread::spawn(move || {
+                let body = bytes(seed + t, len);
+                barrier.wait();
+                (request(port, "PUT", &path, &[(&h.0, &h.1)], &body), body)
+            })
+        })
+        .collect();
+    let results: Vec<(Resp, Vec<u8>)> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let mut winners = results.iter().filter(|(r, _)| r.status == 200);
+    let winner = winners.next().expect("no PUT won").1.clone();
+    assert_eq!(winners.count(), 0, "{path}: more than one PUT won");
+    for (r, _) in results.iter().filter(|(r, _)| r.status != 200) {
+        assert_eq!(
+            (r.status, code(r).as_str()),
+            (412, "PreconditionFailed"),
+            "{}",
+            r.text()
+        );
+    }
+    winner
+}
+
 #[test]
 fn create_only_puts_of_one_key_have_exactly_one_winner() {
     // Goal: 16 threads PUT the same key at once with If-None-Match: *; exactly one gets 200,
@@ -30,39 +64,13 @@ fn create_only_puts_of_one_key_have_exactly_one_winner() {
     let port = node.port;
     for round in 0..5 {
         let key = format!("race-{round}");
-        let barrier = Arc::new(Barrier::new(16));
-        let threads: Vec<_> = (0..16u64)
-            .map(|t| {
-                let (barrier, key) = (barrier.clone(), key.clone());
-                std::thread::spawn(move || {
-                    let body = bytes(round * 100 + t, 64 * 1024);
-                    barrier.wait();
-                    let r = request(port, "PUT", &format!("/s3/cw/{key}"), &create_only(), &body);
-                    (r, body)
-                })
-            })
-            .collect();
-        let results: Vec<(Resp, Vec<u8>)> =
-            threads.into_iter().map(|t| t.join().unwrap()).collect();
-        let winners: Vec<&Vec<u8>> = results
-            .iter()
-            .filter(|(r, _)| r.status == 200)
-            .map(|(_, b)| b)
-            .collect();
-        assert_eq!(winners.len(), 1, "{key}: {} winners", winners.len());
-        for (r, _) in results.iter().filter(|(r, _)| r.status != 200) {
-            assert_eq!(
-                (r.status, code(r).as_str()),
-                (412, "PreconditionFailed"),
-                "{}",
-                r.text()
-            );
-        }
-        let g = node.req("GET", &format!("/s3/cw/{key}"), &[], b"");
+        let path = format!("/s3/cw/{key}");
+        let winner = race(port, &path, ("If-None-Match", "*"), round * 100, 64 * 1024);
+        let g = node.req("GET", &path, &[], b"");
         assert_eq!(g.status, 200);
-        assert_eq!(
-            &g.body, winners[0],
-            "{key}: the stored body is the winner's"
+        assert!(
+            g.body == winner,
+            "{key}: the stored body is not the winner's"
         );
     }
     // Without the condition a PUT still replaces the object.
@@ -285,41 +293,17 @@ fn if_match_puts_of_one_version_have_exactly_one_winner() {
             .header("etag")
             .unwrap()
             .to_string();
-        let barrier = Arc::new(Barrier::new(16));
-        let threads: Vec<_> = (0..16u64)
-            .map(|t| {
-                let (barrier, etag) = (barrier.clone(), etag.clone());
-                std::thread::spawn(move || {
-                    let body = bytes(1000 + round * 100 + t, 32 * 1024);
-                    barrier.wait();
-                    let r = request(
-                        port,
-                        "PUT",
-                        "/s3/cas/k",
-                        &[("If-Match", etag.as_str())],
-                        &body,
-                    );
-                    (r, body)
-                })
-            })
-            .collect();
-        let results: Vec<(Resp, Vec<u8>)> =
-            threads.into_iter().map(|t| t.join().unwrap()).collect();
-        let winners: Vec<&Vec<u8>> = results
-            .iter()
-            .filter(|(r, _)| r.status == 200)
-            .map(|(_, b)| b)
-            .collect();
-        assert_eq!(winners.len(), 1, "round {round}: {} winners", winners.len());
-        for (r, _) in results.iter().filter(|(r, _)| r.status != 200) {
-            assert_eq!(
-                (r.status, code(r).as_str()),
-                (412, "PreconditionFailed"),
-                "{}",
-                r.text()
-            );
-        }
-        assert_eq!(&node.req("GET", "/s3/cas/k", &[], b"").body, winners[0]);
+        let winner = race(
+            port,
+            "/s3/cas/k",
+            ("If-Match", &etag),
+            1000 + round * 100,
+            32 * 1024,
+        );
+        assert!(
+            node.req("GET", "/s3/cas/k", &[], b"").body == winner,
+            "round {round}"
+        );
     }
 }
 

@@ -5,7 +5,7 @@ use std::ffi::CString;
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -52,24 +52,20 @@ fn setsockopt_int(
 /// SO_REUSEPORT (with SO_REUSEADDR, so connections in TIME_WAIT from a previous run do not
 /// count) conflicts with any listener; the probe socket is closed at once.
 pub fn check_listen_free(addr: SocketAddr) -> io::Result<()> {
-    let family = match addr {
-        SocketAddr::V4(_) => libc::AF_INET,
-        SocketAddr::V6(_) => libc::AF_INET6,
-    };
-    // SAFETY: socket returns a new fd or -1.
-    let raw = cvt(unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) })?;
-    // SAFETY: raw is a fresh descriptor we own.
-    let _fd = unsafe { OwnedFd::from_raw_fd(raw) };
-    setsockopt_int(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
-    let (storage, len) = sockaddr(addr);
-    // SAFETY: storage holds a valid sockaddr of length len.
-    cvt(unsafe { libc::bind(raw, (&storage as *const libc::sockaddr_storage).cast(), len) })
-        .map(|_| ())
+    bound_tcp_socket(addr, false).map(drop)
 }
 
 /// A listening TCP socket with SO_REUSEADDR and SO_REUSEPORT, so that every core binds the
 /// same address and the kernel spreads connections over the cores (see `check_listen_free`).
 pub fn listen_reuseport(addr: SocketAddr, backlog: i32) -> io::Result<OwnedFd> {
+    let fd = bound_tcp_socket(addr, true)?;
+    // SAFETY: plain syscall on our fd.
+    cvt(unsafe { libc::listen(fd.as_raw_fd(), backlog) })?;
+    Ok(fd)
+}
+
+/// A TCP socket bound to `addr` with SO_REUSEADDR, and SO_REUSEPORT if `reuseport`.
+fn bound_tcp_socket(addr: SocketAddr, reuseport: bool) -> io::Result<OwnedFd> {
     let family = match addr {
         SocketAddr::V4(_) => libc::AF_INET,
         SocketAddr::V6(_) => libc::AF_INET6,
@@ -79,12 +75,12 @@ pub fn listen_reuseport(addr: SocketAddr, backlog: i32) -> io::Result<OwnedFd> {
     // SAFETY: raw is a fresh descriptor we own.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
     setsockopt_int(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
-    setsockopt_int(raw, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
+    if reuseport {
+        setsockopt_int(raw, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
+    }
     let (storage, len) = sockaddr(addr);
     // SAFETY: storage holds a valid sockaddr of length len.
     cvt(unsafe { libc::bind(raw, (&storage as *const libc::sockaddr_storage).cast(), len) })?;
-    // SAFETY: plain syscall on our fd.
-    cvt(unsafe { libc::listen(raw, backlog) })?;
     Ok(fd)
 }
 

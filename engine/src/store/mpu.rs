@@ -1484,59 +1484,7 @@ pub(super) async fn create_in_place(
     bucket: &str,
     obj: &str,
 ) -> Result<(), StoreError> {
-    if fqn::crosses_symlink(to, obj, false) {
-        tracing::warn!(path = %to.display(), "refused: the object's path crosses a symlink in the mountpath");
-        return Err(StoreError::NameConflict(bucket.into(), obj.into()));
-    }
-    let taken = |to: &Path| {
-        if to.is_dir() {
-            StoreError::NameConflict(bucket.into(), obj.into())
-        } else {
-            StoreError::ObjExists(bucket.into(), obj.into())
-        }
-    };
-    let mut made_dir = false;
-    loop {
-        let e = match rio::rename_noreplace(from, to).await {
-            Ok(()) => return Ok(()),
-            Err(e) => e,
-        };
-        match e.raw_os_error() {
-            Some(libc::EEXIST) => return Err(taken(to)),
-            Some(libc::ENOENT) if !made_dir => {
-                let dir = to.parent().expect("an object path has a parent");
-                match rio::mkdir_all(dir, 0o755).await {
-                    Ok(()) => made_dir = true,
-                    Err(e)
-                        if e.raw_os_error() == Some(libc::ENOTDIR)
-                            || e.raw_os_error() == Some(libc::EEXIST) =>
-                    {
-                        return Err(StoreError::NameConflict(bucket.into(), obj.into()))
-                    }
-                    Err(e) => return Err(StoreError::io("mkdir", dir, e)),
-                }
-            }
-            Some(libc::EINVAL) => {
-                // No RENAME_NOREPLACE on this filesystem: link(2) refuses an existing name too.
-                return match sys::rename_noreplace(from, to) {
-                    Ok(()) => Ok(()),
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(taken(to)),
-                    Err(e) => Err(
-                        StoreError::of_rename(to, bucket, obj, e).unwrap_or_else(|| {
-                            StoreError::io("link", to, io::ErrorKind::NotFound.into())
-                        }),
-                    ),
-                };
-            }
-            _ => {
-                return Err(
-                    StoreError::of_rename(to, bucket, obj, e).unwrap_or_else(|| {
-                        StoreError::io("rename", to, io::ErrorKind::NotFound.into())
-                    }),
-                )
-            }
-        }
-    }
+    place(from, to, bucket, obj, true).await
 }
 
 /// Renames `from` over the object path `to`, making its virtual directory when missing.
@@ -1546,12 +1494,34 @@ pub(super) async fn rename_into_place(
     bucket: &str,
     obj: &str,
 ) -> Result<(), StoreError> {
-    let err = |e| StoreError::of_rename(to, bucket, obj, e);
+    place(from, to, bucket, obj, false).await
+}
+
+/// Moves `from` to the object path `to` (over what is there, or only if nothing is:
+/// `no_replace`), making its virtual directory when missing.
+async fn place(
+    from: &Path,
+    to: &Path,
+    bucket: &str,
+    obj: &str,
+    no_replace: bool,
+) -> Result<(), StoreError> {
+    // `None`: the directory is missing (make it and try again).
+    let err = |e: io::Error| {
+        if no_replace && e.raw_os_error() == Some(libc::EEXIST) {
+            return Some(if to.is_dir() {
+                StoreError::NameConflict(bucket.into(), obj.into())
+            } else {
+                StoreError::ObjExists(bucket.into(), obj.into())
+            });
+        }
+        StoreError::of_rename(to, bucket, obj, e)
+    };
     if fqn::crosses_symlink(to, obj, false) {
         tracing::warn!(path = %to.display(), "refused: the object's path crosses a symlink in the mountpath");
         return Err(StoreError::NameConflict(bucket.into(), obj.into()));
     }
-    match rio::rename(from, to).await {
+    match rename(from, to, no_replace).await {
         Ok(()) => return Ok(()),
         Err(e) => {
             if let Some(e) = err(e) {
@@ -1570,9 +1540,25 @@ pub(super) async fn rename_into_place(
         }
         Err(e) => return Err(StoreError::io("mkdir", dir, e)),
     }
-    rio::rename(from, to).await.map_err(|e| {
+    rename(from, to, no_replace).await.map_err(|e| {
         err(e).unwrap_or_else(|| StoreError::io("rename", to, io::ErrorKind::NotFound.into()))
     })
+}
+
+/// `rename(2)`, or with `no_replace` `renameat2(RENAME_NOREPLACE)` (`EEXIST` if `to` exists;
+/// where the filesystem lacks the flag, `sys::rename_noreplace`'s link and unlink).
+async fn rename(from: &Path, to: &Path, no_replace: bool) -> io::Result<()> {
+    if !no_replace {
+        return rio::rename(from, to).await;
+    }
+    match rio::rename_noreplace(from, to).await {
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => sys::rename_noreplace(from, to)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::AlreadyExists => io::Error::from_raw_os_error(libc::EEXIST),
+                _ => e,
+            }),
+        r => r,
+    }
 }
 
 /// Removes `files` on the blocking pool (a missing one is fine).
